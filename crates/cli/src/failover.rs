@@ -1,0 +1,88 @@
+//! `coldstandby failover`: one group, fenced and promoted on the target, with a live timeline.
+
+use coldstandby_engine::driver;
+use coldstandby_engine::lock::{GroupLock, InProcessLocks};
+use coldstandby_engine::{Clock, Failover, Options, Outcome, Report};
+
+use crate::output;
+use crate::progress::LiveTimeline;
+use crate::sim_target::SimTarget;
+use crate::{CommandError, Exit, FailoverArgs, OutputFormat};
+
+pub fn run(args: &FailoverArgs) -> anyhow::Result<Exit> {
+    let config = coldstandby_config::load(&args.target.config)?;
+    let Some(group) = config.group(&args.group) else {
+        let known = config.group_names().join(", ");
+        return Err(CommandError::usage(format!(
+            "{} defines no group `{}` (it defines: {known})",
+            args.target.config.display(),
+            args.group
+        )));
+    };
+    let target = SimTarget::open(&config, args.target.sim_state.as_deref(), args.target.seed)?;
+    let region = &target.region;
+
+    let locks = InProcessLocks::default();
+    let _guard = locks
+        .try_lock(&group.spec.name)
+        .map_err(|busy| CommandError { exit: Exit::Busy, message: busy.to_string() })?;
+
+    let text = args.target.output == OutputFormat::Text;
+    let now = region.now();
+    let options = Options {
+        trigger: "manual (coldstandby failover)".to_owned(),
+        dry_run: args.dry_run,
+        seed: args.target.seed,
+        ..Options::default()
+    };
+    if text {
+        let mode = if args.dry_run { " (dry run: nothing will be changed)" } else { "" };
+        output::print_lines(&[
+            format!("Failing over group `{}` on a simulated {}{mode}", group.spec.name, config.region),
+            String::new(),
+            output::header(),
+        ])?;
+    }
+    let mut live = LiveTimeline::new(now, text);
+    let failover = Failover::new(group.spec.clone(), options, now);
+    let report = coldstandby_sim::run_ready(driver::run(failover, region, region, &mut live));
+    live.finish();
+    if !args.dry_run {
+        target.save()?;
+    }
+
+    if text {
+        print_summary(&report)?;
+    } else {
+        output::print_json(&report)?;
+    }
+    Ok(if report.outcome.is_success() { Exit::Success } else { Exit::Failed })
+}
+
+fn print_summary(report: &Report) -> anyhow::Result<()> {
+    let mut lines = vec![String::new()];
+    match &report.outcome {
+        Outcome::Planned { plan } => {
+            lines.push(format!("Plan (ordering {}):", plan.ordering));
+            lines.push(format!("  active now: {}", plan.active));
+            for (instance, state) in &plan.fence {
+                let state = state.map_or("not visible".to_owned(), |s| s.to_string());
+                lines.push(format!("  fence {instance} ({state}): stop it and confirm it stopped"));
+            }
+            for (index, (instance, state)) in plan.candidates.iter().enumerate() {
+                let state = state.map_or("not visible".to_owned(), |s| s.to_string());
+                let role = if index == 0 { "promote" } else { "then, if that fails," };
+                lines.push(format!("  {role} {instance} ({state})"));
+            }
+            for (instance, reason) in &plan.excluded {
+                lines.push(format!("  skip {instance}: {reason}"));
+            }
+            lines.push("  record the promoted standby as active (tag coldstandby:role)".to_owned());
+        }
+        outcome => {
+            let took = report.finished_at.saturating_since(report.started_at);
+            lines.push(format!("Result: {outcome} (in {})", output::seconds(took)));
+        }
+    }
+    output::print_lines(&lines)
+}

@@ -1,0 +1,188 @@
+//! The `coldstandby` command line: parses arguments, hands each command to its module, and turns
+//! the result into an exit status. No failover logic lives here.
+
+mod demo;
+mod failover;
+mod output;
+mod progress;
+mod sim_target;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use coldstandby_config::ConfigError;
+
+/// Exit statuses, documented in `--help`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The command did what was asked (including "nothing to do").
+    Success = 0,
+    /// The failover ran and failed, or the command hit an error.
+    Failed = 1,
+    /// The command line was wrong (clap's own code, also used for an unknown group).
+    Usage = 2,
+    /// The configuration file is invalid; nothing was done.
+    InvalidConfig = 3,
+    /// Another failover of the group is running; this one did nothing.
+    Busy = 4,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// An error that carries its own exit status.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CommandError {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn usage(message: impl Into<String>) -> anyhow::Error {
+        Self { exit: Exit::Usage, message: message.into() }.into()
+    }
+}
+
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  done (including \"already failed over, nothing to do\" and dry runs)
+  1  the failover failed, or an error stopped the command
+  2  bad command line, or a group the config does not define
+  3  invalid configuration file: every problem is listed, nothing was done
+  4  another failover of the same group is already running";
+
+/// Cold-standby failover for Amazon EC2: fence the primary, promote a standby in another
+/// Availability Zone, and record which member is active.
+#[derive(Debug, Parser)]
+#[command(name = "coldstandby", version, after_help = EXIT_STATUS_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Rehearse the article's failover on a simulated region, in virtual time (no AWS, no config)
+    ///
+    /// EC2-1 runs in ap-northeast-1a and EC2-2 waits stopped in ap-northeast-1c. CPU load starts
+    /// on EC2-1, a CPUUtilization > 50% alarm fires, and coldstandby fences EC2-1 and promotes
+    /// EC2-2. Prints the timeline (each instance change, and when coldstandby observed it) and
+    /// the RTO breakdown.
+    Demo(DemoArgs),
+    /// Fail a group over: stop the primary and confirm it, start a standby and confirm it, record it active
+    ///
+    /// Safe to run again: a group that already failed over is left as it is. A failover that
+    /// could not finish (a deadline, a crash) resumes from the instances' real states.
+    Failover(FailoverArgs),
+    /// Show each group's members, their states, and which member is recorded active
+    Status(StatusArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable text
+    Text,
+    /// One JSON document on stdout, no progress output
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OrderArg {
+    /// Start the standby only after the primary is confirmed stopped
+    FenceFirst,
+    /// Start the standby while the primary stops (faster; still records it only after the fence)
+    Parallel,
+}
+
+impl From<OrderArg> for coldstandby_engine::Ordering {
+    fn from(order: OrderArg) -> Self {
+        match order {
+            OrderArg::FenceFirst => Self::FenceFirst,
+            OrderArg::Parallel => Self::Parallel,
+        }
+    }
+}
+
+/// Where the groups' instances are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    /// A simulated region built from the config file (the only target until the AWS adapter lands)
+    Sim,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed for the simulated timings; the same seed gives the same run
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// When the standby may start relative to the primary's stop
+    #[arg(long, value_enum, default_value_t = OrderArg::FenceFirst)]
+    pub order: OrderArg,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Options shared by the commands that work on a configured region.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The configuration file
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Where the instances are
+    #[arg(long, value_enum, default_value_t = TargetArg::Sim)]
+    pub target: TargetArg,
+    /// Simulated target only: keep the simulated region in this JSON file between runs, so a
+    /// rehearsal can run `failover` and then `status` (created when missing)
+    #[arg(long, value_name = "FILE")]
+    pub sim_state: Option<PathBuf>,
+    /// Simulated target only: seed for the simulated timings
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The group to fail over (its `name` in the config)
+    #[arg(long)]
+    pub group: String,
+    /// Observe the group and print what would be done; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(&args),
+        Command::Failover(args) => failover::run(&args),
+        Command::Status(args) => status::run(&args),
+    };
+    match result {
+        Ok(exit) => exit.into(),
+        Err(error) => {
+            if let Some(config_error) = error.downcast_ref::<ConfigError>() {
+                eprintln!("error: invalid configuration {config_error}");
+                return Exit::InvalidConfig.into();
+            }
+            let exit = error.downcast_ref::<CommandError>().map_or(Exit::Failed, |e| e.exit);
+            eprintln!("error: {error:#}");
+            exit.into()
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Rendering shared by the commands: one timeline row per engine event, durations, and JSON.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use coldstandby_engine::{EventKind, InstanceId, Timestamp};
+use serde::Serialize;
+
+/// Seconds with millisecond precision: `12.345 s`.
+pub fn seconds(duration: Duration) -> String {
+    format!("{}.{:03} s", duration.as_secs(), duration.subsec_millis())
+}
+
+/// Milliseconds as seconds: `12.345 s`.
+pub fn millis_as_seconds(millis: u64) -> String {
+    seconds(Duration::from_millis(millis))
+}
+
+/// `at` relative to `origin`: `+12.345`.
+pub fn offset(at: Timestamp, origin: Timestamp) -> String {
+    let since = at.saturating_since(origin);
+    format!("+{}.{:03}", since.as_secs(), since.subsec_millis())
+}
+
+/// One timeline row: time, step, subject, detail, in aligned columns.
+pub fn row(time: &str, step: &str, subject: &str, detail: &str) -> String {
+    format!("{time:>10}  {step:<12} {subject:<21} {detail}")
+}
+
+/// The header of a timeline.
+pub fn header() -> String {
+    row("time", "step", "instance", "state / detail")
+}
+
+fn list(instances: &[InstanceId]) -> String {
+    instances.iter().map(InstanceId::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// An engine event as (step, subject, detail).
+pub fn describe(kind: &EventKind) -> (&'static str, String, String) {
+    match kind {
+        EventKind::Started { group, trigger, ordering } => {
+            ("started", format!("group {group}"), format!("trigger: {trigger}; ordering: {ordering}"))
+        }
+        EventKind::Observed { instance, state, previous } => {
+            let detail = match previous {
+                Some(previous) => format!("{previous} -> {state}"),
+                None => state.to_string(),
+            };
+            ("observed", instance.to_string(), detail)
+        }
+        EventKind::NotVisible { instance } => (
+            "not-visible",
+            instance.to_string(),
+            "missing from DescribeInstances (unknown, never taken as stopped)".to_owned(),
+        ),
+        EventKind::Planned { fence, candidates } => {
+            let fence = if fence.is_empty() { "nothing".to_owned() } else { list(fence) };
+            ("planned", String::new(), format!("fence: {fence}; standbys to try: {}", list(candidates)))
+        }
+        EventKind::StopRequested { instance, force } => {
+            let call = if *force { "StopInstances (Force) accepted" } else { "StopInstances accepted" };
+            ("stop", instance.to_string(), call.to_owned())
+        }
+        EventKind::FenceEscalated { instance, waited_ms } => (
+            "escalate",
+            instance.to_string(),
+            format!("not stopped after {}: forcing the stop", millis_as_seconds(*waited_ms)),
+        ),
+        EventKind::Fenced { instances } => ("fenced", list(instances), "confirmed stopped".to_owned()),
+        EventKind::StartRequested { instance } => {
+            ("start", instance.to_string(), "StartInstances accepted".to_owned())
+        }
+        EventKind::StandbySkipped { instance, reason } => ("skipped", instance.to_string(), reason.clone()),
+        EventKind::Promoted { instance } => ("promoted", instance.to_string(), "running".to_owned()),
+        EventKind::Verified { instance, check } => ("verified", instance.to_string(), check.clone()),
+        EventKind::Redirected { instance, method } => {
+            ("redirect", instance.to_string(), format!("{method} (clients are not moved yet)"))
+        }
+        EventKind::Recorded { instance, role } => {
+            ("recorded", instance.to_string(), format!("coldstandby:role = {role}"))
+        }
+        EventKind::RolledBack { instance } => {
+            ("rolled-back", instance.to_string(), "stopped again: the fence did not hold".to_owned())
+        }
+        EventKind::CallFailed { operation, instance, kind, code, message, retry_in_ms } => {
+            let next = match retry_in_ms {
+                Some(ms) => format!("retry in {}", millis_as_seconds(*ms)),
+                None => "not retried".to_owned(),
+            };
+            let subject = instance.as_ref().map_or_else(String::new, ToString::to_string);
+            ("call-failed", subject, format!("{operation}: {code} ({kind}): {message}; {next}"))
+        }
+        EventKind::Finished { outcome } => ("finished", String::new(), outcome.clone()),
+    }
+}
+
+/// Write lines to stdout.
+pub fn print_lines(lines: &[String]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        writeln!(out, "{line}").context("writing to stdout")?;
+    }
+    Ok(())
+}
+
+/// Write one JSON document to stdout.
+pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value).context("writing JSON to stdout")?;
+    writeln!(out).context("writing to stdout")?;
+    Ok(())
+}

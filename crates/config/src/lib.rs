@@ -1,0 +1,295 @@
+//! coldstandby's configuration file (TOML): parsed and validated whole before anything runs, so
+//! that every problem is reported at once with its key and line, and a bad file changes nothing.
+
+mod check;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use coldstandby_engine::{FenceMode, GroupSpec, InstanceId, Ordering, Timeouts};
+
+use check::{Checker, Fields};
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub region: String,
+    pub groups: Vec<GroupConfig>,
+}
+
+/// One group and the alarms that trigger it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupConfig {
+    pub spec: GroupSpec,
+    /// Alarm names (not ARNs) whose transition into ALARM fails this group over.
+    pub alarms: Vec<String>,
+}
+
+impl Config {
+    /// The group called `name`.
+    pub fn group(&self, name: &str) -> Option<&GroupConfig> {
+        self.groups.iter().find(|group| group.spec.name == name)
+    }
+
+    /// The names of every group, in file order.
+    pub fn group_names(&self) -> Vec<&str> {
+        self.groups.iter().map(|group| group.spec.name.as_str()).collect()
+    }
+}
+
+/// One thing wrong with a configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The key's path, e.g. `group[1].standbys[0]`.
+    pub key: String,
+    /// 1-based line in the file, when known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: `{}`: {}", self.key, self.message),
+            None => write!(f, "`{}`: {}", self.key, self.message),
+        }
+    }
+}
+
+/// Why a configuration was rejected: every problem found, not just the first.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The file, when the configuration came from one.
+    pub source_name: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        let noun = if count == 1 { "problem" } else { "problems" };
+        write!(f, "{}: {count} {noun}; nothing was done", self.source_name)?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Read and validate the configuration file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let source_name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+        source_name: source_name.clone(),
+        problems: vec![Problem {
+            key: "(file)".to_owned(),
+            line: None,
+            message: format!("cannot read: {error}"),
+        }],
+    })?;
+    parse(&text, &source_name)
+}
+
+/// Validate a configuration given as text; `source_name` names it in errors.
+pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
+    let fail = |problems| ConfigError { source_name: source_name.to_owned(), problems };
+    let document = toml_edit::Document::parse(text).map_err(|error| {
+        let line = error.span().map(|span| check::line_of(text, span.start));
+        let message = error.message().trim().to_owned();
+        fail(vec![Problem {
+            key: "(syntax)".to_owned(),
+            line,
+            message: format!("not valid TOML: {message}"),
+        }])
+    })?;
+    let mut checker = Checker::new(text);
+    let config = read_config(&mut checker, document.as_table());
+    match (config, checker.into_problems()) {
+        (Some(config), problems) if problems.is_empty() => Ok(config),
+        (_, problems) => Err(fail(problems)),
+    }
+}
+
+fn read_config(checker: &mut Checker, root: &toml_edit::Table) -> Option<Config> {
+    let mut fields = Fields::new(root, "");
+    let region = checker.required_string(&mut fields, "region");
+    if let Some((region, offset)) = &region {
+        if !is_region_name(region) {
+            checker.problem(
+                "region",
+                *offset,
+                format!("`{region}` is not an AWS region name (e.g. ap-northeast-1)"),
+            );
+        }
+    }
+    let groups = match fields.take("group") {
+        None => {
+            checker.problem("group", None, "at least one [[group]] table is needed".to_owned());
+            Vec::new()
+        }
+        Some(item) => {
+            let tables = checker.array_of_tables(item, "group");
+            tables
+                .into_iter()
+                .enumerate()
+                .filter_map(|(index, table)| read_group(checker, table, index))
+                .collect()
+        }
+    };
+    checker.unknown_keys(fields);
+    cross_check(checker, &groups);
+    let (region, _) = region?;
+    Some(Config { region, groups })
+}
+
+const DEFAULTS: Timeouts = Timeouts {
+    stop: Duration::from_secs(60),
+    forced_stop: Duration::from_secs(120),
+    start: Duration::from_secs(300),
+    capacity_retry: Duration::from_secs(120),
+    failover: Duration::from_secs(840),
+};
+
+/// The longest any one timeout may be: a day.
+const MAX_TIMEOUT_SECONDS: u64 = 86_400;
+
+fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: usize) -> Option<GroupConfig> {
+    let path = format!("group[{index}]");
+    let mut fields = Fields::new(table, &path);
+    let name = checker.required_string(&mut fields, "name");
+    if let Some((name, offset)) = &name {
+        if !is_group_name(name) {
+            checker.problem(
+                &format!("{path}.name"),
+                *offset,
+                format!("`{name}` must be 1-64 characters of letters, digits, `-` and `_`"),
+            );
+        }
+    }
+    let primary = checker
+        .required_string(&mut fields, "primary")
+        .and_then(|(text, offset)| checker.instance_id(&format!("{path}.primary"), &text, offset));
+    let standbys = checker.string_array(&mut fields, "standbys", true).map(|items| {
+        items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (text, offset))| {
+                checker.instance_id(&format!("{path}.standbys[{i}]"), &text, offset)
+            })
+            .collect::<Vec<_>>()
+    });
+    if let Some(list) = &standbys {
+        if list.is_empty() {
+            checker.problem(
+                &format!("{path}.standbys"),
+                fields.offset_of("standbys"),
+                "needs at least one standby".to_owned(),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for standby in list {
+            if !seen.insert(standby) {
+                checker.problem(
+                    &format!("{path}.standbys"),
+                    fields.offset_of("standbys"),
+                    format!("{standby} is listed twice"),
+                );
+            }
+        }
+        if let Some(primary) = &primary {
+            if list.contains(primary) {
+                checker.problem(
+                    &format!("{path}.standbys"),
+                    fields.offset_of("standbys"),
+                    format!("{primary} is the primary; it cannot also be a standby"),
+                );
+            }
+        }
+    }
+    let alarms = checker.string_array(&mut fields, "alarms", false).unwrap_or_default();
+    for (i, (alarm, offset)) in alarms.iter().enumerate() {
+        if alarm.is_empty() || alarm.len() > 255 {
+            checker.problem(
+                &format!("{path}.alarms[{i}]"),
+                *offset,
+                "an alarm name has 1-255 characters".to_owned(),
+            );
+        }
+    }
+    let ordering = checker.choice(
+        &mut fields,
+        "ordering",
+        &[("fence-first", Ordering::FenceFirst), ("parallel", Ordering::Parallel)],
+    );
+    let fence = checker.choice(
+        &mut fields,
+        "fence",
+        &[("stop", FenceMode::Stop), ("force-stop", FenceMode::ForceStop)],
+    );
+    let mut seconds = |key: &str, default: Duration| {
+        checker.seconds(&mut fields, key, 1..=MAX_TIMEOUT_SECONDS).unwrap_or(default)
+    };
+    let timeouts = Timeouts {
+        stop: seconds("stop_timeout_seconds", DEFAULTS.stop),
+        forced_stop: seconds("forced_stop_timeout_seconds", DEFAULTS.forced_stop),
+        start: seconds("start_timeout_seconds", DEFAULTS.start),
+        capacity_retry: seconds("capacity_retry_seconds", DEFAULTS.capacity_retry),
+        failover: seconds("failover_timeout_seconds", DEFAULTS.failover),
+    };
+    checker.unknown_keys(fields);
+
+    let (name, _) = name?;
+    let spec = GroupSpec {
+        name,
+        primary: primary?,
+        standbys: standbys.filter(|list| !list.is_empty())?,
+        ordering: ordering.unwrap_or_default(),
+        fence: fence.unwrap_or_default(),
+        timeouts,
+    };
+    let alarms = alarms.into_iter().map(|(alarm, _)| alarm).collect();
+    Some(GroupConfig { spec, alarms })
+}
+
+/// Checks across groups: unique names, and no instance in two groups.
+fn cross_check(checker: &mut Checker, groups: &[GroupConfig]) {
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut owners: BTreeMap<InstanceId, &str> = BTreeMap::new();
+    for (index, group) in groups.iter().enumerate() {
+        let name = group.spec.name.as_str();
+        if let Some(first) = names.get(name) {
+            checker.problem(
+                &format!("group[{index}].name"),
+                None,
+                format!("`{name}` is already the name of group[{first}]"),
+            );
+        } else {
+            names.insert(name, index);
+        }
+        for member in group.spec.members() {
+            if let Some(other) = owners.insert(member.clone(), name) {
+                checker.problem(
+                    &format!("group[{index}]"),
+                    None,
+                    format!("{member} is already in group `{other}`"),
+                );
+            }
+        }
+    }
+}
+
+fn is_region_name(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts.last().is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_group_name(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

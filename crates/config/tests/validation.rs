@@ -1,0 +1,144 @@
+//! Whole-file validation: the minimal file, the defaults, and every kind of problem reported at
+//! once with its key and line.
+
+use std::time::Duration;
+
+use coldstandby_config::parse;
+use coldstandby_engine::{FenceMode, Ordering};
+
+const MINIMAL: &str = r#"
+region = "ap-northeast-1"
+
+[[group]]
+name = "web"
+primary = "i-0a1b2c3d4e5f60718"
+standbys = ["i-0f9e8d7c6b5a40312"]
+alarms = ["web-primary-cpu-high"]
+"#;
+
+#[test]
+fn the_minimal_file_is_valid_and_gets_defaults() {
+    let config = parse(MINIMAL, "minimal.toml").unwrap();
+    assert_eq!(config.region, "ap-northeast-1");
+    let group = config.group("web").unwrap();
+    assert_eq!(group.spec.primary.as_str(), "i-0a1b2c3d4e5f60718");
+    assert_eq!(group.spec.standbys.len(), 1);
+    assert_eq!(group.alarms, vec!["web-primary-cpu-high".to_owned()]);
+    assert_eq!(group.spec.ordering, Ordering::FenceFirst);
+    assert_eq!(group.spec.fence, FenceMode::Stop);
+    assert_eq!(group.spec.timeouts.stop, Duration::from_secs(60));
+    assert_eq!(group.spec.timeouts.failover, Duration::from_secs(840));
+}
+
+#[test]
+fn every_setting_is_read() {
+    let text = r#"
+region = "us-east-1"
+[[group]]
+name = "db"
+primary = "i-0a1b2c3d"
+standbys = ["i-0b1b2c3d", "i-0c1b2c3d"]
+ordering = "parallel"
+fence = "force-stop"
+stop_timeout_seconds = 10
+forced_stop_timeout_seconds = 20
+start_timeout_seconds = 30
+capacity_retry_seconds = 40
+failover_timeout_seconds = 50
+"#;
+    let config = parse(text, "full.toml").unwrap();
+    let spec = &config.groups[0].spec;
+    assert_eq!(spec.ordering, Ordering::Parallel);
+    assert_eq!(spec.fence, FenceMode::ForceStop);
+    let t = spec.timeouts;
+    assert_eq!(
+        [t.stop, t.forced_stop, t.start, t.capacity_retry, t.failover].map(|d| d.as_secs()),
+        [10, 20, 30, 40, 50]
+    );
+    assert!(config.groups[0].alarms.is_empty());
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_key_and_line() {
+    let text = r#"region = "tokyo"
+colour = "blue"
+
+[[group]]
+name = "web"
+primary = "i-XYZ"
+standbys = ["i-0f9e8d7c6b5a40312", "i-0f9e8d7c6b5a40312", 7]
+ordering = "sideways"
+stop_timeout_seconds = 0
+start_timeout_seconds = "soon"
+standby = ["i-0f9e8d7c6b5a40312"]
+
+[[group]]
+name = "web"
+primary = "i-0f9e8d7c6b5a40312"
+standbys = []
+"#;
+    let error = parse(text, "bad.toml").unwrap_err();
+    let found: Vec<(String, Option<usize>)> =
+        error.problems.iter().map(|p| (p.key.clone(), p.line)).collect();
+    let expect = |key: &str, line: usize| {
+        assert!(
+            found.contains(&(key.to_owned(), Some(line))),
+            "no problem for `{key}` on line {line} in {found:#?}"
+        );
+    };
+    expect("region", 1);
+    expect("colour", 2);
+    expect("group[0].primary", 6);
+    expect("group[0].standbys[2]", 7);
+    expect("group[0].ordering", 8);
+    expect("group[0].stop_timeout_seconds", 9);
+    expect("group[0].start_timeout_seconds", 10);
+    expect("group[0].standby", 11);
+    expect("group[1].standbys", 16);
+    let message = error.to_string();
+    assert!(message.starts_with("bad.toml: "), "{message}");
+    assert!(message.contains("nothing was done"), "{message}");
+    assert!(message.contains("`sideways` is not one of `fence-first`, `parallel`"), "{message}");
+}
+
+#[test]
+fn duplicates_across_and_within_groups_are_errors() {
+    let text = r#"
+region = "ap-northeast-1"
+[[group]]
+name = "web"
+primary = "i-0a1b2c3d"
+standbys = ["i-0b1b2c3d", "i-0b1b2c3d", "i-0a1b2c3d"]
+[[group]]
+name = "web"
+primary = "i-0c1b2c3d"
+standbys = ["i-0b1b2c3d"]
+"#;
+    let error = parse(text, "dup.toml").unwrap_err();
+    let messages: Vec<String> = error.problems.iter().map(|p| format!("{}: {}", p.key, p.message)).collect();
+    let has =
+        |needle: &str| assert!(messages.iter().any(|m| m.contains(needle)), "no `{needle}` in {messages:#?}");
+    has("group[0].standbys: i-0b1b2c3d is listed twice");
+    has("i-0a1b2c3d is the primary; it cannot also be a standby");
+    has("group[1].name: `web` is already the name of group[0]");
+    has("i-0b1b2c3d is already in group `web`");
+}
+
+#[test]
+fn missing_keys_and_syntax_errors_are_named() {
+    let error = parse("[[group]]\nname = \"x\"\n", "empty.toml").unwrap_err();
+    let keys: Vec<&str> = error.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys.iter().filter(|k| ["region", "group[0].primary", "group[0].standbys"].contains(k)).count(),
+        3,
+        "{keys:?}"
+    );
+
+    let error = parse("region = \"ap-northeast-1\"\n[[group]\n", "broken.toml").unwrap_err();
+    assert_eq!(error.problems.len(), 1);
+    assert_eq!(error.problems[0].key, "(syntax)");
+    assert_eq!(error.problems[0].line, Some(2));
+
+    let error = parse("region = \"ap-northeast-1\"\n", "nogroup.toml").unwrap_err();
+    assert_eq!(error.problems[0].key, "group");
+}

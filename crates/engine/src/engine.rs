@@ -1,0 +1,896 @@
+//! The failover state machine. It owns no client and reads no clock: the caller asks it for the
+//! next [`Action`] with the current time, makes the call it names (or sleeps until the time it
+//! names), and feeds the result back. Every decision is taken from the latest observation of the
+//! whole group (level-triggered), so a second run, or a run resumed after a crash, picks up from
+//! whatever state the instances are really in.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use crate::backoff::Backoff;
+use crate::group::{FenceMode, GroupSpec, Ordering};
+use crate::instance::{InstanceId, InstanceState, Observation};
+use crate::provider::{ApiError, Call, ErrorKind, Reply};
+use crate::rate_limit::RateLimiter;
+use crate::report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report};
+use crate::tags::Role;
+use crate::time::Timestamp;
+
+/// How often the group is described while a state change is awaited. 250 ms keeps the time
+/// between a change and its observation well under a second with typical API latency, at four
+/// describe calls a second: a fifth of the filtered-describe refill rate.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How long a standby may be missing from describe results before it counts as not found
+/// (describe results are eventually consistent, and an empty answer proves nothing).
+const NOT_VISIBLE_GRACE: Duration = Duration::from_secs(10);
+
+/// A standby seen `stopped` this long after its start was accepted did not start.
+const FAILED_START_GRACE: Duration = Duration::from_secs(5);
+
+/// Throttled or transient failures of one call before the engine stops retrying it.
+const MAX_CALL_ATTEMPTS: u32 = 10;
+
+/// How a failover is run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Why this failover runs (an alarm name, "manual", ...), for the report.
+    pub trigger: String,
+    /// Observe and plan, change nothing.
+    pub dry_run: bool,
+    pub poll_interval: Duration,
+    /// Seeds the backoff jitter, so a simulated run replays exactly.
+    pub seed: u64,
+    /// A deadline earlier than the group's own (e.g. a Lambda invocation's remaining time).
+    pub deadline: Option<Timestamp>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            trigger: "manual".to_owned(),
+            dry_run: false,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            seed: 0,
+            deadline: None,
+        }
+    }
+}
+
+/// What the caller must do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Make this call and pass its result to [`Failover::on_result`].
+    Call(Call),
+    /// Nothing to do before `until`; `waiting_for` says what for (for progress display).
+    Sleep { until: Timestamp, waiting_for: String },
+    /// The failover is over: take the report with [`Failover::into_report`].
+    Finished,
+}
+
+#[derive(Clone, Debug)]
+struct Queued {
+    call: Call,
+    not_before: Timestamp,
+    attempt: u32,
+}
+
+/// The latest word on one member.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    observation: Option<Observation>,
+    /// Since when describe results have not included it.
+    absent_since: Option<Timestamp>,
+}
+
+impl Seen {
+    fn state(&self) -> Option<InstanceState> {
+        self.observation.as_ref().map(|observation| observation.state)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct FenceTarget {
+    instance: InstanceId,
+    stop_requested_at: Option<Timestamp>,
+    force_requested: bool,
+    /// A stop call is queued or in flight.
+    stop_in_flight: bool,
+}
+
+/// The standby currently being promoted.
+#[derive(Clone, Debug)]
+struct Candidate {
+    instance: InstanceId,
+    since: Timestamp,
+    /// A start call is queued or in flight.
+    start_in_flight: bool,
+    /// When a start call was accepted.
+    start_accepted_at: Option<Timestamp>,
+    saw_pending_after_start: bool,
+    retry_start_at: Option<Timestamp>,
+    capacity_since: Option<Timestamp>,
+    capacity_attempts: u32,
+    not_found_since: Option<Timestamp>,
+}
+
+impl Candidate {
+    fn new(instance: InstanceId, since: Timestamp) -> Self {
+        Self {
+            instance,
+            since,
+            start_in_flight: false,
+            start_accepted_at: None,
+            saw_pending_after_start: false,
+            retry_start_at: None,
+            capacity_since: None,
+            capacity_attempts: 0,
+            not_found_since: None,
+        }
+    }
+}
+
+/// One failover of one group, from the first observation to a recorded active standby or a
+/// reported failure.
+#[derive(Debug)]
+pub struct Failover {
+    spec: GroupSpec,
+    options: Options,
+    rng: fastrand::Rng,
+    limiter: RateLimiter,
+    started_at: Timestamp,
+    deadline: Timestamp,
+    events: Vec<Event>,
+    calls: BTreeMap<&'static str, u32>,
+    seen: BTreeMap<InstanceId, Seen>,
+    plan: Option<Plan>,
+    fence: Vec<FenceTarget>,
+    fence_started_at: Option<Timestamp>,
+    candidates: VecDeque<InstanceId>,
+    current: Option<Candidate>,
+    tried: Vec<(InstanceId, String)>,
+    /// Standbys whose start this run had accepted.
+    started: BTreeSet<InstanceId>,
+    milestones: Milestones,
+    /// Tag writes still to be acknowledged, once recording has begun.
+    record_remaining: Option<usize>,
+    queue: Vec<Queued>,
+    in_flight: Option<Queued>,
+    next_observe_at: Timestamp,
+    describe_failures: u32,
+    /// Set once the outcome is known; remaining rollback calls drain before `Finished`.
+    finishing: Option<Outcome>,
+    finished: bool,
+}
+
+impl Failover {
+    /// A failover of `spec` starting at `now`.
+    pub fn new(spec: GroupSpec, options: Options, now: Timestamp) -> Self {
+        spec.assert_well_formed();
+        assert!(!options.poll_interval.is_zero(), "the poll interval must be positive");
+        let own_deadline = now + spec.timeouts.failover;
+        let deadline = options.deadline.map_or(own_deadline, |given| given.min(own_deadline));
+        let seen = spec.members().into_iter().map(|member| (member, Seen::default())).collect();
+        let mut failover = Self {
+            rng: fastrand::Rng::with_seed(options.seed),
+            limiter: RateLimiter::new(),
+            started_at: now,
+            deadline,
+            events: Vec::new(),
+            calls: BTreeMap::new(),
+            seen,
+            plan: None,
+            fence: Vec::new(),
+            fence_started_at: None,
+            candidates: VecDeque::new(),
+            current: None,
+            tried: Vec::new(),
+            started: BTreeSet::new(),
+            milestones: Milestones::default(),
+            record_remaining: None,
+            queue: Vec::new(),
+            in_flight: None,
+            next_observe_at: now,
+            describe_failures: 0,
+            finishing: None,
+            finished: false,
+            spec,
+            options,
+        };
+        failover.emit(
+            now,
+            EventKind::Started {
+                group: failover.spec.name.clone(),
+                trigger: failover.options.trigger.clone(),
+                ordering: failover.spec.ordering,
+            },
+        );
+        failover
+    }
+
+    /// Every event so far, oldest first.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The failover's deadline.
+    pub fn deadline(&self) -> Timestamp {
+        self.deadline
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The final report. Panics if the failover has not finished.
+    pub fn into_report(self) -> Report {
+        assert!(self.finished, "into_report before the failover finished");
+        let outcome = self.finishing.expect("a finished failover has an outcome");
+        let finished_at = self.events.last().map_or(self.started_at, |event| event.at);
+        Report {
+            group: self.spec.name,
+            started_at: self.started_at,
+            finished_at,
+            outcome,
+            milestones: self.milestones,
+            calls: self.calls,
+            events: self.events,
+        }
+    }
+
+    /// The next thing to do at `now`.
+    pub fn poll(&mut self, now: Timestamp) -> Action {
+        assert!(self.in_flight.is_none(), "poll while a call awaits its result");
+        if self.finished {
+            return Action::Finished;
+        }
+        if self.finishing.is_none() && now >= self.deadline {
+            let waiting_for = self.waiting_for();
+            self.fail(now, Failure::DeadlineExceeded { waiting_for });
+        }
+        if self.finishing.is_some() && self.queue.is_empty() {
+            self.finish(now);
+            return Action::Finished;
+        }
+
+        let ready = self.queue.iter().position(|queued| queued.not_before <= now);
+        let observe_due = self.finishing.is_none() && now >= self.next_observe_at;
+        let next = match ready {
+            Some(index) => Some(self.queue.remove(index)),
+            None if observe_due => Some(Queued {
+                call: Call::Describe { instances: self.spec.members() },
+                not_before: now,
+                attempt: 0,
+            }),
+            None => None,
+        };
+        if let Some(queued) = next {
+            match self.limiter.try_take(&queued.call, now) {
+                Ok(()) => {
+                    *self.calls.entry(queued.call.operation()).or_default() += 1;
+                    let call = queued.call.clone();
+                    self.in_flight = Some(queued);
+                    return Action::Call(call);
+                }
+                Err(token_at) => {
+                    // Put a mutating call back; a describe is simply made again when due.
+                    if !matches!(queued.call, Call::Describe { .. }) {
+                        self.queue.insert(0, Queued { not_before: token_at, ..queued });
+                    } else {
+                        self.next_observe_at = token_at;
+                    }
+                    return self.sleep_until(token_at, "a request token (client-side rate limit)".to_owned());
+                }
+            }
+        }
+
+        let mut until = self
+            .queue
+            .iter()
+            .map(|queued| queued.not_before)
+            .min()
+            .unwrap_or(Timestamp::from_unix_millis(u64::MAX));
+        if self.finishing.is_none() {
+            until = until.min(self.next_observe_at).min(self.deadline);
+        }
+        let waiting_for = self.waiting_for();
+        self.sleep_until(until, waiting_for)
+    }
+
+    fn sleep_until(&self, until: Timestamp, waiting_for: String) -> Action {
+        assert!(until < Timestamp::from_unix_millis(u64::MAX), "a sleep with nothing to wake for");
+        Action::Sleep { until, waiting_for }
+    }
+
+    /// The result of the call the last [`Action::Call`] named.
+    pub fn on_result(&mut self, now: Timestamp, result: Result<Reply, ApiError>) {
+        let queued = self.in_flight.take().expect("on_result without a call in flight");
+        match result {
+            Ok(reply) => self.on_success(now, queued.call, reply),
+            Err(error) => self.on_error(now, queued, error),
+        }
+    }
+
+    fn on_success(&mut self, now: Timestamp, call: Call, reply: Reply) {
+        match (call, reply) {
+            (Call::Describe { .. }, Reply::Described(observations)) => {
+                self.describe_failures = 0;
+                self.next_observe_at = now + self.options.poll_interval;
+                self.observe(now, observations);
+                if self.finishing.is_none() {
+                    self.reconcile(now);
+                }
+            }
+            (Call::Start { instance }, Reply::Done) => {
+                self.started.insert(instance.clone());
+                if let Some(candidate) = self.current.as_mut().filter(|c| c.instance == instance) {
+                    candidate.start_in_flight = false;
+                    candidate.start_accepted_at = Some(now);
+                    candidate.capacity_since = None;
+                    candidate.not_found_since = None;
+                }
+                self.emit(now, EventKind::StartRequested { instance });
+            }
+            (Call::Stop { instance, force }, Reply::Done) => {
+                if let Some(target) = self.fence.iter_mut().find(|t| t.instance == instance) {
+                    target.stop_in_flight = false;
+                    target.stop_requested_at.get_or_insert(now);
+                }
+                if self.finishing.is_some() {
+                    self.emit(now, EventKind::RolledBack { instance });
+                } else {
+                    self.emit(now, EventKind::StopRequested { instance, force });
+                }
+            }
+            (Call::SetTags { instance, tags }, Reply::Done) => {
+                let role = Role::recorded_in(&tags).expect("the engine writes only role tags it knows");
+                self.emit(now, EventKind::Recorded { instance, role });
+                if let Some(remaining) = self.record_remaining.as_mut() {
+                    *remaining -= 1;
+                    if *remaining == 0 && self.finishing.is_none() {
+                        self.milestones.recorded_at = Some(now);
+                        let plan = self.plan.as_ref().expect("recording follows planning");
+                        let target = self.current.as_ref().expect("recording follows promotion");
+                        let outcome =
+                            Outcome::FailedOver { from: plan.active.clone(), to: target.instance.clone() };
+                        self.finishing = Some(outcome);
+                    }
+                }
+            }
+            (call, reply) => unreachable!("{} answered with {reply:?}", call.operation()),
+        }
+    }
+
+    fn on_error(&mut self, now: Timestamp, queued: Queued, error: ApiError) {
+        let operation = queued.call.operation();
+        let instance = queued.call.instance().cloned();
+        let retryable = error.kind.is_retryable()
+            || (matches!(queued.call, Call::Describe { .. }) && !error.kind.is_permanent());
+        if retryable && queued.attempt + 1 < MAX_CALL_ATTEMPTS {
+            let delay = Backoff::API.delay(queued.attempt, &mut self.rng);
+            self.call_failed(now, &queued.call, &error, Some(delay));
+            match queued.call {
+                Call::Describe { .. } => {
+                    self.describe_failures += 1;
+                    self.next_observe_at = now + Backoff::API.delay(self.describe_failures, &mut self.rng);
+                }
+                call => {
+                    self.queue.push(Queued { call, not_before: now + delay, attempt: queued.attempt + 1 })
+                }
+            }
+            return;
+        }
+        if self.finishing.is_some() {
+            // A rollback call that cannot be made: report it and carry on finishing.
+            self.call_failed(now, &queued.call, &error, None);
+            return;
+        }
+        match (&queued.call, error.kind) {
+            (Call::Start { instance }, ErrorKind::Capacity) => {
+                self.on_capacity_error(now, instance.clone(), error)
+            }
+            (Call::Start { instance }, ErrorKind::NotFound) => {
+                self.call_failed(now, &queued.call, &error, Some(self.options.poll_interval));
+                let Some(candidate) = self.current.as_mut().filter(|c| c.instance == *instance) else {
+                    return;
+                };
+                candidate.start_in_flight = false;
+                let since = *candidate.not_found_since.get_or_insert(now);
+                if now.saturating_since(since) >= NOT_VISIBLE_GRACE {
+                    let reason = format!("{}: {}", error.code, error.message);
+                    self.skip_candidate(now, reason);
+                } else {
+                    candidate.retry_start_at = Some(now + NOT_VISIBLE_GRACE / 4);
+                }
+            }
+            (Call::Start { instance }, ErrorKind::WrongState) => {
+                // It moved under us (e.g. still stopping): the next observation decides.
+                self.call_failed(now, &queued.call, &error, Some(self.options.poll_interval));
+                if let Some(candidate) = self.current.as_mut().filter(|c| c.instance == *instance) {
+                    candidate.start_in_flight = false;
+                }
+            }
+            (Call::Stop { instance, .. }, ErrorKind::WrongState | ErrorKind::NotFound) => {
+                // Pending instances cannot be stopped yet, and an id that is not found is not
+                // proof of anything: keep observing until the fence deadline (fail closed).
+                self.call_failed(now, &queued.call, &error, Some(self.options.poll_interval));
+                if let Some(target) = self.fence.iter_mut().find(|t| t.instance == *instance) {
+                    target.stop_in_flight = false;
+                    target.stop_requested_at = None;
+                    target.force_requested = false;
+                }
+            }
+            _ => {
+                self.call_failed(now, &queued.call, &error, None);
+                let failure = Failure::PermanentError { operation: operation.to_owned(), instance, error };
+                self.fail(now, failure);
+            }
+        }
+    }
+
+    fn on_capacity_error(&mut self, now: Timestamp, instance: InstanceId, error: ApiError) {
+        let budget = self.spec.timeouts.capacity_retry;
+        let Some(candidate) = self.current.as_mut().filter(|c| c.instance == instance) else {
+            return;
+        };
+        candidate.start_in_flight = false;
+        let since = *candidate.capacity_since.get_or_insert(now);
+        if now.saturating_since(since) >= budget {
+            let call = Call::Start { instance };
+            self.call_failed(now, &call, &error, None);
+            let reason = format!("{} for longer than {}s: {}", error.code, budget.as_secs(), error.message);
+            self.skip_candidate(now, reason);
+            return;
+        }
+        let delay = Backoff::CAPACITY.delay(candidate.capacity_attempts, &mut self.rng);
+        candidate.capacity_attempts += 1;
+        candidate.retry_start_at = Some(now + delay);
+        self.call_failed(now, &Call::Start { instance }, &error, Some(delay));
+    }
+
+    fn call_failed(&mut self, now: Timestamp, call: &Call, error: &ApiError, retry_in: Option<Duration>) {
+        self.emit(
+            now,
+            EventKind::CallFailed {
+                operation: call.operation().to_owned(),
+                instance: call.instance().cloned(),
+                kind: error.kind,
+                code: error.code.clone(),
+                message: error.message.clone(),
+                retry_in_ms: retry_in.map(|delay| u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
+            },
+        );
+    }
+
+    /// Take in one describe result: note what changed, and what went missing.
+    fn observe(&mut self, now: Timestamp, observations: Vec<Observation>) {
+        let mut by_id: BTreeMap<InstanceId, Observation> = observations
+            .into_iter()
+            .filter(|observation| self.seen.contains_key(&observation.instance))
+            .map(|observation| (observation.instance.clone(), observation))
+            .collect();
+        let members = self.spec.members();
+        for member in members {
+            let seen = self.seen.get_mut(&member).expect("every member has an entry");
+            match by_id.remove(&member) {
+                Some(observation) => {
+                    let previous = seen.state();
+                    let state = observation.state;
+                    seen.absent_since = None;
+                    seen.observation = Some(observation);
+                    if previous != Some(state) {
+                        self.emit(now, EventKind::Observed { instance: member, state, previous });
+                    }
+                }
+                None => {
+                    if seen.absent_since.is_none() {
+                        seen.absent_since = Some(now);
+                        self.emit(now, EventKind::NotVisible { instance: member });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decide the next steps from the latest observation.
+    fn reconcile(&mut self, now: Timestamp) {
+        if self.plan.is_none() {
+            self.make_plan(now);
+            if self.finishing.is_some() {
+                return;
+            }
+        }
+        self.advance_fence(now);
+        let may_promote =
+            self.spec.ordering == Ordering::Parallel || self.milestones.fence_confirmed_at.is_some();
+        if self.finishing.is_none() && may_promote {
+            self.advance_promotion(now);
+        }
+        if self.finishing.is_none() {
+            self.advance_completion(now);
+        }
+    }
+
+    /// The first observation decides who is active, what to fence and which standbys to try.
+    fn make_plan(&mut self, now: Timestamp) {
+        let members = self.spec.members();
+        let recorded_active: Vec<InstanceId> = members
+            .iter()
+            .filter(|member| {
+                let observation = self.seen[*member].observation.as_ref();
+                observation.and_then(|o| Role::recorded_in(&o.tags)) == Some(Role::Active)
+            })
+            .cloned()
+            .collect();
+        if recorded_active.len() > 1 {
+            self.fail(now, Failure::ConflictingRecords { active: recorded_active });
+            return;
+        }
+        let active = recorded_active.into_iter().next().unwrap_or_else(|| self.spec.primary.clone());
+        let state_of = |instance: &InstanceId| self.seen[instance].state();
+
+        let mut candidates: Vec<InstanceId>;
+        let mut excluded = Vec::new();
+        if active != self.spec.primary && state_of(&active) == Some(InstanceState::Running) {
+            // Already failed over: keep the active standby, fence anything else still live.
+            candidates = vec![active.clone()];
+        } else {
+            candidates = Vec::new();
+            for standby in self.spec.standbys.iter().filter(|standby| **standby != active) {
+                match state_of(standby) {
+                    Some(state) if state.is_gone() => {
+                        excluded.push((standby.clone(), format!("instance is {state}")))
+                    }
+                    _ => candidates.push(standby.clone()),
+                }
+            }
+            // A standby that is already up (a previous run's, say) is the fastest to promote.
+            candidates.sort_by_key(|standby| match state_of(standby) {
+                Some(InstanceState::Running) => 0,
+                Some(InstanceState::Pending) => 1,
+                _ => 2,
+            });
+        }
+        let first_candidate = candidates.first().cloned();
+        let fence: Vec<InstanceId> = members
+            .iter()
+            .filter(|member| Some(*member) != first_candidate.as_ref())
+            .filter(|member| {
+                **member == active || state_of(member).is_some_and(|s| s.is_live() && !s.is_gone())
+            })
+            .cloned()
+            .collect();
+
+        let plan = Plan {
+            active: active.clone(),
+            ordering: self.spec.ordering,
+            fence: fence.iter().map(|member| (member.clone(), state_of(member))).collect(),
+            candidates: candidates.iter().map(|member| (member.clone(), state_of(member))).collect(),
+            excluded: excluded.clone(),
+        };
+        self.emit(now, EventKind::Planned { fence: fence.clone(), candidates: candidates.clone() });
+
+        if candidates.is_empty() {
+            // Nothing can take over: leave the primary alone rather than fence it for nothing.
+            self.plan = Some(plan);
+            self.fail(now, Failure::NoStandbyAvailable { tried: excluded });
+            return;
+        }
+        let already_done = candidates[0] == active && fence.is_empty();
+        self.tried = excluded;
+        self.plan = Some(plan.clone());
+        if self.options.dry_run {
+            self.finishing = Some(Outcome::Planned { plan });
+            return;
+        }
+        if already_done {
+            self.finishing = Some(Outcome::AlreadyActive { active });
+            return;
+        }
+        self.fence = fence
+            .into_iter()
+            .map(|instance| FenceTarget {
+                instance,
+                stop_requested_at: None,
+                force_requested: false,
+                stop_in_flight: false,
+            })
+            .collect();
+        self.fence_started_at = Some(now);
+        self.candidates = candidates.into();
+    }
+
+    /// Stop every fence target, escalate slow stops, and confirm the fence from observations.
+    fn advance_fence(&mut self, now: Timestamp) {
+        if self.milestones.fence_confirmed_at.is_some() {
+            return;
+        }
+        let fence_started_at = self.fence_started_at.expect("fencing follows planning");
+        let force_from_start = self.spec.fence == FenceMode::ForceStop;
+        let stop_timeout = self.spec.timeouts.stop;
+        let mut unconfirmed = None;
+        let mut to_stop = Vec::new();
+        let mut escalations = Vec::new();
+        for target in &mut self.fence {
+            let state = self.seen[&target.instance].state();
+            match state {
+                Some(InstanceState::Stopped | InstanceState::Terminated) => continue,
+                Some(InstanceState::Running)
+                    if target.stop_requested_at.is_none() && !target.stop_in_flight =>
+                {
+                    target.stop_in_flight = true;
+                    target.force_requested = force_from_start;
+                    to_stop.push((target.instance.clone(), force_from_start));
+                }
+                Some(InstanceState::Stopping)
+                    if target.stop_requested_at.is_none() && !target.stop_in_flight =>
+                {
+                    // Someone else's stop (an old EC2 alarm action, say): time it from now.
+                    target.stop_requested_at = Some(now);
+                }
+                _ => {}
+            }
+            let can_force = matches!(state, Some(InstanceState::Running | InstanceState::Stopping));
+            if let Some(requested_at) = target.stop_requested_at {
+                let waited = now.saturating_since(requested_at);
+                if can_force && !target.force_requested && !target.stop_in_flight && waited >= stop_timeout {
+                    target.force_requested = true;
+                    target.stop_in_flight = true;
+                    escalations.push((target.instance.clone(), waited));
+                }
+            }
+            unconfirmed.get_or_insert_with(|| (target.instance.clone(), state));
+        }
+        for (instance, force) in to_stop {
+            self.enqueue(now, Call::Stop { instance, force });
+        }
+        for (instance, waited) in escalations {
+            let waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+            self.emit(now, EventKind::FenceEscalated { instance: instance.clone(), waited_ms });
+            self.enqueue(now, Call::Stop { instance, force: true });
+        }
+        match unconfirmed {
+            None => {
+                self.milestones.fence_confirmed_at = Some(now);
+                let instances = self.fence.iter().map(|target| target.instance.clone()).collect();
+                self.emit(now, EventKind::Fenced { instances });
+            }
+            Some((instance, last_state)) => {
+                let fence_deadline = fence_started_at + stop_timeout + self.spec.timeouts.forced_stop;
+                if now >= fence_deadline {
+                    self.fail(now, Failure::FenceNotConfirmed { instance, last_state });
+                }
+            }
+        }
+    }
+
+    /// Bring the current candidate to `running`, moving down the list when one cannot make it.
+    fn advance_promotion(&mut self, now: Timestamp) {
+        // Each pass either returns or drops a candidate, so this ends within the list's length.
+        for _ in 0..=self.spec.standbys.len() {
+            let Some(candidate) = self.current.as_mut() else {
+                match self.candidates.pop_front() {
+                    Some(next) => {
+                        self.current = Some(Candidate::new(next, now));
+                        continue;
+                    }
+                    None => {
+                        let tried = std::mem::take(&mut self.tried);
+                        self.fail(now, Failure::NoStandbyAvailable { tried });
+                        return;
+                    }
+                }
+            };
+            let seen = &self.seen[&candidate.instance];
+            let state = seen.state();
+            if now.saturating_since(candidate.since) >= self.spec.timeouts.start
+                && state != Some(InstanceState::Running)
+            {
+                let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
+                let reason = format!(
+                    "not running after {}s (last seen: {state_text})",
+                    self.spec.timeouts.start.as_secs()
+                );
+                self.skip_candidate(now, reason);
+                continue;
+            }
+            match state {
+                Some(InstanceState::Running) => {
+                    if self.milestones.promoted_at.is_none() {
+                        self.milestones.promoted_at = Some(now);
+                        let instance = candidate.instance.clone();
+                        self.emit(now, EventKind::Promoted { instance });
+                    }
+                    return;
+                }
+                Some(InstanceState::Pending) => {
+                    candidate.saw_pending_after_start |= candidate.start_accepted_at.is_some();
+                    return;
+                }
+                Some(InstanceState::Stopping) => return,
+                Some(state @ (InstanceState::ShuttingDown | InstanceState::Terminated)) => {
+                    self.skip_candidate(now, format!("instance is {state}"));
+                    continue;
+                }
+                Some(InstanceState::Stopped) => {
+                    if let Some(accepted_at) = candidate.start_accepted_at {
+                        let gave_up = candidate.saw_pending_after_start
+                            || now.saturating_since(accepted_at) >= FAILED_START_GRACE;
+                        if gave_up {
+                            let why = seen.observation.as_ref().and_then(|o| o.state_reason.clone());
+                            let reason = format!(
+                                "returned to stopped after its start ({})",
+                                why.unwrap_or_else(|| "no state reason given".to_owned())
+                            );
+                            self.skip_candidate(now, reason);
+                            continue;
+                        }
+                        return;
+                    }
+                    let backing_off = candidate.retry_start_at.is_some_and(|at| now < at);
+                    if !candidate.start_in_flight && !backing_off {
+                        candidate.start_in_flight = true;
+                        let instance = candidate.instance.clone();
+                        self.enqueue(now, Call::Start { instance });
+                    }
+                    return;
+                }
+                None => {
+                    let absent_since = seen.absent_since.unwrap_or(now);
+                    if now.saturating_since(absent_since) >= NOT_VISIBLE_GRACE {
+                        self.skip_candidate(now, "not returned by DescribeInstances (not found)".to_owned());
+                        continue;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Give up on the current candidate: stop it if this run started it, and move on.
+    fn skip_candidate(&mut self, now: Timestamp, reason: String) {
+        let candidate = self.current.take().expect("skipping needs a current candidate");
+        self.queue.retain(|queued| queued.call.instance() != Some(&candidate.instance));
+        let state = self.seen[&candidate.instance].state();
+        if self.started.contains(&candidate.instance) && state.is_some_and(|s| s.is_live() && !s.is_gone()) {
+            self.enqueue(now, Call::Stop { instance: candidate.instance.clone(), force: true });
+        }
+        self.emit(
+            now,
+            EventKind::StandbySkipped { instance: candidate.instance.clone(), reason: reason.clone() },
+        );
+        self.tried.push((candidate.instance, reason));
+    }
+
+    /// Verify, redirect and record once the fence holds and the standby runs.
+    fn advance_completion(&mut self, now: Timestamp) {
+        let (Some(_), Some(_)) = (self.milestones.fence_confirmed_at, self.milestones.promoted_at) else {
+            return;
+        };
+        if self.record_remaining.is_some() {
+            return;
+        }
+        let target = self.current.as_ref().expect("promotion leaves a current candidate").instance.clone();
+        if self.seen[&target].state() != Some(InstanceState::Running) {
+            return; // it left `running` since it was promoted: promotion deals with it
+        }
+        let restarted =
+            self.fence.iter().find(|t| self.seen[&t.instance].state().is_some_and(InstanceState::is_live));
+        if let Some(restarted) = restarted {
+            // Something outside this run brought a fenced member back: the fence no longer
+            // holds, so fail closed (which stops the standby this run started).
+            let failure = Failure::FenceNotConfirmed {
+                instance: restarted.instance.clone(),
+                last_state: self.seen[&restarted.instance].state(),
+            };
+            self.milestones.fence_confirmed_at = None;
+            self.fail(now, failure);
+            return;
+        }
+        self.milestones.verified_at = Some(now);
+        self.emit(
+            now,
+            EventKind::Verified { instance: target.clone(), check: "instance state is running".to_owned() },
+        );
+        self.milestones.redirected_at = Some(now);
+        self.emit(
+            now,
+            EventKind::Redirected { instance: target.clone(), method: "none configured".to_owned() },
+        );
+
+        // Demote before promoting, so that no moment has two members recorded active.
+        let mut writes = Vec::new();
+        for member in self.spec.members() {
+            let role = if member == target { Role::Active } else { Role::Standby };
+            let wanted = role.tags_for(&self.spec.name);
+            let current = self.seen[&member].observation.as_ref().map(|o| &o.tags);
+            let up_to_date = current.is_some_and(|tags| wanted.iter().all(|(k, v)| tags.get(k) == Some(v)));
+            if !up_to_date {
+                writes.push((role, Call::SetTags { instance: member, tags: wanted }));
+            }
+        }
+        writes.sort_by_key(|(role, _)| *role == Role::Active);
+        self.record_remaining = Some(writes.len());
+        if writes.is_empty() {
+            self.milestones.recorded_at = Some(now);
+            let from = self.plan.as_ref().expect("planned").active.clone();
+            self.finishing = Some(Outcome::FailedOver { from, to: target });
+            return;
+        }
+        for (_, call) in writes {
+            self.enqueue(now, call);
+        }
+    }
+
+    fn enqueue(&mut self, now: Timestamp, call: Call) {
+        assert!(!self.options.dry_run, "a dry run queued {}", call.operation());
+        if let Some(instance) = call.instance() {
+            assert!(
+                self.spec.contains(instance),
+                "{} on {instance}, outside group {}",
+                call.operation(),
+                self.spec.name
+            );
+        }
+        self.queue.push(Queued { call, not_before: now, attempt: 0 });
+    }
+
+    /// End with a failure. If the fence never held, stop any standby this run started, so a
+    /// failed failover never leaves two live members behind.
+    fn fail(&mut self, now: Timestamp, failure: Failure) {
+        assert!(self.finishing.is_none(), "a failover fails once");
+        self.queue.clear();
+        if self.milestones.fence_confirmed_at.is_none() {
+            let live_started: Vec<InstanceId> = self
+                .started
+                .iter()
+                .filter(|instance| self.seen[*instance].state().is_none_or(InstanceState::is_live))
+                .cloned()
+                .collect();
+            for instance in live_started {
+                self.queue.push(Queued {
+                    call: Call::Stop { instance, force: true },
+                    not_before: now,
+                    attempt: 0,
+                });
+            }
+        }
+        self.finishing = Some(Outcome::Failed { failure });
+    }
+
+    fn finish(&mut self, now: Timestamp) {
+        let outcome = self.finishing.as_ref().expect("finish needs an outcome").to_string();
+        self.emit(now, EventKind::Finished { outcome });
+        self.finished = true;
+    }
+
+    /// What the failover is waiting for, in words.
+    fn waiting_for(&self) -> String {
+        if self.finishing.is_some() {
+            return "rollback calls".to_owned();
+        }
+        if self.plan.is_none() {
+            return "the first observation of the group".to_owned();
+        }
+        if self.milestones.fence_confirmed_at.is_none() {
+            if let Some(target) =
+                self.fence.iter().find(|t| self.seen[&t.instance].state().is_none_or(InstanceState::is_live))
+            {
+                return format!("{} to stop", target.instance);
+            }
+        }
+        if let Some(candidate) = &self.current {
+            if self.milestones.promoted_at.is_none() {
+                return format!("{} to start", candidate.instance);
+            }
+        }
+        if self.milestones.fence_confirmed_at.is_none() && self.spec.ordering == Ordering::Parallel {
+            return "the fence to be confirmed".to_owned();
+        }
+        "tags to be recorded".to_owned()
+    }
+
+    fn emit(&mut self, at: Timestamp, kind: EventKind) {
+        self.events.push(Event { at, kind });
+    }
+}

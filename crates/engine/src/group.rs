@@ -1,0 +1,141 @@
+//! A failover group as the engine receives it: members, ordering, fence mode and timeouts.
+//! (The config crate builds these from the TOML file after validating it.)
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::instance::InstanceId;
+
+/// When the standby may start relative to the fence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ordering {
+    /// The standby starts only after the primary is confirmed stopped.
+    #[default]
+    FenceFirst,
+    /// The standby starts while the primary stops; recording it active (and any redirect)
+    /// still waits for the fence.
+    Parallel,
+}
+
+impl Ordering {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FenceFirst => "fence-first",
+            Self::Parallel => "parallel",
+        }
+    }
+}
+
+impl fmt::Display for Ordering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the primary is stopped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FenceMode {
+    /// A normal stop (clean OS shutdown), escalated to a forced stop after `stop` timeout.
+    #[default]
+    Stop,
+    /// A forced stop from the start: faster, but the OS gets no clean shutdown.
+    ForceStop,
+}
+
+impl FenceMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::ForceStop => "force-stop",
+        }
+    }
+}
+
+/// Every bound on a failover's waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeouts {
+    /// How long a normal stop may take before the engine escalates to a forced stop.
+    pub stop: Duration,
+    /// How long the forced stop may take before the fence fails (closed: nothing is promoted).
+    pub forced_stop: Duration,
+    /// How long one standby may take to reach `running` before the engine moves to the next.
+    pub start: Duration,
+    /// How long one standby's `InsufficientInstanceCapacity` errors are retried.
+    pub capacity_retry: Duration,
+    /// The whole failover's deadline.
+    pub failover: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            stop: Duration::from_secs(60),
+            forced_stop: Duration::from_secs(120),
+            start: Duration::from_secs(300),
+            capacity_retry: Duration::from_secs(120),
+            failover: Duration::from_secs(840),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The longest a failover can take when every wait runs to its bound: the fence, then each
+    /// standby in turn. A Lambda timeout shorter than this can cut a failover short.
+    pub fn worst_case(&self, standbys: usize) -> Duration {
+        let per_standby = self.start.max(self.capacity_retry);
+        let standbys = u32::try_from(standbys).unwrap_or(u32::MAX);
+        (self.stop + self.forced_stop + per_standby.saturating_mul(standbys)).min(self.failover)
+    }
+}
+
+/// One primary and its ordered standbys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSpec {
+    pub name: String,
+    pub primary: InstanceId,
+    /// Tried in this order.
+    pub standbys: Vec<InstanceId>,
+    pub ordering: Ordering,
+    pub fence: FenceMode,
+    pub timeouts: Timeouts,
+}
+
+impl GroupSpec {
+    /// A group with default ordering, fence mode and timeouts.
+    pub fn new(name: impl Into<String>, primary: InstanceId, standbys: Vec<InstanceId>) -> Self {
+        Self {
+            name: name.into(),
+            primary,
+            standbys,
+            ordering: Ordering::default(),
+            fence: FenceMode::default(),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// Primary first, then the standbys in order.
+    pub fn members(&self) -> Vec<InstanceId> {
+        std::iter::once(&self.primary).chain(&self.standbys).cloned().collect()
+    }
+
+    /// Whether `instance` belongs to this group.
+    pub fn contains(&self, instance: &InstanceId) -> bool {
+        self.primary == *instance || self.standbys.contains(instance)
+    }
+
+    /// Panics unless the group is well formed. The config crate reports these as errors
+    /// before a group ever reaches the engine, so a failure here is a bug.
+    pub fn assert_well_formed(&self) {
+        assert!(!self.name.is_empty(), "a group needs a name");
+        assert!(!self.standbys.is_empty(), "group {}: no standbys", self.name);
+        let mut members = self.members();
+        members.sort();
+        members.dedup();
+        assert_eq!(members.len(), self.standbys.len() + 1, "group {}: a member is listed twice", self.name);
+        assert!(!self.timeouts.failover.is_zero(), "group {}: zero failover deadline", self.name);
+    }
+}

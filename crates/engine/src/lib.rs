@@ -1,0 +1,25 @@
+//! coldstandby's failover engine: a pure state machine that takes a group from "primary active"
+//! to "standby active" (fence, promote, verify, redirect, record), with no AWS SDK, no async
+//! runtime and no clock of its own. Adapters implement [`Provider`] and [`Clock`]; [`driver::run`]
+//! connects them.
+
+pub mod backoff;
+pub mod driver;
+pub mod engine;
+pub mod group;
+pub mod instance;
+pub mod lock;
+pub mod provider;
+pub mod rate_limit;
+pub mod report;
+pub mod status;
+pub mod tags;
+pub mod time;
+
+pub use engine::{Action, Failover, Options};
+pub use group::{FenceMode, GroupSpec, Ordering, Timeouts};
+pub use instance::{InstanceId, InstanceState, Observation};
+pub use provider::{ApiError, Call, ErrorKind, Provider, Reply};
+pub use report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report};
+pub use tags::Role;
+pub use time::{Clock, Timestamp};

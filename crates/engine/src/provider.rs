@@ -1,0 +1,150 @@
+//! The provider trait: the few EC2 calls the engine makes, and how their failures are classified.
+//!
+//! The AWS adapter implements it with the SDK, the simulated region with its model. Both convert
+//! their own errors into [`ApiError`] once, so the engine decides retry-or-stop from
+//! [`ErrorKind`] alone.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::instance::{InstanceId, Observation};
+
+/// The instance API the engine drives.
+///
+/// `describe` must behave like `DescribeInstances` with an `instance-id` filter: ids that it
+/// does not return are simply absent from the result (the engine treats absence as "unknown",
+/// never as "stopped").
+pub trait Provider {
+    /// Observe the given instances in one call.
+    fn describe(&self, instances: &[InstanceId]) -> impl Future<Output = Result<Vec<Observation>, ApiError>>;
+
+    /// `StartInstances` for one instance.
+    fn start(&self, instance: &InstanceId) -> impl Future<Output = Result<(), ApiError>>;
+
+    /// `StopInstances` for one instance, with `Force` when `force` is set.
+    fn stop(&self, instance: &InstanceId, force: bool) -> impl Future<Output = Result<(), ApiError>>;
+
+    /// `CreateTags`: add or overwrite these tags on one instance.
+    fn set_tags(
+        &self,
+        instance: &InstanceId,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), ApiError>>;
+}
+
+/// How the engine must react to a failed call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// `RequestLimitExceeded`: back off with jitter and retry.
+    Throttled,
+    /// 5xx, timeouts, connection failures: retry with backoff.
+    Transient,
+    /// `InsufficientInstanceCapacity`, `InstanceLimitExceeded`, `VcpuLimitExceeded`: retry
+    /// within the capacity budget, then give up on that instance.
+    Capacity,
+    /// `IncorrectInstanceState`: the instance moved under us; observe again.
+    WrongState,
+    /// `InvalidInstanceID.NotFound` (also returned briefly for new ids).
+    NotFound,
+    /// `UnauthorizedOperation` and friends: permanent, stop at once.
+    Denied,
+    /// Malformed request: permanent, stop at once.
+    Invalid,
+}
+
+impl ErrorKind {
+    /// Whether retrying the same call later can succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Throttled | Self::Transient)
+    }
+
+    /// Whether no retry can help and the failover must stop.
+    pub fn is_permanent(self) -> bool {
+        matches!(self, Self::Denied | Self::Invalid)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Throttled => "throttled",
+            Self::Transient => "transient",
+            Self::Capacity => "capacity",
+            Self::WrongState => "wrong state",
+            Self::NotFound => "not found",
+            Self::Denied => "denied",
+            Self::Invalid => "invalid",
+        })
+    }
+}
+
+/// A failed provider call, already classified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    /// The provider's own error code, e.g. `InsufficientInstanceCapacity`.
+    pub code: String,
+    /// The provider's message, kept whole (for `UnauthorizedOperation` it carries the encoded
+    /// authorization message).
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { kind, code: code.into(), message: message.into() }
+    }
+}
+
+/// One call the engine asks its driver to make.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "kebab-case")]
+pub enum Call {
+    Describe { instances: Vec<InstanceId> },
+    Start { instance: InstanceId },
+    Stop { instance: InstanceId, force: bool },
+    SetTags { instance: InstanceId, tags: BTreeMap<String, String> },
+}
+
+impl Call {
+    /// The EC2 API operation this call maps to.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Self::Describe { .. } => "DescribeInstances",
+            Self::Start { .. } => "StartInstances",
+            Self::Stop { .. } => "StopInstances",
+            Self::SetTags { .. } => "CreateTags",
+        }
+    }
+
+    /// The one instance a mutating call touches.
+    pub fn instance(&self) -> Option<&InstanceId> {
+        match self {
+            Self::Describe { .. } => None,
+            Self::Start { instance } | Self::Stop { instance, .. } | Self::SetTags { instance, .. } => {
+                Some(instance)
+            }
+        }
+    }
+}
+
+/// What a successful call returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Described(Vec<Observation>),
+    Done,
+}
+
+/// Make one call on a provider.
+pub async fn execute<P: Provider>(provider: &P, call: &Call) -> Result<Reply, ApiError> {
+    match call {
+        Call::Describe { instances } => provider.describe(instances).await.map(Reply::Described),
+        Call::Start { instance } => provider.start(instance).await.map(|()| Reply::Done),
+        Call::Stop { instance, force } => provider.stop(instance, *force).await.map(|()| Reply::Done),
+        Call::SetTags { instance, tags } => provider.set_tags(instance, tags).await.map(|()| Reply::Done),
+    }
+}

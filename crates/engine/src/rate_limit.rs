@@ -1,0 +1,151 @@
+//! Client-side token buckets mirroring EC2's request buckets (aws-facts.md section 4), so the
+//! engine never throttles itself or its neighbours in the account.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::provider::Call;
+use crate::time::Timestamp;
+
+/// The EC2 request bucket a call draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bucket {
+    /// `Describe*` with a filter: burst 100, refill 20/s.
+    DescribeFiltered,
+    /// `StartInstances` requests: burst 5, refill 2/s.
+    StartInstances,
+    /// Other mutating calls, `StopInstances` among them: burst 50, refill 5/s.
+    Mutating,
+    /// `CreateTags`: burst 100, refill 10/s.
+    CreateTags,
+}
+
+impl Bucket {
+    pub const ALL: [Self; 4] =
+        [Self::DescribeFiltered, Self::StartInstances, Self::Mutating, Self::CreateTags];
+
+    /// The bucket's documented (burst, refill per second).
+    pub fn limits(self) -> (u64, u64) {
+        match self {
+            Self::DescribeFiltered => (100, 20),
+            Self::StartInstances => (5, 2),
+            Self::Mutating => (50, 5),
+            Self::CreateTags => (100, 10),
+        }
+    }
+
+    /// The bucket a call draws from.
+    pub fn of(call: &Call) -> Self {
+        match call {
+            Call::Describe { .. } => Self::DescribeFiltered,
+            Call::Start { .. } => Self::StartInstances,
+            Call::Stop { .. } => Self::Mutating,
+            Call::SetTags { .. } => Self::CreateTags,
+        }
+    }
+}
+
+/// One token bucket, counted in thousandths of a token so that refill is exact in integers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenBucket {
+    capacity: u64,
+    refill_per_second: u64,
+    milli_tokens: u64,
+    updated: Option<Timestamp>,
+}
+
+impl TokenBucket {
+    /// A full bucket holding `capacity` tokens that refills `refill_per_second` tokens a second.
+    pub fn new(capacity: u64, refill_per_second: u64) -> Self {
+        assert!(capacity > 0 && refill_per_second > 0, "a token bucket needs room and refill");
+        Self { capacity, refill_per_second, milli_tokens: capacity * 1000, updated: None }
+    }
+
+    fn refill(&mut self, now: Timestamp) {
+        if let Some(updated) = self.updated {
+            let elapsed = u64::try_from(now.saturating_since(updated).as_millis()).unwrap_or(u64::MAX);
+            let added = elapsed.saturating_mul(self.refill_per_second);
+            self.milli_tokens = self.milli_tokens.saturating_add(added).min(self.capacity * 1000);
+        }
+        if self.updated.is_none_or(|updated| now > updated) {
+            self.updated = Some(now);
+        }
+    }
+
+    /// Take one token, or say when one will be there.
+    pub fn try_take(&mut self, now: Timestamp) -> Result<(), Timestamp> {
+        self.refill(now);
+        if self.milli_tokens >= 1000 {
+            self.milli_tokens -= 1000;
+            Ok(())
+        } else {
+            let missing = 1000 - self.milli_tokens;
+            let wait_millis = missing.div_ceil(self.refill_per_second);
+            Err(now + Duration::from_millis(wait_millis))
+        }
+    }
+}
+
+/// The four EC2 buckets, as one caller's share of the account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimiter {
+    buckets: Vec<(Bucket, TokenBucket)>,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RateLimiter {
+    /// Buckets with EC2's documented limits.
+    pub fn new() -> Self {
+        let buckets = Bucket::ALL
+            .into_iter()
+            .map(|bucket| {
+                let (capacity, refill) = bucket.limits();
+                (bucket, TokenBucket::new(capacity, refill))
+            })
+            .collect();
+        Self { buckets }
+    }
+
+    /// Take a token for `call`, or say when one will be there.
+    pub fn try_take(&mut self, call: &Call, now: Timestamp) -> Result<(), Timestamp> {
+        let wanted = Bucket::of(call);
+        let (_, bucket) = self
+            .buckets
+            .iter_mut()
+            .find(|(bucket, _)| *bucket == wanted)
+            .expect("every bucket kind is created in RateLimiter::new");
+        bucket.try_take(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_refills_at_its_rate() {
+        let start = Timestamp::from_unix_millis(1_000_000);
+        let mut bucket = TokenBucket::new(5, 2);
+        for _ in 0..5 {
+            assert_eq!(bucket.try_take(start), Ok(()));
+        }
+        // Empty: the next token comes after 500 ms at 2 tokens a second.
+        let next = start + Duration::from_millis(500);
+        assert_eq!(bucket.try_take(start), Err(next));
+        assert_eq!(bucket.try_take(next), Ok(()));
+        assert!(bucket.try_take(next).is_err());
+        // A long pause refills to the burst size, not beyond.
+        let later = next + Duration::from_secs(60);
+        for _ in 0..5 {
+            assert_eq!(bucket.try_take(later), Ok(()));
+        }
+        assert!(bucket.try_take(later).is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! What a failover tells its caller: timestamped events as they happen, and a final report
+//! with the outcome and the milestones an RTO breakdown is computed from.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::group::Ordering;
+use crate::instance::{InstanceId, InstanceState};
+use crate::provider::{ApiError, ErrorKind};
+use crate::tags::Role;
+use crate::time::Timestamp;
+
+/// One step of a failover, stamped with the (injected) time it happened.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// The steps a failover reports.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The engine began; `trigger` says why (an alarm, a manual command).
+    Started {
+        group: String,
+        trigger: String,
+        ordering: Ordering,
+    },
+    /// A describe call showed a member in a new state (or for the first time).
+    Observed {
+        instance: InstanceId,
+        state: InstanceState,
+        previous: Option<InstanceState>,
+    },
+    /// A describe call did not return a member it returned before (or never returned it).
+    NotVisible {
+        instance: InstanceId,
+    },
+    /// The plan made from the first observation.
+    Planned {
+        fence: Vec<InstanceId>,
+        candidates: Vec<InstanceId>,
+    },
+    StopRequested {
+        instance: InstanceId,
+        force: bool,
+    },
+    /// A normal stop ran past its timeout; a forced stop follows.
+    FenceEscalated {
+        instance: InstanceId,
+        waited_ms: u64,
+    },
+    /// Every member that could serve is confirmed stopped (or terminated).
+    Fenced {
+        instances: Vec<InstanceId>,
+    },
+    StartRequested {
+        instance: InstanceId,
+    },
+    /// A standby was given up on; the next one in the list is tried.
+    StandbySkipped {
+        instance: InstanceId,
+        reason: String,
+    },
+    /// The standby was observed `running`.
+    Promoted {
+        instance: InstanceId,
+    },
+    /// The promoted standby passed the readiness check (for now: its state is `running`).
+    Verified {
+        instance: InstanceId,
+        check: String,
+    },
+    /// The redirect step (moving clients to the standby): a seam, nothing is configured yet.
+    Redirected {
+        instance: InstanceId,
+        method: String,
+    },
+    /// The member's role was written to its tags.
+    Recorded {
+        instance: InstanceId,
+        role: Role,
+    },
+    /// A standby this run started is being stopped again because the fence did not hold.
+    RolledBack {
+        instance: InstanceId,
+    },
+    CallFailed {
+        operation: String,
+        instance: Option<InstanceId>,
+        kind: ErrorKind,
+        code: String,
+        message: String,
+        /// When the call (or what it was for) will be tried again, if it will.
+        retry_in_ms: Option<u64>,
+    },
+    Finished {
+        outcome: String,
+    },
+}
+
+/// What the first observation showed and what the engine will do about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The member recorded active (or the configured primary when nothing is recorded).
+    pub active: InstanceId,
+    pub ordering: Ordering,
+    /// Members to confirm stopped before anything is recorded active, with their states.
+    pub fence: Vec<(InstanceId, Option<InstanceState>)>,
+    /// Standbys to try, in order, with their states.
+    pub candidates: Vec<(InstanceId, Option<InstanceState>)>,
+    /// Standbys left out, and why.
+    pub excluded: Vec<(InstanceId, String)>,
+}
+
+/// Why a failover did not complete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Failure {
+    /// The fence could not be confirmed: nothing was recorded active (fail closed).
+    FenceNotConfirmed { instance: InstanceId, last_state: Option<InstanceState> },
+    /// Every standby was tried (or none could be).
+    NoStandbyAvailable { tried: Vec<(InstanceId, String)> },
+    /// A call failed in a way no retry can mend.
+    PermanentError { operation: String, instance: Option<InstanceId>, error: ApiError },
+    /// The failover's deadline came first.
+    DeadlineExceeded { waiting_for: String },
+    /// The tags record more than one active member; the engine will not guess.
+    ConflictingRecords { active: Vec<InstanceId> },
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::FenceNotConfirmed { instance, last_state } => {
+                let state = last_state.map_or("not visible".to_owned(), |state| state.to_string());
+                write!(
+                    f,
+                    "could not confirm {instance} stopped (last seen: {state}); no standby was made active"
+                )
+            }
+            Self::NoStandbyAvailable { tried } => {
+                write!(f, "no standby could be promoted")?;
+                for (instance, reason) in tried {
+                    write!(f, "; {instance}: {reason}")?;
+                }
+                Ok(())
+            }
+            Self::PermanentError { operation, instance, error } => match instance {
+                Some(instance) => write!(f, "{operation} on {instance} failed: {error}"),
+                None => write!(f, "{operation} failed: {error}"),
+            },
+            Self::DeadlineExceeded { waiting_for } => {
+                write!(f, "deadline reached while {waiting_for}; run the failover again to resume")
+            }
+            Self::ConflictingRecords { active } => {
+                let list: Vec<_> = active.iter().map(InstanceId::as_str).collect();
+                write!(f, "tags record several active members ({}); fix the tags by hand", list.join(", "))
+            }
+        }
+    }
+}
+
+/// How a failover ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// `to` is running and recorded active; every other member is fenced.
+    FailedOver {
+        from: InstanceId,
+        to: InstanceId,
+    },
+    /// The group had already failed over to `active`; nothing was changed.
+    AlreadyActive {
+        active: InstanceId,
+    },
+    /// A dry run: the plan, with nothing changed.
+    Planned {
+        plan: Plan,
+    },
+    Failed {
+        failure: Failure,
+    },
+}
+
+impl Outcome {
+    /// Whether the group ended with a running, recorded active standby.
+    pub fn is_success(&self) -> bool {
+        !matches!(self, Self::Failed { .. })
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::FailedOver { from, to } => write!(f, "failed over from {from} to {to}"),
+            Self::AlreadyActive { active } => {
+                write!(f, "already failed over: {active} is active; nothing changed")
+            }
+            Self::Planned { .. } => write!(f, "dry run: nothing changed"),
+            Self::Failed { failure } => write!(f, "failed: {failure}"),
+        }
+    }
+}
+
+/// When each phase completed, for the RTO breakdown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Milestones {
+    pub fence_confirmed_at: Option<Timestamp>,
+    pub promoted_at: Option<Timestamp>,
+    pub verified_at: Option<Timestamp>,
+    pub redirected_at: Option<Timestamp>,
+    pub recorded_at: Option<Timestamp>,
+}
+
+/// Everything a failover did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub group: String,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    pub outcome: Outcome,
+    pub milestones: Milestones,
+    /// Calls made, by EC2 operation.
+    pub calls: BTreeMap<&'static str, u32>,
+    pub events: Vec<Event>,
+}

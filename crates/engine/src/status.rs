@@ -1,0 +1,99 @@
+//! A group's status from one observation: who is active, in what state, and what looks wrong.
+//! Pure, so the simulated and the AWS paths report the same way.
+
+use serde::Serialize;
+
+use crate::group::GroupSpec;
+use crate::instance::{InstanceId, InstanceState, Observation};
+use crate::tags::Role;
+
+/// One member as observed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberStatus {
+    pub instance: InstanceId,
+    /// `primary` or `standby`, as configured.
+    pub configured_as: &'static str,
+    /// None when the describe call did not return it.
+    pub state: Option<InstanceState>,
+    pub availability_zone: Option<String>,
+    pub recorded_role: Option<Role>,
+}
+
+/// Where the active member's identity comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActiveSource {
+    /// A member's tags record it active.
+    Recorded,
+    /// Nothing is recorded: the configured primary is taken as active.
+    ConfiguredPrimary,
+    /// Tags record several active members.
+    Conflicting,
+}
+
+/// A group's status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupStatus {
+    pub group: String,
+    pub active: Option<InstanceId>,
+    pub active_source: ActiveSource,
+    /// Whether the active member runs and nothing else does.
+    pub healthy: bool,
+    pub members: Vec<MemberStatus>,
+    /// Plain-language findings, empty when all is well.
+    pub warnings: Vec<String>,
+}
+
+/// Summarize `spec` from `observations` (one describe of its members).
+pub fn group_status(spec: &GroupSpec, observations: &[Observation]) -> GroupStatus {
+    let members: Vec<MemberStatus> = spec
+        .members()
+        .into_iter()
+        .map(|instance| {
+            let observation = observations.iter().find(|o| o.instance == instance);
+            MemberStatus {
+                configured_as: if instance == spec.primary { "primary" } else { "standby" },
+                state: observation.map(|o| o.state),
+                availability_zone: observation.map(|o| o.availability_zone.clone()),
+                recorded_role: observation.and_then(|o| Role::recorded_in(&o.tags)),
+                instance,
+            }
+        })
+        .collect();
+
+    let mut warnings = Vec::new();
+    let recorded: Vec<&MemberStatus> =
+        members.iter().filter(|m| m.recorded_role == Some(Role::Active)).collect();
+    let (active, active_source) = match recorded.as_slice() {
+        [] => (Some(spec.primary.clone()), ActiveSource::ConfiguredPrimary),
+        [one] => (Some(one.instance.clone()), ActiveSource::Recorded),
+        several => {
+            let list: Vec<&str> = several.iter().map(|m| m.instance.as_str()).collect();
+            warnings.push(format!("tags record several active members: {}", list.join(", ")));
+            (None, ActiveSource::Conflicting)
+        }
+    };
+    for member in &members {
+        if member.state.is_none() {
+            warnings.push(format!("{} was not returned by DescribeInstances", member.instance));
+        }
+    }
+    let live: Vec<&MemberStatus> =
+        members.iter().filter(|m| m.state.is_some_and(InstanceState::is_live)).collect();
+    if live.len() > 1 {
+        let list: Vec<String> = live
+            .iter()
+            .map(|m| format!("{} ({})", m.instance, m.state.map_or("?", InstanceState::as_str)))
+            .collect();
+        warnings.push(format!("more than one member is live: {}", list.join(", ")));
+    }
+    let active_state =
+        active.as_ref().and_then(|a| members.iter().find(|m| m.instance == *a)).and_then(|m| m.state);
+    if let (Some(active), Some(state)) = (&active, active_state) {
+        if state != InstanceState::Running {
+            warnings.push(format!("the active member {active} is {state}, not running"));
+        }
+    }
+    let healthy = active_state == Some(InstanceState::Running) && live.len() == 1;
+    GroupStatus { group: spec.name.clone(), active, active_source, healthy, members, warnings }
+}

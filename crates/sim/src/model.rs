@@ -1,0 +1,124 @@
+//! The simulated instances: EC2's lifecycle with seeded timings, and the faults that can be set
+//! on one instance.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use coldstandby_engine::{InstanceId, InstanceState, Observation, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// An inclusive range of durations, sampled uniformly, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub min_ms: u64,
+    pub max_ms: u64,
+}
+
+impl Span {
+    pub const fn seconds(min: u64, max: u64) -> Self {
+        Self { min_ms: min * 1000, max_ms: max * 1000 }
+    }
+
+    pub const fn millis(min_ms: u64, max_ms: u64) -> Self {
+        Self { min_ms, max_ms }
+    }
+
+    pub fn sample(self, rng: &mut fastrand::Rng) -> Duration {
+        assert!(self.min_ms <= self.max_ms, "span {}..{} ms is empty", self.min_ms, self.max_ms);
+        Duration::from_millis(rng.u64(self.min_ms..=self.max_ms))
+    }
+}
+
+/// How long the simulated region takes to do things. The defaults follow the published
+/// measurements in aws-facts.md section 3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    /// pending -> running.
+    pub boot: Span,
+    /// running -> stopped after a normal stop.
+    pub stop: Span,
+    /// stopping -> stopped once a forced stop is asked for.
+    pub forced_stop: Span,
+    /// shutting-down -> terminated.
+    pub terminate: Span,
+    /// Round trip of one API call.
+    pub api_latency: Span,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            boot: Span::millis(4_000, 7_000),
+            stop: Span::seconds(5, 60),
+            forced_stop: Span::seconds(1, 4),
+            terminate: Span::seconds(5, 20),
+            api_latency: Span::millis(20, 80),
+        }
+    }
+}
+
+/// Faults set on one instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceFaults {
+    /// Starts fail with `InsufficientInstanceCapacity` until this time; `Some(None)` for good.
+    pub capacity_shortage_until: Option<Option<Timestamp>>,
+    /// A normal stop never completes; only a forced stop does.
+    pub stop_hangs: bool,
+    /// The instance goes pending -> stopped with this state reason instead of booting
+    /// (as an encrypted volume with a missing KMS grant does).
+    pub start_fails_with: Option<String>,
+}
+
+/// One simulated instance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SimInstance {
+    pub id: InstanceId,
+    pub availability_zone: String,
+    pub state: InstanceState,
+    pub state_reason: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// The next lifecycle step already under way, and when it completes.
+    pub next: Option<(Timestamp, InstanceState)>,
+    pub faults: InstanceFaults,
+    /// CPU load changes over time, oldest first: (from, percent).
+    pub cpu_load: Vec<(Timestamp, f64)>,
+}
+
+impl SimInstance {
+    pub fn new(id: InstanceId, availability_zone: impl Into<String>, state: InstanceState) -> Self {
+        Self {
+            id,
+            availability_zone: availability_zone.into(),
+            state,
+            state_reason: None,
+            tags: BTreeMap::new(),
+            next: None,
+            faults: InstanceFaults::default(),
+            cpu_load: Vec::new(),
+        }
+    }
+
+    pub fn observation(&self) -> Observation {
+        Observation {
+            instance: self.id.clone(),
+            state: self.state,
+            availability_zone: self.availability_zone.clone(),
+            state_reason: self.state_reason.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+
+    /// The CPU load at `at` (0 before any load is set).
+    pub fn cpu_load_at(&self, at: Timestamp) -> f64 {
+        self.cpu_load.iter().rev().find(|(from, _)| *from <= at).map_or(0.0, |(_, load)| *load)
+    }
+}
+
+/// One lifecycle change the simulated region made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub at: Timestamp,
+    pub instance: InstanceId,
+    pub from: InstanceState,
+    pub to: InstanceState,
+}

@@ -1,0 +1,395 @@
+//! The simulated region: a virtual clock, the instances, region-wide faults, and the EC2 calls
+//! the engine makes, answered the way EC2 answers them (aws-facts.md sections 3 and 4).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use coldstandby_engine::rate_limit::RateLimiter;
+use coldstandby_engine::{
+    ApiError, Call, Clock, ErrorKind, InstanceId, InstanceState, Observation, Provider, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{SimInstance, Timings, Transition};
+
+/// Faults that hit any call, as probabilities per call (0.0 to 1.0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegionFaults {
+    /// `RequestLimitExceeded` regardless of the request buckets.
+    pub throttle: f64,
+    /// A 5xx `InternalError`.
+    pub transient: f64,
+    /// DescribeInstances answers with an empty list.
+    pub empty_describe: f64,
+    /// The call takes `latency_spike_ms` longer.
+    pub latency_spike: f64,
+    pub latency_spike_ms: u64,
+}
+
+/// One API call as the region received it, for tests and invariant checks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub at: Timestamp,
+    pub call: Call,
+    /// The error code, if the call failed.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Inner {
+    now: Timestamp,
+    #[serde(skip, default = "default_rng")]
+    rng: fastrand::Rng,
+    seed: u64,
+    timings: Timings,
+    faults: RegionFaults,
+    instances: BTreeMap<InstanceId, SimInstance>,
+    transitions: Vec<Transition>,
+    calls: Vec<CallRecord>,
+    buckets: RateLimiter,
+}
+
+fn default_rng() -> fastrand::Rng {
+    fastrand::Rng::with_seed(0)
+}
+
+/// A deterministic simulated EC2 region. Same seed and same calls, same answers, byte for byte.
+///
+/// It implements the engine's [`Provider`] (the EC2 calls) and [`Clock`] (sleeping jumps the
+/// virtual clock). Its futures never wait: drive it with [`crate::run_ready`].
+#[derive(Debug)]
+pub struct SimRegion {
+    inner: RefCell<Inner>,
+}
+
+impl SimRegion {
+    /// An empty region whose clock reads `start`.
+    pub fn new(seed: u64, start: Timestamp, timings: Timings) -> Self {
+        let inner = Inner {
+            now: start,
+            rng: fastrand::Rng::with_seed(seed),
+            seed,
+            timings,
+            faults: RegionFaults::default(),
+            instances: BTreeMap::new(),
+            transitions: Vec::new(),
+            calls: Vec::new(),
+            buckets: RateLimiter::new(),
+        };
+        Self { inner: RefCell::new(inner) }
+    }
+
+    /// Add an instance. Panics if the id is taken (a scenario bug).
+    pub fn add_instance(&self, instance: SimInstance) {
+        let mut inner = self.inner.borrow_mut();
+        let id = instance.id.clone();
+        let previous = inner.instances.insert(id.clone(), instance);
+        assert!(previous.is_none(), "instance {id} added twice");
+    }
+
+    /// Change one instance in place (faults, tags, load); the closure gets the current time.
+    pub fn with_instance<R>(
+        &self,
+        id: &InstanceId,
+        change: impl FnOnce(&mut SimInstance, Timestamp) -> R,
+    ) -> R {
+        let mut inner = self.inner.borrow_mut();
+        let now = inner.now;
+        let instance = inner.instances.get_mut(id).unwrap_or_else(|| panic!("no simulated instance {id}"));
+        change(instance, now)
+    }
+
+    pub fn set_faults(&self, faults: RegionFaults) {
+        self.inner.borrow_mut().faults = faults;
+    }
+
+    pub fn set_timings(&self, timings: Timings) {
+        self.inner.borrow_mut().timings = timings;
+    }
+
+    /// A copy of one instance as it is now.
+    pub fn instance(&self, id: &InstanceId) -> Option<SimInstance> {
+        self.inner.borrow().instances.get(id).cloned()
+    }
+
+    /// Every instance, by id.
+    pub fn instances(&self) -> Vec<SimInstance> {
+        self.inner.borrow().instances.values().cloned().collect()
+    }
+
+    /// Every lifecycle change so far, in order.
+    pub fn transitions(&self) -> Vec<Transition> {
+        self.inner.borrow().transitions.clone()
+    }
+
+    /// Every API call so far, in order.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.inner.borrow().calls.clone()
+    }
+
+    /// Move the virtual clock to `until`, completing every lifecycle step due by then, in time
+    /// order. Never moves the clock backwards.
+    pub fn advance_to(&self, until: Timestamp) {
+        self.inner.borrow_mut().advance_to(until);
+    }
+
+    /// Move the virtual clock forward by `duration`.
+    pub fn advance(&self, duration: Duration) {
+        let until = self.now() + duration;
+        self.advance_to(until);
+    }
+
+    /// The region as JSON, so a rehearsal can continue from it in a later process.
+    pub fn to_json(&self) -> String {
+        serde_json_string(&self.inner.borrow())
+    }
+
+    /// A region saved by [`Self::to_json`]. The random stream restarts from the saved seed
+    /// mixed with the saved time, so a continued run is deterministic too.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let mut inner: Inner = serde_json::from_str(text).map_err(|error| error.to_string())?;
+        inner.rng = fastrand::Rng::with_seed(inner.seed ^ inner.now.unix_millis());
+        Ok(Self { inner: RefCell::new(inner) })
+    }
+
+    /// Answer one call at the current time, then let the call's latency pass.
+    fn call<T>(
+        &self,
+        call: Call,
+        answer: impl FnOnce(&mut Inner) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut inner = self.inner.borrow_mut();
+        let now = inner.now;
+        inner.advance_to(now);
+        let result = inner.injected_fault(&call).map_or_else(|| answer(&mut inner), Err);
+        let error = result.as_ref().err().map(|error| error.code.clone());
+        inner.calls.push(CallRecord { at: now, call, error });
+        let mut latency = inner.timings.api_latency.sample(&mut inner.rng);
+        if inner.faults.latency_spike > 0.0 && inner.rng.f64() < inner.faults.latency_spike {
+            latency += Duration::from_millis(inner.faults.latency_spike_ms);
+        }
+        inner.advance_to(now + latency);
+        result
+    }
+}
+
+fn serde_json_string(inner: &Inner) -> String {
+    serde_json::to_string_pretty(inner).expect("the simulated region always serializes")
+}
+
+fn not_found(id: &InstanceId) -> ApiError {
+    ApiError::new(
+        ErrorKind::NotFound,
+        "InvalidInstanceID.NotFound",
+        format!("The instance ID '{id}' does not exist"),
+    )
+}
+
+fn incorrect_state(id: &InstanceId, what: &str) -> ApiError {
+    ApiError::new(ErrorKind::WrongState, "IncorrectInstanceState", format!("The instance '{id}' {what}"))
+}
+
+impl Inner {
+    fn advance_to(&mut self, until: Timestamp) {
+        // Each pass completes one scheduled step. An instance has at most one step scheduled and
+        // a completed step schedules at most one more (shutting-down -> terminated), so twice
+        // the instance count bounds the passes.
+        for _ in 0..=2 * self.instances.len() {
+            let due = self
+                .instances
+                .values()
+                .filter_map(|instance| instance.next.map(|(at, _)| (at, instance.id.clone())))
+                .filter(|(at, _)| *at <= until)
+                .min();
+            let Some((at, id)) = due else { break };
+            self.now = self.now.max(at);
+            self.complete_step(&id, at);
+        }
+        debug_assert!(
+            self.instances.values().all(|i| i.next.is_none_or(|(at, _)| at > until)),
+            "a lifecycle step was left behind"
+        );
+        self.now = self.now.max(until);
+    }
+
+    fn complete_step(&mut self, id: &InstanceId, at: Timestamp) {
+        let timings = self.timings;
+        let instance = self.instances.get_mut(id).expect("scheduled instances exist");
+        let (_, to) = instance.next.take().expect("a due step exists");
+        let from = instance.state;
+        let mut to = to;
+        let mut reason = None;
+        if from == InstanceState::Pending && to == InstanceState::Running {
+            if let Some(failure) = instance.faults.start_fails_with.clone() {
+                to = InstanceState::Stopped;
+                reason = Some(failure);
+            }
+        }
+        instance.state = to;
+        instance.state_reason = reason;
+        if to == InstanceState::Running {
+            instance.state_reason = None;
+        }
+        if to == InstanceState::ShuttingDown {
+            instance.next = Some((at + timings.terminate.sample(&mut self.rng), InstanceState::Terminated));
+        }
+        self.transitions.push(Transition { at, instance: id.clone(), from, to });
+    }
+
+    /// A region-wide fault for this call, if one strikes; otherwise the request buckets.
+    fn injected_fault(&mut self, call: &Call) -> Option<ApiError> {
+        let faults = self.faults;
+        if faults.throttle > 0.0 && self.rng.f64() < faults.throttle {
+            return Some(ApiError::new(
+                ErrorKind::Throttled,
+                "RequestLimitExceeded",
+                "Request limit exceeded.",
+            ));
+        }
+        if faults.transient > 0.0 && self.rng.f64() < faults.transient {
+            return Some(ApiError::new(
+                ErrorKind::Transient,
+                "InternalError",
+                "An internal error has occurred.",
+            ));
+        }
+        let now = self.now;
+        if self.buckets.try_take(call, now).is_err() {
+            return Some(ApiError::new(
+                ErrorKind::Throttled,
+                "RequestLimitExceeded",
+                "Request limit exceeded.",
+            ));
+        }
+        None
+    }
+
+    fn schedule(&mut self, id: &InstanceId, after: Duration, to: InstanceState) {
+        let now = self.now;
+        let instance = self.instances.get_mut(id).expect("scheduled instances exist");
+        instance.next = Some((now + after, to));
+    }
+
+    fn set_state(&mut self, id: &InstanceId, to: InstanceState) {
+        let now = self.now;
+        let instance = self.instances.get_mut(id).expect("changed instances exist");
+        let from = instance.state;
+        instance.state = to;
+        instance.state_reason = None;
+        instance.next = None;
+        self.transitions.push(Transition { at: now, instance: id.clone(), from, to });
+    }
+
+    fn describe(&mut self, ids: &[InstanceId]) -> Vec<Observation> {
+        if self.faults.empty_describe > 0.0 && self.rng.f64() < self.faults.empty_describe {
+            return Vec::new();
+        }
+        ids.iter().filter_map(|id| self.instances.get(id)).map(SimInstance::observation).collect()
+    }
+
+    fn start(&mut self, id: &InstanceId) -> Result<(), ApiError> {
+        let instance = self.instances.get(id).ok_or_else(|| not_found(id))?;
+        match instance.state {
+            InstanceState::Running | InstanceState::Pending => Ok(()),
+            InstanceState::Stopped => {
+                let short = match instance.faults.capacity_shortage_until {
+                    Some(None) => true,
+                    Some(Some(until)) => self.now < until,
+                    None => false,
+                };
+                if short {
+                    return Err(ApiError::new(
+                        ErrorKind::Capacity,
+                        "InsufficientInstanceCapacity",
+                        format!(
+                            "We currently do not have sufficient capacity in the Availability Zone {}.",
+                            instance.availability_zone
+                        ),
+                    ));
+                }
+                self.set_state(id, InstanceState::Pending);
+                let boot = self.timings.boot.sample(&mut self.rng);
+                self.schedule(id, boot, InstanceState::Running);
+                Ok(())
+            }
+            InstanceState::Stopping | InstanceState::ShuttingDown | InstanceState::Terminated => {
+                Err(incorrect_state(id, "is not in a state from which it can be started."))
+            }
+        }
+    }
+
+    fn stop(&mut self, id: &InstanceId, force: bool) -> Result<(), ApiError> {
+        let instance = self.instances.get(id).ok_or_else(|| not_found(id))?;
+        let now = self.now;
+        match instance.state {
+            InstanceState::Stopped => Ok(()),
+            InstanceState::Pending => {
+                Err(incorrect_state(id, "cannot be stopped as it has never reached the 'running' state."))
+            }
+            InstanceState::ShuttingDown | InstanceState::Terminated => {
+                Err(incorrect_state(id, "is not in a state from which it can be stopped."))
+            }
+            InstanceState::Running | InstanceState::Stopping => {
+                let hangs = instance.faults.stop_hangs;
+                let scheduled = instance.next.map(|(at, _)| at);
+                if instance.state == InstanceState::Running {
+                    self.set_state(id, InstanceState::Stopping);
+                }
+                let candidate = if force {
+                    Some(now + self.timings.forced_stop.sample(&mut self.rng))
+                } else if hangs {
+                    None
+                } else {
+                    Some(now + self.timings.stop.sample(&mut self.rng))
+                };
+                // A second stop never delays one already under way.
+                let done_at = match (scheduled, candidate) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                if let Some(done_at) = done_at {
+                    let instance = self.instances.get_mut(id).expect("checked above");
+                    instance.next = Some((done_at, InstanceState::Stopped));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn set_tags(&mut self, id: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+        let instance = self.instances.get_mut(id).ok_or_else(|| not_found(id))?;
+        instance.tags.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(())
+    }
+}
+
+impl Provider for SimRegion {
+    async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
+        let call = Call::Describe { instances: instances.to_vec() };
+        self.call(call, |inner| Ok(inner.describe(instances)))
+    }
+
+    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
+        self.call(Call::Start { instance: instance.clone() }, |inner| inner.start(instance))
+    }
+
+    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
+        self.call(Call::Stop { instance: instance.clone(), force }, |inner| inner.stop(instance, force))
+    }
+
+    async fn set_tags(&self, instance: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+        let call = Call::SetTags { instance: instance.clone(), tags: tags.clone() };
+        self.call(call, |inner| inner.set_tags(instance, tags))
+    }
+}
+
+impl Clock for SimRegion {
+    fn now(&self) -> Timestamp {
+        self.inner.borrow().now
+    }
+
+    async fn sleep_until(&self, until: Timestamp) {
+        self.advance_to(until);
+    }
+}
