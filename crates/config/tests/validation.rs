@@ -1,6 +1,8 @@
 //! Whole-file validation: the minimal file, the defaults, and every kind of problem reported at
 //! once with its key and line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::time::Duration;
 
 use coldstandby_config::parse;

@@ -84,7 +84,12 @@ struct Seen {
 }
 
 impl Seen {
+    /// The state from the latest describe call; None if that call did not return the instance
+    /// (an earlier answer is stale, and must never count as the current state).
     fn state(&self) -> Option<InstanceState> {
+        if self.absent_since.is_some() {
+            return None;
+        }
         self.observation.as_ref().map(|observation| observation.state)
     }
 }
@@ -96,6 +101,8 @@ struct FenceTarget {
     force_requested: bool,
     /// A stop call is queued or in flight.
     stop_in_flight: bool,
+    /// A stop was sent while the target was not visible (sent once: it may not exist).
+    blind_stop_sent: bool,
 }
 
 /// The standby currently being promoted.
@@ -244,10 +251,7 @@ impl Failover {
         if self.finished {
             return Action::Finished;
         }
-        if self.finishing.is_none() && now >= self.deadline {
-            let waiting_for = self.waiting_for();
-            self.fail(now, Failure::DeadlineExceeded { waiting_for });
-        }
+        self.check_deadlines(now);
         if self.finishing.is_some() && self.queue.is_empty() {
             self.finish(now);
             return Action::Finished;
@@ -292,9 +296,40 @@ impl Failover {
             .unwrap_or(Timestamp::from_unix_millis(u64::MAX));
         if self.finishing.is_none() {
             until = until.min(self.next_observe_at).min(self.deadline);
+            if let Some(fence_deadline) = self.fence_deadline() {
+                until = until.min(fence_deadline);
+            }
         }
         let waiting_for = self.waiting_for();
         self.sleep_until(until, waiting_for)
+    }
+
+    /// When the fence must be confirmed by, while it is not.
+    fn fence_deadline(&self) -> Option<Timestamp> {
+        let started = self.fence_started_at?;
+        let timeouts = self.spec.timeouts;
+        self.milestones.fence_confirmed_at.is_none().then_some(started + timeouts.stop + timeouts.forced_stop)
+    }
+
+    /// Fail when the fence or the whole failover runs out of time, whether or not describe
+    /// calls are getting through.
+    fn check_deadlines(&mut self, now: Timestamp) {
+        if self.finishing.is_some() {
+            return;
+        }
+        if self.fence_deadline().is_some_and(|deadline| now >= deadline) {
+            let unconfirmed = self
+                .fence
+                .iter()
+                .map(|target| (target.instance.clone(), self.seen[&target.instance].state()))
+                .find(|(_, state)| state.is_none_or(InstanceState::is_live))
+                .expect("an unconfirmed fence has a live or unseen target");
+            let (instance, last_state) = unconfirmed;
+            self.fail(now, Failure::FenceNotConfirmed { instance, last_state });
+        } else if now >= self.deadline {
+            let waiting_for = self.waiting_for();
+            self.fail(now, Failure::DeadlineExceeded { waiting_for });
+        }
     }
 
     fn sleep_until(&self, until: Timestamp, waiting_for: String) -> Action {
@@ -381,7 +416,15 @@ impl Failover {
             return;
         }
         if self.finishing.is_some() {
-            // A rollback call that cannot be made: report it and carry on finishing.
+            // A rollback stop that met a still-pending instance (EC2 refuses to stop those)
+            // waits for it to reach running; anything else is reported and finishing goes on.
+            if error.kind == ErrorKind::WrongState && queued.attempt + 1 < MAX_CALL_ATTEMPTS {
+                let delay = Backoff::CAPACITY.delay(queued.attempt, &mut self.rng);
+                self.call_failed(now, &queued.call, &error, Some(delay));
+                let attempt = queued.attempt + 1;
+                self.queue.push(Queued { call: queued.call, not_before: now + delay, attempt });
+                return;
+            }
             self.call_failed(now, &queued.call, &error, None);
             return;
         }
@@ -495,6 +538,12 @@ impl Failover {
     /// Decide the next steps from the latest observation.
     fn reconcile(&mut self, now: Timestamp) {
         if self.plan.is_none() {
+            // An empty or partial answer is no basis for a plan: wait (a bounded while) until
+            // the primary is visible, so its state and tags are known.
+            let primary_visible = self.seen[&self.spec.primary].observation.is_some();
+            if !primary_visible && now.saturating_since(self.started_at) < NOT_VISIBLE_GRACE {
+                return;
+            }
             self.make_plan(now);
             if self.finishing.is_some() {
                 return;
@@ -594,6 +643,7 @@ impl Failover {
                 stop_requested_at: None,
                 force_requested: false,
                 stop_in_flight: false,
+                blind_stop_sent: false,
             })
             .collect();
         self.fence_started_at = Some(now);
@@ -605,10 +655,9 @@ impl Failover {
         if self.milestones.fence_confirmed_at.is_some() {
             return;
         }
-        let fence_started_at = self.fence_started_at.expect("fencing follows planning");
         let force_from_start = self.spec.fence == FenceMode::ForceStop;
         let stop_timeout = self.spec.timeouts.stop;
-        let mut unconfirmed = None;
+        let mut unconfirmed = false;
         let mut to_stop = Vec::new();
         let mut escalations = Vec::new();
         for target in &mut self.fence {
@@ -628,9 +677,17 @@ impl Failover {
                     // Someone else's stop (an old EC2 alarm action, say): time it from now.
                     target.stop_requested_at = Some(now);
                 }
+                None if !target.blind_stop_sent && !target.stop_in_flight => {
+                    // Not visible: stopping it anyway costs nothing, but only an observed
+                    // `stopped` will ever confirm the fence.
+                    target.blind_stop_sent = true;
+                    target.stop_in_flight = true;
+                    target.force_requested = force_from_start;
+                    to_stop.push((target.instance.clone(), force_from_start));
+                }
                 _ => {}
             }
-            let can_force = matches!(state, Some(InstanceState::Running | InstanceState::Stopping));
+            let can_force = matches!(state, None | Some(InstanceState::Running | InstanceState::Stopping));
             if let Some(requested_at) = target.stop_requested_at {
                 let waited = now.saturating_since(requested_at);
                 if can_force && !target.force_requested && !target.stop_in_flight && waited >= stop_timeout {
@@ -639,7 +696,7 @@ impl Failover {
                     escalations.push((target.instance.clone(), waited));
                 }
             }
-            unconfirmed.get_or_insert_with(|| (target.instance.clone(), state));
+            unconfirmed = true;
         }
         for (instance, force) in to_stop {
             self.enqueue(now, Call::Stop { instance, force });
@@ -649,18 +706,10 @@ impl Failover {
             self.emit(now, EventKind::FenceEscalated { instance: instance.clone(), waited_ms });
             self.enqueue(now, Call::Stop { instance, force: true });
         }
-        match unconfirmed {
-            None => {
-                self.milestones.fence_confirmed_at = Some(now);
-                let instances = self.fence.iter().map(|target| target.instance.clone()).collect();
-                self.emit(now, EventKind::Fenced { instances });
-            }
-            Some((instance, last_state)) => {
-                let fence_deadline = fence_started_at + stop_timeout + self.spec.timeouts.forced_stop;
-                if now >= fence_deadline {
-                    self.fail(now, Failure::FenceNotConfirmed { instance, last_state });
-                }
-            }
+        if !unconfirmed {
+            self.milestones.fence_confirmed_at = Some(now);
+            let instances = self.fence.iter().map(|target| target.instance.clone()).collect();
+            self.emit(now, EventKind::Fenced { instances });
         }
     }
 
@@ -735,6 +784,10 @@ impl Failover {
                     }
                     return;
                 }
+                None if candidate.start_accepted_at.is_some() => {
+                    // It exists (its start was accepted): only the start timeout gives up on it.
+                    return;
+                }
                 None => {
                     let absent_since = seen.absent_since.unwrap_or(now);
                     if now.saturating_since(absent_since) >= NOT_VISIBLE_GRACE {
@@ -803,8 +856,9 @@ impl Failover {
         for member in self.spec.members() {
             let role = if member == target { Role::Active } else { Role::Standby };
             let wanted = role.tags_for(&self.spec.name);
-            let current = self.seen[&member].observation.as_ref().map(|o| &o.tags);
-            let up_to_date = current.is_some_and(|tags| wanted.iter().all(|(k, v)| tags.get(k) == Some(v)));
+            // A member never seen does not exist (or cannot be seen): there is nothing to tag.
+            let Some(observation) = &self.seen[&member].observation else { continue };
+            let up_to_date = wanted.iter().all(|(k, v)| observation.tags.get(k) == Some(v));
             if !up_to_date {
                 writes.push((role, Call::SetTags { instance: member, tags: wanted }));
             }
@@ -841,13 +895,10 @@ impl Failover {
         assert!(self.finishing.is_none(), "a failover fails once");
         self.queue.clear();
         if self.milestones.fence_confirmed_at.is_none() {
-            let live_started: Vec<InstanceId> = self
-                .started
-                .iter()
-                .filter(|instance| self.seen[*instance].state().is_none_or(InstanceState::is_live))
-                .cloned()
-                .collect();
-            for instance in live_started {
+            // Every standby whose start was accepted: its last observed state may predate the
+            // start, and stopping a stopped instance is a harmless no-op.
+            let started: Vec<InstanceId> = self.started.iter().cloned().collect();
+            for instance in started {
                 self.queue.push(Queued {
                     call: Call::Stop { instance, force: true },
                     not_before: now,

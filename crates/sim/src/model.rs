@@ -67,6 +67,8 @@ pub struct InstanceFaults {
     /// The instance goes pending -> stopped with this state reason instead of booting
     /// (as an encrypted volume with a missing KMS grant does).
     pub start_fails_with: Option<String>,
+    /// Start, stop and tag calls on it are refused with `UnauthorizedOperation`.
+    pub denied: bool,
 }
 
 /// One simulated instance.

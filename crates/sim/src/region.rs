@@ -186,6 +186,14 @@ fn not_found(id: &InstanceId) -> ApiError {
     )
 }
 
+fn denied(id: &InstanceId, action: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::Denied,
+        "UnauthorizedOperation",
+        format!("You are not authorized to perform this operation ({action} on {id}). Encoded authorization failure message: c2ltdWxhdGVk"),
+    )
+}
+
 fn incorrect_state(id: &InstanceId, what: &str) -> ApiError {
     ApiError::new(ErrorKind::WrongState, "IncorrectInstanceState", format!("The instance '{id}' {what}"))
 }
@@ -290,6 +298,9 @@ impl Inner {
 
     fn start(&mut self, id: &InstanceId) -> Result<(), ApiError> {
         let instance = self.instances.get(id).ok_or_else(|| not_found(id))?;
+        if instance.faults.denied {
+            return Err(denied(id, "ec2:StartInstances"));
+        }
         match instance.state {
             InstanceState::Running | InstanceState::Pending => Ok(()),
             InstanceState::Stopped => {
@@ -321,6 +332,9 @@ impl Inner {
 
     fn stop(&mut self, id: &InstanceId, force: bool) -> Result<(), ApiError> {
         let instance = self.instances.get(id).ok_or_else(|| not_found(id))?;
+        if instance.faults.denied {
+            return Err(denied(id, "ec2:StopInstances"));
+        }
         let now = self.now;
         match instance.state {
             InstanceState::Stopped => Ok(()),
@@ -359,6 +373,9 @@ impl Inner {
 
     fn set_tags(&mut self, id: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
         let instance = self.instances.get_mut(id).ok_or_else(|| not_found(id))?;
+        if instance.faults.denied {
+            return Err(denied(id, "ec2:CreateTags"));
+        }
         instance.tags.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
         Ok(())
     }

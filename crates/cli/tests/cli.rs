@@ -1,0 +1,166 @@
+//! The `coldstandby` binary end to end: exit statuses, output formats, and that a bad config
+//! changes nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn coldstandby(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coldstandby")).args(args).output().expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+}
+
+/// A scratch directory unique to one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("coldstandby-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn example_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/coldstandby.toml")
+}
+
+#[test]
+fn the_demo_prints_a_timeline_and_an_rto_breakdown() {
+    let output = coldstandby(&["demo"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in
+        ["ALARM", "confirmed stopped", "StartInstances accepted", "RTO breakdown", "detection", "total"]
+    {
+        assert!(text.contains(expected), "no `{expected}` in:\n{text}");
+    }
+    assert!(stderr(&output).is_empty(), "no progress noise when not on a terminal");
+}
+
+#[test]
+fn the_demo_json_pairs_every_change_with_its_observation() {
+    for order in ["fence-first", "parallel"] {
+        let output = coldstandby(&["demo", "--seed", "4", "--order", order, "--output", "json"]);
+        assert_eq!(output.status.code(), Some(0));
+        let demo = json(&output);
+        assert_eq!(demo["ordering"], order);
+        assert_eq!(demo["outcome"]["result"], "failed-over");
+        let transitions = demo["transitions"].as_array().unwrap();
+        assert_eq!(transitions.len(), 4);
+        for transition in transitions {
+            let changed = transition["changed_at"].as_u64().unwrap();
+            let observed = transition["observed_at"].as_u64().unwrap();
+            assert!(observed > changed && observed - changed <= 1000, "{transition}");
+            assert_eq!(transition["lag_ms"].as_u64().unwrap(), observed - changed);
+        }
+        let rto = &demo["rto"];
+        assert!(rto["overhead_ms"].as_u64().unwrap() <= 1000, "{rto}");
+        for key in ["detection_ms", "fence_ms", "promote_ms", "verify_ms", "record_ms", "total_ms"] {
+            assert!(rto[key].is_u64(), "rto.{key} missing in {rto}");
+        }
+        assert!(demo["events"].as_array().unwrap().iter().all(|e| e["at"].is_u64() && e["step"].is_string()));
+    }
+}
+
+#[test]
+fn the_same_seed_prints_the_same_demo() {
+    let run = |seed: &str| stdout(&coldstandby(&["demo", "--seed", seed, "--output", "json"]));
+    assert_eq!(run("8"), run("8"));
+    assert_ne!(run("8"), run("9"));
+}
+
+#[test]
+fn a_bad_config_is_reported_whole_with_exit_3_and_nothing_is_done() {
+    let dir = scratch("bad-config");
+    let config = dir.join("bad.toml");
+    std::fs::write(&config, "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"i-nope\"\nstandbys = []\ntimeout = 3\n").unwrap();
+    let state = dir.join("sim.json");
+    let config_arg = config.to_str().unwrap();
+    let state_arg = state.to_str().unwrap();
+    for command in ["failover", "status"] {
+        let mut args = vec![command, "--config", config_arg, "--sim-state", state_arg];
+        if command == "failover" {
+            args.extend(["--group", "web"]);
+        }
+        let output = coldstandby(&args);
+        assert_eq!(output.status.code(), Some(3), "{command}: {}", stderr(&output));
+        let message = stderr(&output);
+        for key in ["group[0].primary", "group[0].standbys", "group[0].timeout"] {
+            assert!(message.contains(key), "{command}: `{key}` not named in:\n{message}");
+        }
+        assert!(message.contains("nothing was done"), "{message}");
+        assert!(stdout(&output).is_empty());
+        assert!(!state.exists(), "{command}: the simulated region was not even created");
+    }
+}
+
+#[test]
+fn an_unknown_group_is_a_usage_error() {
+    let output =
+        coldstandby(&["failover", "--config", example_config().to_str().unwrap(), "--group", "nope"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("defines no group `nope` (it defines: web, batch)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn failover_then_status_then_failover_again_on_a_kept_simulated_region() {
+    let dir = scratch("rehearsal");
+    let state = dir.join("sim.json");
+    let config = example_config();
+    let base = ["--config", config.to_str().unwrap(), "--sim-state", state.to_str().unwrap()];
+    let with = |extra: &[&'static str]| -> Vec<String> {
+        let mut args: Vec<String> = extra.iter().map(ToString::to_string).collect();
+        args.extend(base.iter().map(ToString::to_string));
+        args
+    };
+    let run = |args: Vec<String>| coldstandby(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let dry = run(with(&["failover", "--group", "web", "--dry-run"]));
+    assert_eq!(dry.status.code(), Some(0));
+    assert!(stdout(&dry).contains("promote i-0f9e8d7c6b5a40312 (stopped)"), "{}", stdout(&dry));
+    assert!(!state.exists(), "a dry run saves nothing");
+
+    let first = run(with(&["failover", "--group", "web", "--output", "json"]));
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let report = json(&first);
+    assert_eq!(report["outcome"]["to"], "i-0f9e8d7c6b5a40312");
+
+    let status = json(&run(with(&["status", "--output", "json"])));
+    let web = &status[0];
+    assert_eq!(web["group"], "web");
+    assert_eq!(web["active"], "i-0f9e8d7c6b5a40312");
+    assert_eq!(web["active_source"], "recorded");
+    assert_eq!(web["healthy"], true);
+    assert_eq!(status[1]["active_source"], "configured-primary", "the other group is untouched");
+
+    let again = run(with(&["failover", "--group", "web"]));
+    assert_eq!(again.status.code(), Some(0));
+    assert!(stdout(&again).contains("already failed over"), "{}", stdout(&again));
+}
+
+#[test]
+fn help_explains_the_commands_and_exit_statuses() {
+    let output = coldstandby(&["--help"]);
+    let text = stdout(&output);
+    for expected in ["demo", "failover", "status", "Exit status", "invalid configuration"] {
+        assert!(text.contains(expected), "no `{expected}` in --help:\n{text}");
+    }
+    let failover = stdout(&coldstandby(&["failover", "--help"]));
+    assert!(failover.contains("--dry-run") && failover.contains("--sim-state"), "{failover}");
+}

@@ -1,0 +1,620 @@
+//! Scenario tests: the engine against the simulated region, one behaviour each. Every test
+//! checks what the instances and the API call log show, not only what the engine reports.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use coldstandby_engine::driver::{self, Quiet};
+use coldstandby_engine::lock::{GroupLock, InProcessLocks};
+use coldstandby_engine::{
+    Action, ApiError, Call, ErrorKind, EventKind, Failover, Failure, FenceMode, GroupSpec, InstanceId,
+    InstanceState, Observation, Options, Ordering, Outcome, Provider, Report, Role, Timestamp,
+};
+use coldstandby_sim::{run_ready, RegionFaults, SimInstance, SimRegion, Timings};
+
+const PRIMARY: &str = "i-0000000000000000a";
+const FIRST: &str = "i-0000000000000000b";
+const SECOND: &str = "i-0000000000000000c";
+const START: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
+
+fn id(text: &str) -> InstanceId {
+    text.parse().unwrap()
+}
+
+/// A region with the primary running in 1a and two stopped standbys in 1c and 1d.
+fn region(seed: u64) -> SimRegion {
+    let region = SimRegion::new(seed, START, Timings::default());
+    region.add_instance(SimInstance::new(id(PRIMARY), "ap-northeast-1a", InstanceState::Running));
+    region.add_instance(SimInstance::new(id(FIRST), "ap-northeast-1c", InstanceState::Stopped));
+    region.add_instance(SimInstance::new(id(SECOND), "ap-northeast-1d", InstanceState::Stopped));
+    region
+}
+
+fn group(ordering: Ordering) -> GroupSpec {
+    let mut spec = GroupSpec::new("web", id(PRIMARY), vec![id(FIRST), id(SECOND)]);
+    spec.ordering = ordering;
+    spec
+}
+
+fn run_on<P: Provider>(provider: &P, clock: &SimRegion, spec: GroupSpec, options: Options) -> Report {
+    let failover = Failover::new(spec, options, coldstandby_engine::Clock::now(clock));
+    run_ready(driver::run(failover, provider, clock, &mut Quiet))
+}
+
+fn run(region: &SimRegion, spec: GroupSpec) -> Report {
+    run_on(region, region, spec, Options::default())
+}
+
+fn state(region: &SimRegion, instance: &str) -> InstanceState {
+    region.instance(&id(instance)).unwrap().state
+}
+
+fn role(region: &SimRegion, instance: &str) -> Option<Role> {
+    Role::recorded_in(&region.instance(&id(instance)).unwrap().tags)
+}
+
+/// When the region received each call matching `wanted`.
+fn call_times(region: &SimRegion, wanted: impl Fn(&Call) -> bool) -> Vec<Timestamp> {
+    region.calls().into_iter().filter(|record| wanted(&record.call)).map(|record| record.at).collect()
+}
+
+fn is_start_of(instance: &str) -> impl Fn(&Call) -> bool + '_ {
+    move |call| matches!(call, Call::Start { instance: i } if i.as_str() == instance)
+}
+
+fn is_stop_of(instance: &str) -> impl Fn(&Call) -> bool + '_ {
+    move |call| matches!(call, Call::Stop { instance: i, .. } if i.as_str() == instance)
+}
+
+/// When the region moved `instance` into `to`.
+fn transition_time(region: &SimRegion, instance: &str, to: InstanceState) -> Option<Timestamp> {
+    region.transitions().into_iter().find(|t| t.instance.as_str() == instance && t.to == to).map(|t| t.at)
+}
+
+fn event_time(report: &Report, wanted: impl Fn(&EventKind) -> bool) -> Option<Timestamp> {
+    report.events.iter().find(|event| wanted(&event.kind)).map(|event| event.at)
+}
+
+fn failed_over_to(report: &Report, instance: &str) {
+    match &report.outcome {
+        Outcome::FailedOver { from, to } => {
+            assert_eq!(from.as_str(), PRIMARY);
+            assert_eq!(to.as_str(), instance, "{:#?}", report.events);
+        }
+        other => panic!("expected a failover to {instance}, got {other:?}\n{:#?}", report.events),
+    }
+}
+
+fn failure(report: &Report) -> &Failure {
+    match &report.outcome {
+        Outcome::Failed { failure } => failure,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn fence_first_starts_the_standby_only_after_the_primary_is_confirmed_stopped() {
+    for seed in 0..20 {
+        let region = region(seed);
+        let report = run(&region, group(Ordering::FenceFirst));
+        failed_over_to(&report, FIRST);
+
+        let stopped_at = transition_time(&region, PRIMARY, InstanceState::Stopped).unwrap();
+        let fenced_at = event_time(&report, |k| matches!(k, EventKind::Fenced { .. })).unwrap();
+        let starts = call_times(&region, is_start_of(FIRST));
+        assert_eq!(starts.len(), 1, "seed {seed}: one start");
+        assert!(stopped_at <= fenced_at, "seed {seed}: confirmed before it happened?");
+        assert!(starts[0] >= fenced_at, "seed {seed}: start at {} before fence at {fenced_at}", starts[0]);
+
+        assert_eq!(state(&region, PRIMARY), InstanceState::Stopped);
+        assert_eq!(state(&region, FIRST), InstanceState::Running);
+        assert_eq!(state(&region, SECOND), InstanceState::Stopped);
+        assert_eq!(role(&region, FIRST), Some(Role::Active));
+        assert_eq!(role(&region, PRIMARY), Some(Role::Standby));
+        assert_eq!(role(&region, SECOND), Some(Role::Standby));
+        assert!(region.calls().iter().all(|c| c.error.is_none()), "seed {seed}: no call failed");
+    }
+}
+
+#[test]
+fn parallel_starts_the_standby_while_the_primary_stops_and_records_it_after_the_fence() {
+    for seed in 0..20 {
+        let parallel_region = region(seed);
+        let parallel = run(&parallel_region, group(Ordering::Parallel));
+        failed_over_to(&parallel, FIRST);
+
+        let stopped_at = transition_time(&parallel_region, PRIMARY, InstanceState::Stopped).unwrap();
+        let started_at = call_times(&parallel_region, is_start_of(FIRST))[0];
+        assert!(started_at < stopped_at, "seed {seed}: the standby should start during the stop");
+        let fenced_at = event_time(&parallel, |k| matches!(k, EventKind::Fenced { .. })).unwrap();
+        let active_at =
+            event_time(&parallel, |k| matches!(k, EventKind::Recorded { role: Role::Active, .. })).unwrap();
+        assert!(active_at >= fenced_at, "seed {seed}: recorded active before the fence");
+
+        let serial = run(&region(seed), group(Ordering::FenceFirst));
+        let took = |report: &Report| report.finished_at.saturating_since(report.started_at);
+        assert!(took(&parallel) < took(&serial), "seed {seed}: parallel should be faster");
+    }
+}
+
+/// A region whose first standby starts in `state`, with its next lifecycle step (if any) due
+/// after `step_after`.
+fn region_with_first_standby(
+    state: InstanceState,
+    step_after: Option<(Duration, InstanceState)>,
+) -> SimRegion {
+    let region = SimRegion::new(7, START, Timings::default());
+    region.add_instance(SimInstance::new(id(PRIMARY), "ap-northeast-1a", InstanceState::Running));
+    let mut first = SimInstance::new(id(FIRST), "ap-northeast-1c", state);
+    first.next = step_after.map(|(after, to)| (START + after, to));
+    region.add_instance(first);
+    region.add_instance(SimInstance::new(id(SECOND), "ap-northeast-1d", InstanceState::Stopped));
+    region
+}
+
+#[test]
+fn a_stopped_standby_is_started() {
+    let region = region_with_first_standby(InstanceState::Stopped, None);
+    let report = run(&region, group(Ordering::FenceFirst));
+    failed_over_to(&report, FIRST);
+    assert_eq!(call_times(&region, is_start_of(FIRST)).len(), 1);
+}
+
+#[test]
+fn a_stopping_standby_is_started_once_it_has_stopped() {
+    // Still stopping after a failback: starting it now would fail with IncorrectInstanceState.
+    let step = Some((Duration::from_secs(90), InstanceState::Stopped));
+    let region = region_with_first_standby(InstanceState::Stopping, step);
+    let report = run(&region, group(Ordering::FenceFirst));
+    failed_over_to(&report, FIRST);
+    let starts = call_times(&region, is_start_of(FIRST));
+    assert_eq!(starts.len(), 1, "exactly one start, after it stopped");
+    assert!(starts[0] >= START + Duration::from_secs(90));
+    assert!(region.calls().iter().all(|c| c.error.is_none()), "no IncorrectInstanceState");
+}
+
+#[test]
+fn a_pending_standby_is_waited_for_not_started_again() {
+    let step = Some((Duration::from_secs(3), InstanceState::Running));
+    let region = region_with_first_standby(InstanceState::Pending, step);
+    let report = run(&region, group(Ordering::Parallel));
+    failed_over_to(&report, FIRST);
+    assert!(call_times(&region, is_start_of(FIRST)).is_empty());
+}
+
+#[test]
+fn a_running_standby_is_promoted_without_a_start() {
+    let region = region_with_first_standby(InstanceState::Running, None);
+    let report = run(&region, group(Ordering::FenceFirst));
+    failed_over_to(&report, FIRST);
+    assert!(call_times(&region, |c| matches!(c, Call::Start { .. })).is_empty());
+    assert_eq!(state(&region, PRIMARY), InstanceState::Stopped);
+}
+
+#[test]
+fn a_running_second_standby_is_preferred_and_the_first_left_alone() {
+    let region = region(3);
+    region.with_instance(&id(SECOND), |standby, _| standby.state = InstanceState::Running);
+    let report = run(&region, group(Ordering::FenceFirst));
+    failed_over_to(&report, SECOND);
+    assert!(call_times(&region, |c| matches!(c, Call::Start { .. })).is_empty());
+    assert_eq!(state(&region, FIRST), InstanceState::Stopped);
+}
+
+#[test]
+fn gone_standbys_are_skipped_for_the_next_one() {
+    for gone in [InstanceState::ShuttingDown, InstanceState::Terminated] {
+        let step = (gone == InstanceState::ShuttingDown)
+            .then_some((Duration::from_secs(30), InstanceState::Terminated));
+        let region = region_with_first_standby(gone, step);
+        let report = run(&region, group(Ordering::FenceFirst));
+        failed_over_to(&report, SECOND);
+        assert!(call_times(&region, is_start_of(FIRST)).is_empty(), "{gone}: never started");
+        let plan = report.events.iter().find_map(|e| match &e.kind {
+            EventKind::Planned { candidates, .. } => Some(candidates.clone()),
+            _ => None,
+        });
+        assert_eq!(plan, Some(vec![id(SECOND)]), "{gone} is excluded from the plan");
+    }
+}
+
+#[test]
+fn a_standby_that_does_not_exist_is_skipped_after_a_grace_period() {
+    let region = SimRegion::new(5, START, Timings::default());
+    region.add_instance(SimInstance::new(id(PRIMARY), "ap-northeast-1a", InstanceState::Running));
+    region.add_instance(SimInstance::new(id(SECOND), "ap-northeast-1d", InstanceState::Stopped));
+    let report = run(&region, group(Ordering::FenceFirst));
+    failed_over_to(&report, SECOND);
+    let skipped = report.events.iter().find_map(|e| match &e.kind {
+        EventKind::StandbySkipped { instance, reason } => Some((instance.clone(), reason.clone())),
+        _ => None,
+    });
+    let (instance, reason) = skipped.expect("the missing standby is reported");
+    assert_eq!(instance.as_str(), FIRST);
+    assert!(reason.contains("not found"), "{reason}");
+}
+
+#[test]
+fn capacity_errors_are_retried_within_the_budget() {
+    let region = region(11);
+    region.with_instance(&id(FIRST), |standby, now| {
+        standby.faults.capacity_shortage_until = Some(Some(now + Duration::from_secs(75)));
+    });
+    let report = run(&region, group(Ordering::FenceFirst));
+    failed_over_to(&report, FIRST);
+    let attempts = call_times(&region, is_start_of(FIRST));
+    assert!(attempts.len() > 2, "retried: {} attempts", attempts.len());
+    let gaps: Vec<Duration> = attempts.windows(2).map(|w| w[1].saturating_since(w[0])).collect();
+    assert!(gaps.iter().all(|gap| *gap >= Duration::from_millis(500)), "backs off: {gaps:?}");
+    assert!(attempts.len() < 40, "bounded: {} attempts", attempts.len());
+}
+
+#[test]
+fn capacity_errors_beyond_the_budget_move_to_the_next_standby() {
+    let region = region(12);
+    region.with_instance(&id(FIRST), |standby, _| standby.faults.capacity_shortage_until = Some(None));
+    let mut spec = group(Ordering::FenceFirst);
+    spec.timeouts.capacity_retry = Duration::from_secs(30);
+    let report = run(&region, spec);
+    failed_over_to(&report, SECOND);
+    let first_attempt = call_times(&region, is_start_of(FIRST))[0];
+    let second_start = call_times(&region, is_start_of(SECOND))[0];
+    let waited = second_start.saturating_since(first_attempt);
+    assert!(waited >= Duration::from_secs(30) && waited < Duration::from_secs(50), "{waited:?}");
+}
+
+#[test]
+fn a_standby_that_falls_back_to_stopped_is_skipped_with_its_state_reason() {
+    let region = region(13);
+    region.with_instance(&id(FIRST), |standby, _| {
+        standby.faults.start_fails_with = Some("Client.InternalError: Client error on launch".to_owned());
+    });
+    let report = run(&region, group(Ordering::FenceFirst));
+    failed_over_to(&report, SECOND);
+    let reason = report.events.iter().find_map(|e| match &e.kind {
+        EventKind::StandbySkipped { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(reason.unwrap().contains("Client.InternalError"));
+    assert_eq!(state(&region, FIRST), InstanceState::Stopped);
+}
+
+#[test]
+fn when_every_standby_fails_the_report_names_each_and_why() {
+    let region = region(14);
+    region.with_instance(&id(FIRST), |standby, _| standby.faults.capacity_shortage_until = Some(None));
+    region.with_instance(&id(SECOND), |standby, _| standby.faults.capacity_shortage_until = Some(None));
+    let mut spec = group(Ordering::FenceFirst);
+    spec.timeouts.capacity_retry = Duration::from_secs(20);
+    let report = run(&region, spec);
+    let Failure::NoStandbyAvailable { tried } = failure(&report) else { panic!("{:?}", report.outcome) };
+    let names: Vec<&str> = tried.iter().map(|(instance, _)| instance.as_str()).collect();
+    assert_eq!(names, [FIRST, SECOND]);
+    assert!(tried.iter().all(|(_, why)| why.contains("InsufficientInstanceCapacity")), "{tried:?}");
+    let message = report.outcome.to_string();
+    assert!(message.contains(FIRST) && message.contains(SECOND), "{message}");
+    assert_eq!(role(&region, FIRST), None, "nothing recorded active");
+}
+
+#[test]
+fn with_no_standby_that_could_start_the_primary_is_left_running() {
+    let region = region(15);
+    for standby in [FIRST, SECOND] {
+        region.with_instance(&id(standby), |s, _| s.state = InstanceState::Terminated);
+    }
+    let report = run(&region, group(Ordering::FenceFirst));
+    assert!(matches!(failure(&report), Failure::NoStandbyAvailable { tried } if tried.len() == 2));
+    assert!(call_times(&region, is_stop_of(PRIMARY)).is_empty());
+    assert_eq!(state(&region, PRIMARY), InstanceState::Running);
+}
+
+#[test]
+fn a_stop_that_hangs_is_escalated_to_a_forced_stop() {
+    let region = region(16);
+    region.with_instance(&id(PRIMARY), |primary, _| primary.faults.stop_hangs = true);
+    let mut spec = group(Ordering::FenceFirst);
+    spec.timeouts.stop = Duration::from_secs(30);
+    let report = run(&region, spec);
+    failed_over_to(&report, FIRST);
+    let stops: Vec<bool> = region
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c.call {
+            Call::Stop { force, .. } => Some(force),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stops, [false, true], "a normal stop, then one forced stop");
+    let escalated = event_time(&report, |k| matches!(k, EventKind::FenceEscalated { .. })).unwrap();
+    let waited = escalated.saturating_since(call_times(&region, is_stop_of(PRIMARY))[0]);
+    assert!(waited >= Duration::from_secs(30) && waited < Duration::from_secs(31), "{waited:?}");
+}
+
+#[test]
+fn force_stop_fence_mode_forces_from_the_start() {
+    let region = region(17);
+    let mut spec = group(Ordering::FenceFirst);
+    spec.fence = FenceMode::ForceStop;
+    failed_over_to(&run(&region, spec), FIRST);
+    let forced: Vec<bool> = region
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c.call {
+            Call::Stop { force, .. } => Some(force),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forced, [true]);
+}
+
+/// After the primary's stop is accepted, every describe answers the way `blind` says:
+/// an empty list or a throttling error.
+struct BlindAfterStop<'a> {
+    region: &'a SimRegion,
+    blind: Result<(), ErrorKind>,
+    stopped: Cell<bool>,
+}
+
+impl Provider for BlindAfterStop<'_> {
+    async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
+        let answer = self.region.describe(instances).await?;
+        match (self.stopped.get(), self.blind) {
+            (false, _) => Ok(answer),
+            (true, Ok(())) => Ok(Vec::new()),
+            (true, Err(kind)) => Err(ApiError::new(kind, "RequestLimitExceeded", "Request limit exceeded.")),
+        }
+    }
+    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
+        self.region.start(instance).await
+    }
+    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
+        let result = self.region.stop(instance, force).await;
+        self.stopped.set(self.stopped.get() || result.is_ok());
+        result
+    }
+    async fn set_tags(&self, instance: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+        self.region.set_tags(instance, tags).await
+    }
+}
+
+#[test]
+fn empty_or_throttled_describes_never_count_as_stopped() {
+    for blind in [Ok(()), Err(ErrorKind::Throttled)] {
+        for ordering in [Ordering::FenceFirst, Ordering::Parallel] {
+            let region = region(18);
+            let provider = BlindAfterStop { region: &region, blind, stopped: Cell::new(false) };
+            let mut spec = group(ordering);
+            spec.timeouts.stop = Duration::from_secs(20);
+            spec.timeouts.forced_stop = Duration::from_secs(20);
+            let report = run_on(&provider, &region, spec, Options::default());
+            let what = format!("{blind:?} describes, {ordering}");
+
+            let Failure::FenceNotConfirmed { instance, .. } = failure(&report) else {
+                panic!("{what}: {:?}", report.outcome)
+            };
+            assert_eq!(instance.as_str(), PRIMARY, "{what}");
+            let took = report.finished_at.saturating_since(report.started_at);
+            assert!(took < Duration::from_secs(45), "{what}: fails at the fence deadline, took {took:?}");
+            assert_eq!(role(&region, FIRST), None, "{what}: nothing recorded active");
+            match ordering {
+                Ordering::FenceFirst => {
+                    assert!(call_times(&region, is_start_of(FIRST)).is_empty(), "{what}: never started");
+                }
+                Ordering::Parallel => {
+                    // It was started with the stop; failing closed stops it again.
+                    let stops = call_times(&region, is_stop_of(FIRST));
+                    assert_eq!(stops.len(), 1, "{what}: rolled back");
+                    assert!(report.events.iter().any(|e| matches!(e.kind, EventKind::RolledBack { .. })));
+                    assert!(
+                        !state(&region, FIRST).is_live() || state(&region, FIRST) == InstanceState::Stopping
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_second_run_changes_nothing_and_says_so() {
+    let region = region(19);
+    failed_over_to(&run(&region, group(Ordering::FenceFirst)), FIRST);
+    let calls_before = region.calls().len();
+    let again = run(&region, group(Ordering::FenceFirst));
+    assert_eq!(again.outcome, Outcome::AlreadyActive { active: id(FIRST) });
+    assert!(again.outcome.to_string().contains("nothing changed"));
+    let new_calls: Vec<_> = region.calls().into_iter().skip(calls_before).collect();
+    assert!(new_calls.iter().all(|c| matches!(c.call, Call::Describe { .. })), "{new_calls:?}");
+}
+
+#[test]
+fn a_run_cut_short_after_the_start_is_finished_by_the_next_run() {
+    let region = region(20);
+    let spec = group(Ordering::FenceFirst);
+    let mut failover = Failover::new(spec.clone(), Options::default(), START);
+    // Drive it by hand and "crash" right after the standby's start was accepted.
+    for _ in 0..100_000 {
+        let now = coldstandby_engine::Clock::now(&region);
+        match failover.poll(now) {
+            Action::Call(call) => {
+                let was_start = matches!(call, Call::Start { .. });
+                let result = run_ready(coldstandby_engine::provider::execute(&region, &call));
+                failover.on_result(coldstandby_engine::Clock::now(&region), result);
+                if was_start {
+                    break;
+                }
+            }
+            Action::Sleep { until, .. } => region.advance_to(until),
+            Action::Finished => panic!("finished before the start"),
+        }
+    }
+    drop(failover);
+    assert_eq!(role(&region, FIRST), None, "the crash came before recording");
+
+    let report = run(&region, spec);
+    failed_over_to(&report, FIRST);
+    assert_eq!(call_times(&region, is_start_of(FIRST)).len(), 1, "not started twice");
+    assert_eq!(role(&region, FIRST), Some(Role::Active));
+}
+
+#[test]
+fn a_deadline_fails_the_run_and_leaves_a_group_the_next_run_completes() {
+    let region = region(21);
+    region.with_instance(&id(PRIMARY), |primary, _| primary.faults.stop_hangs = true);
+    let options = Options { deadline: Some(START + Duration::from_secs(10)), ..Options::default() };
+    let report = run_on(&region, &region, group(Ordering::FenceFirst), options);
+    let Failure::DeadlineExceeded { waiting_for } = failure(&report) else { panic!("{:?}", report.outcome) };
+    assert!(waiting_for.contains(PRIMARY), "{waiting_for}");
+    assert_eq!(report.finished_at, START + Duration::from_secs(10));
+    assert!(call_times(&region, is_start_of(FIRST)).is_empty());
+
+    failed_over_to(&run(&region, group(Ordering::FenceFirst)), FIRST);
+}
+
+#[test]
+fn a_denied_call_stops_the_failover_at_once_and_names_the_instance_and_call() {
+    let region = region(22);
+    region.with_instance(&id(FIRST), |standby, _| standby.faults.denied = true);
+    let report = run(&region, group(Ordering::FenceFirst));
+    let Failure::PermanentError { operation, instance, error } = failure(&report) else {
+        panic!("{:?}", report.outcome)
+    };
+    assert_eq!(operation, "StartInstances");
+    assert_eq!(instance.as_ref().map(InstanceId::as_str), Some(FIRST));
+    assert_eq!(error.code, "UnauthorizedOperation");
+    assert!(error.message.contains("Encoded authorization failure message"), "the message is kept whole");
+    let message = report.outcome.to_string();
+    assert!(message.contains("StartInstances on i-0000000000000000b failed"), "{message}");
+    assert_eq!(call_times(&region, is_start_of(FIRST)).len(), 1, "not retried");
+    assert!(call_times(&region, is_start_of(SECOND)).is_empty(), "no other standby tried");
+}
+
+#[test]
+fn a_denied_stop_fails_before_any_standby_starts() {
+    for ordering in [Ordering::FenceFirst, Ordering::Parallel] {
+        let region = region(23);
+        region.with_instance(&id(PRIMARY), |primary, _| primary.faults.denied = true);
+        let report = run(&region, group(ordering));
+        assert!(
+            matches!(failure(&report), Failure::PermanentError { operation, .. } if operation == "StopInstances")
+        );
+        assert_eq!(state(&region, PRIMARY), InstanceState::Running);
+        assert!(!state(&region, FIRST).is_live() || ordering == Ordering::Parallel);
+        assert!(role(&region, FIRST).is_none());
+    }
+}
+
+#[test]
+fn throttling_and_transient_errors_are_retried_and_the_failover_completes() {
+    let region = region(24);
+    region.set_faults(RegionFaults { throttle: 0.3, transient: 0.1, ..RegionFaults::default() });
+    let report = run(&region, group(Ordering::FenceFirst));
+    failed_over_to(&report, FIRST);
+    let retried = report
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::CallFailed { retry_in_ms: Some(_), .. }))
+        .count();
+    assert!(retried > 5, "faults were injected and retried ({retried})");
+}
+
+#[test]
+fn without_injected_faults_no_call_is_ever_throttled() {
+    // The simulated region enforces EC2's request buckets; the engine's own limiter keeps under them.
+    for seed in 0..10 {
+        let region = region(seed);
+        run(&region, group(Ordering::Parallel));
+        assert!(region.calls().iter().all(|c| c.error.is_none()), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_dry_run_observes_and_plans_but_changes_nothing() {
+    let region = region(25);
+    let options = Options { dry_run: true, ..Options::default() };
+    let report = run_on(&region, &region, group(Ordering::FenceFirst), options);
+    let Outcome::Planned { plan } = &report.outcome else { panic!("{:?}", report.outcome) };
+    assert_eq!(plan.active.as_str(), PRIMARY);
+    assert_eq!(plan.fence, vec![(id(PRIMARY), Some(InstanceState::Running))]);
+    assert_eq!(plan.candidates[0], (id(FIRST), Some(InstanceState::Stopped)));
+    assert!(region.calls().iter().all(|c| matches!(c.call, Call::Describe { .. })));
+}
+
+#[test]
+fn two_racing_runs_on_one_group_do_not_both_act() {
+    let locks = InProcessLocks::default();
+    let region = region(26);
+    let first = locks.try_lock("web").expect("the first run takes the lock");
+    let second = locks.try_lock("web");
+    assert_eq!(
+        second.unwrap_err().to_string(),
+        "a failover of group `web` is already running; this one did nothing"
+    );
+    failed_over_to(&run(&region, group(Ordering::FenceFirst)), FIRST);
+    drop(first);
+
+    // Once the first is done, a late duplicate takes the lock and finds nothing to do.
+    let _late = locks.try_lock("web").expect("released");
+    let again = run(&region, group(Ordering::FenceFirst));
+    assert_eq!(again.outcome, Outcome::AlreadyActive { active: id(FIRST) });
+}
+
+#[test]
+fn conflicting_active_records_stop_the_failover_untouched() {
+    let region = region(27);
+    for instance in [PRIMARY, FIRST] {
+        region.with_instance(&id(instance), |i, _| i.tags.extend(Role::Active.tags_for("web")));
+    }
+    let report = run(&region, group(Ordering::FenceFirst));
+    assert!(matches!(failure(&report), Failure::ConflictingRecords { active } if active.len() == 2));
+    assert!(region.calls().iter().all(|c| matches!(c.call, Call::Describe { .. })));
+}
+
+#[test]
+fn the_same_seed_replays_the_same_run_byte_for_byte() {
+    let replay = |seed| {
+        let region = region(seed);
+        region.set_faults(RegionFaults {
+            throttle: 0.2,
+            latency_spike: 0.1,
+            latency_spike_ms: 900,
+            ..RegionFaults::default()
+        });
+        let options = Options { seed, ..Options::default() };
+        let report = run_on(&region, &region, group(Ordering::Parallel), options);
+        (serde_json::to_string(&report).unwrap(), serde_json::to_string(&region.calls()).unwrap())
+    };
+    assert_eq!(replay(31), replay(31));
+    assert_ne!(replay(31).0, replay(32).0);
+}
+
+#[test]
+fn a_parallel_rollback_waits_for_a_pending_standby_then_stops_it() {
+    // The fence fails while the standby is still booting: EC2 will not stop a pending instance,
+    // so the rollback retries until it can.
+    let region = region(28);
+    let slow_boot = coldstandby_sim::Span::seconds(20, 20);
+    region.set_timings(Timings { boot: slow_boot, ..Timings::default() });
+    region.with_instance(&id(PRIMARY), |primary, _| primary.faults.stop_hangs = true);
+    let provider = BlindAfterStop { region: &region, blind: Ok(()), stopped: Cell::new(false) };
+    let mut spec = group(Ordering::Parallel);
+    spec.timeouts.stop = Duration::from_secs(2);
+    spec.timeouts.forced_stop = Duration::from_secs(3);
+    let report = run_on(&provider, &region, spec, Options::default());
+    assert!(matches!(failure(&report), Failure::FenceNotConfirmed { .. }), "{:?}", report.outcome);
+
+    let refused = report
+        .events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::CallFailed { kind: ErrorKind::WrongState, .. }))
+        .count();
+    assert!(refused >= 1, "the first rollback stop met a pending instance");
+    assert!(report
+        .events
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::RolledBack { instance } if instance.as_str() == FIRST)));
+    region.advance(Duration::from_secs(120));
+    assert_eq!(state(&region, FIRST), InstanceState::Stopped, "no second live member is left behind");
+}
