@@ -97,3 +97,79 @@ pub fn group_status(spec: &GroupSpec, observations: &[Observation]) -> GroupStat
     let healthy = active_state == Some(InstanceState::Running) && live.len() == 1;
     GroupStatus { group: spec.name.clone(), active, active_source, healthy, members, warnings }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> GroupSpec {
+        GroupSpec::new("web", "i-0000000a".parse().unwrap(), vec!["i-0000000b".parse().unwrap()])
+    }
+
+    fn seen(id: &str, state: InstanceState, role: Option<Role>) -> Observation {
+        Observation {
+            instance: id.parse().unwrap(),
+            state,
+            availability_zone: "ap-northeast-1a".to_owned(),
+            state_reason: None,
+            tags: role.map(|role| role.tags_for("web")).unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn nothing_recorded_means_the_primary_is_active() {
+        let status = group_status(
+            &spec(),
+            &[
+                seen("i-0000000a", InstanceState::Running, None),
+                seen("i-0000000b", InstanceState::Stopped, None),
+            ],
+        );
+        assert_eq!(status.active_source, ActiveSource::ConfiguredPrimary);
+        assert_eq!(status.active.unwrap().as_str(), "i-0000000a");
+        assert!(status.healthy);
+        assert!(status.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_recorded_standby_that_runs_alone_is_healthy() {
+        let status = group_status(
+            &spec(),
+            &[
+                seen("i-0000000a", InstanceState::Stopped, Some(Role::Standby)),
+                seen("i-0000000b", InstanceState::Running, Some(Role::Active)),
+            ],
+        );
+        assert_eq!(status.active_source, ActiveSource::Recorded);
+        assert_eq!(status.active.unwrap().as_str(), "i-0000000b");
+        assert!(status.healthy);
+    }
+
+    #[test]
+    fn two_live_members_conflicts_and_missing_members_are_warned_about() {
+        let both_live = group_status(
+            &spec(),
+            &[
+                seen("i-0000000a", InstanceState::Running, None),
+                seen("i-0000000b", InstanceState::Pending, None),
+            ],
+        );
+        assert!(!both_live.healthy);
+        assert!(both_live.warnings[0].contains("more than one member is live"), "{:?}", both_live.warnings);
+
+        let conflicting = group_status(
+            &spec(),
+            &[
+                seen("i-0000000a", InstanceState::Running, Some(Role::Active)),
+                seen("i-0000000b", InstanceState::Stopped, Some(Role::Active)),
+            ],
+        );
+        assert_eq!(conflicting.active_source, ActiveSource::Conflicting);
+        assert!(conflicting.active.is_none() && !conflicting.healthy);
+
+        let missing = group_status(&spec(), &[seen("i-0000000a", InstanceState::Stopped, None)]);
+        assert!(!missing.healthy);
+        assert!(missing.warnings.iter().any(|w| w.contains("i-0000000b was not returned")));
+        assert!(missing.warnings.iter().any(|w| w.contains("is stopped, not running")));
+    }
+}

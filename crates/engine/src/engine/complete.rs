@@ -1,0 +1,67 @@
+//! Completion: once the fence holds and the standby runs, verify it, run the redirect step (a
+//! seam for now) and record the new active member in the instances' tags.
+
+use super::*;
+
+impl Failover {
+    /// Verify, redirect and record once the fence holds and the standby runs.
+    pub(super) fn advance_completion(&mut self, now: Timestamp) {
+        let (Some(_), Some(_)) = (self.milestones.fence_confirmed_at, self.milestones.promoted_at) else {
+            return;
+        };
+        if self.record_remaining.is_some() {
+            return;
+        }
+        let target = self.current.as_ref().expect("promotion leaves a current candidate").instance.clone();
+        if self.seen[&target].state() != Some(InstanceState::Running) {
+            return; // it left `running` since it was promoted: promotion deals with it
+        }
+        let restarted =
+            self.fence.iter().find(|t| self.seen[&t.instance].state().is_some_and(InstanceState::is_live));
+        if let Some(restarted) = restarted {
+            // Something outside this run brought a fenced member back: the fence no longer
+            // holds, so fail closed (which stops the standby this run started).
+            let failure = Failure::FenceNotConfirmed {
+                instance: restarted.instance.clone(),
+                last_state: self.seen[&restarted.instance].state(),
+            };
+            self.milestones.fence_confirmed_at = None;
+            self.fail(now, failure);
+            return;
+        }
+        self.milestones.verified_at = Some(now);
+        self.emit(
+            now,
+            EventKind::Verified { instance: target.clone(), check: "instance state is running".to_owned() },
+        );
+        self.milestones.redirected_at = Some(now);
+        self.emit(
+            now,
+            EventKind::Redirected { instance: target.clone(), method: "none configured".to_owned() },
+        );
+
+        // Demote before promoting, so that no moment has two members recorded active.
+        let mut writes = Vec::new();
+        for member in self.spec.members() {
+            let role = if member == target { Role::Active } else { Role::Standby };
+            let wanted = role.tags_for(&self.spec.name);
+            // A member never seen does not exist (or cannot be seen): there is nothing to tag.
+            let Some(observation) = &self.seen[&member].observation else { continue };
+            let up_to_date = wanted.iter().all(|(k, v)| observation.tags.get(k) == Some(v));
+            if !up_to_date {
+                writes.push((role, Call::SetTags { instance: member, tags: wanted }));
+            }
+        }
+        writes.sort_by_key(|(role, _)| *role == Role::Active);
+        self.record_remaining = Some(writes.len());
+        if writes.is_empty() {
+            self.milestones.recorded_at = Some(now);
+            let from = self.plan.as_ref().expect("planned").active.clone();
+            self.finishing = Some(Outcome::FailedOver { from, to: target });
+            return;
+        }
+        for (_, call) in writes {
+            self.enqueue(now, call);
+        }
+    }
+}

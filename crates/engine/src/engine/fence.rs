@@ -1,0 +1,76 @@
+//! Fencing: stop every member that could still serve, escalate a slow stop to a forced one, and
+//! confirm the fence only from observed `stopped` (or `terminated`) states.
+
+use super::*;
+
+impl Failover {
+    /// Stop every fence target, escalate slow stops, and confirm the fence from observations.
+    pub(super) fn advance_fence(&mut self, now: Timestamp) {
+        if self.milestones.fence_confirmed_at.is_some() {
+            return;
+        }
+        let force_from_start = self.spec.fence == FenceMode::ForceStop;
+        let stop_timeout = self.spec.timeouts.stop;
+        let mut unconfirmed = false;
+        let mut to_stop = Vec::new();
+        let mut escalations = Vec::new();
+        for target in &mut self.fence {
+            let state = self.seen[&target.instance].state();
+            match state {
+                Some(InstanceState::Stopped | InstanceState::Terminated) => continue,
+                Some(InstanceState::Running)
+                    if target.stop_requested_at.is_none() && !target.stop_in_flight =>
+                {
+                    target.stop_in_flight = true;
+                    target.force_requested = force_from_start;
+                    to_stop.push((target.instance.clone(), force_from_start));
+                }
+                Some(InstanceState::Stopping)
+                    if target.stop_requested_at.is_none() && !target.stop_in_flight =>
+                {
+                    // Someone else's stop (an old EC2 alarm action, say): time it from now.
+                    target.stop_requested_at = Some(now);
+                }
+                None if !target.blind_stop_sent && !target.stop_in_flight => {
+                    // Not visible: stopping it anyway costs nothing, but only an observed
+                    // `stopped` will ever confirm the fence.
+                    target.blind_stop_sent = true;
+                    target.stop_in_flight = true;
+                    target.force_requested = force_from_start;
+                    to_stop.push((target.instance.clone(), force_from_start));
+                }
+                _ => {}
+            }
+            let can_force = matches!(state, None | Some(InstanceState::Running | InstanceState::Stopping));
+            if let Some(requested_at) = target.stop_requested_at {
+                let waited = now.saturating_since(requested_at);
+                if can_force && !target.force_requested && !target.stop_in_flight && waited >= stop_timeout {
+                    target.force_requested = true;
+                    target.stop_in_flight = true;
+                    escalations.push((target.instance.clone(), waited));
+                }
+            }
+            unconfirmed = true;
+        }
+        for (instance, force) in to_stop {
+            self.enqueue(now, Call::Stop { instance, force });
+        }
+        for (instance, waited) in escalations {
+            let waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+            self.emit(now, EventKind::FenceEscalated { instance: instance.clone(), waited_ms });
+            self.enqueue(now, Call::Stop { instance, force: true });
+        }
+        if !unconfirmed {
+            self.milestones.fence_confirmed_at = Some(now);
+            let instances = self.fence.iter().map(|target| target.instance.clone()).collect();
+            self.emit(now, EventKind::Fenced { instances });
+        }
+    }
+
+    /// When the fence must be confirmed by, while it is not.
+    pub(super) fn fence_deadline(&self) -> Option<Timestamp> {
+        let started = self.fence_started_at?;
+        let timeouts = self.spec.timeouts;
+        self.milestones.fence_confirmed_at.is_none().then_some(started + timeouts.stop + timeouts.forced_stop)
+    }
+}

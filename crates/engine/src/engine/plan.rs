@@ -1,0 +1,96 @@
+//! Planning: the first observation decides who is active, which members to fence and which
+//! standbys to try, in what order.
+
+use super::*;
+
+impl Failover {
+    /// The first observation decides who is active, what to fence and which standbys to try.
+    pub(super) fn make_plan(&mut self, now: Timestamp) {
+        let members = self.spec.members();
+        let recorded_active: Vec<InstanceId> = members
+            .iter()
+            .filter(|member| {
+                let observation = self.seen[*member].observation.as_ref();
+                observation.and_then(|o| Role::recorded_in(&o.tags)) == Some(Role::Active)
+            })
+            .cloned()
+            .collect();
+        if recorded_active.len() > 1 {
+            self.fail(now, Failure::ConflictingRecords { active: recorded_active });
+            return;
+        }
+        let active = recorded_active.into_iter().next().unwrap_or_else(|| self.spec.primary.clone());
+        let state_of = |instance: &InstanceId| self.seen[instance].state();
+
+        let mut candidates: Vec<InstanceId>;
+        let mut excluded = Vec::new();
+        if active != self.spec.primary && state_of(&active) == Some(InstanceState::Running) {
+            // Already failed over: keep the active standby, fence anything else still live.
+            candidates = vec![active.clone()];
+        } else {
+            candidates = Vec::new();
+            for standby in self.spec.standbys.iter().filter(|standby| **standby != active) {
+                match state_of(standby) {
+                    Some(state) if state.is_gone() => {
+                        excluded.push((standby.clone(), format!("instance is {state}")))
+                    }
+                    _ => candidates.push(standby.clone()),
+                }
+            }
+            // A standby that is already up (a previous run's, say) is the fastest to promote.
+            candidates.sort_by_key(|standby| match state_of(standby) {
+                Some(InstanceState::Running) => 0,
+                Some(InstanceState::Pending) => 1,
+                _ => 2,
+            });
+        }
+        let first_candidate = candidates.first().cloned();
+        let fence: Vec<InstanceId> = members
+            .iter()
+            .filter(|member| Some(*member) != first_candidate.as_ref())
+            .filter(|member| {
+                **member == active || state_of(member).is_some_and(|s| s.is_live() && !s.is_gone())
+            })
+            .cloned()
+            .collect();
+
+        let plan = Plan {
+            active: active.clone(),
+            ordering: self.spec.ordering,
+            fence: fence.iter().map(|member| (member.clone(), state_of(member))).collect(),
+            candidates: candidates.iter().map(|member| (member.clone(), state_of(member))).collect(),
+            excluded: excluded.clone(),
+        };
+        self.emit(now, EventKind::Planned { fence: fence.clone(), candidates: candidates.clone() });
+
+        if candidates.is_empty() {
+            // Nothing can take over: leave the primary alone rather than fence it for nothing.
+            self.plan = Some(plan);
+            self.fail(now, Failure::NoStandbyAvailable { tried: excluded });
+            return;
+        }
+        let already_done = candidates[0] == active && fence.is_empty();
+        self.tried = excluded;
+        self.plan = Some(plan.clone());
+        if self.options.dry_run {
+            self.finishing = Some(Outcome::Planned { plan });
+            return;
+        }
+        if already_done {
+            self.finishing = Some(Outcome::AlreadyActive { active });
+            return;
+        }
+        self.fence = fence
+            .into_iter()
+            .map(|instance| FenceTarget {
+                instance,
+                stop_requested_at: None,
+                force_requested: false,
+                stop_in_flight: false,
+                blind_stop_sent: false,
+            })
+            .collect();
+        self.fence_started_at = Some(now);
+        self.candidates = candidates.into();
+    }
+}

@@ -1,0 +1,128 @@
+//! Promotion: bring the current standby to `running` from whatever state it is in, retrying
+//! capacity errors within their budget and moving down the list when a standby cannot make it.
+
+use super::*;
+
+impl Failover {
+    /// Bring the current candidate to `running`, moving down the list when one cannot make it.
+    pub(super) fn advance_promotion(&mut self, now: Timestamp) {
+        // Each pass either returns or drops a candidate, so this ends within the list's length.
+        for _ in 0..=self.spec.standbys.len() {
+            let Some(candidate) = self.current.as_mut() else {
+                match self.candidates.pop_front() {
+                    Some(next) => {
+                        self.current = Some(Candidate::new(next, now));
+                        continue;
+                    }
+                    None => {
+                        let tried = std::mem::take(&mut self.tried);
+                        self.fail(now, Failure::NoStandbyAvailable { tried });
+                        return;
+                    }
+                }
+            };
+            let seen = &self.seen[&candidate.instance];
+            let state = seen.state();
+            if now.saturating_since(candidate.since) >= self.spec.timeouts.start
+                && state != Some(InstanceState::Running)
+            {
+                let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
+                let reason = format!(
+                    "not running after {}s (last seen: {state_text})",
+                    self.spec.timeouts.start.as_secs()
+                );
+                self.skip_candidate(now, reason);
+                continue;
+            }
+            match state {
+                Some(InstanceState::Running) => {
+                    if self.milestones.promoted_at.is_none() {
+                        self.milestones.promoted_at = Some(now);
+                        let instance = candidate.instance.clone();
+                        self.emit(now, EventKind::Promoted { instance });
+                    }
+                    return;
+                }
+                Some(InstanceState::Pending) => {
+                    candidate.saw_pending_after_start |= candidate.start_accepted_at.is_some();
+                    return;
+                }
+                Some(InstanceState::Stopping) => return,
+                Some(state @ (InstanceState::ShuttingDown | InstanceState::Terminated)) => {
+                    self.skip_candidate(now, format!("instance is {state}"));
+                    continue;
+                }
+                Some(InstanceState::Stopped) => {
+                    if let Some(accepted_at) = candidate.start_accepted_at {
+                        let gave_up = candidate.saw_pending_after_start
+                            || now.saturating_since(accepted_at) >= FAILED_START_GRACE;
+                        if gave_up {
+                            let why = seen.observation.as_ref().and_then(|o| o.state_reason.clone());
+                            let reason = format!(
+                                "returned to stopped after its start ({})",
+                                why.unwrap_or_else(|| "no state reason given".to_owned())
+                            );
+                            self.skip_candidate(now, reason);
+                            continue;
+                        }
+                        return;
+                    }
+                    let backing_off = candidate.retry_start_at.is_some_and(|at| now < at);
+                    if !candidate.start_in_flight && !backing_off {
+                        candidate.start_in_flight = true;
+                        let instance = candidate.instance.clone();
+                        self.enqueue(now, Call::Start { instance });
+                    }
+                    return;
+                }
+                None if candidate.start_accepted_at.is_some() => {
+                    // It exists (its start was accepted): only the start timeout gives up on it.
+                    return;
+                }
+                None => {
+                    let absent_since = seen.absent_since.unwrap_or(now);
+                    if now.saturating_since(absent_since) >= NOT_VISIBLE_GRACE {
+                        self.skip_candidate(now, "not returned by DescribeInstances (not found)".to_owned());
+                        continue;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Give up on the current candidate: stop it if this run started it, and move on.
+    pub(super) fn skip_candidate(&mut self, now: Timestamp, reason: String) {
+        let candidate = self.current.take().expect("skipping needs a current candidate");
+        self.queue.retain(|queued| queued.call.instance() != Some(&candidate.instance));
+        let state = self.seen[&candidate.instance].state();
+        if self.started.contains(&candidate.instance) && state.is_some_and(|s| s.is_live() && !s.is_gone()) {
+            self.enqueue(now, Call::Stop { instance: candidate.instance.clone(), force: true });
+        }
+        self.emit(
+            now,
+            EventKind::StandbySkipped { instance: candidate.instance.clone(), reason: reason.clone() },
+        );
+        self.tried.push((candidate.instance, reason));
+    }
+
+    pub(super) fn on_capacity_error(&mut self, now: Timestamp, instance: InstanceId, error: ApiError) {
+        let budget = self.spec.timeouts.capacity_retry;
+        let Some(candidate) = self.current.as_mut().filter(|c| c.instance == instance) else {
+            return;
+        };
+        candidate.start_in_flight = false;
+        let since = *candidate.capacity_since.get_or_insert(now);
+        if now.saturating_since(since) >= budget {
+            let call = Call::Start { instance };
+            self.call_failed(now, &call, &error, None);
+            let reason = format!("{} for longer than {}s: {}", error.code, budget.as_secs(), error.message);
+            self.skip_candidate(now, reason);
+            return;
+        }
+        let delay = Backoff::CAPACITY.delay(candidate.capacity_attempts, &mut self.rng);
+        candidate.capacity_attempts += 1;
+        candidate.retry_start_at = Some(now + delay);
+        self.call_failed(now, &Call::Start { instance }, &error, Some(delay));
+    }
+}
