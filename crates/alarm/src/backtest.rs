@@ -1,0 +1,168 @@
+//! Replaying metric history through an alarm: every state change with the data points that
+//! decided it, time spent in each state, and how long each ALARM came after the first breaching
+//! sample of the periods that decided it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use coldstandby_engine::Timestamp;
+use serde::Serialize;
+
+use crate::data::MetricData;
+use crate::definition::AlarmDefinition;
+use crate::evaluate::AlarmState;
+use crate::evaluator::{evaluation_times, AlarmEvaluator, StateChange};
+use crate::series::{Datapoints, MetricSource, Samples};
+
+/// How a backtest runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BacktestOptions {
+    pub initial: AlarmState,
+    /// First evaluation at or after this (default: the first sample).
+    pub from: Option<Timestamp>,
+    /// Last evaluation at or before this (default: one period after the last sample).
+    pub until: Option<Timestamp>,
+}
+
+impl Default for BacktestOptions {
+    fn default() -> Self {
+        Self { initial: AlarmState::InsufficientData, from: None, until: None }
+    }
+}
+
+/// One ALARM and how long after the first breaching sample it came.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AlarmDelay {
+    pub alarm_at: Timestamp,
+    /// The first sample breaching the threshold within the periods that decided the ALARM
+    /// (None when only missing data counted as breaching caused it).
+    pub first_breaching_sample: Option<Timestamp>,
+    pub delay_ms: Option<u64>,
+}
+
+/// The totals of a backtest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub evaluations: u64,
+    pub alarm_transitions: usize,
+    pub time_in_state_ms: BTreeMap<AlarmState, u64>,
+    pub alarm_delays: Vec<AlarmDelay>,
+}
+
+/// Everything a backtest found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BacktestReport {
+    pub alarm: String,
+    pub rule: String,
+    pub from: Timestamp,
+    pub until: Timestamp,
+    pub initial_state: AlarmState,
+    pub transitions: Vec<StateChange>,
+    pub final_state: AlarmState,
+    pub summary: Summary,
+}
+
+/// Run `alarm` over `data`. Errors only on an empty or inverted time span.
+pub fn run(
+    alarm: &AlarmDefinition,
+    data: &MetricData,
+    options: BacktestOptions,
+) -> Result<BacktestReport, String> {
+    let points = data.points();
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return Err("the data holds no samples".to_owned());
+    };
+    let from = options.from.unwrap_or(first.0);
+    let until = options.until.unwrap_or(last.0 + alarm.period());
+    if from > until {
+        return Err(format!(
+            "--from ({}) is after --until ({})",
+            crate::timestamp::format(from),
+            crate::timestamp::format(until)
+        ));
+    }
+    let (transitions, evaluations) = match data {
+        MetricData::Samples(samples) => {
+            replay(alarm, &Samples::new(samples, alarm.statistic), options.initial, from, until)
+        }
+        MetricData::Datapoints(points) => {
+            replay(alarm, &Datapoints::new(points), options.initial, from, until)
+        }
+    };
+    let final_state = transitions.last().map_or(options.initial, |change| change.to);
+    let summary = Summary {
+        evaluations,
+        alarm_transitions: transitions.iter().filter(|c| c.to == AlarmState::Alarm).count(),
+        time_in_state_ms: time_in_state(options.initial, from, until, &transitions),
+        alarm_delays: alarm_delays(alarm, points, &transitions),
+    };
+    Ok(BacktestReport {
+        alarm: alarm.name.clone(),
+        rule: alarm.summary(),
+        from,
+        until,
+        initial_state: options.initial,
+        transitions,
+        final_state,
+        summary,
+    })
+}
+
+fn replay(
+    alarm: &AlarmDefinition,
+    source: &impl MetricSource,
+    initial: AlarmState,
+    from: Timestamp,
+    until: Timestamp,
+) -> (Vec<StateChange>, u64) {
+    let mut evaluator = AlarmEvaluator::new(alarm.clone(), initial);
+    let mut changes = Vec::new();
+    let mut evaluations = 0;
+    for at in evaluation_times(alarm, from, until, Duration::ZERO) {
+        evaluations += 1;
+        changes.extend(evaluator.evaluate(at, source));
+    }
+    (changes, evaluations)
+}
+
+fn time_in_state(
+    initial: AlarmState,
+    from: Timestamp,
+    until: Timestamp,
+    changes: &[StateChange],
+) -> BTreeMap<AlarmState, u64> {
+    let mut totals: BTreeMap<AlarmState, u64> = AlarmState::ALL.into_iter().map(|state| (state, 0)).collect();
+    let mut state = initial;
+    let mut since = from;
+    for change in changes {
+        *totals.entry(state).or_default() += change.time.saturating_since(since).as_millis() as u64;
+        state = change.to;
+        since = change.time;
+    }
+    *totals.entry(state).or_default() += until.saturating_since(since).as_millis() as u64;
+    totals
+}
+
+fn alarm_delays(
+    alarm: &AlarmDefinition,
+    points: &[(Timestamp, f64)],
+    changes: &[StateChange],
+) -> Vec<AlarmDelay> {
+    changes
+        .iter()
+        .filter(|change| change.to == AlarmState::Alarm)
+        .map(|change| {
+            // The periods whose data points decided this ALARM.
+            let window_start = change.datapoints.iter().map(|p| p.period_start).min().unwrap_or(change.time);
+            let first = points
+                .iter()
+                .find(|(at, value)| *at >= window_start && *at < change.time && alarm.breaches(*value))
+                .map(|(at, _)| *at);
+            AlarmDelay {
+                alarm_at: change.time,
+                first_breaching_sample: first,
+                delay_ms: first.map(|at| change.time.saturating_since(at).as_millis() as u64),
+            }
+        })
+        .collect()
+}
