@@ -108,15 +108,16 @@ impl AlarmEvaluator {
             .iter()
             .map(|p| {
                 let when = timestamp::format(p.period_start);
-                match p.value {
-                    Some(value) => format!("{value} ({when})"),
-                    None => format!("missing, counted as {} ({when})", p.counted_as),
+                match (p.value, p.counted_as) {
+                    (Some(value), _) => format!("{} ({when})", readable(value)),
+                    (None, "missing") => format!("missing ({when})"),
+                    (None, counted_as) => format!("missing, counted as {counted_as} ({when})"),
                 }
             })
             .collect();
         let n = alarm.evaluation_periods;
         let m = alarm.datapoints_to_alarm;
-        let condition = format!("{} {}", alarm.comparison.symbol(), alarm.threshold);
+        let condition = format!("{} {}", alarm.comparison.symbol(), readable(alarm.threshold));
         let reason = match decision.rule {
             Rule::AllMissing if alarm.treat_missing_data == crate::TreatMissingData::Missing => format!(
                 "no data points in the last {} periods (missing data: missing)",
@@ -141,6 +142,17 @@ impl AlarmEvaluator {
             rule: decision.rule,
             datapoints,
         }
+    }
+}
+
+/// A value with at most three decimals and no trailing zeros: `67.891`, `50`.
+pub fn readable(value: f64) -> String {
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
     }
 }
 

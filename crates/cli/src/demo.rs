@@ -4,25 +4,42 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use coldstandby_alarm::{StateChange, TreatMissingData};
 use coldstandby_engine::driver::Quiet;
 use coldstandby_engine::{Event, Ordering, Outcome, Timestamp};
 use coldstandby_sim::scenario::{
-    run_article, AlarmChange, ArticleRun, ObservedTransition, RtoBreakdown, ALARM, PRIMARY, REGION, STANDBY,
-    THRESHOLD,
+    run_article, ArticleRun, ArticleSetup, FailureKind, ObservedTransition, RtoBreakdown, ALARM, PRIMARY,
+    REGION, STANDBY,
 };
 use serde::Serialize;
 
 use crate::output::{self, millis_as_seconds};
-use crate::{DemoArgs, Exit, OutputFormat};
+use crate::{DemoArgs, Exit, FailureArg, OutputFormat};
+
+/// A command-line `TreatMissingData` value, spelled as CloudWatch spells it.
+pub fn parse_treat_missing_data(text: &str) -> Result<TreatMissingData, String> {
+    TreatMissingData::parse(text)
+}
 
 pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
-    let ordering = Ordering::from(args.order);
-    let run = run_article(args.seed, ordering, &mut Quiet);
+    let failure = match args.failure {
+        FailureArg::CpuLoad => FailureKind::CpuLoad,
+        FailureArg::Dies => FailureKind::Dies,
+    };
+    let setup = ArticleSetup {
+        seed: args.seed,
+        ordering: Ordering::from(args.order),
+        failure,
+        treat_missing_data: args.treat_missing_data,
+    };
+    let run = run_article(setup, &mut Quiet);
     match args.output {
         OutputFormat::Json => output::print_json(&DemoJson::new(&run))?,
         OutputFormat::Text => output::print_lines(&render(&run))?,
     }
-    Ok(if run.report.outcome.is_success() { Exit::Success } else { Exit::Failed })
+    // No failover is a correct demonstration when the alarm never fires; a failed one is not.
+    let failed = run.report.as_ref().is_some_and(|report| !report.outcome.is_success());
+    Ok(if failed { Exit::Failed } else { Exit::Success })
 }
 
 #[derive(Serialize)]
@@ -34,6 +51,7 @@ struct Scenario {
     standby_zone: String,
     alarm: &'static str,
     alarm_rule: String,
+    failure: FailureKind,
 }
 
 #[derive(Serialize)]
@@ -49,27 +67,30 @@ struct DemoJson<'a> {
     scenario: Scenario,
     seed: u64,
     ordering: Ordering,
-    /// When the CPU load started (Unix milliseconds, like every `at` here).
+    /// When the primary failed (Unix milliseconds, like every time here).
     failure_at: Timestamp,
-    alarm: &'a [AlarmChange],
+    /// Every state change of the alarm, with the data points that decided it.
+    alarm: &'a [StateChange],
+    /// The failover's events (empty when the alarm never fired).
     events: &'a [Event],
     /// Every instance state change: when the simulated instance made it, and when coldstandby
     /// observed it.
     transitions: Vec<TransitionJson<'a>>,
     rto: Option<RtoBreakdown>,
-    outcome: &'a Outcome,
-    calls: &'a BTreeMap<&'static str, u32>,
+    /// None when the alarm never fired, so nothing failed over.
+    outcome: Option<&'a Outcome>,
+    calls: Option<&'a BTreeMap<&'static str, u32>>,
 }
 
 impl<'a> DemoJson<'a> {
     fn new(run: &'a ArticleRun) -> Self {
         Self {
-            scenario: scenario(),
-            seed: run.seed,
+            scenario: scenario(run),
+            seed: run.setup.seed,
             ordering: run.group.ordering,
             failure_at: run.failure_at,
             alarm: &run.alarm_changes,
-            events: &run.report.events,
+            events: run.report.as_ref().map_or(&[], |report| &report.events),
             transitions: run
                 .transitions
                 .iter()
@@ -79,13 +100,13 @@ impl<'a> DemoJson<'a> {
                 })
                 .collect(),
             rto: run.rto,
-            outcome: &run.report.outcome,
-            calls: &run.report.calls,
+            outcome: run.report.as_ref().map(|report| &report.outcome),
+            calls: run.report.as_ref().map(|report| &report.calls),
         }
     }
 }
 
-fn scenario() -> Scenario {
+fn scenario(run: &ArticleRun) -> Scenario {
     Scenario {
         region: REGION,
         primary: PRIMARY,
@@ -93,15 +114,16 @@ fn scenario() -> Scenario {
         standby: STANDBY,
         standby_zone: format!("{REGION}c"),
         alarm: ALARM,
-        alarm_rule: format!("CPUUtilization Average > {THRESHOLD} for 1 of 1 periods of 60 s"),
+        alarm_rule: run.alarm.summary(),
+        failure: run.setup.failure,
     }
 }
 
 fn render(run: &ArticleRun) -> Vec<String> {
-    let scenario = scenario();
+    let scenario = scenario(run);
     let mut lines = vec![
         format!("coldstandby demo: the article's cold-standby failover on a simulated {REGION}"),
-        format!("(virtual time, no AWS account; seed {}, ordering {})", run.seed, run.group.ordering),
+        format!("(virtual time, no AWS account; seed {}, ordering {})", run.setup.seed, run.group.ordering),
         String::new(),
         format!("  EC2-1  {PRIMARY}  primary, running in {}", scenario.primary_zone),
         format!("  EC2-2  {STANDBY}  standby, stopped in {}", scenario.standby_zone),
@@ -114,32 +136,21 @@ fn render(run: &ArticleRun) -> Vec<String> {
     // (at one instant, coldstandby's call comes before the change it causes).
     let mut rows: Vec<(Timestamp, u8, String)> = Vec::new();
     let at = |time: Timestamp| output::offset(time, run.failure_at);
-    rows.push((
-        run.failure_at,
-        0,
-        output::row(
-            &at(run.failure_at),
-            "load",
-            PRIMARY,
-            "CPU load starts (the article's `yes > /dev/null`)",
-        ),
-    ));
-    for change in &run.alarm_changes {
-        let evidence = change.datapoint.map_or(String::new(), |point| {
-            format!(": the minute's average was {:.1}% (> {THRESHOLD}%)", point.value)
-        });
-        let detail = format!("{} -> {}{evidence}", change.from, change.to);
-        rows.push((change.at, 1, output::row(&at(change.at), "alarm", ALARM, &detail)));
+    let (step, what) = match run.setup.failure {
+        FailureKind::CpuLoad => ("load", "CPU load starts (the article's `yes > /dev/null`)"),
+        FailureKind::Dies => ("dies", "the primary dies: no more metrics; EC2 still says running"),
+    };
+    rows.push((run.failure_at, 0, output::row(&at(run.failure_at), step, PRIMARY, what)));
+    for change in run.alarm_changes.iter().filter(|change| change.time >= run.failure_at) {
+        let detail = format!("{} -> {}: {}", change.from, change.to, change.reason);
+        rows.push((change.time, 1, output::row(&at(change.time), "alarm", ALARM, &detail)));
     }
     for transition in &run.transitions {
         let detail = format!("{} -> {}  (the instance itself)", transition.from, transition.to);
-        rows.push((
-            transition.changed_at,
-            3,
-            output::row(&at(transition.changed_at), "ec2", transition.instance.as_str(), &detail),
-        ));
+        let row = output::row(&at(transition.changed_at), "ec2", transition.instance.as_str(), &detail);
+        rows.push((transition.changed_at, 3, row));
     }
-    for event in &run.report.events {
+    for event in run.report.iter().flat_map(|report| &report.events) {
         let (step, subject, detail) = output::describe(&event.kind);
         rows.push((event.at, 2, output::row(&at(event.at), step, &subject, &detail)));
     }
@@ -147,9 +158,27 @@ fn render(run: &ArticleRun) -> Vec<String> {
     lines.extend(rows.into_iter().map(|(_, _, row)| row));
 
     lines.push(String::new());
-    match run.rto {
-        Some(rto) => lines.extend(render_rto(&rto, &run.transitions)),
-        None => lines.push(format!("The failover did not complete: {}", run.report.outcome)),
+    match (&run.report, run.rto) {
+        (Some(_), Some(rto)) => lines.extend(render_rto(&rto, &run.transitions)),
+        (Some(report), None) => lines.push(format!("The failover did not complete: {}", report.outcome)),
+        (None, _) => lines.extend(no_alarm(run)),
+    }
+    lines
+}
+
+/// Why nothing failed over.
+fn no_alarm(run: &ArticleRun) -> Vec<String> {
+    let state = run.alarm_changes.last().map_or("OK", |change| change.to.as_str());
+    let mut lines = vec![format!(
+        "No failover: the alarm never reached ALARM (it ended in {state}), with treat_missing_data = {}.",
+        run.alarm.treat_missing_data
+    )];
+    if run.setup.failure == FailureKind::Dies {
+        lines.push("A dead primary publishes no metrics, and under `missing` (the default) silence is not a failure.".to_owned());
+        lines.push(
+            "For \"silence means dead\", use `breaching` (try --treat-missing-data breaching),".to_owned(),
+        );
+        lines.push("or alarm on StatusCheckFailed as well.".to_owned());
     }
     lines
 }
@@ -169,7 +198,7 @@ fn render_rto(rto: &RtoBreakdown, transitions: &[ObservedTransition]) -> Vec<Str
         row("total", rto.total_ms, "failure to standby recorded active"),
         String::new(),
         format!(
-            "The instances took {} to stop and boot; coldstandby added {} of its own.",
+            "The instances took {} to stop and boot (including any wait before forcing a stop); coldstandby added {} of its own.",
             millis_as_seconds(rto.instance_ms),
             millis_as_seconds(rto.overhead_ms)
         ),

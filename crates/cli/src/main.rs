@@ -1,6 +1,7 @@
 //! The `coldstandby` command line: parses arguments, hands each command to its module, and turns
 //! the result into an exit status. No failover logic lives here.
 
+mod backtest;
 mod demo;
 mod failover;
 mod output;
@@ -23,8 +24,8 @@ pub enum Exit {
     Failed = 1,
     /// The command line was wrong (clap's own code, also used for an unknown group).
     Usage = 2,
-    /// The configuration file is invalid; nothing was done.
-    InvalidConfig = 3,
+    /// The configuration, alarm or data file is invalid; nothing was done.
+    InvalidInput = 3,
     /// Another failover of the group is running; this one did nothing.
     Busy = 4,
 }
@@ -54,7 +55,8 @@ Exit status:
   0  done (including \"already failed over, nothing to do\" and dry runs)
   1  the failover failed, or an error stopped the command
   2  bad command line, or a group the config does not define
-  3  invalid configuration file: every problem is listed, nothing was done
+  3  invalid input (configuration, alarm or data file): the problems are listed with
+     their key, field or line, and nothing was done
   4  another failover of the same group is already running";
 
 /// Cold-standby failover for Amazon EC2: fence the primary, promote a standby in another
@@ -71,9 +73,10 @@ enum Command {
     /// Rehearse the article's failover on a simulated region, in virtual time (no AWS, no config)
     ///
     /// EC2-1 runs in ap-northeast-1a and EC2-2 waits stopped in ap-northeast-1c. CPU load starts
-    /// on EC2-1, a CPUUtilization > 50% alarm fires, and coldstandby fences EC2-1 and promotes
-    /// EC2-2. Prints the timeline (each instance change, and when coldstandby observed it) and
-    /// the RTO breakdown.
+    /// on EC2-1 (or, with --failure dies, EC2-1 dies and stops publishing metrics); the article's
+    /// CPUUtilization > 50% alarm is evaluated exactly as CloudWatch would, and when it fires
+    /// coldstandby fences EC2-1 and promotes EC2-2. Prints the timeline (each instance change,
+    /// and when coldstandby observed it) and the RTO breakdown.
     Demo(DemoArgs),
     /// Fail a group over: stop the primary and confirm it, start a standby and confirm it, record it active
     ///
@@ -82,6 +85,14 @@ enum Command {
     Failover(FailoverArgs),
     /// Show each group's members, their states, and which member is recorded active
     Status(StatusArgs),
+    /// Replay metric history through an alarm: when would it have fired, and how often?
+    ///
+    /// ALARM.json is what `aws cloudwatch describe-alarms --alarm-names NAME` prints (the whole
+    /// output or one element of MetricAlarms). DATA is a CSV with the header `timestamp,value`
+    /// and one row per raw sample (a period with no row is missing data), or the JSON printed by
+    /// `aws cloudwatch get-metric-data` or `get-metric-statistics`. Evaluation follows
+    /// CloudWatch's documented rules, including missing data and the premature-alarm rule.
+    Backtest(BacktestArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -116,6 +127,15 @@ pub enum TargetArg {
     Sim,
 }
 
+/// How the demo's primary fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailureArg {
+    /// The article's test: CPU load pegs the primary, which keeps publishing metrics
+    CpuLoad,
+    /// The primary dies outright: it stops publishing metrics, and its stop hangs until forced
+    Dies,
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Seed for the simulated timings; the same seed gives the same run
@@ -124,6 +144,13 @@ pub struct DemoArgs {
     /// When the standby may start relative to the primary's stop
     #[arg(long, value_enum, default_value_t = OrderArg::FenceFirst)]
     pub order: OrderArg,
+    /// How the primary fails
+    #[arg(long, value_enum, default_value_t = FailureArg::CpuLoad)]
+    pub failure: FailureArg,
+    /// The alarm's TreatMissingData: missing, notBreaching, breaching or ignore. Decides whether
+    /// a primary that dies (and so stops publishing) ever triggers a failover
+    #[arg(long, value_name = "MODE", default_value = "missing", value_parser = demo::parse_treat_missing_data)]
+    pub treat_missing_data: coldstandby_alarm::TreatMissingData,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }
@@ -161,6 +188,31 @@ pub struct FailoverArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// The alarm, as `aws cloudwatch describe-alarms` prints it
+    #[arg(long, value_name = "ALARM.json")]
+    pub alarm: PathBuf,
+    /// The metric history: CSV (`timestamp,value`) or get-metric-data / get-metric-statistics JSON
+    #[arg(long, value_name = "DATA")]
+    pub data: PathBuf,
+    /// The alarm's state before the first evaluation
+    #[arg(long, value_name = "STATE", default_value = "INSUFFICIENT_DATA", value_parser = backtest::parse_state)]
+    pub initial_state: coldstandby_alarm::AlarmState,
+    /// First evaluation at or after this time (RFC 3339; default: the first sample)
+    #[arg(long, value_name = "TIME", value_parser = backtest::parse_time)]
+    pub from: Option<coldstandby_engine::Timestamp>,
+    /// Last evaluation at or before this time (default: one period after the last sample)
+    #[arg(long, value_name = "TIME", value_parser = backtest::parse_time)]
+    pub until: Option<coldstandby_engine::Timestamp>,
+    /// How many recent periods each evaluation looks at to find N data points (CloudWatch does
+    /// not publish its number; default: EvaluationPeriods + 2, as in AWS's worked examples)
+    #[arg(long, value_name = "N")]
+    pub evaluation_range: Option<u32>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -172,13 +224,14 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Failover(args) => failover::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Backtest(args) => backtest::run(&args),
     };
     match result {
         Ok(exit) => exit.into(),
         Err(error) => {
             if let Some(config_error) = error.downcast_ref::<ConfigError>() {
                 eprintln!("error: invalid configuration {config_error}");
-                return Exit::InvalidConfig.into();
+                return Exit::InvalidInput.into();
             }
             let exit = error.downcast_ref::<CommandError>().map_or(Exit::Failed, |e| e.exit);
             eprintln!("error: {error:#}");

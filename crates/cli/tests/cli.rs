@@ -158,9 +158,139 @@ fn failover_then_status_then_failover_again_on_a_kept_simulated_region() {
 fn help_explains_the_commands_and_exit_statuses() {
     let output = coldstandby(&["--help"]);
     let text = stdout(&output);
-    for expected in ["demo", "failover", "status", "Exit status", "invalid configuration"] {
+    for expected in [
+        "demo",
+        "failover",
+        "status",
+        "backtest",
+        "Exit status",
+        "invalid input (configuration, alarm or data file)",
+    ] {
         assert!(text.contains(expected), "no `{expected}` in --help:\n{text}");
     }
     let failover = stdout(&coldstandby(&["failover", "--help"]));
     assert!(failover.contains("--dry-run") && failover.contains("--sim-state"), "{failover}");
+}
+
+fn example(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(path).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn backtest_prints_transitions_and_a_summary_and_json_for_scripts() {
+    let alarm = example("alarms/cpu-4-of-5.json");
+    let data = example("metrics/web-primary-cpu.csv");
+    let text = coldstandby(&["backtest", "--alarm", &alarm, "--data", &data]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let out = stdout(&text);
+    assert!(out.contains("ALARM transitions: 1"), "{out}");
+    assert!(out.contains("3m 43s after the first breaching sample (2026-11-03T14:10:17Z)"), "{out}");
+
+    let json_output = coldstandby(&["backtest", "--alarm", &alarm, "--data", &data, "--output", "json"]);
+    let report = json(&json_output);
+    let transitions = report["transitions"].as_array().unwrap();
+    for transition in transitions {
+        for key in ["time", "from", "to", "reason"] {
+            assert!(transition[key].is_string(), "{key} in {transition}");
+        }
+    }
+    assert_eq!(transitions.iter().filter(|t| t["to"] == "ALARM").count(), 1);
+    assert_eq!(report["final_state"], "OK");
+    assert_eq!(report["summary"]["alarms"][0]["delay_seconds"], 223.0);
+
+    let window = coldstandby(&[
+        "backtest",
+        "--alarm",
+        &example("alarms/cpu-1-of-1.json"),
+        "--data",
+        &data,
+        "--initial-state",
+        "OK",
+        "--from",
+        "2026-11-03T00:00:00Z",
+        "--until",
+        "2026-11-03T12:00:00.000+0000",
+        "--output",
+        "json",
+    ]);
+    let report = json(&window);
+    assert_eq!(report["summary"]["evaluations"], 721);
+    assert_eq!(report["summary"]["alarm_transitions"], 1, "only the night's batch job");
+}
+
+#[test]
+fn backtest_rejects_bad_inputs_naming_the_line_or_field() {
+    let dir = scratch("backtest-bad");
+    let alarm = example("alarms/cpu-1-of-1.json");
+    let cases = [
+        ("timestamp,value\n2026-11-01T00:00:00Z,1\n2026-11-01T00:01:00Z;2\n", "line 3: expected 2 fields"),
+        (
+            "timestamp,value\n2026-11-01T00:01:00Z,1\n2026-11-01T00:00:00Z,2\n",
+            "line 3: timestamp 2026-11-01T00:00:00Z is earlier",
+        ),
+        ("", "file: is empty"),
+        ("timestamp,value\n2026-11-01T00:00:00Z,lots\n", "line 2: `lots` is not a finite number"),
+    ];
+    for (index, (content, expected)) in cases.iter().enumerate() {
+        let data = dir.join(format!("data-{index}.csv"));
+        std::fs::write(&data, content).unwrap();
+        let output = coldstandby(&["backtest", "--alarm", &alarm, "--data", data.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(3), "{expected}: {}", stderr(&output));
+        assert!(stderr(&output).contains(expected), "wanted `{expected}` in {}", stderr(&output));
+        assert!(stdout(&output).is_empty());
+    }
+
+    let bad_alarm = dir.join("alarm.json");
+    std::fs::write(&bad_alarm, r#"{"AlarmName":"a","MetricName":"m","Namespace":"n","Statistic":"Mode","Period":60,"EvaluationPeriods":1,"Threshold":1,"ComparisonOperator":"GreaterThanThreshold"}"#).unwrap();
+    let data = example("metrics/web-primary-cpu.csv");
+    let output = coldstandby(&["backtest", "--alarm", bad_alarm.to_str().unwrap(), "--data", &data]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("Statistic: `Mode` is not a supported statistic"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = coldstandby(&["backtest", "--alarm", &alarm, "--data", &data, "--from", "Tuesday"]);
+    assert_eq!(output.status.code(), Some(2), "a bad flag value is a usage error");
+    assert!(stderr(&output).contains("--from"), "{}", stderr(&output));
+}
+
+#[test]
+fn the_dies_demo_shows_what_missing_data_does() {
+    let missing = coldstandby(&["demo", "--failure", "dies"]);
+    assert_eq!(missing.status.code(), Some(0), "a correct demonstration, even without a failover");
+    let text = stdout(&missing);
+    assert!(text.contains("(missing data: missing)"), "the setting is shown: {text}");
+    assert!(text.contains("OK -> INSUFFICIENT_DATA"), "{text}");
+    assert!(text.contains("No failover"), "{text}");
+    assert!(!text.contains("RTO breakdown"), "{text}");
+
+    let breaching = json(&coldstandby(&[
+        "demo",
+        "--failure",
+        "dies",
+        "--treat-missing-data",
+        "breaching",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(breaching["scenario"]["failure"], "dies");
+    assert!(breaching["scenario"]["alarm_rule"].as_str().unwrap().contains("missing data: breaching"));
+    assert_eq!(breaching["outcome"]["result"], "failed-over");
+    let alarm = breaching["alarm"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(alarm["to"], "ALARM");
+    assert!(alarm["reason"].as_str().unwrap().contains("counted as breaching"), "{alarm}");
+
+    let none = json(&coldstandby(&["demo", "--failure", "dies", "--output", "json"]));
+    assert!(none["outcome"].is_null() && none["rto"].is_null());
+    assert_eq!(none["events"].as_array().unwrap().len(), 0);
+
+    let bad = coldstandby(&["demo", "--treat-missing-data", "sometimes"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("`sometimes` is not one of missing, notBreaching, breaching, ignore"),
+        "{}",
+        stderr(&bad)
+    );
 }

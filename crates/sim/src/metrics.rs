@@ -1,28 +1,21 @@
-//! CPU metrics the simulated instances publish, the way EC2 detailed monitoring does: one
-//! `CPUUtilization` data point a minute while the instance runs, nothing while it does not.
+//! CPU metrics the simulated instances publish: a `CPUUtilization` sample every 10 s while an
+//! instance runs and publishes (detailed monitoring aggregates these per minute), visible a few
+//! seconds after they are taken, nothing while it is stopped or dead. Alarms read them through
+//! the alarm crate's `MetricSource`, so the simulated region is evaluated exactly as CloudWatch
+//! would evaluate it.
 
 use std::time::Duration;
 
-use coldstandby_engine::{InstanceId, InstanceState, Timestamp};
-use serde::Serialize;
+use coldstandby_alarm::statistic::aggregate;
+use coldstandby_alarm::{MetricSource, Statistic};
+use coldstandby_engine::{Clock, InstanceId, InstanceState, Timestamp};
 
 use crate::region::SimRegion;
 
-/// The metric period of detailed monitoring.
-pub const PERIOD: Duration = Duration::from_secs(60);
-/// How long after its period ends a data point becomes visible to alarms.
+/// How often an instance takes a CPU sample.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
+/// How long after it is taken a sample becomes visible to alarms.
 pub const PUBLISH_DELAY: Duration = Duration::from_secs(3);
-/// Raw samples taken within one period.
-const SAMPLES_PER_PERIOD: u64 = 6;
-
-/// One aggregated data point.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Datapoint {
-    pub period_start: Timestamp,
-    /// The average of the period's samples, in percent.
-    pub value: f64,
-    pub sample_count: u32,
-}
 
 impl SimRegion {
     /// The instance's state at `at`, from the region's lifecycle log.
@@ -38,36 +31,36 @@ impl SimRegion {
         }
     }
 
-    /// The `CPUUtilization` data points of every period that started at or after `from` and
-    /// was published by the current time, oldest first. A period in which the instance never
-    /// ran has no data point.
-    pub fn cpu_datapoints(&self, id: &InstanceId, from: Timestamp) -> Vec<Datapoint> {
-        let Some(instance) = self.instance(id) else {
-            return Vec::new();
-        };
-        let now = self.now_time();
-        let period_ms = PERIOD.as_millis() as u64;
-        let first = from.unix_millis().div_ceil(period_ms) * period_ms;
-        let mut points = Vec::new();
-        let mut start = Timestamp::from_unix_millis(first);
-        while start + PERIOD + PUBLISH_DELAY <= now {
-            let step = period_ms / SAMPLES_PER_PERIOD;
-            let samples: Vec<f64> = (0..SAMPLES_PER_PERIOD)
-                .map(|i| start + Duration::from_millis(i * step))
-                .filter(|at| self.state_at(id, *at) == Some(InstanceState::Running))
-                .map(|at| (instance.cpu_load_at(at) + noise(id, at)).clamp(0.0, 100.0))
-                .collect();
-            if !samples.is_empty() {
-                let value = samples.iter().sum::<f64>() / samples.len() as f64;
-                points.push(Datapoint { period_start: start, value, sample_count: samples.len() as u32 });
-            }
-            start = start + PERIOD;
-        }
-        points
+    /// The `CPUUtilization` samples `id` took in `[start, end)` that are visible now.
+    pub fn cpu_samples(&self, id: &InstanceId, start: Timestamp, end: Timestamp) -> Vec<(Timestamp, f64)> {
+        let Some(instance) = self.instance(id) else { return Vec::new() };
+        let now = self.now();
+        let step = SAMPLE_INTERVAL.as_millis() as u64;
+        let first = start.unix_millis().div_ceil(step) * step;
+        (first..end.unix_millis())
+            .step_by(step as usize)
+            .map(Timestamp::from_unix_millis)
+            .filter(|at| *at + PUBLISH_DELAY <= now)
+            .filter(|at| instance.publishes_metrics_until.is_none_or(|until| *at < until))
+            .filter(|at| self.state_at(id, *at) == Some(InstanceState::Running))
+            .map(|at| (at, (instance.cpu_load_at(at) + noise(id, at)).clamp(0.0, 100.0)))
+            .collect()
     }
+}
 
-    fn now_time(&self) -> Timestamp {
-        coldstandby_engine::Clock::now(self)
+/// One instance's `CPUUtilization`, aggregated per period by an alarm's statistic.
+#[derive(Debug)]
+pub struct CpuMetric<'a> {
+    pub region: &'a SimRegion,
+    pub instance: InstanceId,
+    pub statistic: Statistic,
+}
+
+impl MetricSource for CpuMetric<'_> {
+    fn datapoint(&self, start: Timestamp, end: Timestamp) -> Option<f64> {
+        let values: Vec<f64> =
+            self.region.cpu_samples(&self.instance, start, end).into_iter().map(|(_, value)| value).collect();
+        aggregate(self.statistic, &values)
     }
 }
 

@@ -84,6 +84,8 @@ pub struct SimInstance {
     pub faults: InstanceFaults,
     /// CPU load changes over time, oldest first: (from, percent).
     pub cpu_load: Vec<(Timestamp, f64)>,
+    /// The instance publishes no metrics from this time on (it died without EC2 noticing).
+    pub publishes_metrics_until: Option<Timestamp>,
 }
 
 impl SimInstance {
@@ -97,6 +99,7 @@ impl SimInstance {
             next: None,
             faults: InstanceFaults::default(),
             cpu_load: Vec::new(),
+            publishes_metrics_until: None,
         }
     }
 

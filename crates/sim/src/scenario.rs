@@ -1,16 +1,22 @@
 //! The article's scenario on the simulated region: EC2-1 runs in ap-northeast-1a, EC2-2 waits
-//! stopped in ap-northeast-1c, CPU load starts on EC2-1, a CPU > 50% alarm fires and the group
-//! fails over. Also the RTO breakdown and the change-versus-observation pairing a demo reports.
+//! stopped in ap-northeast-1c, EC2-1 fails (CPU load, or it dies outright), the article's alarm
+//! is evaluated the way CloudWatch would, and, if it fires, the group fails over. Also the RTO
+//! breakdown and the change-versus-observation pairing a demo reports.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use coldstandby_alarm::evaluator::evaluation_times;
+use coldstandby_alarm::{
+    AlarmDefinition, AlarmEvaluator, AlarmState, Comparison, StateChange, Statistic, TreatMissingData,
+};
 use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::{
     EventKind, Failover, GroupSpec, InstanceId, InstanceState, Options, Ordering, Report, Timestamp,
 };
 use serde::Serialize;
 
-use crate::metrics::{Datapoint, PERIOD, PUBLISH_DELAY};
+use crate::metrics::CpuMetric;
 use crate::model::{SimInstance, Timings, Transition};
 use crate::region::SimRegion;
 use crate::run_ready;
@@ -24,21 +30,22 @@ pub const ALARM: &str = "web-primary-cpu-high";
 pub const REGION: &str = "ap-northeast-1";
 /// 2026-11-20T03:00:00Z, when the scenario's clock starts.
 pub const SCENARIO_START: Timestamp = Timestamp::from_unix_millis(1_795_143_600_000);
-/// The CPU load starts 80 s in, partway through the 03:01 minute.
-const LOAD_STARTS_AFTER: Duration = Duration::from_secs(80);
-/// Standard alarms are evaluated once a minute; this is the second within the minute.
-const EVALUATION_OFFSET: Duration = Duration::from_secs(7);
-/// The alarm's threshold (CPUUtilization Average > 50, 1 out of 1 one-minute periods).
-pub const THRESHOLD: f64 = 50.0;
+/// The failure happens 80 s in, partway through the 03:01 minute.
+const FAILURE_AFTER: Duration = Duration::from_secs(80);
+/// CloudWatch evaluates standard alarms once a minute; this is the second within the minute.
+pub const EVALUATION_OFFSET: Duration = Duration::from_secs(7);
+/// How long after the failure the alarm is watched before the demo gives up on it.
+const ALARM_WATCH: Duration = Duration::from_secs(15 * 60);
 
-/// An alarm evaluation that changed the alarm's state.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct AlarmChange {
-    pub at: Timestamp,
-    pub from: &'static str,
-    pub to: &'static str,
-    /// The data point that decided it, if any.
-    pub datapoint: Option<Datapoint>,
+/// How the primary fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// The article's test: CPU load pegs the primary (it keeps publishing metrics).
+    #[default]
+    CpuLoad,
+    /// The primary dies outright: it publishes nothing more, and its stop hangs until forced.
+    Dies,
 }
 
 /// One lifecycle change of a simulated instance and when the engine first saw its result.
@@ -83,14 +90,37 @@ pub struct RtoBreakdown {
     pub overhead_ms: u64,
 }
 
+/// How to run the article's scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArticleSetup {
+    pub seed: u64,
+    pub ordering: Ordering,
+    pub failure: FailureKind,
+    pub treat_missing_data: TreatMissingData,
+}
+
+impl Default for ArticleSetup {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            ordering: Ordering::FenceFirst,
+            failure: FailureKind::CpuLoad,
+            treat_missing_data: TreatMissingData::Missing,
+        }
+    }
+}
+
 /// Everything the demo shows.
 #[derive(Debug)]
 pub struct ArticleRun {
-    pub seed: u64,
+    pub setup: ArticleSetup,
     pub group: GroupSpec,
+    pub alarm: AlarmDefinition,
     pub failure_at: Timestamp,
-    pub alarm_changes: Vec<AlarmChange>,
-    pub report: Report,
+    /// Every state change of the alarm, with the data points that decided it.
+    pub alarm_changes: Vec<StateChange>,
+    /// The failover, if the alarm fired.
+    pub report: Option<Report>,
     pub transitions: Vec<ObservedTransition>,
     pub rto: Option<RtoBreakdown>,
     pub region: SimRegion,
@@ -113,55 +143,95 @@ pub fn article_group(ordering: Ordering) -> GroupSpec {
     group
 }
 
+/// The article's alarm: CPUUtilization Average > 50, one 60 s period, 1 out of 1, on EC2-1.
+pub fn article_alarm(treat_missing_data: TreatMissingData) -> AlarmDefinition {
+    AlarmDefinition {
+        name: ALARM.to_owned(),
+        namespace: "AWS/EC2".to_owned(),
+        metric_name: "CPUUtilization".to_owned(),
+        dimensions: BTreeMap::from([("InstanceId".to_owned(), PRIMARY.to_owned())]),
+        statistic: Statistic::Average,
+        period_seconds: 60,
+        evaluation_periods: 1,
+        datapoints_to_alarm: 1,
+        threshold: 50.0,
+        comparison: Comparison::GreaterThanThreshold,
+        treat_missing_data,
+        evaluation_range: 3,
+    }
+}
+
 fn id(text: &str) -> InstanceId {
     text.parse().expect("the scenario's ids are valid")
 }
 
 /// Run the article's scenario to the end. `observer` sees the failover's events as they happen.
-pub fn run_article(seed: u64, ordering: Ordering, observer: &mut impl Observer) -> ArticleRun {
-    let region = article_region(seed);
-    let group = article_group(ordering);
-    let failure_at = SCENARIO_START + LOAD_STARTS_AFTER;
-    region.advance_to(failure_at);
-    region.with_instance(&group.primary, |primary, now| primary.cpu_load.push((now, 100.0)));
+pub fn run_article(setup: ArticleSetup, observer: &mut impl Observer) -> ArticleRun {
+    let region = article_region(setup.seed);
+    let group = article_group(setup.ordering);
+    let alarm = article_alarm(setup.treat_missing_data);
+    let mut evaluator = AlarmEvaluator::new(alarm.clone(), AlarmState::Ok);
+    let metric = CpuMetric { region: &region, instance: group.primary.clone(), statistic: alarm.statistic };
 
-    let (alarm_changes, alarm_at) = wait_for_alarm(&region, &group.primary);
-    let options = Options { trigger: format!("alarm {ALARM}"), seed, ..Options::default() };
+    // Evaluate while all is well, then fail the primary.
+    let failure_at = SCENARIO_START + FAILURE_AFTER;
+    let mut alarm_changes = Vec::new();
+    for at in evaluation_times(&alarm, SCENARIO_START, failure_at, EVALUATION_OFFSET) {
+        region.advance_to(at);
+        alarm_changes.extend(evaluator.evaluate(at, &metric));
+    }
+    region.advance_to(failure_at);
+    region.with_instance(&group.primary, |primary, now| match setup.failure {
+        FailureKind::CpuLoad => primary.cpu_load.push((now, 100.0)),
+        FailureKind::Dies => {
+            primary.publishes_metrics_until = Some(now);
+            primary.faults.stop_hangs = true;
+        }
+    });
+
+    // Evaluate at CloudWatch's cadence until the alarm fires or the watch ends.
+    let mut alarm_at = None;
+    for at in evaluation_times(&alarm, failure_at, failure_at + ALARM_WATCH, EVALUATION_OFFSET) {
+        region.advance_to(at);
+        if let Some(change) = evaluator.evaluate(at, &metric) {
+            let fired = change.to == AlarmState::Alarm;
+            alarm_changes.push(change);
+            if fired {
+                alarm_at = Some(at);
+                break;
+            }
+        }
+    }
+
+    let Some(alarm_at) = alarm_at else {
+        return ArticleRun {
+            setup,
+            group,
+            alarm,
+            failure_at,
+            alarm_changes,
+            report: None,
+            transitions: Vec::new(),
+            rto: None,
+            region,
+        };
+    };
+    let options = Options { trigger: format!("alarm {ALARM}"), seed: setup.seed, ..Options::default() };
     let failover = Failover::new(group.clone(), options, alarm_at);
     let report = run_ready(driver::run(failover, &region, &region, observer));
     let transitions = pair_transitions(&region.transitions(), &report);
     let rto = rto_breakdown(failure_at, alarm_at, &report, &region.transitions());
-    ArticleRun { seed, group, failure_at, alarm_changes, report, transitions, rto, region }
-}
-
-/// Evaluate the article's alarm once a minute until it fires (at most an hour of virtual time).
-fn wait_for_alarm(region: &SimRegion, primary: &InstanceId) -> (Vec<AlarmChange>, Timestamp) {
-    let mut state = "INSUFFICIENT_DATA";
-    let mut changes = Vec::new();
-    let period_ms = PERIOD.as_millis() as u64;
-    let now = coldstandby_engine::Clock::now(region).unix_millis();
-    let mut evaluation = Timestamp::from_unix_millis(now.div_ceil(period_ms) * period_ms) + EVALUATION_OFFSET;
-    for _ in 0..60 {
-        region.advance_to(evaluation);
-        let newest = region
-            .cpu_datapoints(primary, SCENARIO_START)
-            .into_iter()
-            .rfind(|point| point.period_start + PERIOD + PUBLISH_DELAY <= evaluation);
-        let next = match newest {
-            Some(point) if point.value > THRESHOLD => "ALARM",
-            Some(_) => "OK",
-            None => "INSUFFICIENT_DATA",
-        };
-        if next != state {
-            changes.push(AlarmChange { at: evaluation, from: state, to: next, datapoint: newest });
-            state = next;
-            if next == "ALARM" {
-                return (changes, evaluation);
-            }
-        }
-        evaluation = evaluation + PERIOD;
+    ArticleRun {
+        setup,
+        group,
+        alarm,
+        failure_at,
+        alarm_changes,
+        report: Some(report),
+        transitions,
+        rto,
+        region,
     }
-    panic!("the article's alarm did not fire within an hour of virtual time");
 }
 
 /// Pair every lifecycle change made after the failover began with the engine's first

@@ -1,21 +1,28 @@
-//! The article's scenario across many seeds: what `coldstandby demo` promises about timing.
+//! The article's scenario across many seeds: what `coldstandby demo` promises about timing and
+//! detection.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::time::Duration;
 
+use coldstandby_alarm::{AlarmState, TreatMissingData};
 use coldstandby_engine::driver::Quiet;
-use coldstandby_engine::{InstanceState, Ordering, Outcome};
-use coldstandby_sim::scenario::{run_article, THRESHOLD};
+use coldstandby_engine::{EventKind, InstanceState, Ordering, Outcome};
+use coldstandby_sim::scenario::{run_article, ArticleSetup, FailureKind, EVALUATION_OFFSET};
 
 const ONE_SECOND: Duration = Duration::from_secs(1);
+
+fn setup(seed: u64, ordering: Ordering) -> ArticleSetup {
+    ArticleSetup { seed, ordering, ..ArticleSetup::default() }
+}
 
 #[test]
 fn every_change_is_observed_within_a_second_and_adds_at_most_a_second() {
     for ordering in [Ordering::FenceFirst, Ordering::Parallel] {
         for seed in 0..200 {
-            let run = run_article(seed, ordering, &mut Quiet);
-            assert!(matches!(run.report.outcome, Outcome::FailedOver { .. }), "seed {seed}");
+            let run = run_article(setup(seed, ordering), &mut Quiet);
+            let report = run.report.as_ref().expect("the CPU alarm fires");
+            assert!(matches!(report.outcome, Outcome::FailedOver { .. }), "seed {seed}");
 
             // Four changes: running -> stopping -> stopped, stopped -> pending -> running.
             assert_eq!(run.transitions.len(), 4, "seed {seed} {ordering}: {:?}", run.transitions);
@@ -32,23 +39,56 @@ fn every_change_is_observed_within_a_second_and_adds_at_most_a_second() {
 }
 
 #[test]
-fn detection_is_the_alarm_evaluation_not_a_constant() {
-    let run = run_article(1, Ordering::FenceFirst, &mut Quiet);
+fn detection_is_the_evaluators_not_a_constant() {
+    let run = run_article(ArticleSetup::default(), &mut Quiet);
     let alarm = run.alarm_changes.last().expect("the alarm fired");
-    assert_eq!(alarm.to, "ALARM");
-    let point = alarm.datapoint.expect("a data point decided it");
-    assert!(point.value > THRESHOLD);
-    assert_eq!(run.report.started_at, alarm.at, "the failover starts when the alarm fires");
+    assert_eq!((alarm.from, alarm.to), (AlarmState::Ok, AlarmState::Alarm));
+    let point = &alarm.datapoints[0];
+    assert!(point.value.unwrap() > 50.0);
+    let report = run.report.as_ref().unwrap();
+    assert_eq!(report.started_at, alarm.time, "the failover starts when the alarm fires");
     let rto = run.rto.unwrap();
-    assert_eq!(Duration::from_millis(rto.detection_ms), alarm.at.saturating_since(run.failure_at));
-    // The load starts 20 s into a minute; that minute's average breaches and the next
+    assert_eq!(Duration::from_millis(rto.detection_ms), alarm.time.saturating_since(run.failure_at));
+    // The load starts 20 s into the 03:01 minute: that minute's average breaches, and the next
     // once-a-minute evaluation (7 s past) sees it.
-    assert_eq!(rto.detection_ms, 47_000);
+    assert_eq!(Duration::from_millis(rto.detection_ms), Duration::from_secs(40) + EVALUATION_OFFSET);
+}
+
+#[test]
+fn a_dead_primary_under_missing_goes_insufficient_data_and_nothing_fails_over() {
+    let dies = ArticleSetup { failure: FailureKind::Dies, ..ArticleSetup::default() };
+    let run = run_article(dies, &mut Quiet);
+    assert!(run.report.is_none(), "no failover");
+    let last = run.alarm_changes.last().unwrap();
+    assert_eq!(last.to, AlarmState::InsufficientData);
+    assert_eq!(run.region.instance(&run.group.standbys[0]).unwrap().state, InstanceState::Stopped);
+}
+
+#[test]
+fn a_dead_primary_under_breaching_fails_over_with_a_forced_stop() {
+    let dies = ArticleSetup {
+        failure: FailureKind::Dies,
+        treat_missing_data: TreatMissingData::Breaching,
+        ..ArticleSetup::default()
+    };
+    let run = run_article(dies, &mut Quiet);
+    let report = run.report.as_ref().expect("silence counts as breaching");
+    assert!(matches!(report.outcome, Outcome::FailedOver { .. }), "{}", report.outcome);
+    let alarm = run.alarm_changes.last().unwrap();
+    assert_eq!(alarm.to, AlarmState::Alarm);
+    assert!(alarm.datapoints.iter().all(|p| p.value.is_none()), "decided by missing data alone");
+    // The range of 3 periods has to empty first: detection takes minutes, not seconds.
+    let detection = alarm.time.saturating_since(run.failure_at);
+    assert!(detection > Duration::from_secs(180) && detection < Duration::from_secs(300), "{detection:?}");
+    assert!(
+        report.events.iter().any(|e| matches!(e.kind, EventKind::FenceEscalated { .. })),
+        "its stop hangs"
+    );
 }
 
 #[test]
 fn the_primary_ends_stopped_and_the_standby_running() {
-    let run = run_article(9, Ordering::Parallel, &mut Quiet);
+    let run = run_article(setup(9, Ordering::Parallel), &mut Quiet);
     let primary = run.region.instance(&run.group.primary).unwrap();
     let standby = run.region.instance(&run.group.standbys[0]).unwrap();
     assert_eq!(primary.state, InstanceState::Stopped);

@@ -1,0 +1,211 @@
+//! `coldstandby backtest`: replay metric history through an alarm and show every state change,
+//! the time spent in each state, and how late each ALARM came.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use coldstandby_alarm::backtest::{self, BacktestOptions, BacktestReport};
+use coldstandby_alarm::definition::from_describe_alarms;
+use coldstandby_alarm::evaluator::StateChange;
+use coldstandby_alarm::{data, timestamp, AlarmState};
+use coldstandby_engine::Timestamp;
+use serde::Serialize;
+
+use crate::output;
+use crate::{BacktestArgs, CommandError, Exit, OutputFormat};
+
+/// A command-line timestamp (RFC 3339, or CloudWatch's `+0000` form).
+pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+    timestamp::parse(text)
+}
+
+/// A command-line alarm state.
+pub fn parse_state(text: &str) -> Result<AlarmState, String> {
+    AlarmState::parse(text)
+}
+
+fn invalid_input(file: &Path, message: impl std::fmt::Display) -> anyhow::Error {
+    CommandError { exit: Exit::InvalidInput, message: format!("{}: {message}", file.display()) }.into()
+}
+
+pub fn run(args: &BacktestArgs) -> anyhow::Result<Exit> {
+    let alarm_text = std::fs::read_to_string(&args.alarm)
+        .with_context(|| format!("reading the alarm from {}", args.alarm.display()))?;
+    let alarm_json: serde_json::Value = serde_json::from_str(&alarm_text)
+        .map_err(|e| invalid_input(&args.alarm, format!("not valid JSON: {e}")))?;
+    let alarm = from_describe_alarms(&alarm_json, args.evaluation_range)
+        .map_err(|e| invalid_input(&args.alarm, format!("not a usable metric alarm: {e}")))?;
+
+    let data_text = std::fs::read_to_string(&args.data)
+        .with_context(|| format!("reading metric data from {}", args.data.display()))?;
+    let metric_data = data::parse(&data_text, alarm.statistic).map_err(|e| invalid_input(&args.data, e))?;
+
+    let options = BacktestOptions { initial: args.initial_state, from: args.from, until: args.until };
+    let report = backtest::run(&alarm, &metric_data, options).map_err(CommandError::usage)?;
+    match args.output {
+        OutputFormat::Json => output::print_json(&JsonReport::new(&report))?,
+        OutputFormat::Text => output::print_lines(&render(&report, metric_data.points().len()))?,
+    }
+    Ok(Exit::Success)
+}
+
+#[derive(Serialize)]
+struct JsonPoint {
+    period_start: String,
+    value: Option<f64>,
+    counted_as: &'static str,
+}
+
+#[derive(Serialize)]
+struct JsonTransition {
+    time: String,
+    from: AlarmState,
+    to: AlarmState,
+    reason: String,
+    datapoints: Vec<JsonPoint>,
+}
+
+#[derive(Serialize)]
+struct JsonDelay {
+    alarm_at: String,
+    first_breaching_sample: Option<String>,
+    delay_seconds: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    evaluations: u64,
+    alarm_transitions: usize,
+    time_in_state_seconds: std::collections::BTreeMap<AlarmState, f64>,
+    alarms: Vec<JsonDelay>,
+}
+
+/// The backtest as one JSON document, times in RFC 3339.
+#[derive(Serialize)]
+struct JsonReport {
+    alarm: String,
+    rule: String,
+    from: String,
+    until: String,
+    initial_state: AlarmState,
+    transitions: Vec<JsonTransition>,
+    final_state: AlarmState,
+    summary: JsonSummary,
+}
+
+impl JsonReport {
+    fn new(report: &BacktestReport) -> Self {
+        let seconds = |ms: u64| ms as f64 / 1000.0;
+        Self {
+            alarm: report.alarm.clone(),
+            rule: report.rule.clone(),
+            from: timestamp::format(report.from),
+            until: timestamp::format(report.until),
+            initial_state: report.initial_state,
+            transitions: report.transitions.iter().map(json_transition).collect(),
+            final_state: report.final_state,
+            summary: JsonSummary {
+                evaluations: report.summary.evaluations,
+                alarm_transitions: report.summary.alarm_transitions,
+                time_in_state_seconds: report
+                    .summary
+                    .time_in_state_ms
+                    .iter()
+                    .map(|(s, ms)| (*s, seconds(*ms)))
+                    .collect(),
+                alarms: report
+                    .summary
+                    .alarm_delays
+                    .iter()
+                    .map(|delay| JsonDelay {
+                        alarm_at: timestamp::format(delay.alarm_at),
+                        first_breaching_sample: delay.first_breaching_sample.map(timestamp::format),
+                        delay_seconds: delay.delay_ms.map(seconds),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+fn json_transition(change: &StateChange) -> JsonTransition {
+    JsonTransition {
+        time: timestamp::format(change.time),
+        from: change.from,
+        to: change.to,
+        reason: change.reason.clone(),
+        datapoints: change
+            .datapoints
+            .iter()
+            .map(|p| JsonPoint {
+                period_start: timestamp::format(p.period_start),
+                value: p.value,
+                counted_as: p.counted_as,
+            })
+            .collect(),
+    }
+}
+
+/// `1d 02h 03m 04s`, leaving out leading zero units.
+fn span(duration: Duration) -> String {
+    let total = duration.as_secs();
+    let (days, hours, minutes, seconds) = (total / 86_400, total / 3600 % 24, total / 60 % 60, total % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, _) => format!("{minutes}m {seconds:02}s"),
+        (0, _, _) => format!("{hours}h {minutes:02}m {seconds:02}s"),
+        _ => format!("{days}d {hours:02}h {minutes:02}m {seconds:02}s"),
+    }
+}
+
+fn render(report: &BacktestReport, samples: usize) -> Vec<String> {
+    let mut lines = vec![
+        format!("Backtest of {}: {}", report.alarm, report.rule),
+        format!(
+            "{samples} samples; evaluated {} times from {} to {}, starting in {}",
+            report.summary.evaluations,
+            timestamp::format(report.from),
+            timestamp::format(report.until),
+            report.initial_state
+        ),
+        String::new(),
+    ];
+    if report.transitions.is_empty() {
+        lines.push(format!("No state change: the alarm stayed {}.", report.initial_state));
+    } else {
+        lines.push(format!("{:<24} {:<17} {:<17} {}", "time", "from", "to", "why"));
+        for change in &report.transitions {
+            lines.push(format!(
+                "{:<24} {:<17} {:<17} {}",
+                timestamp::format(change.time),
+                change.from.as_str(),
+                change.to.as_str(),
+                change.reason
+            ));
+        }
+    }
+    lines.push(String::new());
+    lines.push("Summary".to_owned());
+    lines.push(format!("  ALARM transitions: {}", report.summary.alarm_transitions));
+    let in_state: Vec<String> = report
+        .summary
+        .time_in_state_ms
+        .iter()
+        .map(|(state, ms)| format!("{state} {}", span(Duration::from_millis(*ms))))
+        .collect();
+    lines.push(format!("  time in each state: {}", in_state.join(", ")));
+    for delay in &report.summary.alarm_delays {
+        let when = timestamp::format(delay.alarm_at);
+        lines.push(match (delay.first_breaching_sample, delay.delay_ms) {
+            (Some(first), Some(ms)) => format!(
+                "  ALARM at {when}: {} after the first breaching sample ({})",
+                span(Duration::from_millis(ms)),
+                timestamp::format(first)
+            ),
+            _ => format!("  ALARM at {when}: no breaching sample (missing data counted as breaching)"),
+        });
+    }
+    lines.push(format!("  final state: {}", report.final_state));
+    lines
+}
