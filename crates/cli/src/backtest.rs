@@ -8,7 +8,7 @@ use anyhow::Context;
 use coldstandby_alarm::backtest::{self, BacktestOptions, BacktestReport};
 use coldstandby_alarm::definition::from_describe_alarms;
 use coldstandby_alarm::evaluator::StateChange;
-use coldstandby_alarm::{data, timestamp, AlarmState};
+use coldstandby_alarm::{data, timestamp, AlarmDefinition, AlarmState};
 use coldstandby_engine::Timestamp;
 use serde::Serialize;
 
@@ -25,18 +25,46 @@ pub fn parse_state(text: &str) -> Result<AlarmState, String> {
     AlarmState::parse(text)
 }
 
+/// The alarm from `--alarm ALARM.json`, or from `--config FILE --group NAME`.
+fn load_alarm(args: &BacktestArgs) -> anyhow::Result<AlarmDefinition> {
+    if let (Some(config_path), Some(group_name)) = (&args.config, &args.group) {
+        let config = coldstandby_config::load(config_path)?;
+        let group = config.group(group_name).ok_or_else(|| {
+            let known = config.group_names().join(", ");
+            CommandError::usage(format!(
+                "{} defines no group `{group_name}` (it defines: {known})",
+                config_path.display()
+            ))
+        })?;
+        let mut alarm = group.alarm.clone().ok_or_else(|| {
+            CommandError::usage(format!(
+                "group `{group_name}` in {} has no [group.alarm] table",
+                config_path.display()
+            ))
+        })?;
+        if let Some(range) = args.evaluation_range {
+            alarm.evaluation_range = range;
+            if let Some((_, message)) = alarm.problems().into_iter().next() {
+                return Err(CommandError::usage(format!("--evaluation-range: {message}")));
+            }
+        }
+        return Ok(alarm);
+    }
+    let path = args.alarm.as_ref().expect("clap requires --alarm without --config");
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the alarm from {}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| invalid_input(path, format!("not valid JSON: {e}")))?;
+    from_describe_alarms(&json, args.evaluation_range)
+        .map_err(|e| invalid_input(path, format!("not a usable metric alarm: {e}")))
+}
+
 fn invalid_input(file: &Path, message: impl std::fmt::Display) -> anyhow::Error {
     CommandError { exit: Exit::InvalidInput, message: format!("{}: {message}", file.display()) }.into()
 }
 
 pub fn run(args: &BacktestArgs) -> anyhow::Result<Exit> {
-    let alarm_text = std::fs::read_to_string(&args.alarm)
-        .with_context(|| format!("reading the alarm from {}", args.alarm.display()))?;
-    let alarm_json: serde_json::Value = serde_json::from_str(&alarm_text)
-        .map_err(|e| invalid_input(&args.alarm, format!("not valid JSON: {e}")))?;
-    let alarm = from_describe_alarms(&alarm_json, args.evaluation_range)
-        .map_err(|e| invalid_input(&args.alarm, format!("not a usable metric alarm: {e}")))?;
-
+    let alarm = load_alarm(args)?;
     let data_text = std::fs::read_to_string(&args.data)
         .with_context(|| format!("reading metric data from {}", args.data.display()))?;
     let metric_data = data::parse(&data_text, alarm.statistic).map_err(|e| invalid_input(&args.data, e))?;

@@ -88,7 +88,8 @@ enum Command {
     /// Replay metric history through an alarm: when would it have fired, and how often?
     ///
     /// ALARM.json is what `aws cloudwatch describe-alarms --alarm-names NAME` prints (the whole
-    /// output or one element of MetricAlarms). DATA is a CSV with the header `timestamp,value`
+    /// output or one element of MetricAlarms); or give --config and --group to use the alarm a
+    /// group defines in its `[group.alarm]` table. DATA is a CSV with the header `timestamp,value`
     /// and one row per raw sample (a period with no row is missing data), or the JSON printed by
     /// `aws cloudwatch get-metric-data` or `get-metric-statistics`. Evaluation follows
     /// CloudWatch's documented rules, including missing data and the premature-alarm rule.
@@ -190,8 +191,14 @@ pub struct FailoverArgs {
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
     /// The alarm, as `aws cloudwatch describe-alarms` prints it
-    #[arg(long, value_name = "ALARM.json")]
-    pub alarm: PathBuf,
+    #[arg(long, value_name = "ALARM.json", required_unless_present = "config", conflicts_with = "config")]
+    pub alarm: Option<PathBuf>,
+    /// Or: the configuration file whose group (--group) defines the alarm in `[group.alarm]`
+    #[arg(long, value_name = "FILE", requires = "group")]
+    pub config: Option<PathBuf>,
+    /// The group whose `[group.alarm]` to backtest (with --config)
+    #[arg(long, requires = "config")]
+    pub group: Option<String>,
     /// The metric history: CSV (`timestamp,value`) or get-metric-data / get-metric-statistics JSON
     #[arg(long, value_name = "DATA")]
     pub data: PathBuf,

@@ -294,3 +294,36 @@ fn the_dies_demo_shows_what_missing_data_does() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn backtest_can_take_the_alarm_from_a_config_group() {
+    let config = example_config();
+    let data = example("metrics/web-primary-cpu.csv");
+    let args = [
+        "backtest",
+        "--config",
+        config.to_str().unwrap(),
+        "--group",
+        "web",
+        "--data",
+        &data,
+        "--output",
+        "json",
+    ];
+    let from_config = json(&coldstandby(&args));
+    let from_json = json(&coldstandby(&[
+        "backtest",
+        "--alarm",
+        &example("alarms/cpu-1-of-1.json"),
+        "--data",
+        &data,
+        "--output",
+        "json",
+    ]));
+    assert_eq!(from_config["transitions"], from_json["transitions"], "the same alarm either way");
+
+    let no_alarm =
+        coldstandby(&["backtest", "--config", config.to_str().unwrap(), "--group", "batch", "--data", &data]);
+    assert_eq!(no_alarm.status.code(), Some(2));
+    assert!(stderr(&no_alarm).contains("has no [group.alarm] table"));
+}

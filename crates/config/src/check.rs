@@ -36,12 +36,18 @@ impl<'a> Fields<'a> {
         Self { path: path.to_owned(), remaining, offsets: BTreeMap::new() }
     }
 
-    fn key_path(&self, key: &str) -> String {
+    /// The full path of `key`, e.g. `group[0].alarm.threshold`.
+    pub(crate) fn key_path(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_owned()
         } else {
             format!("{}.{key}", self.path)
         }
+    }
+
+    /// Whether `key` is present and not yet read.
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.remaining.contains_key(key)
     }
 
     /// Take a key's item, if present.
@@ -161,6 +167,72 @@ impl<'t> Checker<'t> {
             }
         }
         valid.then_some(strings)
+    }
+
+    /// A whole number within `range`.
+    pub(crate) fn whole(
+        &mut self,
+        fields: &mut Fields<'_>,
+        key: &str,
+        range: RangeInclusive<u32>,
+    ) -> Option<u32> {
+        let item = fields.take(key)?;
+        let offset = fields.offset_of(key);
+        let path = fields.key_path(key);
+        let Some(number) = item.as_integer() else {
+            self.wrong_type(&path, offset, "a whole number", item);
+            return None;
+        };
+        match u32::try_from(number) {
+            Ok(value) if range.contains(&value) => Some(value),
+            _ => {
+                self.problem(
+                    &path,
+                    offset,
+                    format!("{number} is out of range ({} to {})", range.start(), range.end()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A finite number (an integer is accepted too).
+    pub(crate) fn number(&mut self, fields: &mut Fields<'_>, key: &str) -> Option<f64> {
+        let item = fields.take(key)?;
+        let offset = fields.offset_of(key);
+        let value = item.as_float().or_else(|| item.as_integer().map(|n| n as f64));
+        match value {
+            Some(value) if value.is_finite() => Some(value),
+            _ => {
+                self.wrong_type(&fields.key_path(key), offset, "a number", item);
+                None
+            }
+        }
+    }
+
+    /// A table of string values, e.g. `{ InstanceId = "i-..." }`.
+    pub(crate) fn string_table(
+        &mut self,
+        fields: &mut Fields<'_>,
+        key: &str,
+    ) -> Option<BTreeMap<String, String>> {
+        let item = fields.take(key)?;
+        let offset = fields.offset_of(key);
+        let path = fields.key_path(key);
+        let Some(table) = item.as_table_like() else {
+            self.wrong_type(&path, offset, "a table of strings", item);
+            return None;
+        };
+        let mut values = BTreeMap::new();
+        for (name, value) in table.iter() {
+            match value.as_str() {
+                Some(text) => {
+                    values.insert(name.to_owned(), text.to_owned());
+                }
+                None => self.wrong_type(&format!("{path}.{name}"), offset, "a string", value),
+            }
+        }
+        Some(values)
     }
 
     /// A whole number of seconds within `range`.

@@ -1,6 +1,7 @@
 //! coldstandby's configuration file (TOML): parsed and validated whole before anything runs, so
 //! that every problem is reported at once with its key and line, and a bad file changes nothing.
 
+mod alarm;
 mod check;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -8,6 +9,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use coldstandby_alarm::AlarmDefinition;
 use coldstandby_engine::{FenceMode, GroupSpec, InstanceId, Ordering, Timeouts};
 
 use check::{Checker, Fields};
@@ -25,6 +27,8 @@ pub struct GroupConfig {
     pub spec: GroupSpec,
     /// Alarm names (not ARNs) whose transition into ALARM fails this group over.
     pub alarms: Vec<String>,
+    /// The alarm watching the primary, when `[group.alarm]` defines it.
+    pub alarm: Option<AlarmDefinition>,
 }
 
 impl Config {
@@ -238,6 +242,29 @@ fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: us
         capacity_retry: seconds("capacity_retry_seconds", DEFAULTS.capacity_retry),
         failover: seconds("failover_timeout_seconds", DEFAULTS.failover),
     };
+    let alarm_names: Vec<String> = alarms.iter().map(|(alarm, _)| alarm.clone()).collect();
+    // None: no alarm table; Some(None): an invalid one (its problems are recorded).
+    let alarm: Option<Option<AlarmDefinition>> =
+        fields.take("alarm").map(|item| match item.as_table_like() {
+            Some(table) => {
+                let context = alarm::AlarmContext {
+                    group_path: &path,
+                    group_name: name.as_ref().map(|(name, _)| name.as_str()),
+                    alarm_names: &alarm_names,
+                    primary: primary.as_ref(),
+                };
+                alarm::read_alarm(checker, table, &context)
+            }
+            None => {
+                let offset = fields.offset_of("alarm");
+                checker.problem(
+                    &format!("{path}.alarm"),
+                    offset,
+                    "expected a table ([group.alarm])".to_owned(),
+                );
+                None
+            }
+        });
     checker.unknown_keys(fields);
 
     let (name, _) = name?;
@@ -249,8 +276,12 @@ fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: us
         fence: fence.unwrap_or_default(),
         timeouts,
     };
-    let alarms = alarms.into_iter().map(|(alarm, _)| alarm).collect();
-    Some(GroupConfig { spec, alarms })
+    let alarm = match alarm {
+        Some(None) => return None,
+        Some(Some(definition)) => Some(definition),
+        None => None,
+    };
+    Some(GroupConfig { spec, alarms: alarm_names, alarm })
 }
 
 /// Checks across groups: unique names, and no instance in two groups.

@@ -144,3 +144,45 @@ fn missing_keys_and_syntax_errors_are_named() {
     let error = parse("region = \"ap-northeast-1\"\n", "nogroup.toml").unwrap_err();
     assert_eq!(error.problems[0].key, "group");
 }
+
+#[test]
+fn a_group_alarm_table_is_read_with_defaults() {
+    let text = format!(
+        "{MINIMAL}\n[group.alarm]\nmetric_name = \"CPUUtilization\"\nthreshold = 50\ncomparison_operator = \"GreaterThanThreshold\"\n"
+    );
+    let config = parse(&text, "alarm.toml").unwrap();
+    let alarm = config.groups[0].alarm.as_ref().expect("the alarm is read");
+    assert_eq!(alarm.name, "web-primary-cpu-high", "named after the group's first alarm");
+    assert_eq!(alarm.namespace, "AWS/EC2");
+    assert_eq!(alarm.dimensions["InstanceId"], "i-0a1b2c3d4e5f60718", "watches the primary");
+    assert_eq!(alarm.threshold, 50.0);
+    assert_eq!((alarm.period_seconds, alarm.evaluation_periods, alarm.datapoints_to_alarm), (60, 1, 1));
+    assert_eq!(alarm.evaluation_range, 3);
+    assert_eq!(
+        alarm.summary(),
+        "CPUUtilization Average > 50 for 1 of 1 periods of 60 s (missing data: missing)"
+    );
+}
+
+#[test]
+fn a_bad_alarm_table_names_each_key() {
+    let text = format!(
+        "{MINIMAL}\n[group.alarm]\nmetric_name = \"CPUUtilization\"\nstatistic = \"Mode\"\nperiod_seconds = 45\nevaluation_periods = 2\ndatapoints_to_alarm = 3\ncomparison_operator = \"GreaterThanUpperThreshold\"\ntreat_missing_data = \"sometimes\"\nthreshhold = 5\n"
+    );
+    let error = parse(&text, "bad-alarm.toml").unwrap_err();
+    let found: Vec<(&str, Option<usize>)> = error.problems.iter().map(|p| (p.key.as_str(), p.line)).collect();
+    for (key, line) in [
+        ("group[0].alarm.statistic", 12),
+        ("group[0].alarm.period_seconds", 13),
+        ("group[0].alarm.datapoints_to_alarm", 15),
+        ("group[0].alarm.comparison_operator", 16),
+        ("group[0].alarm.treat_missing_data", 17),
+        ("group[0].alarm.threshhold", 18),
+    ] {
+        assert!(found.contains(&(key, Some(line))), "no problem for `{key}` on line {line} in {found:#?}");
+    }
+    assert!(
+        found.iter().any(|(key, _)| *key == "group[0].alarm.threshold"),
+        "the required threshold is missing"
+    );
+}
