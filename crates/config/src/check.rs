@@ -169,6 +169,19 @@ impl<'t> Checker<'t> {
         valid.then_some(strings)
     }
 
+    /// `true` or `false`.
+    pub(crate) fn boolean(&mut self, fields: &mut Fields<'_>, key: &str) -> Option<bool> {
+        let item = fields.take(key)?;
+        let offset = fields.offset_of(key);
+        match item.as_bool() {
+            Some(value) => Some(value),
+            None => {
+                self.wrong_type(&fields.key_path(key), offset, "true or false", item);
+                None
+            }
+        }
+    }
+
     /// A whole number within `range`.
     pub(crate) fn whole(
         &mut self,

@@ -14,10 +14,21 @@ use coldstandby_engine::{FenceMode, GroupSpec, InstanceId, Ordering, Timeouts};
 
 use check::{Checker, Fields};
 
+/// Where the groups' instances are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Provider {
+    /// Real EC2, through the AWS SDK.
+    #[default]
+    Aws,
+    /// A simulated region built from this file (rehearsals).
+    Sim,
+}
+
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub region: String,
+    pub provider: Provider,
     pub groups: Vec<GroupConfig>,
 }
 
@@ -29,12 +40,23 @@ pub struct GroupConfig {
     pub alarms: Vec<String>,
     /// The alarm watching the primary, when `[group.alarm]` defines it.
     pub alarm: Option<AlarmDefinition>,
+    /// Also fail over when a listed alarm goes to INSUFFICIENT_DATA ("silence means dead").
+    pub fail_over_on_insufficient_data: bool,
 }
 
 impl Config {
     /// The group called `name`.
     pub fn group(&self, name: &str) -> Option<&GroupConfig> {
         self.groups.iter().find(|group| group.spec.name == name)
+    }
+
+    /// The groups that list `alarm` (a name, or an ARN whose last part is a listed name).
+    pub fn groups_for_alarm(&self, alarm: &str) -> Vec<&GroupConfig> {
+        let name = alarm.rsplit(":alarm:").next().unwrap_or(alarm);
+        self.groups
+            .iter()
+            .filter(|group| group.alarms.iter().any(|listed| listed == name || listed == alarm))
+            .collect()
     }
 
     /// The names of every group, in file order.
@@ -142,10 +164,13 @@ fn read_config(checker: &mut Checker, root: &toml_edit::Table) -> Option<Config>
                 .collect()
         }
     };
+    let provider = checker
+        .choice(&mut fields, "provider", &[("aws", Provider::Aws), ("sim", Provider::Sim)])
+        .unwrap_or_default();
     checker.unknown_keys(fields);
     cross_check(checker, &groups);
     let (region, _) = region?;
-    Some(Config { region, groups })
+    Some(Config { region, provider, groups })
 }
 
 const DEFAULTS: Timeouts = Timeouts {
@@ -232,6 +257,8 @@ fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: us
         "fence",
         &[("stop", FenceMode::Stop), ("force-stop", FenceMode::ForceStop)],
     );
+    let fail_over_on_insufficient_data =
+        checker.boolean(&mut fields, "fail_over_on_insufficient_data").unwrap_or(false);
     let mut seconds = |key: &str, default: Duration| {
         checker.seconds(&mut fields, key, 1..=MAX_TIMEOUT_SECONDS).unwrap_or(default)
     };
@@ -281,7 +308,7 @@ fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: us
         Some(Some(definition)) => Some(definition),
         None => None,
     };
-    Some(GroupConfig { spec, alarms: alarm_names, alarm })
+    Some(GroupConfig { spec, alarms: alarm_names, alarm, fail_over_on_insufficient_data })
 }
 
 /// Checks across groups: unique names, and no instance in two groups.

@@ -103,6 +103,49 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// The step's name, as it appears in JSON (`"step": "stop-requested"`).
+    pub fn step(&self) -> &'static str {
+        match self {
+            Self::Started { .. } => "started",
+            Self::Observed { .. } => "observed",
+            Self::NotVisible { .. } => "not-visible",
+            Self::Planned { .. } => "planned",
+            Self::StopRequested { .. } => "stop-requested",
+            Self::FenceEscalated { .. } => "fence-escalated",
+            Self::Fenced { .. } => "fenced",
+            Self::StartRequested { .. } => "start-requested",
+            Self::StandbySkipped { .. } => "standby-skipped",
+            Self::Promoted { .. } => "promoted",
+            Self::Verified { .. } => "verified",
+            Self::Redirected { .. } => "redirected",
+            Self::Recorded { .. } => "recorded",
+            Self::RolledBack { .. } => "rolled-back",
+            Self::CallFailed { .. } => "call-failed",
+            Self::Finished { .. } => "finished",
+        }
+    }
+
+    /// The one instance the step is about, if there is one.
+    pub fn instance(&self) -> Option<&InstanceId> {
+        match self {
+            Self::Observed { instance, .. }
+            | Self::NotVisible { instance }
+            | Self::StopRequested { instance, .. }
+            | Self::FenceEscalated { instance, .. }
+            | Self::StartRequested { instance }
+            | Self::StandbySkipped { instance, .. }
+            | Self::Promoted { instance }
+            | Self::Verified { instance, .. }
+            | Self::Redirected { instance, .. }
+            | Self::Recorded { instance, .. }
+            | Self::RolledBack { instance } => Some(instance),
+            Self::CallFailed { instance, .. } => instance.as_ref(),
+            Self::Started { .. } | Self::Planned { .. } | Self::Fenced { .. } | Self::Finished { .. } => None,
+        }
+    }
+}
+
 /// What the first observation showed and what the engine will do about it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -228,4 +271,24 @@ pub struct Report {
     /// Calls made, by EC2 operation.
     pub calls: BTreeMap<&'static str, u32>,
     pub events: Vec<Event>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_names_match_the_json_tags() {
+        let instance: InstanceId = "i-0000000a".parse().unwrap();
+        let kinds = [
+            EventKind::NotVisible { instance: instance.clone() },
+            EventKind::StopRequested { instance: instance.clone(), force: true },
+            EventKind::Fenced { instances: vec![instance.clone()] },
+            EventKind::RolledBack { instance },
+        ];
+        for kind in kinds {
+            let json = serde_json::to_value(&kind).unwrap();
+            assert_eq!(json["step"], kind.step());
+        }
+    }
 }

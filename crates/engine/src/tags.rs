@@ -10,6 +10,16 @@ use serde::{Deserialize, Serialize};
 pub const GROUP_TAG: &str = "coldstandby:group";
 /// The tag holding the instance's role in its group.
 pub const ROLE_TAG: &str = "coldstandby:role";
+/// The tag naming the trigger (an alarm event, a manual run) that made the member active.
+pub const TRIGGER_TAG: &str = "coldstandby:trigger";
+
+/// EC2 tag values hold at most 256 characters.
+const MAX_TAG_VALUE_CHARS: usize = 256;
+
+/// `trigger` cut to what a tag value can hold.
+pub fn trigger_tag_value(trigger: &str) -> String {
+    trigger.chars().take(MAX_TAG_VALUE_CHARS).collect()
+}
 
 /// A member's recorded role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

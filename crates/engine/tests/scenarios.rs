@@ -115,6 +115,8 @@ fn fence_first_starts_the_standby_only_after_the_primary_is_confirmed_stopped() 
         assert_eq!(role(&region, FIRST), Some(Role::Active));
         assert_eq!(role(&region, PRIMARY), Some(Role::Standby));
         assert_eq!(role(&region, SECOND), Some(Role::Standby));
+        let tags = region.instance(&id(FIRST)).unwrap().tags;
+        assert_eq!(tags["coldstandby:trigger"], "manual", "the trigger that made it active is recorded");
         assert!(region.calls().iter().all(|c| c.error.is_none()), "seed {seed}: no call failed");
     }
 }

@@ -2,6 +2,7 @@
 //! seam for now) and record the new active member in the instances' tags.
 
 use super::*;
+use crate::tags::{trigger_tag_value, TRIGGER_TAG};
 
 impl Failover {
     /// Verify, redirect and record once the fence holds and the standby runs.
@@ -44,7 +45,12 @@ impl Failover {
         let mut writes = Vec::new();
         for member in self.spec.members() {
             let role = if member == target { Role::Active } else { Role::Standby };
-            let wanted = role.tags_for(&self.spec.name);
+            let mut wanted = role.tags_for(&self.spec.name);
+            if role == Role::Active {
+                // Which trigger made it active: a duplicate delivery of the same alarm event
+                // is recognised from this tag.
+                wanted.insert(TRIGGER_TAG.to_owned(), trigger_tag_value(&self.options.trigger));
+            }
             // A member never seen does not exist (or cannot be seen): there is nothing to tag.
             let Some(observation) = &self.seen[&member].observation else { continue };
             let up_to_date = wanted.iter().all(|(k, v)| observation.tags.get(k) == Some(v));

@@ -1,0 +1,162 @@
+//! The engine's `Provider` on real EC2, with the AWS SDK for Rust. Region comes from the config;
+//! credentials and endpoint from the standard chain, so `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_EC2`
+//! point it at a VPC endpoint or a local emulator with no code change.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName, Tag};
+use aws_sdk_ec2::Client;
+use coldstandby_engine::{ApiError, InstanceId, InstanceState, Observation, Provider};
+
+use crate::errors::from_sdk_error;
+
+/// Connecting to the endpoint.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Waiting for a response once connected.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// One call, end to end. The engine retries on its own, with backoff and within its deadlines,
+/// so the SDK's own retries are off.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Pages of DescribeInstances read for one observation (a group has a handful of members).
+const MAX_PAGES: usize = 10;
+
+/// EC2 through the SDK.
+#[derive(Clone, Debug)]
+pub struct Ec2Provider {
+    client: Client,
+}
+
+/// The SDK configuration coldstandby uses: explicit timeouts, no SDK-level retries.
+pub async fn sdk_config(region: &str) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .operation_attempt_timeout(CALL_TIMEOUT)
+        .operation_timeout(CALL_TIMEOUT)
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::disabled())
+        .load()
+        .await
+}
+
+impl Ec2Provider {
+    /// A provider for `region`, credentials and endpoint from the environment.
+    pub async fn connect(region: &str) -> Self {
+        Self::from_config(&sdk_config(region).await)
+    }
+
+    pub fn from_config(config: &SdkConfig) -> Self {
+        Self { client: Client::new(config) }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn state_of(name: &InstanceStateName) -> Option<InstanceState> {
+    match name {
+        InstanceStateName::Pending => Some(InstanceState::Pending),
+        InstanceStateName::Running => Some(InstanceState::Running),
+        InstanceStateName::ShuttingDown => Some(InstanceState::ShuttingDown),
+        InstanceStateName::Terminated => Some(InstanceState::Terminated),
+        InstanceStateName::Stopping => Some(InstanceState::Stopping),
+        InstanceStateName::Stopped => Some(InstanceState::Stopped),
+        _ => None,
+    }
+}
+
+/// The engine's view of one described instance. An instance whose id or state cannot be read is
+/// left out, which the engine treats as "unknown" (never as stopped).
+fn observation(instance: &Instance) -> Option<Observation> {
+    let id: InstanceId = instance.instance_id()?.parse().ok()?;
+    let state = instance.state().and_then(|s| s.name()).and_then(state_of);
+    let Some(state) = state else {
+        tracing::warn!(instance = %id, "DescribeInstances gave no recognised state; treating it as unknown");
+        return None;
+    };
+    let tags: BTreeMap<String, String> = instance
+        .tags()
+        .iter()
+        .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
+        .collect();
+    Some(Observation {
+        instance: id,
+        state,
+        availability_zone: instance
+            .placement()
+            .and_then(|p| p.availability_zone())
+            .unwrap_or_default()
+            .to_owned(),
+        state_reason: instance.state_reason().and_then(|r| r.message()).map(str::to_owned),
+        tags,
+    })
+}
+
+impl Provider for Ec2Provider {
+    async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
+        let ids: Vec<String> = instances.iter().map(|id| id.as_str().to_owned()).collect();
+        let filter = Filter::builder().name("instance-id").set_values(Some(ids)).build();
+        let mut observations = Vec::new();
+        let mut next_token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = self
+                .client
+                .describe_instances()
+                .filters(filter.clone())
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|error| from_sdk_error("DescribeInstances", error))?;
+            for reservation in page.reservations() {
+                observations.extend(reservation.instances().iter().filter_map(observation));
+            }
+            next_token = page.next_token().filter(|token| !token.is_empty()).map(str::to_owned);
+            if next_token.is_none() {
+                break;
+            }
+        }
+        Ok(observations)
+    }
+
+    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
+        self.client
+            .start_instances()
+            .instance_ids(instance.as_str())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| from_sdk_error("StartInstances", error))
+    }
+
+    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
+        self.client
+            .stop_instances()
+            .instance_ids(instance.as_str())
+            .force(force)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| from_sdk_error("StopInstances", error))
+    }
+
+    async fn set_tags(&self, instance: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+        let tags: Vec<Tag> =
+            tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
+        self.client
+            .create_tags()
+            .resources(instance.as_str())
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| from_sdk_error("CreateTags", error))
+    }
+}

@@ -1,0 +1,101 @@
+//! Classifying AWS SDK errors once, into the engine's `ErrorKind`, keeping the code and the whole
+//! message (an `UnauthorizedOperation` carries its encoded authorization message).
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use coldstandby_engine::{ApiError, ErrorKind};
+
+/// The engine's reaction to an EC2 error code (and HTTP status, when there is one).
+pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorKind {
+    match code {
+        Some("RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "RequestThrottled") => {
+            ErrorKind::Throttled
+        }
+        Some(
+            "InsufficientInstanceCapacity"
+            | "InstanceLimitExceeded"
+            | "VcpuLimitExceeded"
+            | "InsufficientCapacity",
+        ) => ErrorKind::Capacity,
+        Some("IncorrectInstanceState" | "IncorrectState") => ErrorKind::WrongState,
+        Some("InvalidInstanceID.NotFound") => ErrorKind::NotFound,
+        Some(
+            "UnauthorizedOperation"
+            | "AuthFailure"
+            | "AccessDenied"
+            | "AccessDeniedException"
+            | "OptInRequired",
+        ) => ErrorKind::Denied,
+        Some("InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable") => {
+            ErrorKind::Transient
+        }
+        _ if status.is_some_and(|status| status >= 500) => ErrorKind::Transient,
+        _ if status == Some(429) => ErrorKind::Throttled,
+        _ => ErrorKind::Invalid,
+    }
+}
+
+/// Convert any EC2 operation's SDK error.
+pub fn from_sdk_error<E>(operation: &str, error: SdkError<E, HttpResponse>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &error {
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            let service_error = context.err();
+            let code = service_error.code().map(str::to_owned);
+            let message = service_error.message().map_or_else(|| service_error.to_string(), str::to_owned);
+            let kind = classify(code.as_deref(), Some(status));
+            ApiError::new(kind, code.unwrap_or_else(|| format!("HTTP {status}")), message)
+        }
+        SdkError::TimeoutError(_) => ApiError::new(
+            ErrorKind::Transient,
+            "Timeout",
+            format!("{operation} timed out: {}", chain(&error)),
+        ),
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ApiError::new(ErrorKind::Transient, "NetworkError", format!("{operation}: {}", chain(&error)))
+        }
+        _ => ApiError::new(ErrorKind::Invalid, "RequestNotSent", format!("{operation}: {}", chain(&error))),
+    }
+}
+
+/// An error and its sources, joined, so a dispatch failure says why (refused, DNS, TLS...).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_the_engine_distinguishes() {
+        let cases = [
+            ("RequestLimitExceeded", 503, ErrorKind::Throttled),
+            ("InsufficientInstanceCapacity", 500, ErrorKind::Capacity),
+            ("InstanceLimitExceeded", 400, ErrorKind::Capacity),
+            ("VcpuLimitExceeded", 400, ErrorKind::Capacity),
+            ("IncorrectInstanceState", 400, ErrorKind::WrongState),
+            ("InvalidInstanceID.NotFound", 400, ErrorKind::NotFound),
+            ("UnauthorizedOperation", 403, ErrorKind::Denied),
+            ("InternalError", 500, ErrorKind::Transient),
+            ("SomethingNew", 502, ErrorKind::Transient),
+            ("InvalidInstanceID.Malformed", 400, ErrorKind::Invalid),
+            ("InvalidParameterValue", 400, ErrorKind::Invalid),
+        ];
+        for (code, status, kind) in cases {
+            assert_eq!(classify(Some(code), Some(status)), kind, "{code}");
+        }
+        assert_eq!(classify(None, Some(429)), ErrorKind::Throttled);
+        assert_eq!(classify(None, None), ErrorKind::Invalid);
+    }
+}

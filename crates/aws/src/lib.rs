@@ -1,0 +1,10 @@
+//! coldstandby's AWS edge: the engine's `Provider` on real EC2 (AWS SDK for Rust), the real
+//! clock, and the handler a CloudWatch alarm action invokes (in Lambda or from the command line).
+//! The only crate of the workspace that compiles the SDK.
+
+pub mod clock;
+pub mod ec2;
+pub mod errors;
+
+pub use clock::SystemClock;
+pub use ec2::Ec2Provider;

@@ -1,0 +1,207 @@
+//! Handling one alarm event: find the groups that list the alarm, act only on a transition into
+//! ALARM (or INSUFFICIENT_DATA for groups that opt in), check the event watches the group's
+//! primary, recognise duplicate deliveries, and run the failover within the caller's deadline.
+
+use std::time::Duration;
+
+use coldstandby_config::{Config, GroupConfig};
+use coldstandby_engine::driver::{self, Observer};
+use coldstandby_engine::lock::{GroupBusy, GroupLock, InProcessLocks};
+use coldstandby_engine::tags::{trigger_tag_value, TRIGGER_TAG};
+use coldstandby_engine::{
+    ApiError, Clock, Failover, InstanceId, Options, Outcome, Provider, Report, Timestamp,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::event::{self, AlarmEvent, AlarmStateValue, MalformedEvent};
+
+/// Time kept back from the caller's deadline (a Lambda invocation's), so the failover stops,
+/// reports and returns before the invocation is cut off.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
+
+/// Attempts of the preflight describe on throttled or transient errors.
+const PREFLIGHT_ATTEMPTS: u32 = 3;
+const PREFLIGHT_PAUSE: Duration = Duration::from_millis(500);
+
+/// What happened to one group.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum GroupResult {
+    /// The failover ran (its outcome says whether anything changed).
+    Ran { group: String, outcome: Outcome, report: Box<Report> },
+    /// This state change was already handled: a member carries its trigger tag.
+    Duplicate { group: String, handled_by: InstanceId },
+}
+
+/// What the handler decided for the event as a whole.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "decision", rename_all = "kebab-case")]
+pub enum Handled {
+    /// No group lists the alarm.
+    NoGroup { alarm: String },
+    /// The state change is not one that fails over.
+    Ignored { alarm: String, state: AlarmStateValue, reason: String },
+    /// Each listed group, handled.
+    Acted { alarm: String, state: AlarmStateValue, trigger: String, groups: Vec<GroupResult> },
+}
+
+/// Why the handler did not (fully) act. Every variant leaves the instances as they were, except
+/// `FailoverFailed`, whose report says what was done.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    MalformedEvent(#[from] MalformedEvent),
+    #[error(
+        "alarm `{alarm}` watches {watched}, but group `{group}`'s primary is {primary}: refusing to act (fix the config or the alarm)"
+    )]
+    DimensionMismatch { alarm: String, group: String, primary: InstanceId, watched: String },
+    #[error(
+        "group `{group}`: {} not found by DescribeInstances; nothing was changed (check the config)",
+        list(missing)
+    )]
+    UnknownInstances { group: String, missing: Vec<InstanceId> },
+    #[error("group `{group}`: could not describe its instances: {error}; nothing was changed")]
+    Describe { group: String, error: ApiError },
+    #[error(transparent)]
+    Busy(#[from] GroupBusy),
+    #[error("group `{group}`: {}", report.outcome)]
+    FailoverFailed { group: String, report: Box<Report> },
+}
+
+fn list(instances: &[InstanceId]) -> String {
+    instances.iter().map(InstanceId::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// The handler's collaborators, built once (per Lambda cold start, or per command).
+#[derive(Debug)]
+pub struct Handler<'a, P, C> {
+    pub config: &'a Config,
+    pub provider: &'a P,
+    pub clock: &'a C,
+    pub locks: &'a InProcessLocks,
+}
+
+impl<P: Provider, C: Clock> Handler<'_, P, C> {
+    /// Handle one alarm event. `deadline` is when the caller must have returned (e.g. the Lambda
+    /// invocation's); the failover stops `DEADLINE_MARGIN` earlier.
+    pub async fn handle(
+        &self,
+        event: &Value,
+        deadline: Option<Timestamp>,
+        observer: &mut impl Observer,
+    ) -> Result<Handled, HandlerError> {
+        let event = event::parse(event)?;
+        let alarm = event.alarm_name.clone();
+        let groups = self.config.groups_for_alarm(event.alarm_arn.as_deref().unwrap_or(&alarm));
+        if groups.is_empty() {
+            tracing::info!(alarm = %alarm, state = event.state.as_str(), "no group lists this alarm; nothing to do");
+            return Ok(Handled::NoGroup { alarm });
+        }
+        let acts = |group: &GroupConfig| match event.state {
+            AlarmStateValue::Alarm => true,
+            AlarmStateValue::InsufficientData => group.fail_over_on_insufficient_data,
+            AlarmStateValue::Ok => false,
+        };
+        let acting: Vec<&GroupConfig> = groups.into_iter().filter(|group| acts(group)).collect();
+        if acting.is_empty() {
+            let reason = match event.state {
+                AlarmStateValue::InsufficientData => {
+                    "INSUFFICIENT_DATA fails over only groups with fail_over_on_insufficient_data = true"
+                        .to_owned()
+                }
+                _ => format!("only a transition into ALARM fails over, not {}", event.state.as_str()),
+            };
+            tracing::info!(alarm = %alarm, state = event.state.as_str(), reason = %reason, "ignored");
+            return Ok(Handled::Ignored { alarm, state: event.state, reason });
+        }
+        // Check every group before acting on any, so a misconfigured one stops them all.
+        for group in &acting {
+            check_dimension(&event, group)?;
+        }
+        let mut results = Vec::new();
+        for group in acting {
+            results.push(self.handle_group(&event, group, deadline, observer).await?);
+        }
+        Ok(Handled::Acted { alarm, state: event.state, trigger: event.trigger(), groups: results })
+    }
+
+    async fn handle_group(
+        &self,
+        event: &AlarmEvent,
+        group: &GroupConfig,
+        deadline: Option<Timestamp>,
+        observer: &mut impl Observer,
+    ) -> Result<GroupResult, HandlerError> {
+        let name = group.spec.name.clone();
+        let _guard = self.locks.try_lock(&name)?;
+        let trigger = event.trigger();
+        let observations = self.preflight(group).await?;
+        let tag = trigger_tag_value(&trigger);
+        if let Some(handled_by) = observations.iter().find(|o| o.tags.get(TRIGGER_TAG) == Some(&tag)) {
+            tracing::info!(group = %name, trigger = %trigger, instance = %handled_by.instance, "duplicate delivery of a handled alarm event; nothing to do");
+            return Ok(GroupResult::Duplicate { group: name, handled_by: handled_by.instance.clone() });
+        }
+        let options = Options {
+            trigger,
+            deadline: deadline.map(|at| {
+                Timestamp::from_unix_millis(
+                    at.unix_millis().saturating_sub(DEADLINE_MARGIN.as_millis() as u64),
+                )
+            }),
+            seed: self.clock.now().unix_millis(),
+            ..Options::default()
+        };
+        let failover = Failover::new(group.spec.clone(), options, self.clock.now());
+        let report = driver::run(failover, self.provider, self.clock, observer).await;
+        let outcome = report.outcome.clone();
+        tracing::info!(group = %name, outcome = %outcome, "failover finished");
+        if outcome.is_success() {
+            Ok(GroupResult::Ran { group: name, outcome, report: Box::new(report) })
+        } else {
+            Err(HandlerError::FailoverFailed { group: name, report: Box::new(report) })
+        }
+    }
+
+    /// Describe the group once before acting: every member must exist.
+    async fn preflight(
+        &self,
+        group: &GroupConfig,
+    ) -> Result<Vec<coldstandby_engine::Observation>, HandlerError> {
+        let members = group.spec.members();
+        let mut attempt = 0;
+        let observations = loop {
+            attempt += 1;
+            match self.provider.describe(&members).await {
+                Ok(observations) => break observations,
+                Err(error) if error.kind.is_retryable() && attempt < PREFLIGHT_ATTEMPTS => {
+                    self.clock.sleep_until(self.clock.now() + PREFLIGHT_PAUSE).await;
+                }
+                Err(error) => return Err(HandlerError::Describe { group: group.spec.name.clone(), error }),
+            }
+        };
+        let missing: Vec<InstanceId> = members
+            .into_iter()
+            .filter(|member| !observations.iter().any(|o| o.instance == *member))
+            .collect();
+        if missing.is_empty() {
+            Ok(observations)
+        } else {
+            Err(HandlerError::UnknownInstances { group: group.spec.name.clone(), missing })
+        }
+    }
+}
+
+/// A metric alarm's InstanceId dimension must be the group's primary.
+fn check_dimension(event: &AlarmEvent, group: &GroupConfig) -> Result<(), HandlerError> {
+    if event.instance_ids.is_empty() || event.instance_ids.iter().any(|id| id == group.spec.primary.as_str())
+    {
+        return Ok(());
+    }
+    Err(HandlerError::DimensionMismatch {
+        alarm: event.alarm_name.clone(),
+        group: group.spec.name.clone(),
+        primary: group.spec.primary.clone(),
+        watched: event.instance_ids.join(", "),
+    })
+}

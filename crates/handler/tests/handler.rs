@@ -1,0 +1,229 @@
+//! The alarm handler on the simulated region: which events act, duplicates, mismatches, missing
+//! instances, malformed events, deadlines and opting in to INSUFFICIENT_DATA.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::path::Path;
+
+use coldstandby_config::Config;
+use coldstandby_engine::driver::Quiet;
+use coldstandby_engine::lock::{GroupLock, InProcessLocks};
+use coldstandby_engine::{Call, InstanceState, Outcome, Role, Timestamp};
+use coldstandby_handler::{AlarmStateValue, GroupResult, Handled, Handler, HandlerError};
+use coldstandby_sim::{run_ready, SimInstance, SimRegion, Timings};
+use serde_json::Value;
+
+const PRIMARY: &str = "i-0a1b2c3d4e5f60718";
+const STANDBY: &str = "i-0f9e8d7c6b5a40312";
+const START: Timestamp = Timestamp::from_unix_millis(1_795_143_600_000);
+
+fn config(extra: &str) -> Config {
+    let text = format!(
+        "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"{PRIMARY}\"\nstandbys = [\"{STANDBY}\"]\nalarms = [\"web-primary-cpu-high\", \"web-primary-down\"]\n{extra}"
+    );
+    coldstandby_config::parse(&text, "test.toml").unwrap()
+}
+
+fn region() -> SimRegion {
+    let region = SimRegion::new(3, START, Timings::default());
+    region.add_instance(SimInstance::new(
+        PRIMARY.parse().unwrap(),
+        "ap-northeast-1a",
+        InstanceState::Running,
+    ));
+    region.add_instance(SimInstance::new(
+        STANDBY.parse().unwrap(),
+        "ap-northeast-1c",
+        InstanceState::Stopped,
+    ));
+    region
+}
+
+fn event(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn handle(config: &Config, region: &SimRegion, event: &Value) -> Result<Handled, HandlerError> {
+    let locks = InProcessLocks::default();
+    let handler = Handler { config, provider: region, clock: region, locks: &locks };
+    run_ready(handler.handle(event, None, &mut Quiet))
+}
+
+fn mutating_calls(region: &SimRegion) -> usize {
+    region.calls().iter().filter(|c| !matches!(c.call, Call::Describe { .. })).count()
+}
+
+fn state(region: &SimRegion, id: &str) -> InstanceState {
+    region.instance(&id.parse().unwrap()).unwrap().state
+}
+
+#[test]
+fn an_alarm_event_fails_the_group_over_and_records_the_trigger() {
+    let config = config("");
+    let region = region();
+    let handled = handle(&config, &region, &event("cpu-alarm.json")).unwrap();
+    let Handled::Acted { state, trigger, groups, .. } = handled else { panic!("{handled:?}") };
+    assert_eq!(state, AlarmStateValue::Alarm);
+    assert_eq!(
+        trigger,
+        "alarm arn:aws:cloudwatch:ap-northeast-1:111122223333:alarm:web-primary-cpu-high ALARM at 2026-11-20T03:02:07.118+00:00"
+    );
+    assert!(matches!(&groups[0], GroupResult::Ran { outcome: Outcome::FailedOver { .. }, .. }), "{groups:?}");
+    assert_eq!(state_of(&region), (InstanceState::Stopped, InstanceState::Running));
+    let tags = region.instance(&STANDBY.parse().unwrap()).unwrap().tags;
+    assert_eq!(Role::recorded_in(&tags), Some(Role::Active));
+    assert_eq!(tags["coldstandby:trigger"], trigger);
+}
+
+fn state_of(region: &SimRegion) -> (InstanceState, InstanceState) {
+    (state(region, PRIMARY), state(region, STANDBY))
+}
+
+#[test]
+fn a_duplicate_delivery_is_a_no_op_and_a_new_alarm_finds_nothing_to_do() {
+    let config = config("");
+    let region = region();
+    handle(&config, &region, &event("cpu-alarm.json")).unwrap();
+    let after_first = mutating_calls(&region);
+
+    let again = handle(&config, &region, &event("cpu-alarm.json")).unwrap();
+    let Handled::Acted { groups, .. } = again else { panic!("{again:?}") };
+    assert!(
+        matches!(&groups[0], GroupResult::Duplicate { handled_by, .. } if handled_by.as_str() == STANDBY)
+    );
+    assert_eq!(mutating_calls(&region), after_first, "no second action");
+
+    // The same alarm, a later state change (a new timestamp): the group is already failed over.
+    let mut later = event("cpu-alarm.json");
+    later["alarmData"]["state"]["timestamp"] = "2026-11-20T04:00:07.000+0000".into();
+    let Handled::Acted { groups, .. } = handle(&config, &region, &later).unwrap() else { panic!() };
+    assert!(
+        matches!(&groups[0], GroupResult::Ran { outcome: Outcome::AlreadyActive { .. }, .. }),
+        "{groups:?}"
+    );
+    assert_eq!(mutating_calls(&region), after_first);
+}
+
+#[test]
+fn ok_and_insufficient_data_are_ignored_unless_the_group_opts_in() {
+    let region = region();
+    for name in ["cpu-ok.json", "cpu-insufficient-data.json"] {
+        let handled = handle(&config(""), &region, &event(name)).unwrap();
+        assert!(matches!(handled, Handled::Ignored { .. }), "{name}: {handled:?}");
+    }
+    assert!(region.calls().is_empty(), "not even a describe");
+
+    let opted_in = config("fail_over_on_insufficient_data = true");
+    let handled = handle(&opted_in, &region, &event("cpu-insufficient-data.json")).unwrap();
+    assert!(matches!(handled, Handled::Acted { .. }), "{handled:?}");
+    assert_eq!(state_of(&region), (InstanceState::Stopped, InstanceState::Running));
+}
+
+#[test]
+fn an_alarm_no_group_lists_does_nothing_and_succeeds() {
+    let region = region();
+    let mut other = event("cpu-alarm.json");
+    other["alarmArn"] = "arn:aws:cloudwatch:ap-northeast-1:111122223333:alarm:db-primary-cpu-high".into();
+    other["alarmData"]["alarmName"] = "db-primary-cpu-high".into();
+    let handled = handle(&config(""), &region, &other).unwrap();
+    assert_eq!(handled, Handled::NoGroup { alarm: "db-primary-cpu-high".to_owned() });
+    assert!(region.calls().is_empty());
+}
+
+#[test]
+fn a_composite_alarm_listed_by_name_fails_the_group_over() {
+    let region = region();
+    let handled = handle(&config(""), &region, &event("composite-alarm.json")).unwrap();
+    assert!(matches!(handled, Handled::Acted { .. }), "{handled:?}");
+    assert_eq!(state_of(&region), (InstanceState::Stopped, InstanceState::Running));
+}
+
+#[test]
+fn an_alarm_watching_another_instance_is_refused() {
+    let region = region();
+    let mut wrong = event("cpu-alarm.json");
+    wrong["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["InstanceId"] =
+        "i-0123456789abcdef0".into();
+    let error = handle(&config(""), &region, &wrong).unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, HandlerError::DimensionMismatch { .. }), "{message}");
+    assert!(message.contains("watches i-0123456789abcdef0") && message.contains(PRIMARY), "{message}");
+    assert_eq!(mutating_calls(&region), 0);
+}
+
+#[test]
+fn an_instance_missing_from_ec2_is_named_and_nothing_changes() {
+    let region = SimRegion::new(3, START, Timings::default());
+    region.add_instance(SimInstance::new(
+        PRIMARY.parse().unwrap(),
+        "ap-northeast-1a",
+        InstanceState::Running,
+    ));
+    let error = handle(&config(""), &region, &event("cpu-alarm.json")).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains(&format!("{STANDBY} not found")), "{message}");
+    assert_eq!(mutating_calls(&region), 0);
+    assert_eq!(state(&region, PRIMARY), InstanceState::Running);
+}
+
+#[test]
+fn malformed_events_are_rejected_with_the_reason() {
+    let region = region();
+    let cases: [(Value, &str); 4] = [
+        (serde_json::json!({"hello": "world"}), "missing field"),
+        (serde_json::json!({"source": "aws.ec2", "time": "2026-11-20T03:02:07Z"}), "not aws.cloudwatch"),
+        (
+            serde_json::json!({"source": "aws.cloudwatch", "time": "2026-11-20T03:02:07Z", "alarmData": {}}),
+            "alarmName",
+        ),
+        (serde_json::json!([1, 2, 3]), "not a CloudWatch alarm event"),
+    ];
+    for (bad, expected) in cases {
+        let error = handle(&config(""), &region, &bad).unwrap_err();
+        assert!(matches!(error, HandlerError::MalformedEvent(_)), "{error}");
+        assert!(error.to_string().contains(expected), "`{expected}` not in `{error}`");
+    }
+    assert!(region.calls().is_empty());
+}
+
+#[test]
+fn a_busy_group_is_not_acted_on_twice() {
+    let config = config("");
+    let region = region();
+    let locks = InProcessLocks::default();
+    let _held = locks.try_lock("web").unwrap();
+    let handler = Handler { config: &config, provider: &region, clock: &region, locks: &locks };
+    let error = run_ready(handler.handle(&event("cpu-alarm.json"), None, &mut Quiet)).unwrap_err();
+    assert!(matches!(error, HandlerError::Busy(_)), "{error}");
+    assert_eq!(mutating_calls(&region), 0);
+}
+
+#[test]
+fn a_short_deadline_fails_the_invocation_and_a_retry_finishes_the_job() {
+    let config = config("");
+    let region = region();
+    region.with_instance(&PRIMARY.parse().unwrap(), |primary, _| primary.faults.stop_hangs = true);
+    let locks = InProcessLocks::default();
+    let handler = Handler { config: &config, provider: &region, clock: &region, locks: &locks };
+    // Lambda's default 3 s timeout plus a little: far too short to fence a hanging primary.
+    let deadline = Some(START + std::time::Duration::from_secs(10));
+    let error = run_ready(handler.handle(&event("cpu-alarm.json"), deadline, &mut Quiet)).unwrap_err();
+    let HandlerError::FailoverFailed { report, .. } = &error else { panic!("{error}") };
+    assert!(report.finished_at <= START + std::time::Duration::from_secs(7), "stopped before the margin");
+    assert_eq!(state(&region, STANDBY), InstanceState::Stopped, "fence-first: nothing started");
+
+    // The retried invocation, with a proper deadline, resumes from the real states.
+    let handled = run_ready(handler.handle(&event("cpu-alarm.json"), None, &mut Quiet)).unwrap();
+    assert!(matches!(handled, Handled::Acted { .. }));
+    assert_eq!(state_of(&region), (InstanceState::Stopped, InstanceState::Running));
+}
+
+#[test]
+fn cloudwatch_timestamps_without_a_colon_in_the_offset_are_read() {
+    let parsed = coldstandby_handler::event::parse(&event("cpu-ok.json")).unwrap();
+    assert_eq!(parsed.state, AlarmStateValue::Ok);
+    assert_eq!(parsed.previous_state, Some(AlarmStateValue::Alarm));
+    assert_eq!(parsed.state_timestamp, "2026-11-20T03:09:07.530+00:00");
+    assert_eq!(parsed.instance_ids, [PRIMARY]);
+}
