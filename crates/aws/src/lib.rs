@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod ec2;
 pub mod errors;
+pub mod lambda;
 
 pub use clock::SystemClock;
 pub use ec2::Ec2Provider;

@@ -1,12 +1,11 @@
 //! `coldstandby failover`: one group, fenced and promoted on the target, with a live timeline.
 
-use coldstandby_engine::driver;
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
-use coldstandby_engine::{Clock, Failover, Options, Outcome, Report};
+use coldstandby_engine::{Failover, Options, Outcome, Report};
 
 use crate::output;
 use crate::progress::LiveTimeline;
-use crate::sim_target::SimTarget;
+use crate::target::Target;
 use crate::{CommandError, Exit, FailoverArgs, OutputFormat};
 
 pub fn run(args: &FailoverArgs) -> anyhow::Result<Exit> {
@@ -19,8 +18,7 @@ pub fn run(args: &FailoverArgs) -> anyhow::Result<Exit> {
             args.group
         )));
     };
-    let target = SimTarget::open(&config, args.target.sim_state.as_deref(), args.target.seed)?;
-    let region = &target.region;
+    let target = Target::open(&config, &args.target)?;
 
     let locks = InProcessLocks::default();
     let _guard = locks
@@ -28,7 +26,7 @@ pub fn run(args: &FailoverArgs) -> anyhow::Result<Exit> {
         .map_err(|busy| CommandError { exit: Exit::Busy, message: busy.to_string() })?;
 
     let text = args.target.output == OutputFormat::Text;
-    let now = region.now();
+    let now = target.now();
     let options = Options {
         trigger: "manual (coldstandby failover)".to_owned(),
         dry_run: args.dry_run,
@@ -38,14 +36,14 @@ pub fn run(args: &FailoverArgs) -> anyhow::Result<Exit> {
     if text {
         let mode = if args.dry_run { " (dry run: nothing will be changed)" } else { "" };
         output::print_lines(&[
-            format!("Failing over group `{}` on a simulated {}{mode}", group.spec.name, config.region),
+            format!("Failing over group `{}` in {}{mode}", group.spec.name, target.name(&config)),
             String::new(),
             output::header(),
         ])?;
     }
     let mut live = LiveTimeline::new(now, text);
     let failover = Failover::new(group.spec.clone(), options, now);
-    let report = coldstandby_sim::run_ready(driver::run(failover, region, region, &mut live));
+    let report = target.run_failover(failover, &mut live);
     live.finish();
     if !args.dry_run {
         target.save()?;

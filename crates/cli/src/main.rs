@@ -4,10 +4,12 @@
 mod backtest;
 mod demo;
 mod failover;
+mod handle_event;
 mod output;
 mod progress;
 mod sim_target;
 mod status;
+mod target;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,6 +96,19 @@ enum Command {
     /// `aws cloudwatch get-metric-data` or `get-metric-statistics`. Evaluation follows
     /// CloudWatch's documented rules, including missing data and the premature-alarm rule.
     Backtest(BacktestArgs),
+    /// Handle one CloudWatch alarm event exactly as the Lambda function would, and say what it did
+    ///
+    /// EVENT is the JSON a Lambda alarm action receives (a file, or - for standard input). Only a
+    /// transition into ALARM fails a group over (INSUFFICIENT_DATA too for groups with
+    /// fail_over_on_insufficient_data = true); an alarm no group lists is a successful no-op; a
+    /// second delivery of the same state change is recognised and does nothing.
+    HandleEvent(HandleEventArgs),
+    /// Run as the AWS Lambda function (the `bootstrap` of a provided.al2023 runtime)
+    ///
+    /// Reads the configuration once per cold start from COLDSTANDBY_CONFIG (TOML text) or
+    /// coldstandby.toml next to the binary; an invalid configuration fails every invocation and
+    /// touches nothing. Logs one JSON line per failover step.
+    Lambda,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -124,7 +139,10 @@ impl From<OrderArg> for coldstandby_engine::Ordering {
 /// Where the groups' instances are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TargetArg {
-    /// A simulated region built from the config file (the only target until the AWS adapter lands)
+    /// Real EC2 in the config's region (credentials and endpoint from the standard AWS chain:
+    /// environment, profile, instance or Lambda role; AWS_ENDPOINT_URL for a VPC endpoint)
+    Aws,
+    /// A simulated region built from the config file, for rehearsals
     Sim,
 }
 
@@ -162,9 +180,9 @@ pub struct TargetArgs {
     /// The configuration file
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
-    /// Where the instances are
-    #[arg(long, value_enum, default_value_t = TargetArg::Sim)]
-    pub target: TargetArg,
+    /// Where the instances are (default: the config's `provider`, which defaults to aws)
+    #[arg(long, value_enum)]
+    pub target: Option<TargetArg>,
     /// Simulated target only: keep the simulated region in this JSON file between runs, so a
     /// rehearsal can run `failover` and then `status` (created when missing)
     #[arg(long, value_name = "FILE")]
@@ -220,18 +238,54 @@ pub struct BacktestArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct HandleEventArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The alarm event (JSON), or - to read it from standard input
+    #[arg(long, value_name = "FILE")]
+    pub event: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 }
 
+/// Logs go to stderr as text for the commands (warnings and worse unless RUST_LOG says
+/// otherwise), and as one JSON object a line for Lambda, where CloudWatch Logs stores them.
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default_level = if json { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if json {
+        builder.json().flatten_event(true).with_current_span(false).with_ansi(false).try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+    // Already initialised (cannot happen in this binary): keep the existing subscriber.
+    drop(result);
+}
+
+fn run_lambda() -> anyhow::Result<Exit> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime
+        .block_on(coldstandby_aws::lambda::run())
+        .map_err(|error| anyhow::anyhow!("Lambda runtime: {error}"))?;
+    Ok(Exit::Success)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Lambda));
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Failover(args) => failover::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Backtest(args) => backtest::run(&args),
+        Command::HandleEvent(args) => handle_event::run(&args),
+        Command::Lambda => run_lambda(),
     };
     match result {
         Ok(exit) => exit.into(),

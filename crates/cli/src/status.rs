@@ -2,31 +2,32 @@
 
 use anyhow::Context;
 use coldstandby_engine::status::{group_status, ActiveSource, GroupStatus};
-use coldstandby_engine::{InstanceState, Provider};
+use coldstandby_engine::InstanceState;
 
 use crate::output;
-use crate::sim_target::SimTarget;
+use crate::target::Target;
 use crate::{Exit, OutputFormat, StatusArgs};
 
 pub fn run(args: &StatusArgs) -> anyhow::Result<Exit> {
     let config = coldstandby_config::load(&args.target.config)?;
-    let target = SimTarget::open(&config, args.target.sim_state.as_deref(), args.target.seed)?;
+    let target = Target::open(&config, &args.target)?;
     let mut statuses = Vec::new();
     for group in &config.groups {
         let members = group.spec.members();
-        let observations = coldstandby_sim::run_ready(target.region.describe(&members))
+        let observations = target
+            .describe(&members)
             .with_context(|| format!("describing the instances of group `{}`", group.spec.name))?;
         statuses.push(group_status(&group.spec, &observations));
     }
     match args.target.output {
         OutputFormat::Json => output::print_json(&statuses)?,
-        OutputFormat::Text => output::print_lines(&render(&config.region, &statuses))?,
+        OutputFormat::Text => output::print_lines(&render(&target.name(&config), &statuses))?,
     }
     Ok(Exit::Success)
 }
 
-fn render(region: &str, statuses: &[GroupStatus]) -> Vec<String> {
-    let mut lines = vec![format!("Simulated region {region}")];
+fn render(target: &str, statuses: &[GroupStatus]) -> Vec<String> {
+    let mut lines = vec![format!("Groups in {target}")];
     for status in statuses {
         lines.push(String::new());
         let health = if status.healthy { "healthy" } else { "NEEDS ATTENTION" };

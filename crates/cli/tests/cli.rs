@@ -123,7 +123,8 @@ fn failover_then_status_then_failover_again_on_a_kept_simulated_region() {
     let dir = scratch("rehearsal");
     let state = dir.join("sim.json");
     let config = example_config();
-    let base = ["--config", config.to_str().unwrap(), "--sim-state", state.to_str().unwrap()];
+    let base =
+        ["--config", config.to_str().unwrap(), "--target", "sim", "--sim-state", state.to_str().unwrap()];
     let with = |extra: &[&'static str]| -> Vec<String> {
         let mut args: Vec<String> = extra.iter().map(ToString::to_string).collect();
         args.extend(base.iter().map(ToString::to_string));

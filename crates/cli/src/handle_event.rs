@@ -1,0 +1,81 @@
+//! `coldstandby handle-event`: the Lambda handler, run once from the command line.
+
+use std::io::Read;
+
+use anyhow::Context;
+use coldstandby_handler::{GroupResult, Handled, HandlerError};
+
+use crate::output;
+use crate::progress::LiveTimeline;
+use crate::target::Target;
+use crate::{CommandError, Exit, HandleEventArgs, OutputFormat};
+
+pub fn run(args: &HandleEventArgs) -> anyhow::Result<Exit> {
+    let config = coldstandby_config::load(&args.target.config)?;
+    let text = if args.event.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading the event from standard input")?;
+        text
+    } else {
+        std::fs::read_to_string(&args.event)
+            .with_context(|| format!("reading the event from {}", args.event.display()))?
+    };
+    let event: serde_json::Value = serde_json::from_str(&text).map_err(|error| CommandError {
+        exit: Exit::InvalidInput,
+        message: format!("{}: not valid JSON: {error}", args.event.display()),
+    })?;
+    let target = Target::open(&config, &args.target)?;
+    let json = args.target.output == OutputFormat::Json;
+    if !json {
+        output::print_lines(&[
+            format!("Handling the event in {}", target.name(&config)),
+            String::new(),
+            output::header(),
+        ])?;
+    }
+    let mut live = LiveTimeline::new(target.now(), !json);
+    let result = target.handle_event(&config, &event, &mut live);
+    live.finish();
+    target.save()?;
+    match result {
+        Ok(handled) => {
+            if json {
+                output::print_json(&handled)?;
+            } else {
+                output::print_lines(&summary(&handled))?;
+            }
+            Ok(Exit::Success)
+        }
+        Err(HandlerError::MalformedEvent(error)) => Err(CommandError {
+            exit: Exit::InvalidInput,
+            message: format!("{}: {error}", args.event.display()),
+        }
+        .into()),
+        Err(HandlerError::Busy(busy)) => {
+            Err(CommandError { exit: Exit::Busy, message: busy.to_string() }.into())
+        }
+        Err(error) => Err(CommandError { exit: Exit::Failed, message: error.to_string() }.into()),
+    }
+}
+
+fn summary(handled: &Handled) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    match handled {
+        Handled::NoGroup { alarm } => lines.push(format!("No group lists alarm `{alarm}`: nothing to do.")),
+        Handled::Ignored { alarm, state, reason } => {
+            lines.push(format!("Alarm `{alarm}` is {}: ignored ({reason}).", state.as_str()));
+        }
+        Handled::Acted { alarm, state, groups, .. } => {
+            lines.push(format!("Alarm `{alarm}` went to {}:", state.as_str()));
+            for group in groups {
+                lines.push(match group {
+                    GroupResult::Ran { group, outcome, .. } => format!("  group {group}: {outcome}"),
+                    GroupResult::Duplicate { group, handled_by } => format!(
+                        "  group {group}: this state change was already handled ({handled_by} carries its trigger tag); nothing to do"
+                    ),
+                });
+            }
+        }
+    }
+    lines
+}

@@ -1,0 +1,116 @@
+//! Where a command acts: the simulated region built from the config, or EC2 through the SDK.
+//! Each operation is written once, generically, and run here on the target's executor.
+
+use anyhow::Context;
+use coldstandby_aws::{Ec2Provider, SystemClock};
+use coldstandby_config::{Config, Provider as ConfiguredProvider};
+use coldstandby_engine::driver::{self, Observer};
+use coldstandby_engine::lock::InProcessLocks;
+use coldstandby_engine::{ApiError, Clock, Failover, InstanceId, Observation, Provider, Report, Timestamp};
+use coldstandby_handler::{Handled, Handler, HandlerError};
+use serde_json::Value;
+
+use crate::sim_target::SimTarget;
+use crate::{TargetArg, TargetArgs};
+
+/// An open target.
+#[derive(Debug)]
+pub enum Target {
+    Sim(SimTarget),
+    Aws { runtime: tokio::runtime::Runtime, provider: Ec2Provider, region: String },
+}
+
+impl Target {
+    /// The target `--target` names, or else the config's `provider`.
+    pub fn open(config: &Config, args: &TargetArgs) -> anyhow::Result<Self> {
+        let chosen = args.target.unwrap_or(match config.provider {
+            ConfiguredProvider::Aws => TargetArg::Aws,
+            ConfiguredProvider::Sim => TargetArg::Sim,
+        });
+        match chosen {
+            TargetArg::Sim => Ok(Self::Sim(SimTarget::open(config, args.sim_state.as_deref(), args.seed)?)),
+            TargetArg::Aws => {
+                if args.sim_state.is_some() {
+                    return Err(crate::CommandError::usage(
+                        "--sim-state applies to the simulated target only (--target sim)",
+                    ));
+                }
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("starting the async runtime for the AWS SDK")?;
+                let provider = runtime.block_on(Ec2Provider::connect(&config.region));
+                Ok(Self::Aws { runtime, provider, region: config.region.clone() })
+            }
+        }
+    }
+
+    /// "a simulated ap-northeast-1" or "ap-northeast-1".
+    pub fn name(&self, config: &Config) -> String {
+        match self {
+            Self::Sim(_) => format!("a simulated {}", config.region),
+            Self::Aws { region, .. } => region.clone(),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Self::Sim(sim) => sim.region.now(),
+            Self::Aws { .. } => SystemClock::now(),
+        }
+    }
+
+    /// Keep the simulated region, if it has a state file.
+    pub fn save(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Sim(sim) => sim.save(),
+            Self::Aws { .. } => Ok(()),
+        }
+    }
+
+    pub fn run_failover(&self, failover: Failover, observer: &mut impl Observer) -> Report {
+        match self {
+            Self::Sim(sim) => {
+                coldstandby_sim::run_ready(driver::run(failover, &sim.region, &sim.region, observer))
+            }
+            Self::Aws { runtime, provider, .. } => {
+                runtime.block_on(driver::run(failover, provider, &SystemClock, observer))
+            }
+        }
+    }
+
+    pub fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
+        match self {
+            Self::Sim(sim) => coldstandby_sim::run_ready(sim.region.describe(instances)),
+            Self::Aws { runtime, provider, .. } => runtime.block_on(provider.describe(instances)),
+        }
+    }
+
+    pub fn handle_event(
+        &self,
+        config: &Config,
+        event: &Value,
+        observer: &mut impl Observer,
+    ) -> Result<Handled, HandlerError> {
+        let locks = InProcessLocks::default();
+        match self {
+            Self::Sim(sim) => {
+                let handler = handler(config, &sim.region, &sim.region, &locks);
+                coldstandby_sim::run_ready(handler.handle(event, None, observer))
+            }
+            Self::Aws { runtime, provider, .. } => {
+                let handler = handler(config, provider, &SystemClock, &locks);
+                runtime.block_on(handler.handle(event, None, observer))
+            }
+        }
+    }
+}
+
+fn handler<'a, P: Provider, C: Clock>(
+    config: &'a Config,
+    provider: &'a P,
+    clock: &'a C,
+    locks: &'a InProcessLocks,
+) -> Handler<'a, P, C> {
+    Handler { config, provider, clock, locks }
+}
