@@ -8,6 +8,7 @@ mod handle_event;
 mod output;
 mod progress;
 mod sim_target;
+mod simulate;
 mod status;
 mod target;
 
@@ -103,6 +104,16 @@ enum Command {
     /// fail_over_on_insufficient_data = true); an alarm no group lists is a successful no-op; a
     /// second delivery of the same state change is recognised and does nothing.
     HandleEvent(HandleEventArgs),
+    /// Run seeded fault-injection scenarios on the simulated region and check the invariants
+    ///
+    /// Each seed is a random scenario: 1-3 standbys in any state, random timings and timeouts,
+    /// throttling bursts, transient errors, capacity shortages, stops that hang, starts that fail,
+    /// empty and stale describe answers, latency spikes, concurrent and duplicate triggers, the
+    /// controller crashing part-way and being run again, and failback. After every engine step it
+    /// checks: single-active, fence-before-start, fenced-before-active, active-observed-running,
+    /// trigger-ends, within-request-buckets, backs-off-when-throttled, group-only. The same seed
+    /// replays the same run; each violation is printed with the command that replays it.
+    Simulate(SimulateArgs),
     /// Run as the AWS Lambda function (the `bootstrap` of a provided.al2023 runtime)
     ///
     /// Reads the configuration once per cold start from COLDSTANDBY_CONFIG (TOML text) or
@@ -238,6 +249,18 @@ pub struct BacktestArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// How many seeds (scenarios) to run
+    #[arg(long, default_value_t = 1000)]
+    pub seeds: u64,
+    /// The first seed
+    #[arg(long, default_value_t = 0)]
+    pub start_seed: u64,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
 pub struct HandleEventArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -285,6 +308,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status::run(&args),
         Command::Backtest(args) => backtest::run(&args),
         Command::HandleEvent(args) => handle_event::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Lambda => run_lambda(),
     };
     match result {

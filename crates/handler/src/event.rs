@@ -2,37 +2,17 @@
 //! decides on: which alarm, which state (and since when), and which instance it watches.
 
 use aws_lambda_events::event::cloudwatch_alarms::{CloudWatchAlarm, CloudWatchAlarmStateValue};
+use coldstandby_alarm::AlarmState;
 use serde::Serialize;
 use serde_json::Value;
-
-/// An alarm state as the event names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum AlarmStateValue {
-    #[serde(rename = "OK")]
-    Ok,
-    #[serde(rename = "ALARM")]
-    Alarm,
-    #[serde(rename = "INSUFFICIENT_DATA")]
-    InsufficientData,
-}
-
-impl AlarmStateValue {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "OK",
-            Self::Alarm => "ALARM",
-            Self::InsufficientData => "INSUFFICIENT_DATA",
-        }
-    }
-}
 
 /// What the handler needs from one alarm event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AlarmEvent {
     pub alarm_name: String,
     pub alarm_arn: Option<String>,
-    pub state: AlarmStateValue,
-    pub previous_state: Option<AlarmStateValue>,
+    pub state: AlarmState,
+    pub previous_state: Option<AlarmState>,
     /// When the alarm entered `state`, RFC 3339: with the ARN, it identifies the state change.
     pub state_timestamp: String,
     /// The `InstanceId` dimensions of a metric alarm's metrics (empty for composite alarms).
@@ -52,11 +32,11 @@ impl AlarmEvent {
 #[error("not a CloudWatch alarm event: {0}")]
 pub struct MalformedEvent(pub String);
 
-fn state_value(value: &CloudWatchAlarmStateValue) -> Result<AlarmStateValue, MalformedEvent> {
+fn state_value(value: &CloudWatchAlarmStateValue) -> Result<AlarmState, MalformedEvent> {
     match value {
-        CloudWatchAlarmStateValue::Ok => Ok(AlarmStateValue::Ok),
-        CloudWatchAlarmStateValue::Alarm => Ok(AlarmStateValue::Alarm),
-        CloudWatchAlarmStateValue::InsufficientData => Ok(AlarmStateValue::InsufficientData),
+        CloudWatchAlarmStateValue::Ok => Ok(AlarmState::Ok),
+        CloudWatchAlarmStateValue::Alarm => Ok(AlarmState::Alarm),
+        CloudWatchAlarmStateValue::InsufficientData => Ok(AlarmState::InsufficientData),
         other => Err(MalformedEvent(format!("unknown alarm state {other:?}"))),
     }
 }

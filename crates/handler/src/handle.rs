@@ -14,7 +14,8 @@ use coldstandby_engine::{
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::event::{self, AlarmEvent, AlarmStateValue, MalformedEvent};
+use crate::event::{self, AlarmEvent, MalformedEvent};
+use crate::AlarmState;
 
 /// Time kept back from the caller's deadline (a Lambda invocation's), so the failover stops,
 /// reports and returns before the invocation is cut off.
@@ -41,9 +42,9 @@ pub enum Handled {
     /// No group lists the alarm.
     NoGroup { alarm: String },
     /// The state change is not one that fails over.
-    Ignored { alarm: String, state: AlarmStateValue, reason: String },
+    Ignored { alarm: String, state: AlarmState, reason: String },
     /// Each listed group, handled.
-    Acted { alarm: String, state: AlarmStateValue, trigger: String, groups: Vec<GroupResult> },
+    Acted { alarm: String, state: AlarmState, trigger: String, groups: Vec<GroupResult> },
 }
 
 /// Why the handler did not (fully) act. Every variant leaves the instances as they were, except
@@ -99,14 +100,14 @@ impl<P: Provider, C: Clock> Handler<'_, P, C> {
             return Ok(Handled::NoGroup { alarm });
         }
         let acts = |group: &GroupConfig| match event.state {
-            AlarmStateValue::Alarm => true,
-            AlarmStateValue::InsufficientData => group.fail_over_on_insufficient_data,
-            AlarmStateValue::Ok => false,
+            AlarmState::Alarm => true,
+            AlarmState::InsufficientData => group.fail_over_on_insufficient_data,
+            AlarmState::Ok => false,
         };
         let acting: Vec<&GroupConfig> = groups.into_iter().filter(|group| acts(group)).collect();
         if acting.is_empty() {
             let reason = match event.state {
-                AlarmStateValue::InsufficientData => {
+                AlarmState::InsufficientData => {
                     "INSUFFICIENT_DATA fails over only groups with fail_over_on_insufficient_data = true"
                         .to_owned()
                 }

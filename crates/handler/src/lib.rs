@@ -7,6 +7,7 @@ pub mod event;
 pub mod handle;
 pub mod log;
 
-pub use event::{AlarmEvent, AlarmStateValue, MalformedEvent};
+pub use coldstandby_alarm::AlarmState;
+pub use event::{AlarmEvent, MalformedEvent};
 pub use handle::{GroupResult, Handled, Handler, HandlerError};
 pub use log::LogObserver;

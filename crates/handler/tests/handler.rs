@@ -9,7 +9,7 @@ use coldstandby_config::Config;
 use coldstandby_engine::driver::Quiet;
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
 use coldstandby_engine::{Call, InstanceState, Outcome, Role, Timestamp};
-use coldstandby_handler::{AlarmStateValue, GroupResult, Handled, Handler, HandlerError};
+use coldstandby_handler::{AlarmState, GroupResult, Handled, Handler, HandlerError};
 use coldstandby_sim::{run_ready, SimInstance, SimRegion, Timings};
 use serde_json::Value;
 
@@ -64,7 +64,7 @@ fn an_alarm_event_fails_the_group_over_and_records_the_trigger() {
     let region = region();
     let handled = handle(&config, &region, &event("cpu-alarm.json")).unwrap();
     let Handled::Acted { state, trigger, groups, .. } = handled else { panic!("{handled:?}") };
-    assert_eq!(state, AlarmStateValue::Alarm);
+    assert_eq!(state, AlarmState::Alarm);
     assert_eq!(
         trigger,
         "alarm arn:aws:cloudwatch:ap-northeast-1:111122223333:alarm:web-primary-cpu-high ALARM at 2026-11-20T03:02:07.118+00:00"
@@ -222,8 +222,8 @@ fn a_short_deadline_fails_the_invocation_and_a_retry_finishes_the_job() {
 #[test]
 fn cloudwatch_timestamps_without_a_colon_in_the_offset_are_read() {
     let parsed = coldstandby_handler::event::parse(&event("cpu-ok.json")).unwrap();
-    assert_eq!(parsed.state, AlarmStateValue::Ok);
-    assert_eq!(parsed.previous_state, Some(AlarmStateValue::Alarm));
+    assert_eq!(parsed.state, AlarmState::Ok);
+    assert_eq!(parsed.previous_state, Some(AlarmState::Alarm));
     assert_eq!(parsed.state_timestamp, "2026-11-20T03:09:07.530+00:00");
     assert_eq!(parsed.instance_ids, [PRIMARY]);
 }

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod model;
 pub mod region;
 pub mod scenario;
+pub mod sweep;
 
 use std::future::Future;
 use std::pin::pin;

@@ -22,6 +22,8 @@ pub struct RegionFaults {
     pub transient: f64,
     /// DescribeInstances answers with an empty list.
     pub empty_describe: f64,
+    /// DescribeInstances answers with its previous answer (eventual consistency).
+    pub stale_describe: f64,
     /// The call takes `latency_spike_ms` longer.
     pub latency_spike: f64,
     pub latency_spike_ms: u64,
@@ -34,6 +36,9 @@ pub struct CallRecord {
     pub call: Call,
     /// The error code, if the call failed.
     pub error: Option<String>,
+    /// The call was refused because the caller exceeded EC2's request bucket (not an injected fault).
+    #[serde(default)]
+    pub bucket_exceeded: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -48,6 +53,9 @@ struct Inner {
     transitions: Vec<Transition>,
     calls: Vec<CallRecord>,
     buckets: RateLimiter,
+    /// The last DescribeInstances answer, served again by the stale-describe fault.
+    #[serde(default)]
+    last_describe: Vec<Observation>,
 }
 
 fn default_rng() -> fastrand::Rng {
@@ -76,6 +84,7 @@ impl SimRegion {
             transitions: Vec::new(),
             calls: Vec::new(),
             buckets: RateLimiter::new(),
+            last_describe: Vec::new(),
         };
         Self { inner: RefCell::new(inner) }
     }
@@ -162,9 +171,11 @@ impl SimRegion {
         let mut inner = self.inner.borrow_mut();
         let now = inner.now;
         inner.advance_to(now);
-        let result = inner.injected_fault(&call).map_or_else(|| answer(&mut inner), Err);
+        let fault = inner.injected_fault(&call);
+        let bucket_exceeded = fault.as_ref().is_some_and(|error| error.message == BUCKET_EXCEEDED);
+        let result = fault.map_or_else(|| answer(&mut inner), Err);
         let error = result.as_ref().err().map(|error| error.code.clone());
-        inner.calls.push(CallRecord { at: now, call, error });
+        inner.calls.push(CallRecord { at: now, call, error, bucket_exceeded });
         let mut latency = inner.timings.api_latency.sample(&mut inner.rng);
         if inner.faults.latency_spike > 0.0 && inner.rng.f64() < inner.faults.latency_spike {
             latency += Duration::from_millis(inner.faults.latency_spike_ms);
@@ -177,6 +188,9 @@ impl SimRegion {
 fn serde_json_string(inner: &Inner) -> String {
     serde_json::to_string_pretty(inner).expect("the simulated region always serializes")
 }
+
+/// The message of a throttle caused by the request buckets, not by an injected fault.
+const BUCKET_EXCEEDED: &str = "Request limit exceeded (request bucket empty).";
 
 fn not_found(id: &InstanceId) -> ApiError {
     ApiError::new(
@@ -264,11 +278,7 @@ impl Inner {
         }
         let now = self.now;
         if self.buckets.try_take(call, now).is_err() {
-            return Some(ApiError::new(
-                ErrorKind::Throttled,
-                "RequestLimitExceeded",
-                "Request limit exceeded.",
-            ));
+            return Some(ApiError::new(ErrorKind::Throttled, "RequestLimitExceeded", BUCKET_EXCEEDED));
         }
         None
     }
@@ -293,7 +303,13 @@ impl Inner {
         if self.faults.empty_describe > 0.0 && self.rng.f64() < self.faults.empty_describe {
             return Vec::new();
         }
-        ids.iter().filter_map(|id| self.instances.get(id)).map(SimInstance::observation).collect()
+        if self.faults.stale_describe > 0.0 && self.rng.f64() < self.faults.stale_describe {
+            return self.last_describe.iter().filter(|o| ids.contains(&o.instance)).cloned().collect();
+        }
+        let answer: Vec<Observation> =
+            ids.iter().filter_map(|id| self.instances.get(id)).map(SimInstance::observation).collect();
+        self.last_describe.clone_from(&answer);
+        answer
     }
 
     fn start(&mut self, id: &InstanceId) -> Result<(), ApiError> {

@@ -58,7 +58,6 @@ impl Failover {
                 writes.push((role, Call::SetTags { instance: member, tags: wanted }));
             }
         }
-        writes.sort_by_key(|(role, _)| *role == Role::Active);
         self.record_remaining = Some(writes.len());
         if writes.is_empty() {
             self.milestones.recorded_at = Some(now);
@@ -66,7 +65,15 @@ impl Failover {
             self.finishing = Some(Outcome::FailedOver { from, to: target });
             return;
         }
-        for (_, call) in writes {
+        // Demote first; the activation follows once every demotion is acknowledged.
+        let (demotions, activation): (Vec<_>, Vec<_>) =
+            writes.into_iter().partition(|(role, _)| *role == Role::Standby);
+        self.activation = activation.into_iter().next().map(|(_, call)| call);
+        if demotions.is_empty() {
+            let activation = self.activation.take().expect("writes hold at least the activation");
+            self.enqueue(now, activation);
+        }
+        for (_, call) in demotions {
             self.enqueue(now, call);
         }
     }

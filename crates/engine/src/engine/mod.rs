@@ -166,6 +166,9 @@ pub struct Failover {
     milestones: Milestones,
     /// Tag writes still to be acknowledged, once recording has begun.
     record_remaining: Option<usize>,
+    /// The write that records the new active member, held back until every demotion is
+    /// acknowledged: a demotion retried after an error must still land first.
+    activation: Option<Call>,
     queue: Vec<Queued>,
     in_flight: Option<Queued>,
     next_observe_at: Timestamp,
@@ -200,6 +203,7 @@ impl Failover {
             started: BTreeSet::new(),
             milestones: Milestones::default(),
             record_remaining: None,
+            activation: None,
             queue: Vec::new(),
             in_flight: None,
             next_observe_at: now,
@@ -380,7 +384,11 @@ impl Failover {
                 self.emit(now, EventKind::Recorded { instance, role });
                 if let Some(remaining) = self.record_remaining.as_mut() {
                     *remaining -= 1;
-                    if *remaining == 0 && self.finishing.is_none() {
+                    let demotions_done = *remaining == 1 && self.activation.is_some();
+                    if demotions_done && self.finishing.is_none() {
+                        let activation = self.activation.take().expect("checked above");
+                        self.enqueue(now, activation);
+                    } else if *remaining == 0 && self.finishing.is_none() {
                         self.milestones.recorded_at = Some(now);
                         let plan = self.plan.as_ref().expect("recording follows planning");
                         let target = self.current.as_ref().expect("recording follows promotion");

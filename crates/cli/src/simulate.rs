@@ -1,0 +1,69 @@
+//! `coldstandby simulate`: a seeded fault-injection sweep over the simulated region, with a
+//! summary and the command that replays any seed that broke an invariant.
+
+use std::io::{IsTerminal, Write};
+
+use coldstandby_sim::sweep::{self, Fence, Summary};
+
+use crate::output;
+use crate::{Exit, OutputFormat, SimulateArgs};
+
+pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
+    let text = args.output == OutputFormat::Text;
+    let progress = text && std::io::stderr().is_terminal();
+    let mut done = 0u64;
+    let mut violations = 0usize;
+    let summary = sweep::sweep(args.start_seed, args.seeds, Fence::Correct, |result| {
+        done += 1;
+        violations += result.violations.len();
+        if progress && (done % 100 == 0 || done == args.seeds) {
+            // Progress is best effort: a failed write to stderr must not stop the sweep.
+            let _ = write!(std::io::stderr(), "\r  {done}/{} seeds, {violations} violations", args.seeds);
+        }
+    });
+    if progress {
+        let _ = write!(std::io::stderr(), "\r\x1b[2K");
+    }
+    if text {
+        output::print_lines(&render(&summary))?;
+    } else {
+        output::print_json(&summary)?;
+    }
+    Ok(if summary.violations.is_empty() { Exit::Success } else { Exit::Failed })
+}
+
+fn render(summary: &Summary) -> Vec<String> {
+    let last = summary.start_seed + summary.scenarios.saturating_sub(1);
+    let mut lines = vec![
+        format!("Sweep of {} seeds ({} to {last}) on the simulated region", summary.scenarios, summary.start_seed),
+        format!(
+            "  triggers {}: failovers completed {}, already active {}, busy (lock held) {}, controller crashes {}",
+            summary.triggers, summary.failovers_completed, summary.already_active, summary.busy, summary.crashes
+        ),
+    ];
+    let faults: Vec<String> = summary.faults.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
+    lines.push(format!("  scenarios injecting each fault: {}", faults.join(", ")));
+    if summary.failures.is_empty() {
+        lines.push("  failures reported: none".to_owned());
+    } else {
+        let failures: Vec<String> =
+            summary.failures.iter().map(|(reason, n)| format!("{reason} {n}")).collect();
+        lines.push(format!("  failures reported (by reason): {}", failures.join(", ")));
+    }
+    let rto = summary.rto;
+    lines.push(format!(
+        "  RTO, trigger to standby recorded active ({} failovers): p50 {}, p99 {}, max {}",
+        rto.count,
+        output::millis_as_seconds(rto.p50_ms),
+        output::millis_as_seconds(rto.p99_ms),
+        output::millis_as_seconds(rto.max_ms)
+    ));
+    lines.push(format!("  invariant violations: {}", summary.violations.len()));
+    for violation in &summary.violations {
+        lines.push(format!("    seed {}: {}: {}", violation.seed, violation.invariant, violation.detail));
+    }
+    for command in summary.replay.values() {
+        lines.push(format!("    replay: {command}"));
+    }
+    lines
+}

@@ -1,0 +1,341 @@
+//! Seeded fault-injection sweeps: for each seed a random scenario on the simulated region (see
+//! `scenario`), run trigger by trigger with the invariants of `invariants` checked after every
+//! engine step, summarised, and replayable from its seed: the same seed gives the same event log,
+//! byte for byte.
+
+pub mod invariants;
+pub mod scenario;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use coldstandby_engine::lock::{GroupLock, InProcessLocks};
+use coldstandby_engine::provider::execute;
+use coldstandby_engine::{
+    Action, ApiError, Clock, Failover, GroupSpec, InstanceId, InstanceState, Observation, Options, Outcome,
+    Provider, Report, Timestamp,
+};
+use serde::Serialize;
+
+use crate::region::SimRegion;
+use crate::run_ready;
+use invariants::{Checker, Violation};
+use scenario::{FaultKind, Scenario, RETRY_AFTER};
+
+/// Engine steps one trigger may take before the sweep calls it hung. A failover ends by its
+/// deadline (at most 840 s here, about 4 describes a second plus retries), far below this.
+const MAX_STEPS_PER_TRIGGER: u64 = 200_000;
+
+/// Which fence the sweep runs with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fence {
+    /// The engine as built.
+    #[default]
+    Correct,
+    /// Test-only: the provider turns an empty describe answer into "every instance stopped", the
+    /// mistake a field report describes. The sweep must catch it.
+    #[doc(hidden)]
+    EmptyMeansStoppedForTesting,
+}
+
+/// How one trigger ended.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "ended", rename_all = "kebab-case")]
+pub enum TriggerEnd {
+    Finished {
+        report: Box<Report>,
+    },
+    /// Cut off after some steps (the controller died); the group is left as it was.
+    Crashed {
+        after_steps: u64,
+    },
+    /// Another run held the group's lock: this one did nothing.
+    Busy,
+    Hung,
+}
+
+/// Everything one seed did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeedResult {
+    pub seed: u64,
+    pub faults: Vec<FaultKind>,
+    pub triggers: Vec<TriggerEnd>,
+    pub violations: Vec<Violation>,
+    /// Every API call the region received, in order (with the triggers, the seed's event log).
+    #[serde(skip)]
+    pub calls: Vec<crate::region::CallRecord>,
+}
+
+impl SeedResult {
+    /// The seed's whole event log as text: every trigger's events and every API call.
+    pub fn event_log(&self) -> String {
+        let triggers = serde_json::to_string(&self.triggers).expect("results serialize");
+        let calls = serde_json::to_string(&self.calls).expect("calls serialize");
+        format!("{triggers}\n{calls}\n")
+    }
+}
+
+/// The command that replays one seed.
+pub fn replay_command(seed: u64) -> String {
+    format!("coldstandby simulate --seeds 1 --start-seed {seed}")
+}
+
+/// The provider a scenario's engine talks to: the region itself, or the faulty-fence wrapper.
+struct ScenarioProvider<'a> {
+    region: &'a SimRegion,
+    fence: Fence,
+}
+
+impl Provider for ScenarioProvider<'_> {
+    async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
+        let answer = self.region.describe(instances).await?;
+        if self.fence == Fence::EmptyMeansStoppedForTesting && answer.is_empty() {
+            let made_up = instances
+                .iter()
+                .map(|instance| Observation {
+                    instance: instance.clone(),
+                    state: InstanceState::Stopped,
+                    availability_zone: String::new(),
+                    state_reason: None,
+                    tags: BTreeMap::new(),
+                })
+                .collect();
+            return Ok(made_up);
+        }
+        Ok(answer)
+    }
+    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
+        self.region.start(instance).await
+    }
+    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
+        self.region.stop(instance, force).await
+    }
+    async fn set_tags(&self, instance: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+        self.region.set_tags(instance, tags).await
+    }
+}
+
+struct Run<'a> {
+    scenario: &'a Scenario,
+    region: SimRegion,
+    fence: Fence,
+    locks: InProcessLocks,
+    checker: Checker,
+    triggers: Vec<TriggerEnd>,
+}
+
+impl Run<'_> {
+    /// Run one trigger of `spec`. `crash_after` cuts it off; `concurrent_after` makes a second
+    /// trigger try the group's lock part-way through.
+    fn trigger(
+        &mut self,
+        spec: &GroupSpec,
+        number: u64,
+        crash_after: Option<u64>,
+        concurrent_after: Option<u64>,
+    ) {
+        let Ok(_guard) = self.locks.try_lock(&spec.name) else {
+            self.triggers.push(TriggerEnd::Busy);
+            return;
+        };
+        let provider = ScenarioProvider { region: &self.region, fence: self.fence };
+        let options = Options {
+            trigger: format!("sweep trigger {number}"),
+            seed: self.scenario.seed.wrapping_mul(31).wrapping_add(number),
+            ..Options::default()
+        };
+        let mut failover = Failover::new(spec.clone(), options, self.region.now());
+        let deadline = failover.deadline();
+        self.checker.start_trigger(spec.ordering);
+        for step in 1..=MAX_STEPS_PER_TRIGGER {
+            let now = self.region.now();
+            self.region.set_faults(self.scenario.faults_at(now));
+            let action = failover.poll(now);
+            match action {
+                Action::Call(call) => {
+                    let result = run_ready(execute(&provider, &call));
+                    failover.on_result(self.region.now(), result);
+                }
+                Action::Sleep { until, .. } => self.region.advance_to(until),
+                Action::Finished => {
+                    let report = failover.into_report();
+                    check(&mut self.checker, &self.region, self.scenario, &report.events);
+                    self.checker.after_trigger(&self.region, &report, deadline);
+                    self.triggers.push(TriggerEnd::Finished { report: Box::new(report) });
+                    return;
+                }
+            }
+            check(&mut self.checker, &self.region, self.scenario, failover.events());
+            if concurrent_after == Some(step) {
+                // A concurrent delivery: the lock is held, so it must do nothing.
+                let busy = self.locks.try_lock(&spec.name).is_err();
+                assert!(busy, "the group's lock is held during a run");
+                self.triggers.push(TriggerEnd::Busy);
+            }
+            if crash_after == Some(step) {
+                self.triggers.push(TriggerEnd::Crashed { after_steps: step });
+                return;
+            }
+        }
+        self.checker.hung(self.region.now(), MAX_STEPS_PER_TRIGGER);
+        self.triggers.push(TriggerEnd::Hung);
+    }
+
+    fn last_outcome(&self) -> Option<&Outcome> {
+        self.triggers.iter().rev().find_map(|end| match end {
+            TriggerEnd::Finished { report } => Some(&report.outcome),
+            _ => None,
+        })
+    }
+}
+
+/// Check the invariants after one engine step.
+fn check(
+    checker: &mut Checker,
+    region: &SimRegion,
+    scenario: &Scenario,
+    events: &[coldstandby_engine::Event],
+) {
+    let throttling_injected = !scenario.bursts.is_empty();
+    checker.after_step(region, events, throttling_injected);
+}
+
+/// Run the scenario of `seed`.
+pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
+    let scenario = scenario::generate(seed);
+    let region = scenario.region();
+    region.advance_to(scenario::SCENARIO_START + scenario::FIRST_TRIGGER_AFTER);
+    let checker = Checker::new(seed, scenario.spec.members());
+    let mut run = Run {
+        scenario: &scenario,
+        region,
+        fence,
+        locks: InProcessLocks::default(),
+        checker,
+        triggers: Vec::new(),
+    };
+    let spec = scenario.spec.clone();
+
+    run.trigger(&spec, 1, scenario.crash_after_steps, scenario.concurrent_after_steps);
+    if matches!(run.triggers.last(), Some(TriggerEnd::Crashed { .. })) {
+        // Lambda retries the invocation about a minute later.
+        let retry_at = run.region.now() + RETRY_AFTER;
+        run.region.advance_to(retry_at);
+        run.trigger(&spec, 2, None, None);
+    }
+    if scenario.duplicate_trigger {
+        run.trigger(&spec, 3, None, None);
+    }
+    if scenario.failback {
+        if let Some(Outcome::FailedOver { to, .. } | Outcome::AlreadyActive { active: to }) =
+            run.last_outcome().cloned()
+        {
+            // Fail back: the standby now serving is the one to replace, the old primary first in line.
+            let mut back = spec.clone();
+            let mut standbys = vec![spec.primary.clone()];
+            standbys.extend(spec.standbys.iter().filter(|s| **s != to).cloned());
+            back.primary = to;
+            back.standbys = standbys;
+            run.trigger(&back, 4, None, None);
+        }
+    }
+    SeedResult {
+        seed,
+        faults: scenario.faults.clone(),
+        triggers: run.triggers,
+        violations: run.checker.violations,
+        calls: run.region.calls(),
+    }
+}
+
+/// p50, p99 and max of a set of durations, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Distribution {
+    pub count: usize,
+    pub p50_ms: u64,
+    pub p99_ms: u64,
+    pub max_ms: u64,
+}
+
+impl Distribution {
+    fn of(mut values: Vec<u64>) -> Self {
+        values.sort_unstable();
+        let at = |q: f64| {
+            values.get(((values.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0)
+        };
+        Self {
+            count: values.len(),
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            max_ms: values.last().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// The totals of a sweep.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub start_seed: u64,
+    pub scenarios: u64,
+    pub triggers: u64,
+    /// Scenarios injecting each kind of fault.
+    pub faults: BTreeMap<&'static str, u64>,
+    pub failovers_completed: u64,
+    pub already_active: u64,
+    pub busy: u64,
+    pub crashes: u64,
+    /// Failures reported, by reason.
+    pub failures: BTreeMap<String, u64>,
+    /// Trigger to recorded active, over the completed failovers.
+    pub rto: Distribution,
+    pub violations: Vec<Violation>,
+    /// Seeds with a violation, each with the command that replays it.
+    pub replay: BTreeMap<u64, String>,
+}
+
+/// Run `count` seeds from `start_seed`, calling `on_seed` after each.
+pub fn sweep(start_seed: u64, count: u64, fence: Fence, mut on_seed: impl FnMut(&SeedResult)) -> Summary {
+    let mut summary = Summary { start_seed, ..Summary::default() };
+    let mut rtos = Vec::new();
+    for seed in start_seed..start_seed.saturating_add(count) {
+        let result = run_seed(seed, fence);
+        summary.scenarios += 1;
+        for fault in &result.faults {
+            *summary.faults.entry(fault.as_str()).or_default() += 1;
+        }
+        for end in &result.triggers {
+            summary.triggers += 1;
+            match end {
+                TriggerEnd::Finished { report } => match &report.outcome {
+                    Outcome::FailedOver { .. } => {
+                        summary.failovers_completed += 1;
+                        rtos.push(report.finished_at.saturating_since(report.started_at).as_millis() as u64);
+                    }
+                    Outcome::AlreadyActive { .. } => summary.already_active += 1,
+                    Outcome::Failed { failure } => {
+                        let reason = serde_json::to_value(failure)
+                            .ok()
+                            .and_then(|v| v["reason"].as_str().map(str::to_owned));
+                        *summary.failures.entry(reason.unwrap_or_default()).or_default() += 1;
+                    }
+                    Outcome::Planned { .. } => {}
+                },
+                TriggerEnd::Crashed { .. } => summary.crashes += 1,
+                TriggerEnd::Busy => summary.busy += 1,
+                TriggerEnd::Hung => {}
+            }
+        }
+        let seeds_with_violations: BTreeSet<u64> = result.violations.iter().map(|v| v.seed).collect();
+        for seed in seeds_with_violations {
+            summary.replay.insert(seed, replay_command(seed));
+        }
+        summary.violations.extend(result.violations.iter().cloned());
+        on_seed(&result);
+    }
+    summary.rto = Distribution::of(rtos);
+    summary
+}
+
+/// When a sweep's scenario starts (for callers that print times).
+pub fn scenario_start() -> Timestamp {
+    scenario::SCENARIO_START
+}

@@ -1,0 +1,260 @@
+//! One random scenario per seed: the group (1-3 standbys, any starting states), the timings and
+//! timeouts, the faults, and the triggers (crashes, concurrent and duplicate triggers, failback).
+
+use std::time::Duration;
+
+use coldstandby_engine::{FenceMode, GroupSpec, InstanceId, InstanceState, Ordering, Timeouts, Timestamp};
+use serde::Serialize;
+
+use crate::model::{SimInstance, Span, Timings};
+use crate::region::{RegionFaults, SimRegion};
+
+/// Where every scenario's clock starts (2026-11-20T00:00:00Z).
+pub const SCENARIO_START: Timestamp = Timestamp::from_unix_millis(1_795_132_800_000);
+/// When the first trigger arrives.
+pub const FIRST_TRIGGER_AFTER: Duration = Duration::from_secs(10);
+/// When Lambda retries an invocation that died (about a minute later).
+pub const RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The kinds of fault a scenario can inject, for the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    ThrottlingBurst,
+    TransientErrors,
+    CapacityForAWhile,
+    CapacityForGood,
+    StopHangs,
+    StartFails,
+    EmptyDescribes,
+    StaleDescribes,
+    LatencySpikes,
+    ControllerCrash,
+    ConcurrentTrigger,
+    DuplicateTrigger,
+    Failback,
+    StandbyNotStopped,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ThrottlingBurst => "throttling burst",
+            Self::TransientErrors => "transient errors",
+            Self::CapacityForAWhile => "capacity shortage for a while",
+            Self::CapacityForGood => "capacity shortage for good",
+            Self::StopHangs => "stop hangs until forced",
+            Self::StartFails => "start falls back to stopped",
+            Self::EmptyDescribes => "empty describe results",
+            Self::StaleDescribes => "stale describe results",
+            Self::LatencySpikes => "API latency spikes",
+            Self::ControllerCrash => "controller crash and retry",
+            Self::ConcurrentTrigger => "concurrent trigger",
+            Self::DuplicateTrigger => "duplicate trigger",
+            Self::Failback => "failback after failover",
+            Self::StandbyNotStopped => "standby not in stopped state",
+        }
+    }
+}
+
+/// A window of time during which requests are throttled at `rate`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ThrottleBurst {
+    pub from: Timestamp,
+    pub until: Timestamp,
+    pub rate: f64,
+}
+
+/// Everything one seed decides.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scenario {
+    pub seed: u64,
+    pub spec: GroupSpec,
+    /// An instance outside the group: no call may touch it.
+    pub outsider: InstanceId,
+    pub timings: Timings,
+    /// Faults present throughout (throttling bursts are switched on and off by time).
+    pub steady_faults: RegionFaults,
+    pub bursts: Vec<ThrottleBurst>,
+    pub faults: Vec<FaultKind>,
+    /// The first trigger's run is cut off after this many engine steps, then retried.
+    pub crash_after_steps: Option<u64>,
+    /// A second trigger tries to start while the first runs, after this many steps.
+    pub concurrent_after_steps: Option<u64>,
+    pub duplicate_trigger: bool,
+    pub failback: bool,
+    /// Instances with their starting state, next step and per-instance faults.
+    pub instances: Vec<SimInstance>,
+}
+
+fn instance_id(rng: &mut fastrand::Rng) -> InstanceId {
+    format!("i-{:017x}", rng.u64(..) & 0x0fff_ffff_ffff_ffff_u64).parse().expect("17 hex digits make an id")
+}
+
+fn span(rng: &mut fastrand::Rng, min_ms: u64, max_ms: u64) -> Span {
+    let a = rng.u64(min_ms..=max_ms);
+    let b = rng.u64(min_ms..=max_ms);
+    Span::millis(a.min(b), a.max(b))
+}
+
+fn seconds(rng: &mut fastrand::Rng, min: u64, max: u64) -> Duration {
+    Duration::from_secs(rng.u64(min..=max))
+}
+
+/// The scenario for `seed`.
+pub fn generate(seed: u64) -> Scenario {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed_c01d_57a0_dbee);
+    let mut faults = Vec::new();
+    let zones = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"];
+
+    let timings = Timings {
+        boot: span(&mut rng, 2_000, 30_000),
+        stop: span(&mut rng, 3_000, 90_000),
+        forced_stop: span(&mut rng, 1_000, 10_000),
+        terminate: span(&mut rng, 5_000, 30_000),
+        api_latency: span(&mut rng, 10, 200),
+    };
+    let primary = instance_id(&mut rng);
+    let standby_count = rng.usize(1..=3);
+    let standbys: Vec<InstanceId> = (0..standby_count).map(|_| instance_id(&mut rng)).collect();
+    let outsider = instance_id(&mut rng);
+    let first_trigger = SCENARIO_START + FIRST_TRIGGER_AFTER;
+
+    let mut instances = Vec::new();
+    let mut primary_instance = SimInstance::new(primary.clone(), zones[0], InstanceState::Running);
+    if rng.f64() < 0.3 {
+        primary_instance.faults.stop_hangs = true;
+        faults.push(FaultKind::StopHangs);
+    }
+    instances.push(primary_instance);
+    for (index, standby) in standbys.iter().enumerate() {
+        let zone = zones[1 + index % 2];
+        let roll = rng.f64();
+        let (state, next) = match roll {
+            r if r < 0.70 => (InstanceState::Stopped, None),
+            r if r < 0.78 => {
+                (InstanceState::Stopping, Some((seconds(&mut rng, 5, 60), InstanceState::Stopped)))
+            }
+            r if r < 0.83 => {
+                (InstanceState::Pending, Some((seconds(&mut rng, 2, 10), InstanceState::Running)))
+            }
+            r if r < 0.88 => (InstanceState::Running, None),
+            r if r < 0.94 => {
+                (InstanceState::ShuttingDown, Some((seconds(&mut rng, 5, 30), InstanceState::Terminated)))
+            }
+            _ => (InstanceState::Terminated, None),
+        };
+        if state != InstanceState::Stopped && !faults.contains(&FaultKind::StandbyNotStopped) {
+            faults.push(FaultKind::StandbyNotStopped);
+        }
+        let mut instance = SimInstance::new(standby.clone(), zone, state);
+        instance.next = next.map(|(after, to)| (SCENARIO_START + after, to));
+        if rng.f64() < 0.15 {
+            instance.faults.capacity_shortage_until = Some(Some(first_trigger + seconds(&mut rng, 10, 150)));
+            faults.push(FaultKind::CapacityForAWhile);
+        } else if rng.f64() < 0.08 {
+            instance.faults.capacity_shortage_until = Some(None);
+            faults.push(FaultKind::CapacityForGood);
+        }
+        if rng.f64() < 0.08 {
+            instance.faults.start_fails_with =
+                Some("Client.InternalError: Client error on launch".to_owned());
+            faults.push(FaultKind::StartFails);
+        }
+        instances.push(instance);
+    }
+    instances.push(SimInstance::new(outsider.clone(), zones[0], InstanceState::Running));
+
+    let mut steady_faults = RegionFaults::default();
+    if rng.f64() < 0.25 {
+        steady_faults.transient = rng.f64() * 0.1;
+        faults.push(FaultKind::TransientErrors);
+    }
+    if rng.f64() < 0.25 {
+        steady_faults.empty_describe = 0.05 + rng.f64() * 0.25;
+        faults.push(FaultKind::EmptyDescribes);
+    }
+    if rng.f64() < 0.25 {
+        steady_faults.stale_describe = 0.05 + rng.f64() * 0.25;
+        faults.push(FaultKind::StaleDescribes);
+    }
+    if rng.f64() < 0.2 {
+        steady_faults.latency_spike = 0.02 + rng.f64() * 0.08;
+        steady_faults.latency_spike_ms = rng.u64(500..=3_000);
+        faults.push(FaultKind::LatencySpikes);
+    }
+    let mut bursts = Vec::new();
+    if rng.f64() < 0.3 {
+        for _ in 0..rng.usize(1..=3) {
+            let from = first_trigger + seconds(&mut rng, 0, 120);
+            bursts.push(ThrottleBurst {
+                from,
+                until: from + seconds(&mut rng, 2, 30),
+                rate: 0.4 + rng.f64() * 0.5,
+            });
+        }
+        faults.push(FaultKind::ThrottlingBurst);
+    }
+
+    let mut timeouts = Timeouts {
+        stop: seconds(&mut rng, 20, 60),
+        forced_stop: seconds(&mut rng, 30, 120),
+        start: seconds(&mut rng, 60, 300),
+        capacity_retry: seconds(&mut rng, 20, 120),
+        failover: Duration::ZERO,
+    };
+    timeouts.failover = seconds(&mut rng, 300, 840);
+    let spec = GroupSpec {
+        name: format!("sweep-{seed}"),
+        primary,
+        standbys,
+        ordering: if rng.bool() { Ordering::FenceFirst } else { Ordering::Parallel },
+        fence: if rng.f64() < 0.2 { FenceMode::ForceStop } else { FenceMode::Stop },
+        timeouts,
+    };
+
+    let crash_after_steps = (rng.f64() < 0.3).then(|| rng.u64(1..=80));
+    let concurrent_after_steps = (rng.f64() < 0.2).then(|| rng.u64(1..=40));
+    let duplicate_trigger = rng.f64() < 0.4;
+    let failback = rng.f64() < 0.3;
+    faults.extend(crash_after_steps.map(|_| FaultKind::ControllerCrash));
+    faults.extend(concurrent_after_steps.map(|_| FaultKind::ConcurrentTrigger));
+    faults.extend(duplicate_trigger.then_some(FaultKind::DuplicateTrigger));
+    faults.extend(failback.then_some(FaultKind::Failback));
+    faults.sort();
+    faults.dedup();
+
+    Scenario {
+        seed,
+        spec,
+        outsider,
+        timings,
+        steady_faults,
+        bursts,
+        faults,
+        crash_after_steps,
+        concurrent_after_steps,
+        duplicate_trigger,
+        failback,
+        instances,
+    }
+}
+
+impl Scenario {
+    /// The simulated region the scenario starts from.
+    pub fn region(&self) -> SimRegion {
+        let region = SimRegion::new(self.seed, SCENARIO_START, self.timings);
+        for instance in &self.instances {
+            region.add_instance(instance.clone());
+        }
+        region.set_faults(self.steady_faults);
+        region
+    }
+
+    /// The faults in force at `now`: the steady ones, plus any throttling burst.
+    pub fn faults_at(&self, now: Timestamp) -> RegionFaults {
+        let burst =
+            self.bursts.iter().filter(|b| b.from <= now && now < b.until).map(|b| b.rate).fold(0.0, f64::max);
+        RegionFaults { throttle: burst, ..self.steady_faults }
+    }
+}
