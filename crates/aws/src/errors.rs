@@ -54,6 +54,16 @@ where
             "Timeout",
             format!("{operation} timed out: {}", chain(&error)),
         ),
+        SdkError::DispatchFailure(failure) if !failure.is_io() && !failure.is_timeout() => {
+            // Not the network: most often no credentials could be found or loaded. Retrying
+            // cannot help, so the failover stops at once with the reason.
+            let text = chain(&error);
+            if text.contains("credential") {
+                ApiError::new(ErrorKind::Denied, "NoCredentials", format!("{operation}: {text}"))
+            } else {
+                ApiError::new(ErrorKind::Transient, "RequestFailed", format!("{operation}: {text}"))
+            }
+        }
         SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             ApiError::new(ErrorKind::Transient, "NetworkError", format!("{operation}: {}", chain(&error)))
         }

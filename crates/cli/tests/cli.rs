@@ -328,3 +328,53 @@ fn backtest_can_take_the_alarm_from_a_config_group() {
     assert_eq!(no_alarm.status.code(), Some(2));
     assert!(stderr(&no_alarm).contains("has no [group.alarm] table"));
 }
+
+#[test]
+fn simulate_summarises_a_sweep_for_people_and_scripts() {
+    let text = coldstandby(&["simulate", "--seeds", "25", "--start-seed", "40"]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let out = stdout(&text);
+    assert!(out.contains("Sweep of 25 seeds (40 to 64)"), "{out}");
+    assert!(out.contains("invariant violations: 0"), "{out}");
+    assert!(out.contains("RTO, trigger to standby recorded active"), "{out}");
+
+    let summary =
+        json(&coldstandby(&["simulate", "--seeds", "25", "--start-seed", "40", "--output", "json"]));
+    assert_eq!(summary["scenarios"], 25);
+    assert!(summary["violations"].as_array().unwrap().is_empty());
+    assert!(summary["failovers_completed"].as_u64().unwrap() > 0);
+    assert!(summary["rto"]["p50_ms"].as_u64().unwrap() > 0);
+    let again = json(&coldstandby(&["simulate", "--seeds", "25", "--start-seed", "40", "--output", "json"]));
+    assert_eq!(summary, again, "the same seeds give the same sweep");
+}
+
+#[test]
+fn a_failover_without_aws_credentials_stops_at_once_with_the_reason() {
+    // No moto here: the endpoint is a closed loopback port, and no credentials are available.
+    let output = Command::new(env!("CARGO_BIN_EXE_coldstandby"))
+        .args([
+            "failover",
+            "--config",
+            example_config().to_str().unwrap(),
+            "--group",
+            "web",
+            "--target",
+            "aws",
+            "--output",
+            "json",
+        ])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["outcome"]["failure"]["reason"], "permanent-error");
+    assert_eq!(report["outcome"]["failure"]["error"]["code"], "NoCredentials");
+    assert_eq!(report["calls"]["DescribeInstances"], 1, "not retried: {report}");
+}
