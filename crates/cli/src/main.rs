@@ -256,6 +256,9 @@ pub struct SimulateArgs {
     /// The first seed
     #[arg(long, default_value_t = 0)]
     pub start_seed: u64,
+    /// Print every trigger's steps for each seed (to study a replayed seed)
+    #[arg(long)]
+    pub events: bool,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use coldstandby_sim::sweep::{self, Fence, Summary};
+use coldstandby_sim::sweep::{self, Fence, SeedResult, Summary, TriggerEnd};
 
 use crate::output;
 use crate::{Exit, OutputFormat, SimulateArgs};
@@ -13,8 +13,12 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
     let progress = text && std::io::stderr().is_terminal();
     let mut done = 0u64;
     let mut violations = 0usize;
+    let mut timelines = Vec::new();
     let summary = sweep::sweep(args.start_seed, args.seeds, Fence::Correct, |result| {
         done += 1;
+        if args.events {
+            timelines.extend(timeline(result));
+        }
         violations += result.violations.len();
         if progress && (done % 100 == 0 || done == args.seeds) {
             // Progress is best effort: a failed write to stderr must not stop the sweep.
@@ -25,11 +29,37 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
         let _ = write!(std::io::stderr(), "\r\x1b[2K");
     }
     if text {
+        output::print_lines(&timelines)?;
         output::print_lines(&render(&summary))?;
     } else {
         output::print_json(&summary)?;
     }
     Ok(if summary.violations.is_empty() { Exit::Success } else { Exit::Failed })
+}
+
+/// Every trigger of one seed, step by step (for replaying a seed).
+fn timeline(result: &SeedResult) -> Vec<String> {
+    let mut lines = vec![format!("seed {}: faults: {:?}", result.seed, result.faults)];
+    for (number, end) in result.triggers.iter().enumerate() {
+        match end {
+            TriggerEnd::Finished { report } => {
+                lines.push(format!("  trigger {}:", number + 1));
+                lines.push(format!("  {}", output::header()));
+                for event in &report.events {
+                    let (step, subject, detail) = output::describe(&event.kind);
+                    let at = output::offset(event.at, sweep::scenario_start());
+                    lines.push(format!("  {}", output::row(&at, step, &subject, &detail)));
+                }
+            }
+            other => lines.push(format!("  trigger {}: {other:?}", number + 1)),
+        }
+    }
+    for violation in &result.violations {
+        let at = output::offset(violation.at, sweep::scenario_start());
+        lines.push(format!("  VIOLATION {at} {}: {}", violation.invariant, violation.detail));
+    }
+    lines.push(String::new());
+    lines
 }
 
 fn render(summary: &Summary) -> Vec<String> {

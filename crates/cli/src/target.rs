@@ -16,7 +16,7 @@ use crate::{TargetArg, TargetArgs};
 /// An open target.
 #[derive(Debug)]
 pub enum Target {
-    Sim(SimTarget),
+    Sim(Box<SimTarget>),
     Aws { runtime: tokio::runtime::Runtime, provider: Ec2Provider, region: String },
 }
 
@@ -28,7 +28,9 @@ impl Target {
             ConfiguredProvider::Sim => TargetArg::Sim,
         });
         match chosen {
-            TargetArg::Sim => Ok(Self::Sim(SimTarget::open(config, args.sim_state.as_deref(), args.seed)?)),
+            TargetArg::Sim => {
+                Ok(Self::Sim(Box::new(SimTarget::open(config, args.sim_state.as_deref(), args.seed)?)))
+            }
             TargetArg::Aws => {
                 if args.sim_state.is_some() {
                     return Err(crate::CommandError::usage(

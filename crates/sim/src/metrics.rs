@@ -18,19 +18,6 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
 pub const PUBLISH_DELAY: Duration = Duration::from_secs(3);
 
 impl SimRegion {
-    /// The instance's state at `at`, from the region's lifecycle log.
-    pub fn state_at(&self, id: &InstanceId, at: Timestamp) -> Option<InstanceState> {
-        let transitions = self.transitions();
-        let mine: Vec<_> = transitions.iter().filter(|t| t.instance == *id).collect();
-        if let Some(last) = mine.iter().rev().find(|t| t.at <= at) {
-            return Some(last.to);
-        }
-        match mine.first() {
-            Some(first) => Some(first.from),
-            None => self.instance(id).map(|instance| instance.state),
-        }
-    }
-
     /// The `CPUUtilization` samples `id` took in `[start, end)` that are visible now.
     pub fn cpu_samples(&self, id: &InstanceId, start: Timestamp, end: Timestamp) -> Vec<(Timestamp, f64)> {
         let Some(instance) = self.instance(id) else { return Vec::new() };

@@ -22,7 +22,7 @@ pub struct RegionFaults {
     pub transient: f64,
     /// DescribeInstances answers with an empty list.
     pub empty_describe: f64,
-    /// DescribeInstances answers with its previous answer (eventual consistency).
+    /// DescribeInstances answers with its previous answer, if at most 2 s old (eventual consistency).
     pub stale_describe: f64,
     /// The call takes `latency_spike_ms` longer.
     pub latency_spike: f64,
@@ -56,6 +56,8 @@ struct Inner {
     /// The last DescribeInstances answer, served again by the stale-describe fault.
     #[serde(default)]
     last_describe: Vec<Observation>,
+    #[serde(default)]
+    last_describe_at: Option<Timestamp>,
 }
 
 fn default_rng() -> fastrand::Rng {
@@ -85,6 +87,7 @@ impl SimRegion {
             calls: Vec::new(),
             buckets: RateLimiter::new(),
             last_describe: Vec::new(),
+            last_describe_at: None,
         };
         Self { inner: RefCell::new(inner) }
     }
@@ -135,6 +138,26 @@ impl SimRegion {
     /// Every API call so far, in order.
     pub fn calls(&self) -> Vec<CallRecord> {
         self.inner.borrow().calls.clone()
+    }
+
+    /// The API calls from the `from`-th on (for checkers that read the log as it grows).
+    pub fn calls_since(&self, from: usize) -> Vec<CallRecord> {
+        let inner = self.inner.borrow();
+        inner.calls[from.min(inner.calls.len())..].to_vec()
+    }
+
+    /// The instance's state at `at`, from the lifecycle log.
+    pub fn state_at(&self, id: &InstanceId, at: Timestamp) -> Option<InstanceState> {
+        let inner = self.inner.borrow();
+        let mut mine = inner.transitions.iter().filter(|t| t.instance == *id);
+        let first = mine.clone().next();
+        if let Some(last) = mine.rfind(|t| t.at <= at) {
+            return Some(last.to);
+        }
+        match first {
+            Some(first) => Some(first.from),
+            None => inner.instances.get(id).map(|instance| instance.state),
+        }
     }
 
     /// Move the virtual clock to `until`, completing every lifecycle step due by then, in time
@@ -188,6 +211,9 @@ impl SimRegion {
 fn serde_json_string(inner: &Inner) -> String {
     serde_json::to_string_pretty(inner).expect("the simulated region always serializes")
 }
+
+/// The oldest answer the stale-describe fault serves: EC2's describe results lag by seconds.
+const MAX_STALENESS: Duration = Duration::from_secs(2);
 
 /// The message of a throttle caused by the request buckets, not by an injected fault.
 const BUCKET_EXCEEDED: &str = "Request limit exceeded (request bucket empty).";
@@ -303,12 +329,14 @@ impl Inner {
         if self.faults.empty_describe > 0.0 && self.rng.f64() < self.faults.empty_describe {
             return Vec::new();
         }
-        if self.faults.stale_describe > 0.0 && self.rng.f64() < self.faults.stale_describe {
+        let recent = self.last_describe_at.is_some_and(|at| self.now.saturating_since(at) <= MAX_STALENESS);
+        if recent && self.faults.stale_describe > 0.0 && self.rng.f64() < self.faults.stale_describe {
             return self.last_describe.iter().filter(|o| ids.contains(&o.instance)).cloned().collect();
         }
         let answer: Vec<Observation> =
             ids.iter().filter_map(|id| self.instances.get(id)).map(SimInstance::observation).collect();
         self.last_describe.clone_from(&answer);
+        self.last_describe_at = Some(self.now);
         answer
     }
 

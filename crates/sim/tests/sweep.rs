@@ -66,8 +66,13 @@ fn a_fence_that_takes_an_empty_describe_for_stopped_is_caught_with_a_replayable_
 fn seeds_that_once_broke_an_invariant_stay_fixed() {
     // 110, 217: a demotion retried after a transient error landed after the promotion (two
     // members recorded active). 2017, 2027, 2374, 2386, 2878: checker false positives on a
-    // fenced standby later promoted.
-    for seed in [110, 217, 2017, 2027, 2374, 2386, 2878] {
+    // fenced standby later promoted. 20862, 41823, 54540, 61437, 63448, 90935: a duplicate run
+    // promoted a standby on a stale "running" from before the previous run's rollback stop.
+    // 31441, 32082, 37821, 94011: the checker carried one run's throttle into the next run.
+    for seed in [
+        110, 217, 2017, 2027, 2374, 2386, 2878, 20862, 41823, 54540, 61437, 63448, 90935, 31441, 32082,
+        37821, 94011,
+    ] {
         let result = run_seed(seed, Fence::Correct);
         assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);
     }

@@ -33,6 +33,11 @@ const NOT_VISIBLE_GRACE: Duration = Duration::from_secs(10);
 /// A standby seen `stopped` this long after its start was accepted did not start.
 const FAILED_START_GRACE: Duration = Duration::from_secs(5);
 
+/// How long a standby this run did not start must be observed running, without a break, before it
+/// is promoted: longer than describe answers stay stale, so an answer from before another run's
+/// stop cannot promote a standby that is in fact stopping.
+pub const RUNNING_SETTLE: Duration = Duration::from_secs(3);
+
 /// Throttled or transient failures of one call before the engine stops retrying it.
 const MAX_CALL_ATTEMPTS: u32 = 10;
 
@@ -120,6 +125,8 @@ struct Candidate {
     /// When a start call was accepted.
     start_accepted_at: Option<Timestamp>,
     saw_pending_after_start: bool,
+    /// Since when it has been observed running without a break.
+    running_since: Option<Timestamp>,
     retry_start_at: Option<Timestamp>,
     capacity_since: Option<Timestamp>,
     capacity_attempts: u32,
@@ -134,6 +141,7 @@ impl Candidate {
             start_in_flight: false,
             start_accepted_at: None,
             saw_pending_after_start: false,
+            running_since: None,
             retry_start_at: None,
             capacity_since: None,
             capacity_attempts: 0,
@@ -408,16 +416,17 @@ impl Failover {
         let retryable = error.kind.is_retryable()
             || (matches!(queued.call, Call::Describe { .. }) && !error.kind.is_permanent());
         if retryable && queued.attempt + 1 < MAX_CALL_ATTEMPTS {
-            let delay = Backoff::API.delay(queued.attempt, &mut self.rng);
+            // Describes count their failures across calls (each is a new call); others per call.
+            let is_describe = matches!(queued.call, Call::Describe { .. });
+            let attempt = if is_describe { self.describe_failures } else { queued.attempt };
+            let delay = Backoff::API.delay(attempt, &mut self.rng);
             self.call_failed(now, &queued.call, &error, Some(delay));
-            match queued.call {
-                Call::Describe { .. } => {
-                    self.describe_failures += 1;
-                    self.next_observe_at = now + Backoff::API.delay(self.describe_failures, &mut self.rng);
-                }
-                call => {
-                    self.queue.push(Queued { call, not_before: now + delay, attempt: queued.attempt + 1 })
-                }
+            if is_describe {
+                self.describe_failures += 1;
+                self.next_observe_at = now + delay;
+            } else {
+                let attempt = queued.attempt + 1;
+                self.queue.push(Queued { call: queued.call, not_before: now + delay, attempt });
             }
             return;
         }

@@ -34,8 +34,19 @@ impl Failover {
                 self.skip_candidate(now, reason);
                 continue;
             }
+            if state != Some(InstanceState::Running) {
+                candidate.running_since = None;
+            }
             match state {
                 Some(InstanceState::Running) => {
+                    // DescribeInstances is eventually consistent: a "running" from before someone
+                    // else's stop must not promote. Trust it once this run has seen its own start
+                    // take effect (pending after the start), or after it has held for a while.
+                    let since = *candidate.running_since.get_or_insert(now);
+                    let own_start_seen = candidate.saw_pending_after_start;
+                    if !own_start_seen && now.saturating_since(since) < RUNNING_SETTLE {
+                        return;
+                    }
                     if self.milestones.promoted_at.is_none() {
                         self.milestones.promoted_at = Some(now);
                         let instance = candidate.instance.clone();

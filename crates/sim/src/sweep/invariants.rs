@@ -86,6 +86,8 @@ impl Checker {
         self.ordering = ordering;
         self.fence.clear();
         self.observed_running.clear();
+        // Backing off is per run: a new invocation need not wait for its predecessor's throttle.
+        self.throttled.clear();
         self.events_checked = 0;
     }
 
@@ -102,8 +104,8 @@ impl Checker {
         }
         self.events_checked = events.len();
 
-        let calls = region.calls();
-        for record in &calls[self.calls_checked..] {
+        let calls = region.calls_since(self.calls_checked);
+        for record in &calls {
             let at = record.at;
             let touched: Vec<&InstanceId> = match &record.call {
                 Call::Describe { instances } => instances.iter().collect(),
@@ -177,7 +179,7 @@ impl Checker {
                 _ => {}
             }
         }
-        self.calls_checked = calls.len();
+        self.calls_checked += calls.len();
 
         let active: Vec<InstanceId> = self
             .members
@@ -188,7 +190,7 @@ impl Checker {
             .cloned()
             .collect();
         if active.len() > 1 {
-            let at = region.calls().last().map_or(Timestamp::from_unix_millis(0), |c| c.at);
+            let at = coldstandby_engine::Clock::now(region);
             let list: Vec<&str> = active.iter().map(InstanceId::as_str).collect();
             if !self.violations.iter().any(|v| v.invariant == SINGLE_ACTIVE) {
                 self.violate(SINGLE_ACTIVE, at, format!("recorded active: {}", list.join(", ")));
