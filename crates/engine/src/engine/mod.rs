@@ -38,7 +38,8 @@ const FAILED_START_GRACE: Duration = Duration::from_secs(5);
 /// stop cannot promote a standby that is in fact stopping.
 pub const RUNNING_SETTLE: Duration = Duration::from_secs(3);
 
-/// Throttled or transient failures of one call before the engine stops retrying it.
+/// Throttled or transient failures of one rollback call before the engine gives up on it (while
+/// the failover runs, its deadline bounds retries instead).
 const MAX_CALL_ATTEMPTS: u32 = 10;
 
 /// How a failover is run.
@@ -415,11 +416,17 @@ impl Failover {
         let instance = queued.call.instance().cloned();
         let retryable = error.kind.is_retryable()
             || (matches!(queued.call, Call::Describe { .. }) && !error.kind.is_permanent());
-        if retryable && queued.attempt + 1 < MAX_CALL_ATTEMPTS {
-            // Describes count their failures across calls (each is a new call); others per call.
-            let is_describe = matches!(queued.call, Call::Describe { .. });
-            let attempt = if is_describe { self.describe_failures } else { queued.attempt };
-            let delay = Backoff::API.delay(attempt, &mut self.rng);
+        // Describes count their failures across calls (each is a new call); others per call.
+        let is_describe = matches!(queued.call, Call::Describe { .. });
+        let attempt = if is_describe { self.describe_failures } else { queued.attempt };
+        let delay = Backoff::API.delay(attempt, &mut self.rng);
+        // While the failover runs, its deadline bounds the retries; a rollback gets a fixed count.
+        let may_retry = if self.finishing.is_none() {
+            now + delay < self.deadline
+        } else {
+            queued.attempt + 1 < MAX_CALL_ATTEMPTS
+        };
+        if retryable && may_retry {
             self.call_failed(now, &queued.call, &error, Some(delay));
             if is_describe {
                 self.describe_failures += 1;
