@@ -29,13 +29,7 @@ pub fn parse_state(text: &str) -> Result<AlarmState, String> {
 fn load_alarm(args: &BacktestArgs) -> anyhow::Result<AlarmDefinition> {
     if let (Some(config_path), Some(group_name)) = (&args.config, &args.group) {
         let config = coldstandby_config::load(config_path)?;
-        let group = config.group(group_name).ok_or_else(|| {
-            let known = config.group_names().join(", ");
-            CommandError::usage(format!(
-                "{} defines no group `{group_name}` (it defines: {known})",
-                config_path.display()
-            ))
-        })?;
+        let group = crate::configured_group(&config, config_path, group_name)?;
         let mut alarm = group.alarm.clone().ok_or_else(|| {
             CommandError::usage(format!(
                 "group `{group_name}` in {} has no [group.alarm] table",

@@ -10,14 +10,7 @@ use crate::{CommandError, Exit, FailoverArgs, OutputFormat};
 
 pub fn run(args: &FailoverArgs) -> anyhow::Result<Exit> {
     let config = coldstandby_config::load(&args.target.config)?;
-    let Some(group) = config.group(&args.group) else {
-        let known = config.group_names().join(", ");
-        return Err(CommandError::usage(format!(
-            "{} defines no group `{}` (it defines: {known})",
-            args.target.config.display(),
-            args.group
-        )));
-    };
+    let group = crate::configured_group(&config, &args.target.config, &args.group)?;
     let target = Target::open(&config, &args.target)?;
 
     let locks = InProcessLocks::default();

@@ -53,6 +53,18 @@ impl CommandError {
     }
 }
 
+/// The group called `name` in `config` (read from `path`), or a usage error listing the groups.
+pub fn configured_group<'a>(
+    config: &'a coldstandby_config::Config,
+    path: &std::path::Path,
+    name: &str,
+) -> anyhow::Result<&'a coldstandby_config::GroupConfig> {
+    config.group(name).ok_or_else(|| {
+        let known = config.group_names().join(", ");
+        CommandError::usage(format!("{} defines no group `{name}` (it defines: {known})", path.display()))
+    })
+}
+
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  done (including \"already failed over, nothing to do\" and dry runs)

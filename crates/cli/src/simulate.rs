@@ -47,7 +47,7 @@ fn timeline(result: &SeedResult) -> Vec<String> {
                 lines.push(format!("  {}", output::header()));
                 for event in &report.events {
                     let (step, subject, detail) = output::describe(&event.kind);
-                    let at = output::offset(event.at, sweep::scenario_start());
+                    let at = output::offset(event.at, sweep::scenario::SCENARIO_START);
                     lines.push(format!("  {}", output::row(&at, step, &subject, &detail)));
                 }
             }
@@ -55,7 +55,7 @@ fn timeline(result: &SeedResult) -> Vec<String> {
         }
     }
     for violation in &result.violations {
-        let at = output::offset(violation.at, sweep::scenario_start());
+        let at = output::offset(violation.at, sweep::scenario::SCENARIO_START);
         lines.push(format!("  VIOLATION {at} {}: {}", violation.invariant, violation.detail));
     }
     lines.push(String::new());

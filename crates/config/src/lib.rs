@@ -173,14 +173,6 @@ fn read_config(checker: &mut Checker, root: &toml_edit::Table) -> Option<Config>
     Some(Config { region, provider, groups })
 }
 
-const DEFAULTS: Timeouts = Timeouts {
-    stop: Duration::from_secs(60),
-    forced_stop: Duration::from_secs(120),
-    start: Duration::from_secs(300),
-    capacity_retry: Duration::from_secs(120),
-    failover: Duration::from_secs(840),
-};
-
 /// The longest any one timeout may be: a day.
 const MAX_TIMEOUT_SECONDS: u64 = 86_400;
 
@@ -259,15 +251,16 @@ fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: us
     );
     let fail_over_on_insufficient_data =
         checker.boolean(&mut fields, "fail_over_on_insufficient_data").unwrap_or(false);
+    let defaults = Timeouts::default();
     let mut seconds = |key: &str, default: Duration| {
         checker.seconds(&mut fields, key, 1..=MAX_TIMEOUT_SECONDS).unwrap_or(default)
     };
     let timeouts = Timeouts {
-        stop: seconds("stop_timeout_seconds", DEFAULTS.stop),
-        forced_stop: seconds("forced_stop_timeout_seconds", DEFAULTS.forced_stop),
-        start: seconds("start_timeout_seconds", DEFAULTS.start),
-        capacity_retry: seconds("capacity_retry_seconds", DEFAULTS.capacity_retry),
-        failover: seconds("failover_timeout_seconds", DEFAULTS.failover),
+        stop: seconds("stop_timeout_seconds", defaults.stop),
+        forced_stop: seconds("forced_stop_timeout_seconds", defaults.forced_stop),
+        start: seconds("start_timeout_seconds", defaults.start),
+        capacity_retry: seconds("capacity_retry_seconds", defaults.capacity_retry),
+        failover: seconds("failover_timeout_seconds", defaults.failover),
     };
     let alarm_names: Vec<String> = alarms.iter().map(|(alarm, _)| alarm.clone()).collect();
     // None: no alarm table; Some(None): an invalid one (its problems are recorded).

@@ -82,16 +82,6 @@ impl Default for Timeouts {
     }
 }
 
-impl Timeouts {
-    /// The longest a failover can take when every wait runs to its bound: the fence, then each
-    /// standby in turn. A Lambda timeout shorter than this can cut a failover short.
-    pub fn worst_case(&self, standbys: usize) -> Duration {
-        let per_standby = self.start.max(self.capacity_retry);
-        let standbys = u32::try_from(standbys).unwrap_or(u32::MAX);
-        (self.stop + self.forced_stop + per_standby.saturating_mul(standbys)).min(self.failover)
-    }
-}
-
 /// One primary and its ordered standbys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupSpec {

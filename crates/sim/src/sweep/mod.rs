@@ -12,7 +12,7 @@ use coldstandby_engine::lock::{GroupLock, InProcessLocks};
 use coldstandby_engine::provider::execute;
 use coldstandby_engine::{
     Action, ApiError, Clock, Failover, GroupSpec, InstanceId, InstanceState, Observation, Options, Outcome,
-    Provider, Report, Timestamp,
+    Provider, Report,
 };
 use serde::Serialize;
 
@@ -333,9 +333,4 @@ pub fn sweep(start_seed: u64, count: u64, fence: Fence, mut on_seed: impl FnMut(
     }
     summary.rto = Distribution::of(rtos);
     summary
-}
-
-/// When a sweep's scenario starts (for callers that print times).
-pub fn scenario_start() -> Timestamp {
-    scenario::SCENARIO_START
 }
