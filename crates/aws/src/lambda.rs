@@ -13,8 +13,7 @@ use serde_json::Value;
 
 use crate::{Ec2Provider, SystemClock};
 
-/// The environment variable that may hold the whole configuration, as TOML.
-pub const CONFIG_VARIABLE: &str = "COLDSTANDBY_CONFIG";
+pub use coldstandby_config::CONFIG_VARIABLE;
 /// The configuration file looked for next to the binary when the variable is not set.
 pub const CONFIG_FILE_NAME: &str = "coldstandby.toml";
 

@@ -3,6 +3,7 @@
 
 mod alarm;
 mod check;
+mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -12,7 +13,13 @@ use std::time::Duration;
 use coldstandby_alarm::AlarmDefinition;
 use coldstandby_engine::{FenceMode, GroupSpec, InstanceId, Ordering, Timeouts};
 
+pub use render::to_toml;
+
 use check::{Checker, Fields};
+
+/// The environment variable through which the Lambda function receives the configuration's TOML
+/// text (the CloudFormation template sets it).
+pub const CONFIG_VARIABLE: &str = "COLDSTANDBY_CONFIG";
 
 /// Where the groups' instances are.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -1,0 +1,98 @@
+//! A validated configuration written back as TOML: every setting explicit, no comments, in a
+//! fixed order, so the same configuration always gives the same bytes (the CloudFormation
+//! template puts this text in the function's environment).
+
+use coldstandby_alarm::AlarmDefinition;
+use toml_edit::{value, Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table};
+
+use crate::{Config, GroupConfig, Provider};
+
+/// `config` as TOML text that [`crate::parse`] reads back to an equal configuration.
+pub fn to_toml(config: &Config) -> String {
+    let mut document = DocumentMut::new();
+    document["region"] = value(config.region.as_str());
+    if config.provider == Provider::Sim {
+        document["provider"] = value("sim");
+    }
+    let mut groups = ArrayOfTables::new();
+    for group in &config.groups {
+        groups.push(group_table(group));
+    }
+    document["group"] = Item::ArrayOfTables(groups);
+    document.to_string()
+}
+
+fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Array {
+    items.into_iter().collect()
+}
+
+fn seconds(duration: std::time::Duration) -> Item {
+    value(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn group_table(group: &GroupConfig) -> Table {
+    let spec = &group.spec;
+    let mut table = Table::new();
+    table["name"] = value(spec.name.as_str());
+    table["primary"] = value(spec.primary.as_str());
+    table["standbys"] = value(strings(spec.standbys.iter().map(|id| id.as_str())));
+    table["alarms"] = value(strings(group.alarms.iter().map(String::as_str)));
+    table["fail_over_on_insufficient_data"] = value(group.fail_over_on_insufficient_data);
+    table["ordering"] = value(spec.ordering.as_str());
+    table["fence"] = value(spec.fence.as_str());
+    table["stop_timeout_seconds"] = seconds(spec.timeouts.stop);
+    table["forced_stop_timeout_seconds"] = seconds(spec.timeouts.forced_stop);
+    table["start_timeout_seconds"] = seconds(spec.timeouts.start);
+    table["capacity_retry_seconds"] = seconds(spec.timeouts.capacity_retry);
+    table["failover_timeout_seconds"] = seconds(spec.timeouts.failover);
+    if let Some(alarm) = &group.alarm {
+        table["alarm"] = Item::Table(alarm_table(alarm));
+    }
+    table
+}
+
+fn alarm_table(alarm: &AlarmDefinition) -> Table {
+    let mut table = Table::new();
+    table["name"] = value(alarm.name.as_str());
+    table["namespace"] = value(alarm.namespace.as_str());
+    table["metric_name"] = value(alarm.metric_name.as_str());
+    let mut dimensions = InlineTable::new();
+    for (name, dimension) in &alarm.dimensions {
+        dimensions.insert(name, dimension.as_str().into());
+    }
+    table["dimensions"] = value(dimensions);
+    table["statistic"] = value(alarm.statistic.to_string());
+    table["period_seconds"] = value(i64::from(alarm.period_seconds));
+    table["evaluation_periods"] = value(i64::from(alarm.evaluation_periods));
+    table["datapoints_to_alarm"] = value(i64::from(alarm.datapoints_to_alarm));
+    table["threshold"] = value(alarm.threshold);
+    table["comparison_operator"] = value(alarm.comparison.as_str());
+    table["treat_missing_data"] = value(alarm.treat_missing_data.as_str());
+    table["evaluation_range"] = value(i64::from(alarm.evaluation_range));
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../examples/coldstandby.toml");
+
+    #[test]
+    fn the_example_round_trips_to_an_equal_configuration() {
+        let config = crate::parse(EXAMPLE, "example").unwrap();
+        let text = to_toml(&config);
+        assert_eq!(crate::parse(&text, "rendered").unwrap(), config, "rendered:\n{text}");
+        assert!(!text.contains('#'), "comments are not carried over");
+    }
+
+    #[test]
+    fn rendering_is_deterministic_and_keeps_every_setting() {
+        let config = crate::parse(EXAMPLE, "example").unwrap();
+        assert_eq!(to_toml(&config), to_toml(&config));
+        let text = to_toml(&config);
+        for key in ["ordering = \"parallel\"", "failover_timeout_seconds = 840", "threshold = 50"] {
+            assert!(text.contains(key), "{key} missing from:\n{text}");
+        }
+    }
+}
