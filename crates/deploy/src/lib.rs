@@ -1,0 +1,10 @@
+//! coldstandby's deployment, pure: the CloudFormation template and the least-privilege role
+//! policy generated from the configuration, the function's worst-case sizing, and the checks
+//! `coldstandby doctor` makes from facts an AWS adapter gathered. No SDK, no I/O.
+
+pub mod doctor;
+pub mod iam;
+pub mod policy;
+pub mod sizing;
+pub mod template;
+pub mod yaml;

@@ -1,0 +1,149 @@
+//! How long the function may need: the worst case of every failover one alarm event can run,
+//! from the groups' configured timeouts, and the Lambda timeout that covers it.
+
+use std::time::Duration;
+
+use coldstandby_config::Config;
+use coldstandby_engine::{FenceMode, GroupSpec};
+
+/// Lambda's longest timeout.
+pub const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
+/// Time for the cold start, reading the configuration and the preflight describe, before the
+/// engine's own clock starts.
+pub const STARTUP_ALLOWANCE: Duration = Duration::from_secs(10);
+
+/// The longest one failover of `spec` can run: the fence (a normal stop escalated to a forced
+/// stop), then each standby in turn retried for capacity and waited for, but never past the
+/// group's own failover deadline.
+pub fn group_worst_case(spec: &GroupSpec) -> Duration {
+    let timeouts = &spec.timeouts;
+    let fence = match spec.fence {
+        FenceMode::Stop => timeouts.stop + timeouts.forced_stop,
+        FenceMode::ForceStop => timeouts.forced_stop,
+    };
+    let per_standby = timeouts.capacity_retry + timeouts.start;
+    let standbys = u32::try_from(spec.standbys.len()).unwrap_or(u32::MAX);
+    let unbounded = fence.saturating_add(per_standby.saturating_mul(standbys));
+    unbounded.min(timeouts.failover)
+}
+
+/// What one alarm event can make the function do, at worst.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorstCase {
+    /// The alarm (or, for a group no alarm lists, the group) that needs the longest time.
+    pub trigger: String,
+    /// The groups that trigger fails over, one after another.
+    pub groups: Vec<String>,
+    /// Their failovers' worst cases added up.
+    pub failovers: Duration,
+    /// The function timeout that covers it: failovers + the handler's margin + start-up.
+    pub function_timeout: Duration,
+}
+
+/// The configuration needs more than Lambda's longest timeout.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{trigger} can run the failovers of {groups} one after another, {needed} s at worst with their \
+     timeouts, but a Lambda function may run for at most {max} s: lower their \
+     failover_timeout_seconds (or give the groups separate alarms)",
+    groups = .worst.groups.join(", "),
+    trigger = .worst.trigger,
+    needed = .worst.function_timeout.as_secs(),
+    max = LAMBDA_MAX_TIMEOUT.as_secs()
+)]
+pub struct TooLong {
+    pub worst: WorstCase,
+}
+
+/// The worst case over every alarm of `config` (the groups an alarm lists run in turn), and over
+/// every group alone. Err when it needs more than [`LAMBDA_MAX_TIMEOUT`].
+pub fn worst_case(config: &Config) -> Result<WorstCase, TooLong> {
+    let margin = coldstandby_handler::handle::DEADLINE_MARGIN + STARTUP_ALLOWANCE;
+    let mut candidates: Vec<(String, Vec<&coldstandby_config::GroupConfig>)> =
+        config.groups.iter().map(|group| (format!("group `{}`", group.spec.name), vec![group])).collect();
+    for group in &config.groups {
+        for alarm in &group.alarms {
+            candidates.push((format!("alarm `{alarm}`"), config.groups_for_alarm(alarm)));
+        }
+    }
+    let worst = candidates
+        .into_iter()
+        .map(|(trigger, groups)| {
+            let failovers = groups.iter().map(|group| group_worst_case(&group.spec)).sum::<Duration>();
+            WorstCase {
+                trigger,
+                groups: groups.iter().map(|group| group.spec.name.clone()).collect(),
+                failovers,
+                function_timeout: round_up_to_seconds(failovers + margin),
+            }
+        })
+        // The first of equals wins, so the answer does not depend on iteration details.
+        .fold(None::<WorstCase>, |best, next| match best {
+            Some(best) if best.failovers >= next.failovers => Some(best),
+            _ => Some(next),
+        })
+        .expect("a valid configuration has at least one group");
+    if worst.function_timeout > LAMBDA_MAX_TIMEOUT {
+        return Err(TooLong { worst });
+    }
+    Ok(worst)
+}
+
+fn round_up_to_seconds(duration: Duration) -> Duration {
+    let whole = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    Duration::from_secs(whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        coldstandby_config::parse(text, "test").unwrap()
+    }
+
+    const ONE_GROUP: &str = r#"
+region = "ap-northeast-1"
+[[group]]
+name = "web"
+primary = "i-0a1b2c3d4e5f60718"
+standbys = ["i-0f9e8d7c6b5a40312"]
+alarms = ["web-cpu"]
+"#;
+
+    #[test]
+    fn defaults_with_one_standby_need_the_fence_plus_one_start() {
+        let worst = worst_case(&config(ONE_GROUP)).unwrap();
+        // stop 60 + forced stop 120 + capacity retry 120 + start 300.
+        assert_eq!(worst.failovers, Duration::from_secs(600));
+        assert_eq!(worst.function_timeout, Duration::from_secs(613));
+    }
+
+    #[test]
+    fn the_group_deadline_caps_many_standbys() {
+        let text = ONE_GROUP.replace(
+            r#"standbys = ["i-0f9e8d7c6b5a40312"]"#,
+            r#"standbys = ["i-0f9e8d7c6b5a40312", "i-0aaaabbbbccccdddd"]"#,
+        );
+        let worst = worst_case(&config(&text)).unwrap();
+        assert_eq!(worst.failovers, Duration::from_secs(840), "min(180 + 2 x 420, 840)");
+    }
+
+    #[test]
+    fn force_stop_skips_the_normal_stop() {
+        let text = ONE_GROUP.replace("alarms", "fence = \"force-stop\"\nalarms");
+        assert_eq!(worst_case(&config(&text)).unwrap().failovers, Duration::from_secs(540));
+    }
+
+    #[test]
+    fn groups_sharing_an_alarm_add_up_and_can_exceed_lambda() {
+        let text = format!(
+            "{ONE_GROUP}\n[[group]]\nname = \"api\"\nprimary = \"i-0123456789abcdef0\"\nstandbys = [\"i-0fedcba9876543210\"]\nalarms = [\"web-cpu\"]\n"
+        );
+        let error = worst_case(&config(&text)).unwrap_err();
+        assert_eq!(error.worst.groups, ["web", "api"]);
+        assert_eq!(error.worst.failovers, Duration::from_secs(1200));
+        let message = error.to_string();
+        assert!(message.contains("alarm `web-cpu`") && message.contains("900 s"), "{message}");
+    }
+}

@@ -1,0 +1,518 @@
+//! `coldstandby template cloudformation`: one CloudFormation template (YAML) with everything the
+//! function needs, derived from the configuration so that nothing is edited by hand.
+
+use std::collections::BTreeMap;
+
+use coldstandby_alarm::{AlarmDefinition, Statistic};
+use coldstandby_config::Config;
+
+use crate::policy::{self, RoleOptions};
+use crate::sizing::{self, TooLong};
+use crate::yaml::{self, Node};
+
+/// The principal CloudWatch alarms invoke a function as.
+pub const ALARM_PRINCIPAL: &str = "lambda.alarms.cloudwatch.amazonaws.com";
+/// Lambda's limit on a function's environment (names and values together).
+pub const ENVIRONMENT_LIMIT_BYTES: usize = 4096;
+/// The retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: [u32; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+/// The choices a template is generated with (the command's flags).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateOptions {
+    pub function_name: String,
+    pub log_retention_days: u32,
+    /// Lambda's retries of a failed asynchronous invocation (0-2).
+    pub retry_attempts: u32,
+    /// How old an alarm event may be and still be delivered (60-21600 s).
+    pub max_event_age_seconds: u32,
+    /// Keys of encrypted EBS volumes on the groups' instances.
+    pub kms_key_arns: Vec<String>,
+    /// Place the function in a VPC (subnets are parameters) with an EC2 interface endpoint.
+    pub vpc: bool,
+    /// Put the configuration in the function's environment (else it is bundled in the zip).
+    pub config_in_environment: bool,
+}
+
+impl Default for TemplateOptions {
+    fn default() -> Self {
+        Self {
+            function_name: "coldstandby".to_owned(),
+            log_retention_days: 90,
+            retry_attempts: 2,
+            max_event_age_seconds: 3600,
+            kms_key_arns: Vec::new(),
+            vpc: false,
+            config_in_environment: true,
+        }
+    }
+}
+
+/// Why no template was generated.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("{0}")]
+    Option(String),
+    #[error(transparent)]
+    TooLong(#[from] TooLong),
+    #[error(
+        "the configuration takes {bytes} bytes of the function's environment, more than Lambda's \
+         {ENVIRONMENT_LIMIT_BYTES}: bundle it in the zip (scripts/package-lambda FILE) and generate \
+         the template with --config-in-zip"
+    )]
+    ConfigTooLarge { bytes: usize },
+}
+
+impl TemplateOptions {
+    /// Every problem with these options, each naming its flag.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let name_ok = (1..=64).contains(&self.function_name.len())
+            && self.function_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            problems
+                .push(format!("--function-name `{}`: 1-64 letters, digits, `-` and `_`", self.function_name));
+        }
+        if !LOG_RETENTION_DAYS.contains(&self.log_retention_days) {
+            problems.push(format!(
+                "--log-retention-days {}: CloudWatch Logs accepts {}",
+                self.log_retention_days,
+                LOG_RETENTION_DAYS.map(|d| d.to_string()).join(", ")
+            ));
+        }
+        if self.retry_attempts > 2 {
+            problems.push(format!("--retry-attempts {}: Lambda allows 0, 1 or 2", self.retry_attempts));
+        }
+        if !(60..=21_600).contains(&self.max_event_age_seconds) {
+            problems.push(format!(
+                "--max-event-age-seconds {}: Lambda allows 60 to 21600",
+                self.max_event_age_seconds
+            ));
+        }
+        for arn in &self.kms_key_arns {
+            let parts: Vec<&str> = arn.split(':').collect();
+            let is_key =
+                parts.len() == 6 && parts[0] == "arn" && parts[2] == "kms" && parts[5].starts_with("key/");
+            if !is_key {
+                problems.push(format!(
+                    "--kms-key-arn `{arn}`: expected a key ARN, arn:aws:kms:REGION:ACCOUNT:key/KEY-ID"
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// The template for `config`, as YAML. The same configuration and options give the same bytes.
+pub fn cloudformation(config: &Config, options: &TemplateOptions) -> Result<String, TemplateError> {
+    let problems = options.problems();
+    if !problems.is_empty() {
+        return Err(TemplateError::Option(problems.join("; ")));
+    }
+    let worst = sizing::worst_case(config)?;
+    let config_text = coldstandby_config::to_toml(config);
+    let environment_bytes = coldstandby_config::CONFIG_VARIABLE.len() + config_text.len();
+    if options.config_in_environment && environment_bytes > ENVIRONMENT_LIMIT_BYTES {
+        return Err(TemplateError::ConfigTooLarge { bytes: environment_bytes });
+    }
+    let groups: Vec<&str> = config.group_names();
+    let description = format!(
+        "coldstandby: cold-standby failover for the groups {} in {} (generated by `coldstandby template \
+         cloudformation`; regenerate rather than edit)",
+        groups.join(", "),
+        config.region
+    );
+    let mut resources = Node::map()
+        .with("LogGroup", log_group(options))
+        .with("OnFailureTopic", on_failure_topic())
+        .with("ExecutionRole", execution_role(config, options))
+        .with("Function", function(options, worst.function_timeout.as_secs(), &config_text));
+    resources.insert("EventInvokeConfig", event_invoke_config(options));
+    for (logical_id, alarm) in alarm_logical_ids(config) {
+        resources.insert(&format!("{logical_id}Permission"), permission(&alarm));
+        let definition = config.groups.iter().filter_map(|g| g.alarm.as_ref()).find(|a| a.name == alarm);
+        if let Some(definition) = definition {
+            resources.insert(
+                &format!("{logical_id}Alarm"),
+                alarm_resource(definition, &groups_of(config, &alarm)),
+            );
+        }
+    }
+    if options.vpc {
+        for (id, resource) in vpc_resources() {
+            resources.insert(id, resource);
+        }
+    }
+    let template = Node::map()
+        .with("AWSTemplateFormatVersion", "2010-09-09")
+        .with("Description", description)
+        .with("Parameters", parameters(options))
+        .with("Rules", region_rule(&config.region))
+        .with("Conditions", conditions(options))
+        .with("Resources", resources)
+        .with("Outputs", outputs());
+    Ok(yaml::to_string(&template))
+}
+
+fn reference(name: &str) -> Node {
+    Node::tagged("!Ref", name)
+}
+
+fn get_att(resource: &str, attribute: &str) -> Node {
+    Node::tagged("!GetAtt", format!("{resource}.{attribute}"))
+}
+
+fn sub(text: &str) -> Node {
+    Node::tagged("!Sub", text)
+}
+
+fn on_failure_destination() -> Node {
+    Node::tagged(
+        "!If",
+        Node::list([
+            Node::from("CreateOnFailureTopic"),
+            reference("OnFailureTopic"),
+            reference("OnFailureTopicArn"),
+        ]),
+    )
+}
+
+fn parameters(options: &TemplateOptions) -> Node {
+    let mut parameters = Node::map()
+        .with(
+            "CodeS3Bucket",
+            Node::map()
+                .with("Type", "String")
+                .with("Description", "S3 bucket holding the function's zip (scripts/package-lambda builds it)"),
+        )
+        .with(
+            "CodeS3Key",
+            Node::map()
+                .with("Type", "String")
+                .with("Default", "coldstandby-lambda.zip")
+                .with("Description", "S3 key of the function's zip"),
+        )
+        .with(
+            "Architecture",
+            Node::map()
+                .with("Type", "String")
+                .with("AllowedValues", Node::list(["x86_64", "arm64"]))
+                .with("Default", "x86_64")
+                .with("Description", "The architecture the zip's bootstrap was built for"),
+        )
+        .with(
+            "OnFailureTopicArn",
+            Node::map().with("Type", "String").with("Default", "").with(
+                "Description",
+                "SNS topic told about alarm events the function failed to handle; empty: the stack creates one",
+            ),
+        );
+    if options.vpc {
+        parameters.insert(
+            "VpcId",
+            Node::map().with("Type", "AWS::EC2::VPC::Id").with("Description", "The VPC the function runs in"),
+        );
+        parameters.insert(
+            "SubnetIds",
+            Node::map()
+                .with("Type", "List<AWS::EC2::Subnet::Id>")
+                .with("Description", "Subnets for the function and the EC2 endpoint, in two or more AZs"),
+        );
+        parameters.insert(
+            "CreateEc2Endpoint",
+            Node::map()
+                .with("Type", "String")
+                .with("AllowedValues", Node::list(["true", "false"]))
+                .with("Default", "true")
+                .with(
+                    "Description",
+                    "false when the VPC already has an EC2 interface endpoint with private DNS",
+                ),
+        );
+    }
+    parameters
+}
+
+fn region_rule(region: &str) -> Node {
+    let assertion = Node::map()
+        .with("Assert", Node::tagged("!Equals", Node::list([reference("AWS::Region"), Node::from(region)])))
+        .with(
+            "AssertDescription",
+            format!("The configuration's instances and alarms are in {region}: deploy the stack there"),
+        );
+    Node::map().with("StackInConfiguredRegion", Node::map().with("Assertions", Node::list([assertion])))
+}
+
+fn conditions(options: &TemplateOptions) -> Node {
+    let mut conditions = Node::map().with(
+        "CreateOnFailureTopic",
+        Node::tagged("!Equals", Node::list([reference("OnFailureTopicArn"), Node::from("")])),
+    );
+    if options.vpc {
+        conditions.insert(
+            "ShouldCreateEc2Endpoint",
+            Node::tagged("!Equals", Node::list([reference("CreateEc2Endpoint"), Node::from("true")])),
+        );
+    }
+    conditions
+}
+
+fn log_group(options: &TemplateOptions) -> Node {
+    Node::map().with("Type", "AWS::Logs::LogGroup").with(
+        "Properties",
+        Node::map()
+            .with("LogGroupName", policy::log_group_name(&options.function_name))
+            .with("RetentionInDays", options.log_retention_days),
+    )
+}
+
+fn on_failure_topic() -> Node {
+    Node::map().with("Type", "AWS::SNS::Topic").with("Condition", "CreateOnFailureTopic").with(
+        "Properties",
+        Node::map().with("DisplayName", "coldstandby: alarm events the failover function failed to handle"),
+    )
+}
+
+fn execution_role(config: &Config, options: &TemplateOptions) -> Node {
+    let role_options = RoleOptions {
+        function_name: options.function_name.clone(),
+        kms_key_arns: options.kms_key_arns.clone(),
+        in_vpc: options.vpc,
+    };
+    let mut statements: Vec<Node> =
+        policy::role_statements(config, &role_options).iter().map(policy::Statement::to_node).collect();
+    statements.push(
+        Node::map()
+            .with("Sid", "PublishFailedEvents")
+            .with("Effect", "Allow")
+            .with("Action", "sns:Publish")
+            .with("Resource", on_failure_destination()),
+    );
+    let trust = Node::map().with("Version", "2012-10-17").with(
+        "Statement",
+        Node::list([Node::map()
+            .with("Effect", "Allow")
+            .with("Principal", Node::map().with("Service", "lambda.amazonaws.com"))
+            .with("Action", "sts:AssumeRole")]),
+    );
+    let policy = Node::map().with("PolicyName", "coldstandby-failover").with(
+        "PolicyDocument",
+        Node::map().with("Version", "2012-10-17").with("Statement", Node::List(statements)),
+    );
+    Node::map().with("Type", "AWS::IAM::Role").with(
+        "Properties",
+        Node::map()
+            .with(
+                "Description",
+                "coldstandby's failover function: the EC2 calls on its groups' instances only",
+            )
+            .with("AssumeRolePolicyDocument", trust)
+            .with("Policies", Node::list([policy])),
+    )
+}
+
+fn function(options: &TemplateOptions, timeout_seconds: u64, config_text: &str) -> Node {
+    let mut properties = Node::map()
+        .with("FunctionName", options.function_name.as_str())
+        .with("Description", "coldstandby: fences a failed primary and promotes a standby (alarm action)")
+        .with("Runtime", "provided.al2023")
+        .with("Handler", "bootstrap")
+        .with("Architectures", Node::list([reference("Architecture")]))
+        .with(
+            "Code",
+            Node::map().with("S3Bucket", reference("CodeS3Bucket")).with("S3Key", reference("CodeS3Key")),
+        )
+        .with("MemorySize", 128u32)
+        .with("Timeout", i64::try_from(timeout_seconds).expect("at most 900"))
+        .with("ReservedConcurrentExecutions", 1u32)
+        .with("Role", get_att("ExecutionRole", "Arn"));
+    if options.config_in_environment {
+        properties.insert(
+            "Environment",
+            Node::map().with("Variables", Node::map().with(coldstandby_config::CONFIG_VARIABLE, config_text)),
+        );
+    }
+    if options.vpc {
+        properties.insert(
+            "VpcConfig",
+            Node::map()
+                .with("SubnetIds", reference("SubnetIds"))
+                .with("SecurityGroupIds", Node::list([reference("FunctionSecurityGroup")])),
+        );
+    }
+    Node::map()
+        .with("Type", "AWS::Lambda::Function")
+        .with("DependsOn", "LogGroup")
+        .with("Properties", properties)
+}
+
+fn event_invoke_config(options: &TemplateOptions) -> Node {
+    Node::map().with("Type", "AWS::Lambda::EventInvokeConfig").with(
+        "Properties",
+        Node::map()
+            .with("FunctionName", reference("Function"))
+            .with("Qualifier", "$LATEST")
+            .with("MaximumRetryAttempts", options.retry_attempts)
+            .with("MaximumEventAgeInSeconds", options.max_event_age_seconds)
+            .with(
+                "DestinationConfig",
+                Node::map().with("OnFailure", Node::map().with("Destination", on_failure_destination())),
+            ),
+    )
+}
+
+/// Every alarm the groups list, each with a logical-id stem unique in the template.
+pub fn alarm_logical_ids(config: &Config) -> Vec<(String, String)> {
+    let mut taken: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out: Vec<(String, String)> = Vec::new();
+    for alarm in config.groups.iter().flat_map(|group| &group.alarms) {
+        if out.iter().any(|(_, listed)| listed == alarm) {
+            continue;
+        }
+        let stem: String = alarm
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(|word| {
+                let mut chars = word.chars();
+                chars
+                    .next()
+                    .map(|first| first.to_ascii_uppercase())
+                    .into_iter()
+                    .chain(chars)
+                    .collect::<String>()
+            })
+            .collect::<String>()
+            .chars()
+            .take(64)
+            .collect();
+        let stem = if stem.is_empty() { "Unnamed".to_owned() } else { stem };
+        let count = taken.entry(stem.clone()).or_insert(0);
+        *count += 1;
+        let id = if *count == 1 { stem } else { format!("{stem}{count}") };
+        out.push((format!("Alarm{id}"), alarm.clone()));
+    }
+    out
+}
+
+fn groups_of(config: &Config, alarm: &str) -> Vec<String> {
+    config.groups_for_alarm(alarm).iter().map(|group| group.spec.name.clone()).collect()
+}
+
+/// `${` in a name would be read by `!Sub` as a reference; `${!` is its escape.
+fn sub_escaped(text: &str) -> String {
+    text.replace("${", "${!")
+}
+
+/// The ARN of the alarm called `name`, for `!Sub`.
+pub fn alarm_arn_sub(name: &str) -> String {
+    format!(
+        "arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{}",
+        sub_escaped(name)
+    )
+}
+
+fn permission(alarm: &str) -> Node {
+    Node::map().with("Type", "AWS::Lambda::Permission").with(
+        "Properties",
+        Node::map()
+            .with("FunctionName", get_att("Function", "Arn"))
+            .with("Action", "lambda:InvokeFunction")
+            .with("Principal", ALARM_PRINCIPAL)
+            .with("SourceAccount", reference("AWS::AccountId"))
+            .with("SourceArn", sub(&alarm_arn_sub(alarm))),
+    )
+}
+
+fn alarm_resource(definition: &AlarmDefinition, groups: &[String]) -> Node {
+    let dimensions = definition
+        .dimensions
+        .iter()
+        .map(|(name, value)| Node::map().with("Name", name.as_str()).with("Value", value.as_str()));
+    let mut properties = Node::map()
+        .with("AlarmName", definition.name.as_str())
+        .with("AlarmDescription", format!("coldstandby: ALARM fails over the group(s) {}", groups.join(", ")))
+        .with("Namespace", definition.namespace.as_str())
+        .with("MetricName", definition.metric_name.as_str())
+        .with("Dimensions", Node::List(dimensions.collect()));
+    match definition.statistic {
+        Statistic::Percentile(_) => properties.insert("ExtendedStatistic", definition.statistic.to_string()),
+        _ => properties.insert("Statistic", definition.statistic.to_string()),
+    }
+    properties = properties
+        .with("Period", definition.period_seconds)
+        .with("EvaluationPeriods", definition.evaluation_periods)
+        .with("DatapointsToAlarm", definition.datapoints_to_alarm)
+        .with("Threshold", Node::Float(definition.threshold))
+        .with("ComparisonOperator", definition.comparison.as_str())
+        .with("TreatMissingData", definition.treat_missing_data.as_str())
+        .with("ActionsEnabled", true)
+        // The function only: it stops the primary itself, in order, before promoting.
+        .with("AlarmActions", Node::list([get_att("Function", "Arn")]));
+    Node::map().with("Type", "AWS::CloudWatch::Alarm").with("Properties", properties)
+}
+
+fn vpc_resources() -> Vec<(&'static str, Node)> {
+    let function_group = Node::map().with("Type", "AWS::EC2::SecurityGroup").with(
+        "Properties",
+        Node::map()
+            .with("GroupDescription", "coldstandby function: HTTPS out to the AWS API endpoints only")
+            .with("VpcId", reference("VpcId"))
+            .with(
+                "SecurityGroupEgress",
+                Node::list([Node::map()
+                    .with("Description", "AWS APIs through interface endpoints (or NAT)")
+                    .with("IpProtocol", "tcp")
+                    .with("FromPort", 443u32)
+                    .with("ToPort", 443u32)
+                    .with("CidrIp", "0.0.0.0/0")]),
+            ),
+    );
+    let endpoint_group = Node::map()
+        .with("Type", "AWS::EC2::SecurityGroup")
+        .with("Condition", "ShouldCreateEc2Endpoint")
+        .with(
+            "Properties",
+            Node::map()
+                .with("GroupDescription", "coldstandby EC2 endpoint: HTTPS from the function only")
+                .with("VpcId", reference("VpcId"))
+                .with(
+                    "SecurityGroupIngress",
+                    Node::list([Node::map()
+                        .with("Description", "the coldstandby function")
+                        .with("IpProtocol", "tcp")
+                        .with("FromPort", 443u32)
+                        .with("ToPort", 443u32)
+                        .with("SourceSecurityGroupId", reference("FunctionSecurityGroup"))]),
+                ),
+        );
+    let endpoint =
+        Node::map().with("Type", "AWS::EC2::VPCEndpoint").with("Condition", "ShouldCreateEc2Endpoint").with(
+            "Properties",
+            Node::map()
+                .with("VpcId", reference("VpcId"))
+                .with("ServiceName", sub("com.amazonaws.${AWS::Region}.ec2"))
+                .with("VpcEndpointType", "Interface")
+                .with("PrivateDnsEnabled", true)
+                .with("SubnetIds", reference("SubnetIds"))
+                .with("SecurityGroupIds", Node::list([reference("EndpointSecurityGroup")])),
+        );
+    vec![
+        ("FunctionSecurityGroup", function_group),
+        ("EndpointSecurityGroup", endpoint_group),
+        ("Ec2Endpoint", endpoint),
+    ]
+}
+
+fn outputs() -> Node {
+    let output =
+        |description: &str, value: Node| Node::map().with("Description", description).with("Value", value);
+    Node::map()
+        .with("FunctionName", output("Pass to `coldstandby doctor --function`", reference("Function")))
+        .with("FunctionArn", output("The alarm action", get_att("Function", "Arn")))
+        .with("ExecutionRoleArn", output("The function's role", get_att("ExecutionRole", "Arn")))
+        .with(
+            "OnFailureTopicArn",
+            output("Subscribe to hear of failed invocations", on_failure_destination()),
+        )
+}
