@@ -5,7 +5,9 @@
 pub mod clock;
 pub mod ec2;
 pub mod errors;
+pub mod inspect;
 pub mod lambda;
 
 pub use clock::SystemClock;
 pub use ec2::Ec2Provider;
+pub use inspect::Inspector;

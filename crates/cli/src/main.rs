@@ -3,6 +3,7 @@
 
 mod backtest;
 mod demo;
+mod doctor;
 mod failover;
 mod handle_event;
 mod output;
@@ -11,6 +12,7 @@ mod sim_target;
 mod simulate;
 mod status;
 mod target;
+mod template;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -132,6 +134,22 @@ enum Command {
     /// coldstandby.toml next to the binary; an invalid configuration fails every invocation and
     /// touches nothing. Logs one JSON line per failover step.
     Lambda,
+    /// Generate deployment files from the configuration: a CloudFormation template, or the role's policy
+    ///
+    /// Reads the configuration only; nothing in any account is touched. The same configuration
+    /// and options always give the same bytes.
+    Template(TemplateArgs),
+    /// Check a live account before an outage does: instances, function, permissions, alarms, network
+    ///
+    /// Read-only. Each check prints PASS, WARN or FAIL with what it found, and for a FAIL the exact
+    /// fix (an `aws` command or a template option). Checks: the groups' instances exist, have EBS
+    /// roots, sit in different AZs and are in consistent states; with --function, the function's
+    /// timeout covers the worst-case failover, its reserved concurrency is 1, its configuration
+    /// parses and names existing instances, its resource-based policy lets each alarm invoke it,
+    /// its role may make every call the engine makes on those instances, and in a VPC it has an
+    /// EC2 endpoint or a NAT route; each alarm exists, invokes the function and watches the
+    /// group's primary. Exits 1 when any check fails.
+    Doctor(DoctorArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -290,6 +308,98 @@ pub struct StatusArgs {
     pub target: TargetArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    #[command(subcommand)]
+    pub kind: TemplateKind,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateKind {
+    /// Print a CloudFormation template (YAML) with everything the function needs
+    ///
+    /// The execution role (least privilege: DescribeInstances on *, start/stop/tag only on the
+    /// groups' instances and only the tool's tag keys, logs only to its own log group), the log
+    /// group, the function (provided.al2023, timeout from the groups' worst case, reserved
+    /// concurrency 1, the configuration in its environment), its async retry settings and
+    /// on-failure SNS topic, one invoke permission per alarm for
+    /// lambda.alarms.cloudwatch.amazonaws.com, the alarms a group defines in [group.alarm] (the
+    /// function as their only action), and with --vpc the security groups and EC2 endpoint.
+    /// Parameters at deploy time: CodeS3Bucket, CodeS3Key, Architecture, OnFailureTopicArn (and
+    /// VpcId, SubnetIds, CreateEc2Endpoint with --vpc).
+    Cloudformation(CloudFormationArgs),
+    /// Print the execution role's policy (JSON) for one account, for deploying by hand or review
+    IamPolicy(IamPolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CloudFormationArgs {
+    /// The configuration file
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The function's name (its log group is /aws/lambda/NAME)
+    #[arg(long, value_name = "NAME", default_value = "coldstandby")]
+    pub function_name: String,
+    /// How long the function's logs are kept
+    #[arg(long, value_name = "DAYS", default_value_t = 90)]
+    pub log_retention_days: u32,
+    /// Lambda's retries of an invocation that failed (0-2); the engine is idempotent
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retry_attempts: u32,
+    /// Oldest alarm event still delivered (60-21600 s); older ones go to the on-failure topic
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub max_event_age_seconds: u32,
+    /// KMS key of encrypted EBS volumes on the instances: lets the role create grants on it
+    /// (only for AWS resources). Repeat for several keys
+    #[arg(long, value_name = "ARN")]
+    pub kms_key_arn: Vec<String>,
+    /// Run the function in a VPC with no internet: adds VpcId and SubnetIds parameters, a
+    /// security group, and an EC2 interface endpoint with private DNS (skipped at deploy time
+    /// with CreateEc2Endpoint=false when the VPC has one). Without it the function runs outside
+    /// any VPC and needs no endpoint
+    #[arg(long)]
+    pub vpc: bool,
+    /// Leave the configuration out of the function's environment: it must be bundled in the
+    /// zip (scripts/package-lambda FILE). For configurations over Lambda's 4 KB environment
+    #[arg(long)]
+    pub config_in_zip: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// The configuration file
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The account the instances and the function are in (12 digits)
+    #[arg(long, value_name = "ID")]
+    pub account: String,
+    /// The AWS partition: aws, aws-cn, aws-us-gov
+    #[arg(long, default_value = "aws")]
+    pub partition: String,
+    /// The function's name (for its log group)
+    #[arg(long, value_name = "NAME", default_value = "coldstandby")]
+    pub function_name: String,
+    /// KMS key of encrypted EBS volumes (repeatable)
+    #[arg(long, value_name = "ARN")]
+    pub kms_key_arn: Vec<String>,
+    /// The VPC the function runs in, if any: adds the network-interface permissions it needs
+    #[arg(long, value_name = "VPC_ID")]
+    pub vpc_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The configuration file
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The deployed function (the stack's FunctionName output); without it only the instances
+    /// and alarms are checked
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
 /// Logs go to stderr as text for the commands (warnings and worse unless RUST_LOG says
 /// otherwise), and as one JSON object a line for Lambda, where CloudWatch Logs stores them.
 fn init_logging(json: bool) {
@@ -325,6 +435,8 @@ fn main() -> ExitCode {
         Command::HandleEvent(args) => handle_event::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Lambda => run_lambda(),
+        Command::Template(args) => template::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
     };
     match result {
         Ok(exit) => exit.into(),

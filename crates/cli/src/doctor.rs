@@ -1,0 +1,81 @@
+//! `coldstandby doctor`: reads the live account (read-only) and prints each check as PASS, WARN
+//! or FAIL with what it found and, for a FAIL, the fix. Exits 1 when anything failed.
+
+use anyhow::Context;
+use coldstandby_aws::Inspector;
+use coldstandby_deploy::doctor::{self, Check, Status};
+use serde::Serialize;
+
+use crate::{output, DoctorArgs, Exit, OutputFormat};
+
+#[derive(Debug, Serialize)]
+struct Summary<'a> {
+    region: &'a str,
+    function: Option<&'a str>,
+    passed: usize,
+    warnings: usize,
+    failed: usize,
+    checks: &'a [Check],
+}
+
+pub fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
+    let config = coldstandby_config::load(&args.config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime for the AWS SDK")?;
+    if args.output == OutputFormat::Text {
+        eprintln!("checking {} in {} ...", args.config.display(), config.region);
+    }
+    let facts = runtime.block_on(async {
+        let sdk = coldstandby_aws::ec2::sdk_config(&config.region).await;
+        Inspector::new(&sdk).gather(&config, args.function.as_deref()).await
+    });
+    let config_path = args.config.display().to_string();
+    let context = doctor::Context { config: &config, config_path: &config_path };
+    let checks = doctor::run_checks(&context, &facts);
+    let count = |status: Status| checks.iter().filter(|check| check.status == status).count();
+    let summary = Summary {
+        region: &config.region,
+        function: args.function.as_deref(),
+        passed: count(Status::Pass),
+        warnings: count(Status::Warn),
+        failed: count(Status::Fail),
+        checks: &checks,
+    };
+    match args.output {
+        OutputFormat::Json => output::print_json(&summary)?,
+        OutputFormat::Text => output::print_lines(&render(&summary))?,
+    }
+    Ok(if summary.failed > 0 { Exit::Failed } else { Exit::Success })
+}
+
+fn render(summary: &Summary<'_>) -> Vec<String> {
+    let subject_width = summary.checks.iter().map(|c| c.subject.len()).max().unwrap_or(0);
+    let check_width = summary.checks.iter().map(|c| c.check.len()).max().unwrap_or(0);
+    let mut lines = Vec::new();
+    for check in summary.checks {
+        lines.push(format!(
+            "{}  {:<subject_width$}  {:<check_width$}  {}",
+            check.status.as_str(),
+            check.subject,
+            check.check,
+            check.found
+        ));
+        if let Some(fix) = &check.fix {
+            if check.status != Status::Pass {
+                lines.push(format!("      fix: {fix}"));
+            }
+        }
+    }
+    lines.push(String::new());
+    let verdict = if summary.failed > 0 { "NOT READY" } else { "ready" };
+    lines.push(format!(
+        "{} checks: {} passed, {} warnings, {} failed: {verdict}",
+        summary.checks.len(),
+        summary.passed,
+        summary.warnings,
+        summary.failed
+    ));
+    lines
+}

@@ -1,0 +1,77 @@
+//! `coldstandby template`: the CloudFormation template for a configuration, or the execution
+//! role's policy as JSON for one account. Both read the file only; nothing touches AWS.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::Context;
+use coldstandby_deploy::policy::{self, RoleOptions};
+use coldstandby_deploy::template::{self, TemplateError, TemplateOptions};
+
+use crate::{CloudFormationArgs, CommandError, Exit, IamPolicyArgs, TemplateArgs, TemplateKind};
+
+pub fn run(args: &TemplateArgs) -> anyhow::Result<Exit> {
+    match &args.kind {
+        TemplateKind::Cloudformation(args) => cloudformation(args),
+        TemplateKind::IamPolicy(args) => iam_policy(args),
+    }
+}
+
+fn invalid(message: String) -> anyhow::Error {
+    CommandError { exit: Exit::InvalidInput, message }.into()
+}
+
+fn cloudformation(args: &CloudFormationArgs) -> anyhow::Result<Exit> {
+    let config = coldstandby_config::load(&args.config)?;
+    let options = TemplateOptions {
+        function_name: args.function_name.clone(),
+        log_retention_days: args.log_retention_days,
+        retry_attempts: args.retry_attempts,
+        max_event_age_seconds: args.max_event_age_seconds,
+        kms_key_arns: args.kms_key_arn.clone(),
+        vpc: args.vpc,
+        config_in_environment: !args.config_in_zip,
+    };
+    let text = template::cloudformation(&config, &options).map_err(|error| match error {
+        TemplateError::Option(problems) => CommandError::usage(problems),
+        other => invalid(format!("{}: {other}", args.config.display())),
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes()).context("writing the template to standard output")?;
+    Ok(Exit::Success)
+}
+
+fn iam_policy(args: &IamPolicyArgs) -> anyhow::Result<Exit> {
+    let config = coldstandby_config::load(&args.config)?;
+    if !(args.account.len() == 12 && args.account.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(CommandError::usage(format!(
+            "--account `{}`: an AWS account id is 12 digits",
+            args.account
+        )));
+    }
+    let options = RoleOptions {
+        function_name: args.function_name.clone(),
+        kms_key_arns: args.kms_key_arn.clone(),
+        in_vpc: args.vpc_id.is_some(),
+    };
+    let probe = TemplateOptions {
+        function_name: options.function_name.clone(),
+        kms_key_arns: options.kms_key_arns.clone(),
+        ..TemplateOptions::default()
+    };
+    let problems = probe.problems();
+    if !problems.is_empty() {
+        return Err(CommandError::usage(problems.join("; ")));
+    }
+    let mut references = BTreeMap::from([
+        (policy::PARTITION, args.partition.clone()),
+        (policy::ACCOUNT, args.account.clone()),
+    ]);
+    if let Some(vpc) = &args.vpc_id {
+        references.insert(policy::VPC, vpc.clone());
+    }
+    let document = policy::policy_document(&policy::role_statements(&config, &options), &references)
+        .map_err(|message| anyhow::anyhow!("{message} (a bug: every reference should be resolved)"))?;
+    crate::output::print_json(&document)?;
+    Ok(Exit::Success)
+}

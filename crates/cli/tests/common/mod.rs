@@ -1,0 +1,203 @@
+//! What the moto-backed test files share: a moto server on a free loopback port, the AWS
+//! environment pointing at it, and the article's two-AZ setup (EC2-1 running, EC2-2 stopped).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // each test file uses part of it
+
+use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{Filter, InstanceStateName};
+use serde_json::Value;
+
+pub const REGION: &str = "ap-northeast-1";
+
+/// A moto server on a free loopback port, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // CloudFormation tests deploy functions whose zip is not uploaded to moto's S3.
+            .env("VALIDATE_LAMBDA_S3", "false")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto_server ({e}): run scripts/test, which installs moto[server]")
+            });
+        let mut moto = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = moto.child.try_wait().unwrap() {
+                panic!("moto_server exited at start: {status}");
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "moto_server did not listen within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Dummy credentials, the moto endpoint, and no instance-metadata lookups.
+pub fn aws_environment(moto: &Moto) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_REGION", REGION.to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+    ]
+}
+
+/// The article's setup in moto: a VPC, subnets in 1a and 1c, EC2-1 running, EC2-2 stopped.
+pub struct Article {
+    pub moto: Moto,
+    pub runtime: tokio::runtime::Runtime,
+    /// The SDK configuration for moto, to build other services' clients.
+    pub sdk: aws_config::SdkConfig,
+    pub client: aws_sdk_ec2::Client,
+    pub primary: String,
+    pub standby: String,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Article {
+    pub fn new(name: &str) -> Self {
+        let moto = Moto::start();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let sdk = runtime.block_on(async {
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(REGION))
+                .endpoint_url(&moto.endpoint)
+                .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .load()
+                .await
+        });
+        let client = aws_sdk_ec2::Client::new(&sdk);
+        let (primary, standby) = runtime.block_on(async {
+            let vpc = client.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+            let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+            let mut subnets = Vec::new();
+            for (zone, cidr) in [("ap-northeast-1a", "10.0.1.0/24"), ("ap-northeast-1c", "10.0.2.0/24")] {
+                let subnet = client
+                    .create_subnet()
+                    .vpc_id(&vpc_id)
+                    .cidr_block(cidr)
+                    .availability_zone(zone)
+                    .send()
+                    .await
+                    .unwrap();
+                subnets.push(subnet.subnet().unwrap().subnet_id().unwrap().to_owned());
+            }
+            let images = client.describe_images().owners("amazon").send().await.unwrap();
+            let image = images.images()[0].image_id().unwrap().to_owned();
+            let mut ids = Vec::new();
+            for subnet in &subnets {
+                let run = client
+                    .run_instances()
+                    .image_id(&image)
+                    .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                    .subnet_id(subnet)
+                    .min_count(1)
+                    .max_count(1)
+                    .send()
+                    .await
+                    .unwrap();
+                ids.push(run.instances()[0].instance_id().unwrap().to_owned());
+            }
+            client.stop_instances().instance_ids(&ids[1]).send().await.unwrap();
+            (ids[0].clone(), ids[1].clone())
+        });
+        let dir = std::env::temp_dir().join(format!("coldstandby-moto-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("coldstandby.toml");
+        write_config(&config, &primary, &standby);
+        Self { moto, runtime, sdk, client, primary, standby, dir, config }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_coldstandby"));
+        command.args(args).envs(aws_environment(&self.moto));
+        command.output().unwrap()
+    }
+
+    pub fn run_with_config(&self, command: &str, extra: &[&str]) -> Output {
+        let config = self.config.to_str().unwrap();
+        let mut args = vec![command, "--config", config, "--target", "aws"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    /// (state, tags) of an instance, read through the API.
+    pub fn instance(&self, id: &str) -> (InstanceStateName, BTreeMap<String, String>) {
+        self.runtime.block_on(async {
+            let filter = Filter::builder().name("instance-id").values(id).build();
+            let out = self.client.describe_instances().filters(filter).send().await.unwrap();
+            let instance = &out.reservations()[0].instances()[0];
+            let tags = instance
+                .tags()
+                .iter()
+                .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+                .collect();
+            (instance.state().unwrap().name().unwrap().clone(), tags)
+        })
+    }
+
+    pub fn zone(&self, id: &str) -> String {
+        self.runtime.block_on(async {
+            let filter = Filter::builder().name("instance-id").values(id).build();
+            let out = self.client.describe_instances().filters(filter).send().await.unwrap();
+            out.reservations()[0].instances()[0].placement().unwrap().availability_zone().unwrap().to_owned()
+        })
+    }
+
+    /// One of `examples/events`, made to watch this primary.
+    pub fn event(&self, name: &str) -> PathBuf {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/events").join(name);
+        let text = std::fs::read_to_string(path).unwrap().replace("i-0a1b2c3d4e5f60718", &self.primary);
+        let copy = self.dir.join(name);
+        std::fs::write(&copy, text).unwrap();
+        copy
+    }
+}
+
+pub fn write_config(path: &Path, primary: &str, standby: &str) {
+    let text = format!(
+        "region = \"{REGION}\"\n[[group]]\nname = \"web\"\nprimary = \"{primary}\"\nstandbys = [\"{standby}\"]\nalarms = [\"web-primary-cpu-high\"]\n"
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+pub fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
