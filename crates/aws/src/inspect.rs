@@ -38,7 +38,12 @@ fn describe_error<E>(operation: &str, error: SdkError<E, HttpResponse>) -> Strin
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    format!("{operation}: {}", from_sdk_error(operation, error))
+    let error = from_sdk_error(operation, error);
+    if error.message.starts_with(operation) {
+        format!("{}: {}", error.code, error.message)
+    } else {
+        format!("{operation}: {error}")
+    }
 }
 
 fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {

@@ -70,7 +70,7 @@ pub fn configured_group<'a>(
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  done (including \"already failed over, nothing to do\" and dry runs)
-  1  the failover failed, or an error stopped the command
+  1  the failover failed, doctor found a FAIL, or an error stopped the command
   2  bad command line, or a group the config does not define
   3  invalid input (configuration, alarm or data file): the problems are listed with
      their key, field or line, and nothing was done

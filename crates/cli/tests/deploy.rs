@@ -507,3 +507,33 @@ fn the_template_deploys_into_moto_cloudformation_and_doctor_passes_it() {
     assert!(role["found"].as_str().unwrap().contains("not JSON"), "{role}");
     assert_eq!(failed_checks(&report).len(), 1, "{:#?}", failed_checks(&report));
 }
+
+#[test]
+fn doctor_fails_when_it_cannot_look_and_rejects_a_bad_config_before_calling() {
+    // A closed loopback port: every lookup fails at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = example_config();
+    let run = |config: &str| {
+        Command::new(env!("CARGO_BIN_EXE_coldstandby"))
+            .args(["doctor", "--config", config, "--function", FUNCTION, "--output", "json"])
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    };
+    let output = run(config.to_str().unwrap());
+    assert_eq!(output.status.code(), Some(1), "not knowing is not ready: {}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["passed"], 0);
+    assert!(report["failed"].as_u64().unwrap() >= 3, "{report:#}");
+
+    let dir = scratch("doctor-bad-config");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"i-zz\"\n").unwrap();
+    let output = run(bad.to_str().unwrap());
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stderr(&output).contains("group[0].primary"), "{}", stderr(&output));
+    assert!(output.stdout.is_empty());
+}

@@ -16,6 +16,10 @@ use crate::policy::TOOL_TAG_KEYS;
 use crate::sizing;
 use crate::template::ALARM_PRINCIPAL;
 
+/// What to do when a lookup doctor depends on failed: nothing it would have checked is known.
+const LOOKUP_FIX: &str = "check the credentials, region and endpoint, and give them the read access doctor \
+                          needs (README, `coldstandby doctor`)";
+
 /// A fact that could not be looked up carries the reason (access denied, ...).
 pub type Lookup<T> = Result<T, String>;
 
@@ -249,9 +253,9 @@ fn group_checks(
             return vec![check(
                 &subject,
                 "members exist",
-                Status::Warn,
+                Status::Fail,
                 format!("could not describe the instances: {reason}"),
-                None,
+                Some(LOOKUP_FIX.to_owned()),
             )]
         }
     };
@@ -389,9 +393,9 @@ fn function_checks<'f>(
             checks.push(check(
                 "function",
                 "deployed",
-                Status::Warn,
+                Status::Fail,
                 format!("could not look it up: {reason}"),
-                None,
+                Some(LOOKUP_FIX.to_owned()),
             ));
             return None;
         }
@@ -557,9 +561,9 @@ fn alarm_checks(
             checks.push(check(
                 &subject,
                 "defined",
-                Status::Warn,
+                Status::Fail,
                 format!("could not describe alarms: {reason}"),
-                None,
+                Some(LOOKUP_FIX.to_owned()),
             ));
             return checks;
         }

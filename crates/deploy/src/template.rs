@@ -516,3 +516,66 @@ fn outputs() -> Node {
             output("Subscribe to hear of failed invocations", on_failure_destination()),
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(alarms: &str, extra_groups: usize) -> Config {
+        let mut text = format!(
+            "region = \"ap-northeast-1\"\n[[group]]\nname = \"g0\"\nprimary = \"i-00000000000000a00\"\nstandbys = [\"i-00000000000000b00\"]\nalarms = [{alarms}]\n"
+        );
+        for n in 1..=extra_groups {
+            text.push_str(&format!(
+                "[[group]]\nname = \"g{n}\"\nprimary = \"i-00000000000000a{n:02}\"\nstandbys = [\"i-00000000000000b{n:02}\"]\n"
+            ));
+        }
+        coldstandby_config::parse(&text, "test").unwrap()
+    }
+
+    #[test]
+    fn alarm_names_that_clean_up_alike_get_distinct_logical_ids() {
+        let ids = alarm_logical_ids(&config(r#""web-cpu", "web_cpu", "web cpu", "%%""#, 0));
+        let stems: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(stems, ["AlarmWebCpu", "AlarmWebCpu2", "AlarmWebCpu3", "AlarmUnnamed"]);
+    }
+
+    #[test]
+    fn a_dollar_brace_in_an_alarm_name_is_escaped_for_sub() {
+        assert!(alarm_arn_sub("odd${name}").ends_with(":alarm:odd${!name}"));
+    }
+
+    #[test]
+    fn a_configuration_too_large_for_the_environment_is_refused_unless_bundled() {
+        let big = config(r#""a""#, 12);
+        let error = cloudformation(&big, &TemplateOptions::default()).unwrap_err();
+        assert!(matches!(error, TemplateError::ConfigTooLarge { .. }), "{error}");
+        assert!(error.to_string().contains("--config-in-zip"));
+        let bundled = TemplateOptions { config_in_environment: false, ..TemplateOptions::default() };
+        let text = cloudformation(&big, &bundled).unwrap();
+        assert!(!text.contains("COLDSTANDBY_CONFIG"));
+    }
+
+    #[test]
+    fn every_bad_option_is_named() {
+        let options = TemplateOptions {
+            function_name: "bad name".to_owned(),
+            log_retention_days: 10,
+            retry_attempts: 3,
+            max_event_age_seconds: 30,
+            kms_key_arns: vec!["alias/ebs".to_owned()],
+            ..TemplateOptions::default()
+        };
+        let problems = options.problems();
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        for flag in [
+            "--function-name",
+            "--log-retention-days",
+            "--retry-attempts",
+            "--max-event-age-seconds",
+            "--kms-key-arn",
+        ] {
+            assert!(problems.iter().any(|p| p.starts_with(flag)), "{flag} not named in {problems:#?}");
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! doctor's decisions from facts, without an account: each rule that can FAIL or WARN, and the
+//! exact fix it prints.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use coldstandby_deploy::doctor::{
+    run_checks, AlarmFacts, Check, Context, EndpointFacts, Facts, FunctionFacts, InstanceFacts, MetricFacts,
+    NetworkFacts, Status, VpcPlacement,
+};
+use coldstandby_engine::InstanceId;
+use serde_json::json;
+
+const PRIMARY: &str = "i-0a1b2c3d4e5f60718";
+const STANDBY: &str = "i-0f9e8d7c6b5a40312";
+const ALARM: &str = "web-cpu";
+const ALARM_ARN: &str = "arn:aws:cloudwatch:ap-northeast-1:111122223333:alarm:web-cpu";
+const FUNCTION_ARN: &str = "arn:aws:lambda:ap-northeast-1:111122223333:function:coldstandby";
+
+fn config() -> coldstandby_config::Config {
+    coldstandby_config::parse(
+        &format!(
+            "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"{PRIMARY}\"\nstandbys = [\"{STANDBY}\"]\nalarms = [\"{ALARM}\"]\n"
+        ),
+        "test.toml",
+    )
+    .unwrap()
+}
+
+fn instance(state: &str, zone: &str) -> InstanceFacts {
+    InstanceFacts {
+        state: state.to_owned(),
+        availability_zone: zone.to_owned(),
+        root_device_type: "ebs".to_owned(),
+        tags: BTreeMap::new(),
+    }
+}
+
+fn permission_policy(source_arn: &str) -> String {
+    json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "alarm", "Effect": "Allow",
+        "Principal": {"Service": "lambda.alarms.cloudwatch.amazonaws.com"},
+        "Action": "lambda:InvokeFunction", "Resource": FUNCTION_ARN,
+        "Condition": {"ArnLike": {"AWS:SourceArn": source_arn}}
+    }]})
+    .to_string()
+}
+
+/// A healthy deployment; each test breaks one thing.
+fn healthy() -> Facts {
+    let instances = BTreeMap::from([
+        (PRIMARY.parse::<InstanceId>().unwrap(), instance("running", "ap-northeast-1a")),
+        (STANDBY.parse::<InstanceId>().unwrap(), instance("stopped", "ap-northeast-1c")),
+    ]);
+    let function = FunctionFacts {
+        name: "coldstandby".to_owned(),
+        arn: FUNCTION_ARN.to_owned(),
+        runtime: Some("provided.al2023".to_owned()),
+        timeout_seconds: 900,
+        reserved_concurrency: Some(1),
+        environment_config: Some(coldstandby_config::to_toml(&config())),
+        role_arn: "arn:aws:iam::111122223333:role/coldstandby".to_owned(),
+        vpc: None,
+        resource_policy: Some(permission_policy(ALARM_ARN)),
+    };
+    let alarm = AlarmFacts {
+        arn: ALARM_ARN.to_owned(),
+        actions_enabled: true,
+        alarm_actions: vec![FUNCTION_ARN.to_owned()],
+        metric: Some(MetricFacts {
+            namespace: "AWS/EC2".to_owned(),
+            name: "CPUUtilization".to_owned(),
+            dimensions: BTreeMap::from([("InstanceId".to_owned(), PRIMARY.to_owned())]),
+        }),
+    };
+    Facts {
+        partition: "aws".to_owned(),
+        account: Some("111122223333".to_owned()),
+        instances: Ok(instances),
+        function: Some(Ok(Some(function))),
+        alarms: Ok(BTreeMap::from([(ALARM.to_owned(), alarm)])),
+        role: None,
+        network: None,
+    }
+}
+
+fn checks(facts: &Facts) -> Vec<Check> {
+    let config = config();
+    run_checks(&Context { config: &config, config_path: "test.toml" }, facts)
+}
+
+fn only_problem(facts: &Facts) -> Check {
+    let problems: Vec<Check> = checks(facts).into_iter().filter(|c| c.status != Status::Pass).collect();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    problems.into_iter().next().unwrap()
+}
+
+fn function_mut(facts: &mut Facts) -> &mut FunctionFacts {
+    facts.function.as_mut().unwrap().as_mut().unwrap().as_mut().unwrap()
+}
+
+fn instance_mut<'a>(facts: &'a mut Facts, id: &str) -> &'a mut InstanceFacts {
+    facts.instances.as_mut().unwrap().get_mut(&id.parse::<InstanceId>().unwrap()).unwrap()
+}
+
+#[test]
+fn a_healthy_deployment_passes_every_check() {
+    let all = checks(&healthy());
+    assert!(all.iter().all(|c| c.status == Status::Pass), "{all:#?}");
+    assert_eq!(all.len(), 13, "4 group, 4 function, 4 alarm and 1 network checks");
+}
+
+#[test]
+fn a_wildcard_source_arn_counts_and_another_alarms_arn_does_not() {
+    let mut facts = healthy();
+    function_mut(&mut facts).resource_policy =
+        Some(permission_policy("arn:aws:cloudwatch:ap-northeast-1:111122223333:alarm:web-*"));
+    assert!(checks(&facts).iter().all(|c| c.status == Status::Pass));
+
+    function_mut(&mut facts).resource_policy =
+        Some(permission_policy("arn:aws:cloudwatch:ap-northeast-1:111122223333:alarm:other"));
+    let problem = only_problem(&facts);
+    assert_eq!((problem.check, problem.status), ("invoke permission", Status::Fail));
+
+    // The article's mistake: the wrong principal.
+    let wrong = permission_policy(ALARM_ARN).replace("lambda.alarms.cloudwatch", "cloudwatch");
+    function_mut(&mut facts).resource_policy = Some(wrong);
+    assert_eq!(only_problem(&facts).check, "invoke permission");
+}
+
+#[test]
+fn unreserved_concurrency_fails_with_the_command_that_fixes_it() {
+    let mut facts = healthy();
+    function_mut(&mut facts).reserved_concurrency = None;
+    let problem = only_problem(&facts);
+    assert_eq!(problem.check, "reserved concurrency");
+    assert_eq!(
+        problem.fix.as_deref(),
+        Some("aws lambda put-function-concurrency --function-name coldstandby --reserved-concurrent-executions 1")
+    );
+}
+
+#[test]
+fn two_live_members_fail_and_a_recorded_failover_passes() {
+    let mut facts = healthy();
+    instance_mut(&mut facts, STANDBY).state = "running".to_owned();
+    let problem = only_problem(&facts);
+    assert_eq!((problem.check, problem.status), ("member states", Status::Fail));
+
+    instance_mut(&mut facts, PRIMARY).state = "stopped".to_owned();
+    instance_mut(&mut facts, STANDBY).tags.insert("coldstandby:role".to_owned(), "active".to_owned());
+    assert!(
+        checks(&facts).iter().all(|c| c.status == Status::Pass),
+        "failed over to the standby is consistent"
+    );
+}
+
+#[test]
+fn instance_store_roots_fail_and_a_shared_zone_warns() {
+    let mut facts = healthy();
+    instance_mut(&mut facts, STANDBY).root_device_type = "instance-store".to_owned();
+    let problem = only_problem(&facts);
+    assert_eq!((problem.check, problem.status), ("EBS root", Status::Fail));
+
+    let mut facts = healthy();
+    instance_mut(&mut facts, STANDBY).availability_zone = "ap-northeast-1a".to_owned();
+    let problem = only_problem(&facts);
+    assert_eq!((problem.check, problem.status), ("separate AZs", Status::Warn));
+}
+
+#[test]
+fn an_alarm_on_another_instance_or_without_the_function_fails() {
+    let mut facts = healthy();
+    let alarm = facts.alarms.as_mut().unwrap().get_mut(ALARM).unwrap();
+    alarm.metric.as_mut().unwrap().dimensions.insert("InstanceId".to_owned(), STANDBY.to_owned());
+    assert_eq!(only_problem(&facts).check, "watches the primary");
+
+    let mut facts = healthy();
+    facts.alarms.as_mut().unwrap().get_mut(ALARM).unwrap().alarm_actions =
+        vec!["arn:aws:automate:ap-northeast-1:ec2:stop".to_owned()];
+    assert_eq!(only_problem(&facts).check, "alarm action");
+
+    let mut facts = healthy();
+    facts.alarms.as_mut().unwrap().clear();
+    let problem = only_problem(&facts);
+    assert_eq!((problem.check, problem.status), ("defined", Status::Fail));
+}
+
+#[test]
+fn a_missing_instance_fails_and_names_it() {
+    let mut facts = healthy();
+    facts.instances.as_mut().unwrap().remove(&STANDBY.parse::<InstanceId>().unwrap());
+    let failures: Vec<Check> = checks(&facts).into_iter().filter(|c| c.status == Status::Fail).collect();
+    assert!(
+        failures.iter().any(|c| c.check == "members exist" && c.found.contains(STANDBY)),
+        "{failures:#?}"
+    );
+    assert!(
+        failures.iter().any(|c| c.check == "configuration" && c.found.contains(STANDBY)),
+        "{failures:#?}"
+    );
+}
+
+#[test]
+fn a_function_in_a_vpc_needs_an_ec2_endpoint_with_private_dns_or_nat() {
+    let mut facts = healthy();
+    function_mut(&mut facts).vpc =
+        Some(VpcPlacement { vpc_id: "vpc-1".to_owned(), subnet_ids: vec!["subnet-a".to_owned()] });
+    let endpoint =
+        |private_dns| EndpointFacts { id: "vpce-1".to_owned(), state: "available".to_owned(), private_dns };
+    facts.network = Some(Ok(NetworkFacts { ec2_endpoints: vec![endpoint(false)], subnets_with_nat: vec![] }));
+    let problem = only_problem(&facts);
+    assert_eq!((problem.check, problem.status), ("network", Status::Fail));
+    assert!(problem.fix.unwrap().contains("--service-name com.amazonaws.ap-northeast-1.ec2"));
+
+    facts.network = Some(Ok(NetworkFacts { ec2_endpoints: vec![endpoint(true)], subnets_with_nat: vec![] }));
+    assert!(checks(&facts).iter().all(|c| c.status == Status::Pass));
+    facts.network =
+        Some(Ok(NetworkFacts { ec2_endpoints: vec![], subnets_with_nat: vec!["subnet-a".to_owned()] }));
+    assert!(checks(&facts).iter().all(|c| c.status == Status::Pass));
+}
