@@ -229,27 +229,15 @@ impl Inspector {
                     name: metric_name.to_owned(),
                     dimensions,
                 });
-                found.insert(
-                    name.to_owned(),
-                    AlarmFacts {
-                        arn: alarm.alarm_arn().unwrap_or_default().to_owned(),
-                        actions_enabled: alarm.actions_enabled().unwrap_or(true),
-                        alarm_actions: alarm.alarm_actions().to_vec(),
-                        metric,
-                    },
-                );
+                let facts =
+                    alarm_facts(alarm.alarm_arn(), alarm.actions_enabled(), alarm.alarm_actions(), metric);
+                found.insert(name.to_owned(), facts);
             }
             for alarm in page.composite_alarms() {
                 let Some(name) = alarm.alarm_name() else { continue };
-                found.insert(
-                    name.to_owned(),
-                    AlarmFacts {
-                        arn: alarm.alarm_arn().unwrap_or_default().to_owned(),
-                        actions_enabled: alarm.actions_enabled().unwrap_or(true),
-                        alarm_actions: alarm.alarm_actions().to_vec(),
-                        metric: None,
-                    },
-                );
+                let facts =
+                    alarm_facts(alarm.alarm_arn(), alarm.actions_enabled(), alarm.alarm_actions(), None);
+                found.insert(name.to_owned(), facts);
             }
         }
         Ok(found)
@@ -413,6 +401,21 @@ impl Inspector {
             .cloned()
             .collect();
         Ok(NetworkFacts { ec2_endpoints, subnets_with_nat })
+    }
+}
+
+/// What doctor keeps of a metric or composite alarm (CloudWatch's default: actions enabled).
+fn alarm_facts(
+    arn: Option<&str>,
+    actions_enabled: Option<bool>,
+    alarm_actions: &[String],
+    metric: Option<MetricFacts>,
+) -> AlarmFacts {
+    AlarmFacts {
+        arn: arn.unwrap_or_default().to_owned(),
+        actions_enabled: actions_enabled.unwrap_or(true),
+        alarm_actions: alarm_actions.to_vec(),
+        metric,
     }
 }
 

@@ -294,6 +294,20 @@ impl Account {
         self.create_alarm();
     }
 
+    /// `aws lambda add-permission` for alarms matching `source_arn`.
+    fn allow_alarms(&self, statement_id: &str, source_arn: &str, source_account: Option<&str>) {
+        let request = self
+            .lambda
+            .add_permission()
+            .function_name(FUNCTION)
+            .statement_id(statement_id)
+            .action("lambda:InvokeFunction")
+            .principal("lambda.alarms.cloudwatch.amazonaws.com")
+            .source_arn(source_arn)
+            .set_source_account(source_account.map(str::to_owned));
+        self.block_on(request.send()).unwrap();
+    }
+
     fn doctor(&self) -> (Output, Value) {
         let config = self.article.config.to_str().unwrap();
         let output =
@@ -365,20 +379,7 @@ fn doctor_names_the_articles_missing_invoke_permission_and_passes_once_it_is_add
     );
 
     // Apply the fix, as the command says.
-    account
-        .block_on(
-            account
-                .lambda
-                .add_permission()
-                .function_name(FUNCTION)
-                .statement_id("coldstandby-web-primary-cpu-high")
-                .action("lambda:InvokeFunction")
-                .principal("lambda.alarms.cloudwatch.amazonaws.com")
-                .source_arn(&alarm_arn)
-                .source_account(ACCOUNT)
-                .send(),
-        )
-        .unwrap();
+    account.allow_alarms("coldstandby-web-primary-cpu-high", &alarm_arn, Some(ACCOUNT));
     let (output, report) = account.doctor();
     assert_eq!(find(&report, &format!("alarm {ALARM}"), "invoke permission")["status"], "PASS");
     assert_eq!(output.status.code(), Some(0), "{:#?}", failed_checks(&report));
@@ -389,19 +390,8 @@ fn doctor_names_the_articles_missing_invoke_permission_and_passes_once_it_is_add
 fn doctor_flags_lambdas_default_3_second_timeout() {
     let account = Account::new("doctor-timeout");
     account.deploy_by_hand(None);
-    account
-        .block_on(
-            account
-                .lambda
-                .add_permission()
-                .function_name(FUNCTION)
-                .statement_id("alarm")
-                .action("lambda:InvokeFunction")
-                .principal("lambda.alarms.cloudwatch.amazonaws.com")
-                .source_arn(format!("arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"))
-                .send(),
-        )
-        .unwrap();
+    let every_alarm = format!("arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*");
+    account.allow_alarms("every-alarm", &every_alarm, None);
     let (output, report) = account.doctor();
     assert_eq!(output.status.code(), Some(1));
     let timeout = find(&report, &format!("function {FUNCTION}"), "timeout");
@@ -531,7 +521,8 @@ fn doctor_fails_when_it_cannot_look_and_rejects_a_bad_config_before_calling() {
 
     let dir = scratch("doctor-bad-config");
     let bad = dir.join("bad.toml");
-    std::fs::write(&bad, "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"i-zz\"\n").unwrap();
+    std::fs::write(&bad, "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"i-zz\"\n")
+        .unwrap();
     let output = run(bad.to_str().unwrap());
     assert_eq!(output.status.code(), Some(3));
     assert!(stderr(&output).contains("group[0].primary"), "{}", stderr(&output));
