@@ -245,7 +245,7 @@ impl Inspector {
 
     /// The role's decisions: from the IAM policy simulator, or, where it cannot be used (not
     /// permitted, or a local emulator without it), from the role's own policy documents.
-    async fn role(&self, role_arn: &str, requests: &[Request]) -> Lookup<RoleFacts> {
+    pub async fn role(&self, role_arn: &str, requests: &[Request]) -> Lookup<RoleFacts> {
         match self.simulate(role_arn, requests).await {
             Ok(permissions) => Ok(RoleFacts { method: "the IAM policy simulator".to_owned(), permissions }),
             Err(simulator) => {
