@@ -73,6 +73,20 @@ fn state_of(name: &InstanceStateName) -> Option<InstanceState> {
     }
 }
 
+/// An instance's tags (a tag without a value has the empty value).
+pub(crate) fn tags(instance: &Instance) -> BTreeMap<String, String> {
+    instance
+        .tags()
+        .iter()
+        .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
+        .collect()
+}
+
+/// An instance's Availability Zone, empty when the answer has none.
+pub(crate) fn availability_zone(instance: &Instance) -> String {
+    instance.placement().and_then(|p| p.availability_zone()).unwrap_or_default().to_owned()
+}
+
 /// The engine's view of one described instance. An instance whose id or state cannot be read is
 /// left out, which the engine treats as "unknown" (never as stopped).
 fn observation(instance: &Instance) -> Option<Observation> {
@@ -82,21 +96,12 @@ fn observation(instance: &Instance) -> Option<Observation> {
         tracing::warn!(instance = %id, "DescribeInstances gave no recognised state; treating it as unknown");
         return None;
     };
-    let tags: BTreeMap<String, String> = instance
-        .tags()
-        .iter()
-        .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
-        .collect();
     Some(Observation {
         instance: id,
         state,
-        availability_zone: instance
-            .placement()
-            .and_then(|p| p.availability_zone())
-            .unwrap_or_default()
-            .to_owned(),
+        availability_zone: availability_zone(instance),
         state_reason: instance.state_reason().and_then(|r| r.message()).map(str::to_owned),
-        tags,
+        tags: tags(instance),
     })
 }
 

@@ -18,6 +18,7 @@ use coldstandby_deploy::iam::{self, Decision, Request};
 use coldstandby_engine::InstanceId;
 use serde_json::Value;
 
+use crate::ec2;
 use crate::errors::from_sdk_error;
 
 /// Pages read from any one listing (a handful of instances, alarms or policies each).
@@ -127,29 +128,18 @@ impl Inspector {
                     let Some(id) = instance.instance_id().and_then(|id| id.parse::<InstanceId>().ok()) else {
                         continue;
                     };
-                    let tags = instance
-                        .tags()
-                        .iter()
-                        .filter_map(|tag| {
-                            Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned()))
-                        })
-                        .collect();
                     let facts = InstanceFacts {
                         state: instance
                             .state()
                             .and_then(|s| s.name())
                             .map_or("unknown", |n| n.as_str())
                             .to_owned(),
-                        availability_zone: instance
-                            .placement()
-                            .and_then(|p| p.availability_zone())
-                            .unwrap_or_default()
-                            .to_owned(),
+                        availability_zone: ec2::availability_zone(instance),
                         root_device_type: instance
                             .root_device_type()
                             .map_or("unknown", |t| t.as_str())
                             .to_owned(),
-                        tags,
+                        tags: ec2::tags(instance),
                     };
                     found.insert(id, facts);
                 }

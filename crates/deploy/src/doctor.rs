@@ -3,7 +3,6 @@
 //! network). Each check is PASS, WARN or FAIL, says what it found, and for a FAIL the fix.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use coldstandby_config::{Config, GroupConfig};
 use coldstandby_engine::tags::ROLE_TAG;
@@ -11,8 +10,8 @@ use coldstandby_engine::InstanceId;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::iam::{Decision, Request};
-use crate::policy::TOOL_TAG_KEYS;
+use crate::iam::{statements, texts, wildcard_match, Decision, Request};
+use crate::policy::{self, TOOL_TAG_KEYS};
 use crate::sizing;
 use crate::template::ALARM_PRINCIPAL;
 
@@ -184,7 +183,7 @@ pub fn required_permissions(config: &Config, partition: &str, account: &str) -> 
         context: BTreeMap::new(),
     }];
     for member in config.groups.iter().flat_map(|group| group.spec.members()) {
-        let arn = format!("arn:{partition}:ec2:{}:{account}:instance/{member}", config.region);
+        let arn = policy::instance_arn(partition, &config.region, account, member.as_str());
         for action in ["ec2:StopInstances", "ec2:StartInstances"] {
             requests.push(Request { action: action.into(), resource: arn.clone(), context: BTreeMap::new() });
         }
@@ -536,7 +535,7 @@ fn alarm_arn(context: &Context<'_>, facts: &Facts, name: &str) -> Option<String>
         return Some(alarm.arn.clone());
     }
     let account = facts.account.as_ref()?;
-    Some(format!("arn:{}:cloudwatch:{}:{account}:alarm:{name}", facts.partition, context.config.region))
+    Some(policy::alarm_arn(&facts.partition, &context.config.region, account, name))
 }
 
 fn alarm_checks(
@@ -676,17 +675,9 @@ fn permission_check(
             None,
         );
     };
-    let statements: Vec<Value> = function
-        .resource_policy
-        .as_deref()
-        .and_then(|text| serde_json::from_str::<Value>(text).ok())
-        .and_then(|policy| policy.get("Statement").cloned())
-        .map(|statement| match statement {
-            Value::Array(list) => list,
-            one => vec![one],
-        })
-        .unwrap_or_default();
-    if statements.iter().any(|statement| allows_alarm(statement, alarm_arn, account)) {
+    let policy =
+        function.resource_policy.as_deref().and_then(|text| serde_json::from_str::<Value>(text).ok());
+    if policy.iter().flat_map(statements).any(|statement| allows_alarm(statement, alarm_arn, account)) {
         return check(
             subject,
             "invoke permission",
@@ -720,13 +711,6 @@ fn permission_check(
 
 /// Whether one resource-policy statement lets the alarm principal invoke for `alarm_arn`.
 fn allows_alarm(statement: &Value, alarm_arn: &str, account: Option<&str>) -> bool {
-    let texts = |value: Option<&Value>| -> Vec<String> {
-        match value {
-            Some(Value::String(text)) => vec![text.clone()],
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-            _ => Vec::new(),
-        }
-    };
     let allow = statement.get("Effect").and_then(Value::as_str) == Some("Allow");
     let principal = statement.get("Principal");
     let principal_ok = principal
@@ -735,7 +719,7 @@ fn allows_alarm(statement: &Value, alarm_arn: &str, account: Option<&str>) -> bo
         || principal.and_then(Value::as_str) == Some("*");
     let action_ok = texts(statement.get("Action"))
         .iter()
-        .any(|action| crate::iam::wildcard_match(&action.to_ascii_lowercase(), "lambda:invokefunction"));
+        .any(|action| wildcard_match(&action.to_ascii_lowercase(), "lambda:invokefunction"));
     if !(allow && principal_ok && action_ok) {
         return false;
     }
@@ -748,7 +732,7 @@ fn allows_alarm(statement: &Value, alarm_arn: &str, account: Option<&str>) -> bo
             match key.to_ascii_lowercase().as_str() {
                 "aws:sourcearn" => {
                     source_arn_ok = if operator.ends_with("Like") {
-                        expected.iter().any(|pattern| crate::iam::wildcard_match(pattern, alarm_arn))
+                        expected.iter().any(|pattern| wildcard_match(pattern, alarm_arn))
                     } else {
                         expected.iter().any(|arn| arn == alarm_arn)
                     }
@@ -898,9 +882,4 @@ fn network_check(
             vpc.subnet_ids.join(" ")
         )),
     )
-}
-
-/// The worst-case timeout doctor compares with, for callers that print it.
-pub fn needed_timeout(config: &Config) -> Option<Duration> {
-    sizing::worst_case(config).ok().map(|worst| worst.function_timeout)
 }

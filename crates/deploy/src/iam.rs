@@ -50,7 +50,8 @@ pub fn evaluate(documents: &[Value], request: &Request) -> Decision {
     }
 }
 
-fn statements(document: &Value) -> Vec<&Value> {
+/// A policy document's statements, whether `Statement` is a list or a single object.
+pub(crate) fn statements(document: &Value) -> Vec<&Value> {
     match document.get("Statement") {
         Some(Value::Array(list)) => list.iter().collect(),
         Some(one @ Value::Object(_)) => vec![one],
@@ -58,7 +59,8 @@ fn statements(document: &Value) -> Vec<&Value> {
     }
 }
 
-fn texts(value: Option<&Value>) -> Vec<String> {
+/// A policy element as strings: one string, a list, or a boolean or number condition value.
+pub(crate) fn texts(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::Array(items)) => items.iter().flat_map(|item| texts(Some(item))).collect(),
         Some(Value::String(text)) => vec![text.clone()],

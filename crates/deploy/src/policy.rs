@@ -47,9 +47,14 @@ pub struct RoleOptions {
     pub in_vpc: bool,
 }
 
-/// The ARN of `instance` in `region`, with partition and account as references.
-pub fn instance_arn(region: &str, instance: &str) -> String {
-    format!("arn:{PARTITION}:ec2:{region}:{ACCOUNT}:instance/{instance}")
+/// The ARN of `instance`; partition and account may be references ([`PARTITION`], [`ACCOUNT`]).
+pub fn instance_arn(partition: &str, region: &str, account: &str, instance: &str) -> String {
+    format!("arn:{partition}:ec2:{region}:{account}:instance/{instance}")
+}
+
+/// The ARN of the alarm called `name`; partition, region and account may be references.
+pub fn alarm_arn(partition: &str, region: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}")
 }
 
 /// The ARN of the function's own log group (and its streams).
@@ -69,7 +74,7 @@ pub fn role_statements(config: &Config, options: &RoleOptions) -> Vec<Statement>
         .groups
         .iter()
         .flat_map(|group| group.spec.members())
-        .map(|id| instance_arn(region, id.as_str()))
+        .map(|id| instance_arn(PARTITION, region, ACCOUNT, id.as_str()))
         .collect();
     let mut statements = vec![
         Statement {
@@ -258,7 +263,7 @@ mod tests {
             .groups
             .iter()
             .flat_map(|g| g.spec.members())
-            .map(|id| instance_arn("ap-northeast-1", id.as_str()))
+            .map(|id| instance_arn(PARTITION, "ap-northeast-1", ACCOUNT, id.as_str()))
             .collect();
         for sid in ["StartAndStopGroupMembers", "TagGroupMembersWithToolKeys"] {
             let statement = statements.iter().find(|s| s.sid == sid).unwrap();

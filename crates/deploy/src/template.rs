@@ -406,10 +406,7 @@ fn sub_escaped(text: &str) -> String {
 
 /// The ARN of the alarm called `name`, for `!Sub`.
 pub fn alarm_arn_sub(name: &str) -> String {
-    format!(
-        "arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{}",
-        sub_escaped(name)
-    )
+    policy::alarm_arn(policy::PARTITION, "${AWS::Region}", policy::ACCOUNT, &sub_escaped(name))
 }
 
 fn permission(alarm: &str) -> Node {
