@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName, Tag};
+use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName, Reservation, Tag};
 use aws_sdk_ec2::Client;
 use coldstandby_engine::{ApiError, InstanceId, InstanceState, Observation, Provider};
 
@@ -73,6 +73,33 @@ fn state_of(name: &InstanceStateName) -> Option<InstanceState> {
     }
 }
 
+/// What DescribeInstances answers for `instances`, filtered by id so that an unknown id is
+/// simply absent (asking by id would fail the whole call), over at most `MAX_PAGES` pages.
+pub(crate) async fn describe_reservations(
+    client: &Client,
+    instances: &[InstanceId],
+) -> Result<Vec<Reservation>, ApiError> {
+    let ids: Vec<String> = instances.iter().map(|id| id.as_str().to_owned()).collect();
+    let filter = Filter::builder().name("instance-id").set_values(Some(ids)).build();
+    let mut reservations = Vec::new();
+    let mut next_token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page = client
+            .describe_instances()
+            .filters(filter.clone())
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .map_err(|error| from_sdk_error("DescribeInstances", error))?;
+        reservations.extend(page.reservations().iter().cloned());
+        next_token = page.next_token().filter(|token| !token.is_empty()).map(str::to_owned);
+        if next_token.is_none() {
+            break;
+        }
+    }
+    Ok(reservations)
+}
+
 /// An instance's tags (a tag without a value has the empty value).
 pub(crate) fn tags(instance: &Instance) -> BTreeMap<String, String> {
     instance
@@ -107,28 +134,8 @@ fn observation(instance: &Instance) -> Option<Observation> {
 
 impl Provider for Ec2Provider {
     async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
-        let ids: Vec<String> = instances.iter().map(|id| id.as_str().to_owned()).collect();
-        let filter = Filter::builder().name("instance-id").set_values(Some(ids)).build();
-        let mut observations = Vec::new();
-        let mut next_token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = self
-                .client
-                .describe_instances()
-                .filters(filter.clone())
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|error| from_sdk_error("DescribeInstances", error))?;
-            for reservation in page.reservations() {
-                observations.extend(reservation.instances().iter().filter_map(observation));
-            }
-            next_token = page.next_token().filter(|token| !token.is_empty()).map(str::to_owned);
-            if next_token.is_none() {
-                break;
-            }
-        }
-        Ok(observations)
+        let reservations = describe_reservations(&self.client, instances).await?;
+        Ok(reservations.iter().flat_map(|r| r.instances()).filter_map(observation).collect())
     }
 
     async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {

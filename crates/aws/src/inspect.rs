@@ -15,14 +15,12 @@ use coldstandby_deploy::doctor::{
     PermissionFact, RoleFacts, VpcPlacement,
 };
 use coldstandby_deploy::iam::{self, Decision, Request};
-use coldstandby_engine::InstanceId;
+use coldstandby_engine::{ApiError, InstanceId};
 use serde_json::Value;
 
 use crate::ec2;
 use crate::errors::from_sdk_error;
 
-/// Pages read from any one listing (a handful of instances, alarms or policies each).
-const MAX_PAGES: usize = 20;
 /// DescribeAlarms takes at most this many names per call.
 const ALARM_NAMES_PER_CALL: usize = 100;
 
@@ -39,7 +37,11 @@ fn describe_error<E>(operation: &str, error: SdkError<E, HttpResponse>) -> Strin
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let error = from_sdk_error(operation, error);
+    lookup_error(operation, from_sdk_error(operation, error))
+}
+
+/// A failed lookup as doctor prints it, naming the operation once.
+fn lookup_error(operation: &str, error: ApiError) -> String {
     if error.message.starts_with(operation) {
         format!("{}: {}", error.code, error.message)
     } else {
@@ -106,47 +108,31 @@ impl Inspector {
         &self,
         ids: &[InstanceId],
     ) -> Lookup<(BTreeMap<InstanceId, InstanceFacts>, Option<String>)> {
-        let filter = Filter::builder()
-            .name("instance-id")
-            .set_values(Some(ids.iter().map(|id| id.as_str().to_owned()).collect()))
-            .build();
+        let reservations = ec2::describe_reservations(&self.ec2, ids)
+            .await
+            .map_err(|error| lookup_error("DescribeInstances", error))?;
         let mut found = BTreeMap::new();
         let mut owner = None;
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = self
-                .ec2
-                .describe_instances()
-                .filters(filter.clone())
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|error| describe_error("DescribeInstances", error))?;
-            for reservation in page.reservations() {
-                owner = owner.or_else(|| reservation.owner_id().map(str::to_owned));
-                for instance in reservation.instances() {
-                    let Some(id) = instance.instance_id().and_then(|id| id.parse::<InstanceId>().ok()) else {
-                        continue;
-                    };
-                    let facts = InstanceFacts {
-                        state: instance
-                            .state()
-                            .and_then(|s| s.name())
-                            .map_or("unknown", |n| n.as_str())
-                            .to_owned(),
-                        availability_zone: ec2::availability_zone(instance),
-                        root_device_type: instance
-                            .root_device_type()
-                            .map_or("unknown", |t| t.as_str())
-                            .to_owned(),
-                        tags: ec2::tags(instance),
-                    };
-                    found.insert(id, facts);
-                }
-            }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                break;
+        for reservation in &reservations {
+            owner = owner.or_else(|| reservation.owner_id().map(str::to_owned));
+            for instance in reservation.instances() {
+                let Some(id) = instance.instance_id().and_then(|id| id.parse::<InstanceId>().ok()) else {
+                    continue;
+                };
+                let facts = InstanceFacts {
+                    state: instance
+                        .state()
+                        .and_then(|s| s.name())
+                        .map_or("unknown", |n| n.as_str())
+                        .to_owned(),
+                    availability_zone: ec2::availability_zone(instance),
+                    root_device_type: instance
+                        .root_device_type()
+                        .map_or("unknown", |t| t.as_str())
+                        .to_owned(),
+                    tags: ec2::tags(instance),
+                };
+                found.insert(id, facts);
             }
         }
         Ok((found, owner))
