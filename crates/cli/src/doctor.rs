@@ -1,7 +1,6 @@
 //! `coldstandby doctor`: reads the live account (read-only) and prints each check as PASS, WARN
 //! or FAIL with what it found and, for a FAIL, the fix. Exits 1 when anything failed.
 
-use anyhow::Context;
 use coldstandby_aws::Inspector;
 use coldstandby_deploy::doctor::{self, Check, Status};
 use serde::Serialize;
@@ -20,10 +19,7 @@ struct Summary<'a> {
 
 pub fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
     let config = coldstandby_config::load(&args.config)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime for the AWS SDK")?;
+    let runtime = crate::sdk_runtime()?;
     if args.output == OutputFormat::Text {
         eprintln!("checking {} in {} ...", args.config.display(), config.region);
     }

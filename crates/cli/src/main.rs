@@ -416,8 +416,17 @@ fn init_logging(json: bool) {
     drop(result);
 }
 
+/// The single-threaded async runtime the AWS SDK's calls run on.
+pub fn sdk_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime for the AWS SDK")
+}
+
 fn run_lambda() -> anyhow::Result<Exit> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = sdk_runtime()?;
     runtime
         .block_on(coldstandby_aws::lambda::run())
         .map_err(|error| anyhow::anyhow!("Lambda runtime: {error}"))?;

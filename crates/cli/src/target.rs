@@ -1,7 +1,6 @@
 //! Where a command acts: the simulated region built from the config, or EC2 through the SDK.
 //! Each operation is written once, generically, and run here on the target's executor.
 
-use anyhow::Context;
 use coldstandby_aws::{Ec2Provider, SystemClock};
 use coldstandby_config::{Config, Provider as ConfiguredProvider};
 use coldstandby_engine::driver::{self, Observer};
@@ -37,10 +36,7 @@ impl Target {
                         "--sim-state applies to the simulated target only (--target sim)",
                     ));
                 }
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .context("starting the async runtime for the AWS SDK")?;
+                let runtime = crate::sdk_runtime()?;
                 let provider = runtime.block_on(Ec2Provider::connect(&config.region));
                 Ok(Self::Aws { runtime, provider, region: config.region.clone() })
             }
