@@ -4,7 +4,9 @@ recipe, on loopback only.
 
 For each contender, a fresh moto server holds the article's instances (EC2-1 running, EC2-2
 stopped), a stand-in for the Lambda Runtime API serves one CloudWatch ALARM event, and the
-function process is started as the Lambda service would start it. Measured:
+function process is started as the Lambda service would start it: for coldstandby, the
+deployment zip that scripts/package-lambda builds is unzipped into a task root and its
+`bootstrap` is executed there with no arguments and Lambda's environment. Measured:
 
   cold start   process start -> its first request for an event (initialisation done)
   invocation   event handed over -> response posted (the failover itself)
@@ -30,10 +32,12 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = ROOT / "target" / "release" / "coldstandby"
+PACKAGE = ROOT / "target" / "lambda" / "bench" / "coldstandby-lambda.zip"
 EVENT = ROOT / "examples" / "events" / "cpu-alarm.json"
 REGION = "ap-northeast-1"
 
@@ -185,12 +189,31 @@ def peak_resident_kb(pid):
     raise SystemExit(f"no VmHWM for process {pid}: it exited before answering")
 
 
+def package():
+    """The deployment zip of the release binary, as users deploy it."""
+    subprocess.run(
+        [str(ROOT / "scripts" / "package-lambda"), "--binary", str(BINARY), "--output", str(PACKAGE)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def unpack(task_root):
+    """Unzip the package as Lambda does, keeping the permissions the zip records."""
+    with zipfile.ZipFile(PACKAGE) as archive:
+        for info in archive.infolist():
+            archive.extract(info, task_root)
+            os.chmod(os.path.join(task_root, info.filename), (info.external_attr >> 16) & 0o777)
+    return Path(task_root, "bootstrap")
+
+
 def measure(contender, moto):
     event = json.loads(EVENT.read_text().replace("i-0a1b2c3d4e5f60718", moto.primary))
     api = RuntimeApi(event)
     env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/tmp"),
+        "_HANDLER": "bootstrap",
         "AWS_LAMBDA_RUNTIME_API": api.address,
         "AWS_LAMBDA_FUNCTION_NAME": "bench",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
@@ -207,13 +230,14 @@ def measure(contender, moto):
                 f'region = "{REGION}"\n[[group]]\nname = "web"\nprimary = "{moto.primary}"\n'
                 f'standbys = ["{moto.standby}"]\nalarms = ["web-primary-cpu-high"]\n'
             )
-            command = [str(BINARY), "lambda"]
+            env["LAMBDA_TASK_ROOT"] = work
+            command = [str(unpack(work))]
         else:
             Path(work, "handler.py").write_text(PYTHON_HANDLER.replace("STANDBY", repr(moto.standby)))
             env["HANDLER_DIR"] = work
             command = [sys.executable, "-c", PYTHON_RUNTIME]
         started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(command, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         finished = api.done.wait(120)
         # VmHWM is the peak resident size since exec. (wait4's ru_maxrss would also count the
         # moment between fork and exec, when the child is still a copy of this Python process.)
@@ -242,6 +266,7 @@ def main():
     args = parser.parse_args()
     if not BINARY.exists():
         raise SystemExit(f"{BINARY} is missing: cargo build --release -p coldstandby")
+    package()
     results = {}
     for contender in ["coldstandby (Rust)", "article recipe (Python, boto3)"]:
         runs = []
@@ -259,9 +284,7 @@ def main():
             f"{contender:32} {r['cold_start_ms']:>9.1f} ms {r['invocation_ms']:>9.1f} ms "
             f"{r['total_ms']:>7.1f} ms {r['peak_rss_mb']:>7.1f} MB"
         )
-    package = ROOT / "target" / "lambda" / "coldstandby-lambda.zip"
-    if package.exists():
-        print(f"deployment zip (scripts/package-lambda): {package.stat().st_size / 1e6:.1f} MB")
+    print(f"deployment zip (scripts/package-lambda): {PACKAGE.stat().st_size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

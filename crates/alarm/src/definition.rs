@@ -122,7 +122,7 @@ impl Comparison {
     }
 }
 
-/// What a missing data point counts as (aws-facts.md section 1).
+/// What a missing data point counts as (`docs/aws-behaviour.md` section 1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub enum TreatMissingData {
     /// Missing is missing; all missing means INSUFFICIENT_DATA.

@@ -1,7 +1,7 @@
 //! One alarm evaluation, as CloudWatch documents it: which data points of the evaluation range
 //! are used, how missing ones are filled, the premature-alarm rule, and the resulting state.
 //!
-//! The rules (aws-facts.md section 1; every cell of AWS's two worked tables is a test):
+//! The rules (`docs/aws-behaviour.md` section 1; every cell of AWS's two worked tables is a test):
 //! 1. At least N real points in the range: the newest N real points decide; TreatMissingData
 //!    is not applied at all.
 //! 2. No real point: `missing` -> INSUFFICIENT_DATA, `ignore` -> the state is kept,

@@ -148,11 +148,15 @@ impl Provider for Ec2Provider {
             .map_err(|error| from_sdk_error("StartInstances", error))
     }
 
+    /// A forced stop is `SkipOsShutdown` (no OS shutdown at all, what `force-stop` promises and
+    /// what an escalation after the graceful stop timed out wants) together with `Force` (which
+    /// alone would still try a graceful shutdown first, and is what unsticks a hung stop).
     async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
         self.client
             .stop_instances()
             .instance_ids(instance.as_str())
             .force(force)
+            .skip_os_shutdown(force)
             .send()
             .await
             .map(|_| ())

@@ -11,8 +11,8 @@ use aws_sdk_ec2::types::Filter;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use coldstandby_config::Config;
 use coldstandby_deploy::doctor::{
-    self, AlarmFacts, EndpointFacts, Facts, FunctionFacts, InstanceFacts, Lookup, MetricFacts, NetworkFacts,
-    PermissionFact, RoleFacts, VpcPlacement,
+    self, AccountConcurrency, AlarmFacts, EndpointFacts, Facts, FunctionFacts, InstanceFacts, Lookup,
+    MetricFacts, NetworkFacts, PermissionFact, RoleFacts, VpcPlacement,
 };
 use coldstandby_deploy::iam::{self, Decision, Request};
 use coldstandby_engine::{ApiError, InstanceId};
@@ -23,6 +23,8 @@ use crate::errors::from_sdk_error;
 
 /// DescribeAlarms takes at most this many names per call.
 const ALARM_NAMES_PER_CALL: usize = 100;
+/// Pages of one DescribeAlarms (100 names at 50 alarms a page need 2; the bound is generous).
+const MAX_ALARM_PAGES: usize = 20;
 
 /// The SDK clients doctor reads with.
 #[derive(Clone, Debug)]
@@ -163,6 +165,7 @@ impl Inspector {
                 vpc_id: vpc.vpc_id().unwrap_or_default().to_owned(),
                 subnet_ids: vpc.subnet_ids().to_vec(),
             });
+        let account_concurrency = self.account_concurrency().await;
         Ok(Some(FunctionFacts {
             name: configuration.function_name().unwrap_or(name).to_owned(),
             arn: configuration.function_arn().unwrap_or_default().to_owned(),
@@ -177,19 +180,48 @@ impl Inspector {
             role_arn: configuration.role().unwrap_or_default().to_owned(),
             vpc,
             resource_policy,
+            account_concurrency,
         }))
     }
 
-    async fn alarms(&self, names: &[String]) -> Lookup<BTreeMap<String, AlarmFacts>> {
-        use aws_sdk_cloudwatch::types::AlarmType;
+    /// The account's concurrency quota and what is unreserved (GetAccountSettings).
+    pub async fn account_concurrency(&self) -> Lookup<AccountConcurrency> {
+        let settings = self
+            .lambda
+            .get_account_settings()
+            .send()
+            .await
+            .map_err(|error| describe_error("GetAccountSettings", error))?;
+        let limit = settings.account_limit().ok_or("GetAccountSettings: no AccountLimit in the answer")?;
+        let count = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
+        match (count(Some(limit.concurrent_executions())), count(limit.unreserved_concurrent_executions())) {
+            (Some(limit), Some(unreserved)) => Ok(AccountConcurrency { limit, unreserved }),
+            _ => Err("GetAccountSettings: no concurrency figures in the answer".to_owned()),
+        }
+    }
+
+    /// The alarms among `names` that exist, by name.
+    pub async fn alarms(&self, names: &[String]) -> Lookup<BTreeMap<String, AlarmFacts>> {
         let mut found = BTreeMap::new();
         for chunk in names.chunks(ALARM_NAMES_PER_CALL) {
+            self.alarm_pages(chunk, &mut found).await?;
+        }
+        Ok(found)
+    }
+
+    /// DescribeAlarms for up to 100 names, following `NextToken` (CloudWatch pages its answers
+    /// whatever the names asked for), at most `MAX_ALARM_PAGES` pages.
+    async fn alarm_pages(&self, names: &[String], found: &mut BTreeMap<String, AlarmFacts>) -> Lookup<()> {
+        use aws_sdk_cloudwatch::types::AlarmType;
+        let mut next_token: Option<String> = None;
+        for _ in 0..MAX_ALARM_PAGES {
             let page = self
                 .cloudwatch
                 .describe_alarms()
-                .set_alarm_names(Some(chunk.to_vec()))
+                .set_alarm_names(Some(names.to_vec()))
                 .alarm_types(AlarmType::MetricAlarm)
                 .alarm_types(AlarmType::CompositeAlarm)
+                .set_next_token(next_token.take())
                 .send()
                 .await
                 .map_err(|error| describe_error("DescribeAlarms", error))?;
@@ -205,18 +237,26 @@ impl Inspector {
                     name: metric_name.to_owned(),
                     dimensions,
                 });
-                let facts =
-                    alarm_facts(alarm.alarm_arn(), alarm.actions_enabled(), alarm.alarm_actions(), metric);
+                let facts = alarm_facts(
+                    alarm.alarm_arn(),
+                    alarm.actions_enabled(),
+                    [alarm.alarm_actions(), alarm.insufficient_data_actions()],
+                    metric,
+                );
                 found.insert(name.to_owned(), facts);
             }
             for alarm in page.composite_alarms() {
                 let Some(name) = alarm.alarm_name() else { continue };
-                let facts =
-                    alarm_facts(alarm.alarm_arn(), alarm.actions_enabled(), alarm.alarm_actions(), None);
+                let actions = [alarm.alarm_actions(), alarm.insufficient_data_actions()];
+                let facts = alarm_facts(alarm.alarm_arn(), alarm.actions_enabled(), actions, None);
                 found.insert(name.to_owned(), facts);
             }
+            next_token = page.next_token().filter(|token| !token.is_empty()).map(str::to_owned);
+            if next_token.is_none() {
+                return Ok(());
+            }
         }
-        Ok(found)
+        Err(format!("DescribeAlarms: still paging after {MAX_ALARM_PAGES} pages"))
     }
 
     /// The role's decisions: from the IAM policy simulator, or, where it cannot be used (not
@@ -381,16 +421,18 @@ impl Inspector {
 }
 
 /// What doctor keeps of a metric or composite alarm (CloudWatch's default: actions enabled).
+/// `actions`: the alarm's ALARM actions and its INSUFFICIENT_DATA actions.
 fn alarm_facts(
     arn: Option<&str>,
     actions_enabled: Option<bool>,
-    alarm_actions: &[String],
+    [alarm_actions, insufficient_data_actions]: [&[String]; 2],
     metric: Option<MetricFacts>,
 ) -> AlarmFacts {
     AlarmFacts {
         arn: arn.unwrap_or_default().to_owned(),
         actions_enabled: actions_enabled.unwrap_or(true),
         alarm_actions: alarm_actions.to_vec(),
+        insufficient_data_actions: insufficient_data_actions.to_vec(),
         metric,
     }
 }

@@ -1,76 +1,168 @@
 //! The Lambda function: the runtime loop (`lambda_runtime`), with the configuration read and the
 //! SDK client built once per cold start, and each alarm event handed to the handler with the
-//! invocation's deadline.
+//! invocation's deadline. A configuration that does not load is reported to Lambda's init-error
+//! endpoint and ends the process, as the Runtime API expects of a runtime that cannot start.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use coldstandby_config::Config;
+use coldstandby_config::{Config, ConfigError};
 use coldstandby_engine::lock::InProcessLocks;
 use coldstandby_engine::Timestamp;
-use coldstandby_handler::{Handler, LogObserver};
-use lambda_runtime::{service_fn, LambdaEvent};
+use coldstandby_handler::{Handler, HandlerError, LogObserver};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
 use crate::{Ec2Provider, SystemClock};
 
 pub use coldstandby_config::CONFIG_VARIABLE;
-/// The configuration file looked for next to the binary when the variable is not set.
+/// The configuration file looked for in the task root when the variable is not set.
 pub const CONFIG_FILE_NAME: &str = "coldstandby.toml";
 
-/// The configuration, from `COLDSTANDBY_CONFIG` or `coldstandby.toml` beside the executable.
-/// An error is kept, not fatal: every invocation then fails with it and nothing is touched.
-pub fn load_config() -> Result<Config, String> {
+/// The variables Lambda sets for every function and `lambda_runtime` needs to start.
+pub const RUNTIME_VARIABLES: [&str; 4] = [
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+];
+
+/// The `errorType` of an init error for a configuration that does not load.
+pub const INVALID_CONFIGURATION: &str = "ColdStandby.InvalidConfiguration";
+
+/// Why the configuration could not be had at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigSourceError {
+    #[error("no configuration: set {CONFIG_VARIABLE} to the TOML text, or bundle {} with the function", path.display())]
+    Missing { path: PathBuf },
+    #[error("invalid configuration {0}")]
+    Invalid(#[from] ConfigError),
+}
+
+/// Why the function stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LambdaError {
+    #[error(
+        "`coldstandby lambda` runs inside AWS Lambda (the `bootstrap` of a provided.al2023 function); \
+         {} not set. To handle one alarm event here, use `coldstandby handle-event`",
+        .missing.join(", ")
+    )]
+    NotInLambda { missing: Vec<&'static str> },
+    /// Reported to the init-error endpoint before the process ends.
+    #[error(transparent)]
+    Config(#[from] ConfigSourceError),
+    #[error("the Lambda runtime loop stopped: {0}")]
+    Runtime(String),
+}
+
+/// The Lambda runtime variables that are not set (empty when running inside Lambda).
+pub fn missing_runtime_variables() -> Vec<&'static str> {
+    RUNTIME_VARIABLES.into_iter().filter(|name| std::env::var_os(name).is_none()).collect()
+}
+
+/// Where a bundled configuration file is looked for: the task root Lambda unzipped the package
+/// into (`LAMBDA_TASK_ROOT`), else the directory of the executable.
+fn bundled_config_path() -> PathBuf {
+    let task_root = std::env::var_os("LAMBDA_TASK_ROOT").map(PathBuf::from);
+    let beside_binary = || std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf));
+    task_root.or_else(beside_binary).unwrap_or_default().join(CONFIG_FILE_NAME)
+}
+
+/// The configuration, from `COLDSTANDBY_CONFIG` or `coldstandby.toml` in the task root.
+pub fn load_config() -> Result<Config, ConfigSourceError> {
     if let Ok(text) = std::env::var(CONFIG_VARIABLE) {
-        return coldstandby_config::parse(&text, CONFIG_VARIABLE).map_err(|error| error.to_string());
+        return Ok(coldstandby_config::parse(&text, CONFIG_VARIABLE)?);
     }
-    let beside_binary = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(CONFIG_FILE_NAME)))
-        .unwrap_or_else(|| PathBuf::from(CONFIG_FILE_NAME));
-    if !beside_binary.exists() {
-        return Err(format!(
-            "no configuration: set {CONFIG_VARIABLE} to the TOML text, or bundle {} with the function",
-            beside_binary.display()
-        ));
+    let path = bundled_config_path();
+    if !path.exists() {
+        return Err(ConfigSourceError::Missing { path });
     }
-    coldstandby_config::load(&beside_binary).map_err(|error| error.to_string())
+    Ok(coldstandby_config::load(&path)?)
+}
+
+/// An invocation's failure as Lambda records it: a stable `errorType` naming our error, and the
+/// whole message.
+#[derive(Debug)]
+pub struct FunctionError {
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl From<HandlerError> for FunctionError {
+    fn from(error: HandlerError) -> Self {
+        Self { error_type: error.error_type(), message: error.to_string() }
+    }
+}
+
+impl From<FunctionError> for Diagnostic {
+    fn from(error: FunctionError) -> Self {
+        Self { error_type: error.error_type.to_owned(), error_message: error.message }
+    }
+}
+
+/// Tell Lambda the function cannot start (`POST /runtime/init/error`). A failure to report is
+/// logged: the process ends non-zero either way, which Lambda also records.
+async fn report_init_error(error_type: &str, message: &str) {
+    let body = serde_json::json!({ "errorType": error_type, "errorMessage": message, "stackTrace": [] });
+    let request = http::Request::post("/2018-06-01/runtime/init/error")
+        .header("lambda-runtime-function-error-type", error_type)
+        .header("content-type", "application/json")
+        .body(lambda_runtime_api_client::body::Body::from(body.to_string()));
+    let client = lambda_runtime_api_client::Client::builder().build();
+    let sent = match (client, request) {
+        (Ok(client), Ok(request)) => client.call(request).await.map(|_| ()),
+        (Err(error), _) => Err(error.into()),
+        (_, Err(error)) => Err(error.into()),
+    };
+    if let Err(error) = sent {
+        tracing::error!(error = %error, "could not report the init error to the Lambda Runtime API");
+    }
 }
 
 /// Run the Lambda runtime loop until the runtime shuts the function down.
-pub async fn run() -> Result<(), lambda_runtime::Error> {
-    let config = load_config();
-    match &config {
-        Ok(config) => {
-            tracing::info!(region = %config.region, groups = config.groups.len(), "configuration loaded")
-        }
-        Err(error) => {
-            tracing::error!(error = %error, "invalid configuration: every invocation will fail, nothing will be touched")
-        }
+pub async fn run() -> Result<(), LambdaError> {
+    let missing = missing_runtime_variables();
+    if !missing.is_empty() {
+        return Err(LambdaError::NotInLambda { missing });
     }
-    let provider = match &config {
-        Ok(config) => Some(Ec2Provider::connect(&config.region).await),
-        Err(_) => None,
+    let config = match load_config() {
+        Ok(config) => config,
+        Err(error) => {
+            let message = error.to_string();
+            tracing::error!(error = %message, "the function cannot start: nothing will be touched");
+            report_init_error(INVALID_CONFIGURATION, &message).await;
+            return Err(error.into());
+        }
     };
+    tracing::info!(region = %config.region, groups = config.groups.len(), "configuration loaded");
+    let provider = Ec2Provider::connect(&config.region).await;
     let locks = InProcessLocks::default();
     let (config, provider, locks) = (&config, &provider, &locks);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let (config, provider) = match (config, provider) {
-            (Ok(config), Some(provider)) => (config, provider),
-            (Err(error), _) => {
-                return Err(lambda_runtime::Error::from(format!("invalid configuration: {error}")))
-            }
-            (Ok(_), None) => unreachable!("a provider is built for every valid configuration"),
-        };
         let deadline = Timestamp::from_unix_millis(event.context.deadline);
         let handler = Handler { config, provider, clock: &SystemClock, locks };
         let mut observer = LogObserver::default();
         match handler.handle(&event.payload, Some(deadline), &mut observer).await {
             Ok(handled) => Ok(serde_json::to_value(&handled).unwrap_or(Value::Null)),
             Err(error) => {
-                tracing::error!(error = %error, "invocation failed");
-                Err(lambda_runtime::Error::from(error.to_string()))
+                let error = FunctionError::from(error);
+                tracing::error!(error_type = error.error_type, error = %error.message, "invocation failed");
+                Err(error)
             }
         }
     }))
     .await
+    .map_err(|error| LambdaError::Runtime(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invocation_error_names_our_error_not_a_rust_type() {
+        let error = HandlerError::MalformedEvent(coldstandby_handler::MalformedEvent("no alarmData".into()));
+        let diagnostic = Diagnostic::from(FunctionError::from(error));
+        assert_eq!(diagnostic.error_type, "ColdStandby.MalformedEvent");
+        assert!(diagnostic.error_message.contains("no alarmData"), "{}", diagnostic.error_message);
+    }
 }

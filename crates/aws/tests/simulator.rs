@@ -3,8 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 
 use coldstandby_aws::Inspector;
@@ -33,44 +34,6 @@ fn recorded_answer(action: &str, decision: &str) -> String {
     )
 }
 
-/// Serve `count` simulator requests: StopInstances is denied, everything else allowed.
-/// Returns the request bodies.
-fn serve(listener: TcpListener, count: usize) -> std::thread::JoinHandle<Vec<String>> {
-    std::thread::spawn(move || {
-        let mut bodies = Vec::new();
-        for _ in 0..count {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream);
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap();
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let body = String::from_utf8(body).unwrap();
-            let action = if body.contains("ec2%3AStopInstances") { "ec2:StopInstances" } else { "other" };
-            let decision = if action == "ec2:StopInstances" { "implicitDeny" } else { "allowed" };
-            let answer = recorded_answer(action, decision);
-            let mut stream = reader.into_inner();
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            )
-            .unwrap();
-            bodies.push(body);
-        }
-        bodies
-    })
-}
-
 #[test]
 fn the_simulators_decisions_are_used_when_it_answers() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -87,21 +50,18 @@ fn the_simulators_decisions_are_used_when_it_answers() {
             },
         })
         .collect();
-    let server = serve(listener, requests.len());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let role = runtime.block_on(async {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("ap-northeast-1"))
-            .endpoint_url(&endpoint)
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                "testing", "testing", None, None, "tests",
-            ))
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .load()
-            .await;
+    // StopInstances is denied, everything else allowed.
+    let server = common::serve(listener, requests.len(), |request| {
+        let stop = request.body.contains("ec2%3AStopInstances");
+        let (action, decision) =
+            if stop { ("ec2:StopInstances", "implicitDeny") } else { ("other", "allowed") };
+        ("text/xml", recorded_answer(action, decision))
+    });
+    let role = common::runtime().block_on(async {
+        let sdk = common::sdk_config(&endpoint).await;
         Inspector::new(&sdk).role("arn:aws:iam::111122223333:role/coldstandby", &requests).await
     });
-    let bodies = server.join().unwrap();
+    let bodies: Vec<String> = server.join().unwrap().into_iter().map(|r| r.body).collect();
     let role = role.unwrap();
     assert_eq!(role.method, "the IAM policy simulator");
     let decisions: Vec<&Decision> = role.permissions.iter().map(|p| &p.decision).collect();

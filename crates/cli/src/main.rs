@@ -6,6 +6,7 @@ mod demo;
 mod doctor;
 mod failover;
 mod handle_event;
+mod lambda_entry;
 mod output;
 mod progress;
 mod sim_target;
@@ -68,6 +69,9 @@ pub fn configured_group<'a>(
 }
 
 const EXIT_STATUS_HELP: &str = "\
+In AWS Lambda: the deployment zip holds this binary as `bootstrap`, which Lambda runs with no
+arguments; started that way it runs the function (as `coldstandby lambda` does).
+
 Exit status:
   0  done (including \"already failed over, nothing to do\" and dry runs)
   1  the failover failed, doctor found a FAIL, or an error stopped the command
@@ -128,11 +132,16 @@ enum Command {
     /// trigger-ends, within-request-buckets, backs-off-when-throttled, group-only. The same seed
     /// replays the same run; each violation is printed with the command that replays it.
     Simulate(SimulateArgs),
-    /// Run as the AWS Lambda function (the `bootstrap` of a provided.al2023 runtime)
+    /// Run as the AWS Lambda function (what `bootstrap` with no arguments does)
     ///
-    /// Reads the configuration once per cold start from COLDSTANDBY_CONFIG (TOML text) or
-    /// coldstandby.toml next to the binary; an invalid configuration fails every invocation and
-    /// touches nothing. Logs one JSON line per failover step.
+    /// Lambda's provided.al2023 runtime executes the package's `bootstrap` with no arguments;
+    /// started that way (named `bootstrap`, or with AWS_LAMBDA_RUNTIME_API set, and no
+    /// arguments) the binary runs the function without this subcommand. Reads the configuration
+    /// once per cold start from COLDSTANDBY_CONFIG (TOML text) or coldstandby.toml in the task
+    /// root; an invalid one is reported to Lambda as an init error (ColdStandby.InvalidConfiguration)
+    /// and the process exits 3, touching nothing. Logs one JSON line per failover step
+    /// (AWS_LAMBDA_LOG_FORMAT=Text and AWS_LAMBDA_LOG_LEVEL are honoured). Outside Lambda it
+    /// exits 2.
     Lambda,
     /// Generate deployment files from the configuration: a CloudFormation template, or the role's policy
     ///
@@ -400,18 +409,16 @@ pub struct DoctorArgs {
     pub output: OutputFormat,
 }
 
-/// Logs go to stderr as text for the commands (warnings and worse unless RUST_LOG says
-/// otherwise), and as one JSON object a line for Lambda, where CloudWatch Logs stores them.
-fn init_logging(json: bool) {
+/// Logs go to stderr as text for the commands: warnings and worse unless RUST_LOG says
+/// otherwise. (The Lambda function logs as `lambda_entry::init_logging` says.)
+fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let default_level = if json { "info" } else { "warn" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let result = if json {
-        builder.json().flatten_event(true).with_current_span(false).with_ansi(false).try_init()
-    } else {
-        builder.with_target(false).try_init()
-    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let result = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
     // Already initialised (cannot happen in this binary): keep the existing subscriber.
     drop(result);
 }
@@ -425,27 +432,14 @@ pub fn sdk_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime for the AWS SDK")
 }
 
-fn run_lambda() -> anyhow::Result<Exit> {
-    let runtime = sdk_runtime()?;
-    runtime
-        .block_on(coldstandby_aws::lambda::run())
-        .map_err(|error| anyhow::anyhow!("Lambda runtime: {error}"))?;
-    Ok(Exit::Success)
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Lambda));
-    let result = match cli.command {
-        Command::Demo(args) => demo::run(&args),
-        Command::Failover(args) => failover::run(&args),
-        Command::Status(args) => status::run(&args),
-        Command::Backtest(args) => backtest::run(&args),
-        Command::HandleEvent(args) => handle_event::run(&args),
-        Command::Simulate(args) => simulate::run(&args),
-        Command::Lambda => run_lambda(),
-        Command::Template(args) => template::run(&args),
-        Command::Doctor(args) => doctor::run(&args),
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let runtime_api = std::env::var_os("AWS_LAMBDA_RUNTIME_API");
+    let result = if lambda_entry::started_by_lambda(&args, runtime_api.as_deref()) {
+        lambda_entry::init_logging();
+        lambda_entry::run()
+    } else {
+        run_command(Cli::parse_from(args))
     };
     match result {
         Ok(exit) => exit.into(),
@@ -458,5 +452,24 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             exit.into()
         }
+    }
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<Exit> {
+    if matches!(cli.command, Command::Lambda) {
+        lambda_entry::init_logging();
+    } else {
+        init_logging();
+    }
+    match cli.command {
+        Command::Demo(args) => demo::run(&args),
+        Command::Failover(args) => failover::run(&args),
+        Command::Status(args) => status::run(&args),
+        Command::Backtest(args) => backtest::run(&args),
+        Command::HandleEvent(args) => handle_event::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
+        Command::Lambda => lambda_entry::run(),
+        Command::Template(args) => template::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
     }
 }

@@ -158,7 +158,7 @@ fn the_same_config_gives_the_same_template_bytes() {
     assert_eq!(first, template(&config, &["--vpc"]));
     assert_ne!(first, template(&config, &[]), "--vpc adds the endpoint");
     assert!(first.contains("Timeout: 853"), "two standbys: min(180 + 2 x 420, 840) + 13 s");
-    assert!(first.contains("ReservedConcurrentExecutions: 1"));
+    assert!(first.contains("ReservedConcurrentExecutions: !If"), "a parameter, 1 by default");
     assert!(!first.contains(":ec2:stop"), "no EC2 stop action beside the function");
 }
 

@@ -54,6 +54,30 @@ pub struct FunctionFacts {
     pub vpc: Option<VpcPlacement>,
     /// The resource-based policy (JSON); None when it has none.
     pub resource_policy: Option<String>,
+    /// The account's concurrency (GetAccountSettings), to tell whether a reservation is possible.
+    pub account_concurrency: Lookup<AccountConcurrency>,
+}
+
+/// The account's Lambda concurrency, as GetAccountSettings reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountConcurrency {
+    /// The account's concurrent-executions quota in the region.
+    pub limit: u32,
+    /// What no function has reserved (the pool unreserved functions share).
+    pub unreserved: u32,
+}
+
+impl AccountConcurrency {
+    /// The unreserved concurrency Lambda insists on keeping: 100, or the whole quota in accounts
+    /// whose quota is lower (new accounts often have 10, and then nothing can be reserved).
+    pub fn minimum_unreserved(self) -> u32 {
+        self.limit.min(100)
+    }
+
+    /// Whether one more execution can be reserved (for a function that has none yet).
+    pub fn can_reserve_one(self) -> bool {
+        self.unreserved > self.minimum_unreserved()
+    }
 }
 
 /// One alarm as `describe-alarms` shows it.
@@ -62,6 +86,8 @@ pub struct AlarmFacts {
     pub arn: String,
     pub actions_enabled: bool,
     pub alarm_actions: Vec<String>,
+    /// What the alarm invokes on a transition into INSUFFICIENT_DATA.
+    pub insufficient_data_actions: Vec<String>,
     /// None for a composite or metric-math alarm.
     pub metric: Option<MetricFacts>,
 }
@@ -447,26 +473,55 @@ fn function_checks<'f>(
         )),
     }
 
-    checks.push(match function.reserved_concurrency {
-        Some(1) => check(&subject, "reserved concurrency", Status::Pass, "1: alarm events are handled one at a time".into(), None),
-        other => check(
-            &subject,
-            "reserved concurrency",
-            Status::Fail,
-            match other {
-                Some(0) => "0: the function is throttled and never runs".to_owned(),
-                Some(n) => format!("{n}: two alarm events can run two failovers of one group at once"),
-                None => "not reserved: two alarm events can run two failovers of one group at once, and a busy account can throttle it".to_owned(),
-            },
-            Some(format!(
-                "aws lambda put-function-concurrency --function-name {} --reserved-concurrent-executions 1",
-                function.name
-            )),
-        ),
-    });
-
+    checks.push(concurrency_check(&subject, function));
     checks.push(configuration_check(context, &subject, function, instances));
     Some(function)
+}
+
+/// Reserved concurrency 1 serialises alarm events. Where the account cannot reserve even one
+/// execution, running without a reservation is the best possible, and said as a warning.
+fn concurrency_check(subject: &str, function: &FunctionFacts) -> Check {
+    let fix = format!(
+        "aws lambda put-function-concurrency --function-name {} --reserved-concurrent-executions 1 (or deploy the template with ReservedConcurrency=1)",
+        function.name
+    );
+    let unserialised = "two alarm events can run two failovers of one group at once";
+    match function.reserved_concurrency {
+        Some(1) => check(subject, "reserved concurrency", Status::Pass, "1: alarm events are handled one at a time".into(), None),
+        Some(0) => check(subject, "reserved concurrency", Status::Fail, "0: the function is throttled and never runs".into(), Some(fix)),
+        Some(n) => check(subject, "reserved concurrency", Status::Fail, format!("{n}: {unserialised}"), Some(fix)),
+        None => match &function.account_concurrency {
+            Ok(account) if !account.can_reserve_one() => check(
+                subject,
+                "reserved concurrency",
+                Status::Warn,
+                format!(
+                    "not reserved, and the account cannot reserve any: its quota is {} with {} unreserved, and Lambda keeps at least {} unreserved; {unserialised}",
+                    account.limit,
+                    account.unreserved,
+                    account.minimum_unreserved()
+                ),
+                Some("ask for a higher Lambda concurrent-executions quota (Service Quotas), then reserve 1".into()),
+            ),
+            Ok(account) => check(
+                subject,
+                "reserved concurrency",
+                Status::Fail,
+                format!(
+                    "not reserved ({} of the account's {} are unreserved, so 1 can be): {unserialised}, and a busy account can throttle it",
+                    account.unreserved, account.limit
+                ),
+                Some(fix),
+            ),
+            Err(reason) => check(
+                subject,
+                "reserved concurrency",
+                Status::Fail,
+                format!("not reserved: {unserialised}; whether the account could reserve 1 is unknown ({reason})"),
+                Some(fix),
+            ),
+        },
+    }
 }
 
 fn configuration_check(
@@ -587,6 +642,9 @@ fn alarm_checks(
     checks.push(check(&subject, "defined", Status::Pass, alarm.arn.clone(), None));
 
     if let Some(function) = function {
+        if let Some(action_check) = insufficient_data_check(context, &subject, name, alarm, function) {
+            checks.push(action_check);
+        }
         let invokes = alarm.alarm_actions.iter().any(|action| same_function(action, &function.arn));
         let stop_actions: Vec<&String> = alarm
             .alarm_actions
@@ -655,9 +713,60 @@ fn alarm_checks(
     checks
 }
 
-/// Whether an alarm action names the function (an unqualified or `$LATEST` ARN).
+/// For an alarm a group fails over on in INSUFFICIENT_DATA too: the function must be among that
+/// state's actions, or the silence the group opted into never reaches it.
+fn insufficient_data_check(
+    context: &Context<'_>,
+    subject: &str,
+    name: &str,
+    alarm: &AlarmFacts,
+    function: &FunctionFacts,
+) -> Option<Check> {
+    let groups: Vec<&str> = context
+        .config
+        .groups_for_alarm(name)
+        .into_iter()
+        .filter(|group| group.fail_over_on_insufficient_data)
+        .map(|group| group.spec.name.as_str())
+        .collect();
+    if groups.is_empty() {
+        return None;
+    }
+    let invoked = alarm.insufficient_data_actions.iter().any(|action| same_function(action, &function.arn));
+    Some(if invoked {
+        check(subject, "insufficient-data action", Status::Pass, format!("invokes {}", function.arn), None)
+    } else {
+        check(
+            subject,
+            "insufficient-data action",
+            Status::Fail,
+            format!(
+                "group {} fails over on INSUFFICIENT_DATA, but the alarm's insufficient-data actions ({}) do not include {}: CloudWatch never invokes it for that state",
+                groups.join(", "),
+                if alarm.insufficient_data_actions.is_empty() { "none".to_owned() } else { alarm.insufficient_data_actions.join(", ") },
+                function.arn
+            ),
+            Some(format!(
+                "add {} to the alarm's insufficient-data actions, or define the alarm in [group.alarm] and deploy the template",
+                function.arn
+            )),
+        )
+    })
+}
+
+/// Whether an alarm action names the function: its ARN, or the ARN with a version or alias
+/// qualifier (`...:function:NAME:prod`, `...:function:NAME:3`, `$LATEST`), which CloudWatch
+/// accepts as an action too.
 fn same_function(action: &str, function_arn: &str) -> bool {
-    action == function_arn || action.strip_suffix(":$LATEST") == Some(function_arn)
+    let unqualified = function_arn.splitn(8, ':').take(7).collect::<Vec<_>>().join(":");
+    match action.strip_prefix(unqualified.as_str()) {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix(':').is_some_and(|qualifier| {
+            !qualifier.is_empty()
+                && qualifier.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '$'))
+        }),
+        None => false,
+    }
 }
 
 fn permission_check(

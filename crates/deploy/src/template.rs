@@ -132,9 +132,12 @@ pub fn cloudformation(config: &Config, options: &TemplateOptions) -> Result<Stri
         resources.insert(&format!("{logical_id}Permission"), permission(&alarm));
         let definition = config.groups.iter().filter_map(|g| g.alarm.as_ref()).find(|a| a.name == alarm);
         if let Some(definition) = definition {
+            let groups = config.groups_for_alarm(&alarm);
+            let names: Vec<String> = groups.iter().map(|group| group.spec.name.clone()).collect();
+            let on_insufficient_data = groups.iter().any(|group| group.fail_over_on_insufficient_data);
             resources.insert(
                 &format!("{logical_id}Alarm"),
-                alarm_resource(definition, &groups_of(config, &alarm)),
+                alarm_resource(definition, &names, on_insufficient_data),
             );
         }
     }
@@ -201,6 +204,20 @@ fn parameters(options: &TemplateOptions) -> Node {
                 .with("Description", "The architecture the zip's bootstrap was built for"),
         )
         .with(
+            "ReservedConcurrency",
+            Node::map()
+                .with("Type", "Number")
+                .with("AllowedValues", Node::list(["1", "0"]))
+                .with("Default", "1")
+                .with(
+                    "Description",
+                    "1: alarm events are handled one at a time (the safe setting; needs one unit of the \
+                     account's concurrency beyond the unreserved minimum Lambda keeps). 0: no \
+                     reservation, for accounts whose quota leaves none to reserve; two events for \
+                     one group may then run at once (see README, Safety)",
+                ),
+        )
+        .with(
             "OnFailureTopicArn",
             Node::map().with("Type", "String").with("Default", "").with(
                 "Description",
@@ -244,10 +261,15 @@ fn region_rule(region: &str) -> Node {
 }
 
 fn conditions(options: &TemplateOptions) -> Node {
-    let mut conditions = Node::map().with(
-        "CreateOnFailureTopic",
-        Node::tagged("!Equals", Node::list([reference("OnFailureTopicArn"), Node::from("")])),
-    );
+    let mut conditions = Node::map()
+        .with(
+            "CreateOnFailureTopic",
+            Node::tagged("!Equals", Node::list([reference("OnFailureTopicArn"), Node::from("")])),
+        )
+        .with(
+            "ReserveConcurrency",
+            Node::tagged("!Equals", Node::list([reference("ReservedConcurrency"), Node::from("1")])),
+        );
     if options.vpc {
         conditions.insert(
             "ShouldCreateEc2Endpoint",
@@ -324,7 +346,17 @@ fn function(options: &TemplateOptions, timeout_seconds: u64, config_text: &str) 
         )
         .with("MemorySize", 128u32)
         .with("Timeout", i64::try_from(timeout_seconds).expect("at most 900"))
-        .with("ReservedConcurrentExecutions", 1u32)
+        .with(
+            "ReservedConcurrentExecutions",
+            Node::tagged(
+                "!If",
+                Node::list([
+                    Node::from("ReserveConcurrency"),
+                    reference("ReservedConcurrency"),
+                    reference("AWS::NoValue"),
+                ]),
+            ),
+        )
         .with("Role", get_att("ExecutionRole", "Arn"));
     if options.config_in_environment {
         properties.insert(
@@ -394,10 +426,6 @@ pub fn alarm_logical_ids(config: &Config) -> Vec<(String, String)> {
     out
 }
 
-fn groups_of(config: &Config, alarm: &str) -> Vec<String> {
-    config.groups_for_alarm(alarm).iter().map(|group| group.spec.name.clone()).collect()
-}
-
 /// `${` in a name would be read by `!Sub` as a reference; `${!` is its escape.
 fn sub_escaped(text: &str) -> String {
     text.replace("${", "${!")
@@ -420,7 +448,10 @@ fn permission(alarm: &str) -> Node {
     )
 }
 
-fn alarm_resource(definition: &AlarmDefinition, groups: &[String]) -> Node {
+/// The alarm a group defines. `on_insufficient_data`: a group listing it fails over on
+/// INSUFFICIENT_DATA too, so the function is also that state's action (CloudWatch invokes only
+/// the actions of the state an alarm moves into).
+fn alarm_resource(definition: &AlarmDefinition, groups: &[String], on_insufficient_data: bool) -> Node {
     let dimensions = definition
         .dimensions
         .iter()
@@ -445,6 +476,9 @@ fn alarm_resource(definition: &AlarmDefinition, groups: &[String]) -> Node {
         .with("ActionsEnabled", true)
         // The function only: it stops the primary itself, in order, before promoting.
         .with("AlarmActions", Node::list([get_att("Function", "Arn")]));
+    if on_insufficient_data {
+        properties.insert("InsufficientDataActions", Node::list([get_att("Function", "Arn")]));
+    }
     Node::map().with("Type", "AWS::CloudWatch::Alarm").with("Properties", properties)
 }
 
@@ -534,6 +568,37 @@ mod tests {
         let ids = alarm_logical_ids(&config(r#""web-cpu", "web_cpu", "web cpu", "%%""#, 0));
         let stems: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(stems, ["AlarmWebCpu", "AlarmWebCpu2", "AlarmWebCpu3", "AlarmUnnamed"]);
+    }
+
+    #[test]
+    fn a_group_that_fails_over_on_silence_gets_the_function_as_insufficient_data_action() {
+        let text = |opt_in: bool| {
+            let config = coldstandby_config::parse(
+                &format!(
+                    "region = \"ap-northeast-1\"\n[[group]]\nname = \"g0\"\nprimary = \"i-00000000000000a00\"\nstandbys = [\"i-00000000000000b00\"]\nalarms = [\"cpu\"]\nfail_over_on_insufficient_data = {opt_in}\n[group.alarm]\nmetric_name = \"CPUUtilization\"\nthreshold = 50\ncomparison_operator = \"GreaterThanThreshold\"\n"
+                ),
+                "test",
+            )
+            .unwrap();
+            cloudformation(&config, &TemplateOptions::default()).unwrap()
+        };
+        assert!(
+            text(true).contains("InsufficientDataActions:\n        - !GetAtt Function.Arn"),
+            "{}",
+            text(true)
+        );
+        assert!(!text(false).contains("InsufficientDataActions"));
+    }
+
+    #[test]
+    fn the_reservation_is_a_parameter_that_can_be_dropped() {
+        let text = cloudformation(&config(r#""a""#, 0), &TemplateOptions::default()).unwrap();
+        assert!(text.contains("ReservedConcurrentExecutions: !If\n        - ReserveConcurrency\n        - !Ref ReservedConcurrency\n        - !Ref AWS::NoValue"), "{text}");
+        assert!(
+            text.contains("ReserveConcurrency: !Equals\n    - !Ref ReservedConcurrency\n    - '1'")
+                || text.contains("ReserveConcurrency: !Equals\n    - !Ref ReservedConcurrency\n    - \"1\""),
+            "{text}"
+        );
     }
 
     #[test]

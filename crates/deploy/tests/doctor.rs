@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use coldstandby_deploy::doctor::{
-    run_checks, AlarmFacts, Check, Context, EndpointFacts, Facts, FunctionFacts, InstanceFacts, MetricFacts,
-    NetworkFacts, Status, VpcPlacement,
+    run_checks, AccountConcurrency, AlarmFacts, Check, Context, EndpointFacts, Facts, FunctionFacts,
+    InstanceFacts, MetricFacts, NetworkFacts, Status, VpcPlacement,
 };
 use coldstandby_engine::InstanceId;
 use serde_json::json;
@@ -63,11 +63,13 @@ fn healthy() -> Facts {
         role_arn: "arn:aws:iam::111122223333:role/coldstandby".to_owned(),
         vpc: None,
         resource_policy: Some(permission_policy(ALARM_ARN)),
+        account_concurrency: Ok(AccountConcurrency { limit: 1000, unreserved: 999 }),
     };
     let alarm = AlarmFacts {
         arn: ALARM_ARN.to_owned(),
         actions_enabled: true,
         alarm_actions: vec![FUNCTION_ARN.to_owned()],
+        insufficient_data_actions: Vec::new(),
         metric: Some(MetricFacts {
             namespace: "AWS/EC2".to_owned(),
             name: "CPUUtilization".to_owned(),
@@ -137,8 +139,69 @@ fn unreserved_concurrency_fails_with_the_command_that_fixes_it() {
     assert_eq!(problem.check, "reserved concurrency");
     assert_eq!(
         problem.fix.as_deref(),
-        Some("aws lambda put-function-concurrency --function-name coldstandby --reserved-concurrent-executions 1")
+        Some("aws lambda put-function-concurrency --function-name coldstandby --reserved-concurrent-executions 1 (or deploy the template with ReservedConcurrency=1)")
     );
+}
+
+#[test]
+fn no_reservation_only_warns_when_the_account_cannot_reserve_one() {
+    let mut facts = healthy();
+    function_mut(&mut facts).reserved_concurrency = None;
+    // A new account: a quota of 10, all of it the minimum Lambda keeps unreserved.
+    function_mut(&mut facts).account_concurrency = Ok(AccountConcurrency { limit: 10, unreserved: 10 });
+    let problem = only_problem(&facts);
+    assert_eq!((problem.check, problem.status), ("reserved concurrency", Status::Warn));
+    assert!(problem.found.contains("quota is 10 with 10 unreserved"), "{}", problem.found);
+
+    // 100 unreserved out of 1000 is the minimum already: nothing more to reserve.
+    function_mut(&mut facts).account_concurrency = Ok(AccountConcurrency { limit: 1000, unreserved: 100 });
+    assert_eq!(only_problem(&facts).status, Status::Warn);
+    function_mut(&mut facts).account_concurrency = Ok(AccountConcurrency { limit: 1000, unreserved: 101 });
+    assert_eq!(only_problem(&facts).status, Status::Fail);
+
+    // Not knowing is not a pass.
+    function_mut(&mut facts).account_concurrency = Err("GetAccountSettings: AccessDenied".to_owned());
+    let problem = only_problem(&facts);
+    assert_eq!(problem.status, Status::Fail);
+    assert!(problem.found.contains("AccessDenied"), "{}", problem.found);
+}
+
+#[test]
+fn an_alias_or_version_of_the_function_is_a_valid_alarm_action() {
+    let mut facts = healthy();
+    for qualified in
+        [format!("{FUNCTION_ARN}:live"), format!("{FUNCTION_ARN}:7"), format!("{FUNCTION_ARN}:$LATEST")]
+    {
+        facts.alarms.as_mut().unwrap().get_mut(ALARM).unwrap().alarm_actions = vec![qualified.clone()];
+        assert!(checks(&facts).iter().all(|c| c.status == Status::Pass), "{qualified}");
+    }
+    for other in [format!("{FUNCTION_ARN}-other"), format!("{FUNCTION_ARN}:"), format!("{FUNCTION_ARN}:a:b")]
+    {
+        facts.alarms.as_mut().unwrap().get_mut(ALARM).unwrap().alarm_actions = vec![other.clone()];
+        assert_eq!(only_problem(&facts).check, "alarm action", "{other}");
+    }
+}
+
+#[test]
+fn a_group_that_fails_over_on_silence_needs_the_function_as_the_insufficient_data_action() {
+    let config = coldstandby_config::parse(
+        &format!(
+            "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"{PRIMARY}\"\nstandbys = [\"{STANDBY}\"]\nalarms = [\"{ALARM}\"]\nfail_over_on_insufficient_data = true\n"
+        ),
+        "test.toml",
+    )
+    .unwrap();
+    let mut facts = healthy();
+    function_mut(&mut facts).environment_config = Some(coldstandby_config::to_toml(&config));
+    let run = |facts: &Facts| run_checks(&Context { config: &config, config_path: "test.toml" }, facts);
+    let problems: Vec<Check> = run(&facts).into_iter().filter(|c| c.status != Status::Pass).collect();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert_eq!((problems[0].check, problems[0].status), ("insufficient-data action", Status::Fail));
+    assert!(problems[0].found.contains("group web fails over on INSUFFICIENT_DATA"), "{}", problems[0].found);
+
+    facts.alarms.as_mut().unwrap().get_mut(ALARM).unwrap().insufficient_data_actions =
+        vec![FUNCTION_ARN.to_owned()];
+    assert!(run(&facts).iter().all(|c| c.status == Status::Pass), "{:#?}", run(&facts));
 }
 
 #[test]

@@ -62,7 +62,7 @@ impl fmt::Display for InstanceId {
     }
 }
 
-/// The EC2 instance lifecycle states (aws-facts.md section 3), with their documented codes.
+/// The EC2 instance lifecycle states (`docs/aws-behaviour.md` section 5), with their documented codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InstanceState {

@@ -24,7 +24,8 @@ pub trait Provider {
     /// `StartInstances` for one instance.
     fn start(&self, instance: &InstanceId) -> impl Future<Output = Result<(), ApiError>>;
 
-    /// `StopInstances` for one instance, with `Force` when `force` is set.
+    /// `StopInstances` for one instance. `force`: stop without an OS shutdown (EC2's
+    /// `SkipOsShutdown` and `Force`), for the `force-stop` fence and for a stop that timed out.
     fn stop(&self, instance: &InstanceId, force: bool) -> impl Future<Output = Result<(), ApiError>>;
 
     /// `CreateTags`: add or overwrite these tags on one instance.

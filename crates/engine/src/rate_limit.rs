@@ -1,4 +1,4 @@
-//! Client-side token buckets mirroring EC2's request buckets (aws-facts.md section 4), so the
+//! Client-side token buckets mirroring EC2's request buckets (`docs/aws-behaviour.md` section 6), so the
 //! engine never throttles itself or its neighbours in the account.
 
 use std::time::Duration;

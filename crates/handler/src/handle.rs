@@ -70,6 +70,21 @@ pub enum HandlerError {
     FailoverFailed { group: String, report: Box<Report> },
 }
 
+impl HandlerError {
+    /// The error's name as Lambda reports it (`errorType`, and so the on-failure record): one per
+    /// variant, stable, so alerting can match on it.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::MalformedEvent(_) => "ColdStandby.MalformedEvent",
+            Self::DimensionMismatch { .. } => "ColdStandby.DimensionMismatch",
+            Self::UnknownInstances { .. } => "ColdStandby.UnknownInstances",
+            Self::Describe { .. } => "ColdStandby.DescribeFailed",
+            Self::Busy(_) => "ColdStandby.GroupBusy",
+            Self::FailoverFailed { .. } => "ColdStandby.FailoverFailed",
+        }
+    }
+}
+
 fn list(instances: &[InstanceId]) -> String {
     instances.iter().map(InstanceId::as_str).collect::<Vec<_>>().join(", ")
 }

@@ -1,5 +1,5 @@
 //! The simulated region: a virtual clock, the instances, region-wide faults, and the EC2 calls
-//! the engine makes, answered the way EC2 answers them (aws-facts.md sections 3 and 4).
+//! the engine makes, answered the way EC2 answers them (`docs/aws-behaviour.md` sections 5 and 6).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -1,0 +1,74 @@
+//! Recorded AWS answers served on loopback, for the calls moto does not answer (or answers less
+//! strictly than AWS): one HTTP/1.1 exchange per connection, the answer chosen from the request.
+
+#![allow(clippy::unwrap_used, dead_code)] // each test file uses part of it
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::thread::JoinHandle;
+
+/// One request as the server received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub request_line: String,
+    pub body: String,
+}
+
+/// Serve `count` requests on `listener`, each answered with `answer(request) -> (content type,
+/// body)` and status 200. Returns the requests received.
+pub fn serve(
+    listener: TcpListener,
+    count: usize,
+    answer: impl Fn(&Received) -> (&'static str, String) + Send + 'static,
+) -> JoinHandle<Vec<Received>> {
+    std::thread::spawn(move || {
+        let mut received = Vec::new();
+        for _ in 0..count {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let request = Received { request_line, body: String::from_utf8(body).unwrap() };
+            let (content_type, answer) = answer(&request);
+            let mut stream = reader.into_inner();
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            )
+            .unwrap();
+            received.push(request);
+        }
+        received
+    })
+}
+
+/// The SDK configuration for an endpoint on loopback: dummy credentials, no retries.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("ap-northeast-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}

@@ -1,0 +1,115 @@
+//! What the SDK edge sends and how it reads AWS's answers, against recorded answers on loopback,
+//! for what moto cannot show: DescribeAlarms paging, GetAccountSettings, and the parameters of
+//! a forced StopInstances.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::TcpListener;
+
+use coldstandby_aws::{Ec2Provider, Inspector};
+use coldstandby_deploy::doctor::AccountConcurrency;
+use coldstandby_engine::{InstanceId, Provider};
+
+const FUNCTION_ARN: &str = "arn:aws:lambda:ap-northeast-1:111122223333:function:coldstandby";
+
+fn listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    (listener, endpoint)
+}
+
+/// One DescribeAlarms page holding `alarm`, and a NextToken when `next` is given.
+fn alarms_page(alarm: &str, next: Option<&str>) -> String {
+    let next = next.map(|token| format!("<NextToken>{token}</NextToken>")).unwrap_or_default();
+    format!(
+        r#"<DescribeAlarmsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/">
+  <DescribeAlarmsResult>
+    <MetricAlarms>
+      <member>
+        <AlarmName>{alarm}</AlarmName>
+        <AlarmArn>arn:aws:cloudwatch:ap-northeast-1:111122223333:alarm:{alarm}</AlarmArn>
+        <ActionsEnabled>true</ActionsEnabled>
+        <AlarmActions><member>{FUNCTION_ARN}</member></AlarmActions>
+        <InsufficientDataActions><member>{FUNCTION_ARN}:live</member></InsufficientDataActions>
+        <Namespace>AWS/EC2</Namespace>
+        <MetricName>CPUUtilization</MetricName>
+        <Dimensions><member><Name>InstanceId</Name><Value>i-0a1b2c3d4e5f60718</Value></member></Dimensions>
+      </member>
+    </MetricAlarms>
+    <CompositeAlarms/>
+    {next}
+  </DescribeAlarmsResult>
+  <ResponseMetadata><RequestId>4ec4f3ac-0d94-4bd0-8f57-EXAMPLE</RequestId></ResponseMetadata>
+</DescribeAlarmsResponse>"#
+    )
+}
+
+#[test]
+fn every_page_of_describe_alarms_is_read() {
+    let (listener, endpoint) = listener();
+    let server = common::serve(listener, 2, |request| {
+        let page = if request.body.contains("NextToken=page-2") {
+            alarms_page("db-cpu", None)
+        } else {
+            alarms_page("web-cpu", Some("page-2"))
+        };
+        ("text/xml", page)
+    });
+    let names = vec!["db-cpu".to_owned(), "web-cpu".to_owned()];
+    let alarms = common::runtime().block_on(async {
+        let sdk = common::sdk_config(&endpoint).await;
+        Inspector::new(&sdk).alarms(&names).await
+    });
+    let requests = server.join().unwrap();
+    let alarms = alarms.unwrap();
+    assert_eq!(alarms.keys().collect::<Vec<_>>(), ["db-cpu", "web-cpu"], "both pages");
+    assert!(requests[1].body.contains("NextToken=page-2"), "{:?}", requests[1]);
+    assert_eq!(alarms["web-cpu"].insufficient_data_actions, [format!("{FUNCTION_ARN}:live")]);
+}
+
+#[test]
+fn the_accounts_concurrency_comes_from_get_account_settings() {
+    let (listener, endpoint) = listener();
+    let server = common::serve(listener, 1, |_| {
+        let answer = r#"{"AccountLimit":{"TotalCodeSize":80530636800,"CodeSizeUnzipped":262144000,"CodeSizeZipped":52428800,"ConcurrentExecutions":10,"UnreservedConcurrentExecutions":10},"AccountUsage":{"TotalCodeSize":0,"FunctionCount":1}}"#;
+        ("application/json", answer.to_owned())
+    });
+    let concurrency = common::runtime().block_on(async {
+        let sdk = common::sdk_config(&endpoint).await;
+        Inspector::new(&sdk).account_concurrency().await
+    });
+    let requests = server.join().unwrap();
+    assert!(requests[0].request_line.starts_with("GET /2016-08-19/account-settings"), "{:?}", requests[0]);
+    let concurrency = concurrency.unwrap();
+    assert_eq!(concurrency, AccountConcurrency { limit: 10, unreserved: 10 });
+    assert!(!concurrency.can_reserve_one(), "a quota of 10 leaves nothing to reserve");
+}
+
+#[test]
+fn a_forced_stop_skips_the_os_shutdown_and_forces() {
+    let (listener, endpoint) = listener();
+    let server = common::serve(listener, 2, |_| {
+        let answer = r#"<StopInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+  <requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId>
+  <instancesSet><item><instanceId>i-0a1b2c3d4e5f60718</instanceId>
+    <currentState><code>64</code><name>stopping</name></currentState>
+    <previousState><code>16</code><name>running</name></previousState>
+  </item></instancesSet>
+</StopInstancesResponse>"#;
+        ("text/xml", answer.to_owned())
+    });
+    let instance: InstanceId = "i-0a1b2c3d4e5f60718".parse().unwrap();
+    common::runtime().block_on(async {
+        let provider = Ec2Provider::from_config(&common::sdk_config(&endpoint).await);
+        provider.stop(&instance, false).await.unwrap();
+        provider.stop(&instance, true).await.unwrap();
+    });
+    let requests = server.join().unwrap();
+    let graceful = &requests[0].body;
+    assert!(!graceful.contains("SkipOsShutdown=true") && !graceful.contains("Force=true"), "{graceful}");
+    let forced = &requests[1].body;
+    assert!(forced.contains("SkipOsShutdown=true"), "no OS shutdown, as force-stop promises: {forced}");
+    assert!(forced.contains("Force=true"), "{forced}");
+}
