@@ -155,6 +155,10 @@ impl TaskRoot {
         let packaged = package.output().unwrap();
         assert!(packaged.status.success(), "package-lambda: {}", String::from_utf8_lossy(&packaged.stderr));
 
+        // Whatever the umask, the unprivileged user must reach the task root.
+        for path in [&article.dir, &dir] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         let root = dir.join("task");
         let extract = "import os, sys, zipfile\n\
             archive, root = sys.argv[1:3]\n\
@@ -437,4 +441,58 @@ fn text_logs_when_lambda_asks_for_them() {
     assert!(logs.contains("configuration loaded"), "{logs}");
     assert!(logs.lines().all(|line| serde_json::from_str::<Value>(line).is_err()), "JSON lines:\n{logs}");
     assert!(logs.contains("requestId=req-1") || logs.contains("requestId=\"req-1\""), "{logs}");
+}
+
+/// `scripts/package-lambda --binary BINARY ...`: its exit status and what it said.
+fn package(binary: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/package-lambda");
+    let dir = std::env::temp_dir().join(format!("coldstandby-package-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = Command::new(script)
+        .args(["--binary", binary.to_str().unwrap(), "--output", dir.join("out.zip").to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code(), said)
+}
+
+#[test]
+fn package_lambda_refuses_a_binary_provided_al2023_cannot_load() {
+    let dir = std::env::temp_dir().join(format!("coldstandby-refused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours = Path::new(env!("CARGO_BIN_EXE_coldstandby"));
+
+    let (status, said) = package(ours, &[]);
+    assert_eq!(status, Some(0), "{said}");
+    assert!(said.contains("x86_64, glibc symbols up to 2."), "{said}");
+
+    // The same binary claimed for Graviton, and a binary for another machine.
+    let (status, said) = package(ours, &["--arch", "arm64"]);
+    assert_eq!(status, Some(1), "{said}");
+    assert!(said.contains("built for Advanced Micro Devices X86-64, but the package is for arm64"), "{said}");
+    let mut elf = std::fs::read(ours).unwrap();
+    elf[18..20].copy_from_slice(&0x28u16.to_le_bytes()); // e_machine: ARM (32-bit)
+    let foreign = dir.join("foreign");
+    std::fs::write(&foreign, elf).unwrap();
+    let (status, said) = package(&foreign, &[]);
+    assert_eq!(status, Some(1), "{said}");
+    assert!(said.contains("it is built for ARM, but the package is for x86_64"), "{said}");
+
+    // Not an executable at all.
+    let text = dir.join("script.sh");
+    std::fs::write(&text, "#!/bin/sh\n").unwrap();
+    let (status, said) = package(&text, &[]);
+    assert_eq!(status, Some(1), "{said}");
+    assert!(said.contains("not an ELF file"), "{said}");
+
+    // glibc newer than Amazon Linux 2023's 2.34: arc4random arrived in glibc 2.36.
+    let source = dir.join("new.c");
+    std::fs::write(&source, "#include <stdlib.h>\nint main(void) { return (int)(arc4random() & 1); }\n").unwrap();
+    let newer = dir.join("newer");
+    let compiled = Command::new("cc").arg(&source).arg("-o").arg(&newer).output().unwrap();
+    assert!(compiled.status.success(), "cc: {}", String::from_utf8_lossy(&compiled.stderr));
+    let (status, said) = package(&newer, &[]);
+    assert_eq!(status, Some(1), "{said}");
+    assert!(said.contains("needs glibc 2.36, but provided.al2023 has 2.34"), "{said}");
 }

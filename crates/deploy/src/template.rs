@@ -350,11 +350,8 @@ fn function(options: &TemplateOptions, timeout_seconds: u64, config_text: &str) 
             "ReservedConcurrentExecutions",
             Node::tagged(
                 "!If",
-                Node::list([
-                    Node::from("ReserveConcurrency"),
-                    reference("ReservedConcurrency"),
-                    reference("AWS::NoValue"),
-                ]),
+                // The parameter allows only 1 or 0, so "reserve" means 1.
+                Node::list([Node::from("ReserveConcurrency"), Node::from(1u32), reference("AWS::NoValue")]),
             ),
         )
         .with("Role", get_att("ExecutionRole", "Arn"));
@@ -593,7 +590,7 @@ mod tests {
     #[test]
     fn the_reservation_is_a_parameter_that_can_be_dropped() {
         let text = cloudformation(&config(r#""a""#, 0), &TemplateOptions::default()).unwrap();
-        assert!(text.contains("ReservedConcurrentExecutions: !If\n        - ReserveConcurrency\n        - !Ref ReservedConcurrency\n        - !Ref AWS::NoValue"), "{text}");
+        assert!(text.contains("ReservedConcurrentExecutions: !If\n        - ReserveConcurrency\n        - 1\n        - !Ref AWS::NoValue"), "{text}");
         assert!(
             text.contains("ReserveConcurrency: !Equals\n    - !Ref ReservedConcurrency\n    - '1'")
                 || text.contains("ReserveConcurrency: !Equals\n    - !Ref ReservedConcurrency\n    - \"1\""),

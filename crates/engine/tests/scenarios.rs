@@ -350,6 +350,11 @@ fn force_stop_fence_mode_forces_from_the_start() {
         })
         .collect();
     assert_eq!(forced, [true]);
+    // A forced stop is not instant: EC2 still releases the host and the volumes (8-45 s here).
+    let requested = call_times(&region, is_stop_of(PRIMARY))[0];
+    let stopped = transition_time(&region, PRIMARY, InstanceState::Stopped).unwrap();
+    let took = stopped.saturating_since(requested);
+    assert!(took >= Duration::from_secs(8) && took <= Duration::from_secs(46), "{took:?}");
 }
 
 /// After the primary's stop is accepted, every describe answers the way `blind` says:
