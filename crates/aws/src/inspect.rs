@@ -15,6 +15,7 @@ use coldstandby_deploy::doctor::{
     MetricFacts, NetworkFacts, PermissionFact, RoleFacts, VpcPlacement,
 };
 use coldstandby_deploy::iam::{self, Decision, Request};
+use coldstandby_deploy::subnets::{PlannedSubnets, SubnetFacts};
 use coldstandby_engine::{ApiError, InstanceId};
 use serde_json::Value;
 
@@ -66,7 +67,9 @@ impl Inspector {
     }
 
     /// Everything doctor checks for `config`, and the function called `function` if given.
-    pub async fn gather(&self, config: &Config, function: Option<&str>) -> Facts {
+    /// `planned_subnets`: the subnets a `--vpc` deployment will be given, checked before it is
+    /// (none: not checked).
+    pub async fn gather(&self, config: &Config, function: Option<&str>, planned_subnets: &[String]) -> Facts {
         let function = match function {
             Some(name) => Some(self.function(name).await),
             None => None,
@@ -102,7 +105,35 @@ impl Inspector {
             }
             None => (None, None),
         };
-        Facts { partition, account, instances, function, alarms, role, network }
+        let planned_subnets = if planned_subnets.is_empty() {
+            None
+        } else {
+            Some(PlannedSubnets {
+                requested: planned_subnets.to_vec(),
+                found: self.subnets(planned_subnets).await,
+            })
+        };
+        Facts { partition, account, instances, function, alarms, role, network, planned_subnets }
+    }
+
+    /// The subnets among `ids` that exist (a filter, so a missing id is absent, not an error).
+    async fn subnets(&self, ids: &[String]) -> Lookup<Vec<SubnetFacts>> {
+        let answer = self
+            .ec2
+            .describe_subnets()
+            .filters(Filter::builder().name("subnet-id").set_values(Some(ids.to_vec())).build())
+            .send()
+            .await
+            .map_err(|error| describe_error("DescribeSubnets", error))?;
+        Ok(answer
+            .subnets()
+            .iter()
+            .map(|subnet| SubnetFacts {
+                id: subnet.subnet_id().unwrap_or_default().to_owned(),
+                vpc_id: subnet.vpc_id().unwrap_or_default().to_owned(),
+                availability_zone: subnet.availability_zone().unwrap_or_default().to_owned(),
+            })
+            .collect())
     }
 
     /// The instances that exist among `ids`, and the account that owns them.

@@ -25,7 +25,7 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
     }
     let facts = runtime.block_on(async {
         let sdk = coldstandby_aws::ec2::sdk_config(&config.region).await;
-        Inspector::new(&sdk).gather(&config, args.function.as_deref()).await
+        Inspector::new(&sdk).gather(&config, args.function.as_deref(), &args.subnets).await
     });
     let config_path = args.config.display().to_string();
     let context = doctor::Context { config: &config, config_path: &config_path };

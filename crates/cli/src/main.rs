@@ -405,6 +405,11 @@ pub struct DoctorArgs {
     /// and alarms are checked
     #[arg(long, value_name = "NAME")]
     pub function: Option<String>,
+    /// Before deploying a template made with --vpc: the subnets you will pass as SubnetIds
+    /// (comma-separated). Checked to be in one VPC, in two or more AZs, and at most one per AZ
+    /// (the EC2 endpoint the template creates in them allows no more)
+    #[arg(long, value_name = "SUBNET,...", value_delimiter = ',')]
+    pub subnets: Vec<String>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

@@ -528,3 +528,53 @@ fn doctor_fails_when_it_cannot_look_and_rejects_a_bad_config_before_calling() {
     assert!(stderr(&output).contains("group[0].primary"), "{}", stderr(&output));
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn doctor_checks_the_subnets_of_a_vpc_deployment_before_it_is_made() {
+    let article = Article::new("doctor-subnets");
+    let subnets: Vec<String> = article.runtime.block_on(async {
+        let vpc = article.client.create_vpc().cidr_block("10.1.0.0/16").send().await.unwrap();
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+        let mut subnets = Vec::new();
+        for (zone, cidr) in [
+            ("ap-northeast-1a", "10.1.1.0/24"),
+            ("ap-northeast-1c", "10.1.2.0/24"),
+            ("ap-northeast-1a", "10.1.3.0/24"),
+        ] {
+            let subnet = article
+                .client
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(cidr)
+                .availability_zone(zone)
+                .send()
+                .await
+                .unwrap();
+            subnets.push(subnet.subnet().unwrap().subnet_id().unwrap().to_owned());
+        }
+        subnets
+    });
+    let config = article.config.to_str().unwrap();
+    let doctor = |list: &str| {
+        let output = article.run(&["doctor", "--config", config, "--subnets", list, "--output", "json"]);
+        let report = json(&output);
+        (output.status.code(), find(&report, "subnets for --vpc", "one per AZ").clone())
+    };
+
+    let (_, check) = doctor(&format!("{},{}", subnets[0], subnets[1]));
+    assert_eq!(check["status"], "PASS", "{check}");
+    assert!(
+        check["found"].as_str().unwrap().contains("one in each of ap-northeast-1a, ap-northeast-1c"),
+        "{check}"
+    );
+
+    let (status, check) = doctor(&subnets.join(","));
+    assert_eq!(status, Some(1));
+    assert_eq!(check["status"], "FAIL", "{check}");
+    let found = check["found"].as_str().unwrap();
+    assert!(found.contains(&format!("{}, {} are all in ap-northeast-1a", subnets[0], subnets[2])), "{found}");
+
+    let (status, check) = doctor(&format!("{},subnet-0123456789abcdef0", subnets[0]));
+    assert_eq!(status, Some(1));
+    assert!(check["found"].as_str().unwrap().contains("subnet-0123456789abcdef0"), "{check}");
+}

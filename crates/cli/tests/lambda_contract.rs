@@ -453,7 +453,8 @@ fn package(binary: &Path, extra: &[&str]) -> (Option<i32>, String) {
         .args(extra)
         .output()
         .unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let said =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.code(), said)
 }
 
@@ -488,7 +489,8 @@ fn package_lambda_refuses_a_binary_provided_al2023_cannot_load() {
 
     // glibc newer than Amazon Linux 2023's 2.34: arc4random arrived in glibc 2.36.
     let source = dir.join("new.c");
-    std::fs::write(&source, "#include <stdlib.h>\nint main(void) { return (int)(arc4random() & 1); }\n").unwrap();
+    std::fs::write(&source, "#include <stdlib.h>\nint main(void) { return (int)(arc4random() & 1); }\n")
+        .unwrap();
     let newer = dir.join("newer");
     let compiled = Command::new("cc").arg(&source).arg("-o").arg(&newer).output().unwrap();
     assert!(compiled.status.success(), "cc: {}", String::from_utf8_lossy(&compiled.stderr));

@@ -145,6 +145,8 @@ pub struct Facts {
     pub role: Option<Lookup<RoleFacts>>,
     /// Only for a function in a VPC.
     pub network: Option<Lookup<NetworkFacts>>,
+    /// Only when `--subnets` names the subnets of a `--vpc` deployment to come.
+    pub planned_subnets: Option<crate::subnets::PlannedSubnets>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -258,6 +260,9 @@ pub fn run_checks(context: &Context<'_>, facts: &Facts) -> Vec<Check> {
             checks.push(role_check(context, function, role));
         }
         checks.push(network_check(context, function, facts.network.as_ref()));
+    }
+    if let Some(planned) = &facts.planned_subnets {
+        checks.push(crate::subnets::check(planned));
     }
     checks
 }

@@ -6,5 +6,6 @@ pub mod doctor;
 pub mod iam;
 pub mod policy;
 pub mod sizing;
+pub mod subnets;
 pub mod template;
 pub mod yaml;

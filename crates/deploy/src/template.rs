@@ -231,9 +231,11 @@ fn parameters(options: &TemplateOptions) -> Node {
         );
         parameters.insert(
             "SubnetIds",
-            Node::map()
-                .with("Type", "List<AWS::EC2::Subnet::Id>")
-                .with("Description", "Subnets for the function and the EC2 endpoint, in two or more AZs"),
+            Node::map().with("Type", "List<AWS::EC2::Subnet::Id>").with(
+                "Description",
+                "Subnets for the function and the EC2 endpoint: two or more AZs, one subnet per AZ \
+                     (coldstandby doctor --subnets checks them)",
+            ),
         );
         parameters.insert(
             "CreateEc2Endpoint",

@@ -84,6 +84,7 @@ fn healthy() -> Facts {
         alarms: Ok(BTreeMap::from([(ALARM.to_owned(), alarm)])),
         role: None,
         network: None,
+        planned_subnets: None,
     }
 }
 
