@@ -23,6 +23,8 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 /// Pages of DescribeInstances read for one observation (a group has a handful of members).
 const MAX_PAGES: usize = 10;
+/// Instances per DescribeInstances page (AWS allows 5 to 1000).
+const PAGE_SIZE: i32 = 100;
 
 /// EC2 through the SDK.
 #[derive(Clone, Debug)]
@@ -87,6 +89,9 @@ pub(crate) async fn describe_reservations(
         let page = client
             .describe_instances()
             .filters(filter.clone())
+            // With MaxResults the call is the paginated form, the one AWS asks for: without it
+            // DescribeInstances answers everything at once and is the first to be throttled.
+            .max_results(PAGE_SIZE)
             .set_next_token(next_token.take())
             .send()
             .await

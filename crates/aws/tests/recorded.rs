@@ -113,3 +113,48 @@ fn a_forced_stop_skips_the_os_shutdown_and_forces() {
     assert!(forced.contains("SkipOsShutdown=true"), "no OS shutdown, as force-stop promises: {forced}");
     assert!(forced.contains("Force=true"), "{forced}");
 }
+
+/// One DescribeInstances page holding `instance` (running), with a NextToken when `next` is given.
+fn instances_page(instance: &str, next: Option<&str>) -> String {
+    let next = next.map(|token| format!("<nextToken>{token}</nextToken>")).unwrap_or_default();
+    format!(
+        r#"<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+  <requestId>8f7724cf-496f-496e-8fe3-example</requestId>
+  <reservationSet><item>
+    <reservationId>r-1234567890abcdef0</reservationId><ownerId>111122223333</ownerId>
+    <instancesSet><item>
+      <instanceId>{instance}</instanceId>
+      <instanceState><code>16</code><name>running</name></instanceState>
+      <placement><availabilityZone>ap-northeast-1a</availabilityZone></placement>
+    </item></instancesSet>
+  </item></reservationSet>
+  {next}
+</DescribeInstancesResponse>"#
+    )
+}
+
+#[test]
+fn describe_instances_is_asked_in_pages_and_every_page_is_read() {
+    let (listener, endpoint) = listener();
+    let server = common::serve(listener, 2, |request| {
+        let page = if request.body.contains("NextToken=page-2") {
+            instances_page("i-0f9e8d7c6b5a40312", None)
+        } else {
+            instances_page("i-0a1b2c3d4e5f60718", Some("page-2"))
+        };
+        ("text/xml", page)
+    });
+    let members: Vec<InstanceId> =
+        ["i-0a1b2c3d4e5f60718", "i-0f9e8d7c6b5a40312"].iter().map(|id| id.parse().unwrap()).collect();
+    let observations = common::runtime().block_on(async {
+        let provider = Ec2Provider::from_config(&common::sdk_config(&endpoint).await);
+        provider.describe(&members).await
+    });
+    let requests = server.join().unwrap();
+    let seen: Vec<String> = observations.unwrap().iter().map(|o| o.instance.to_string()).collect();
+    assert_eq!(seen, ["i-0a1b2c3d4e5f60718", "i-0f9e8d7c6b5a40312"], "both pages");
+    for request in &requests {
+        assert!(request.body.contains("MaxResults=100"), "the paginated form: {}", request.body);
+        assert!(request.body.contains("Filter.1.Name=instance-id"), "{}", request.body);
+    }
+}
