@@ -378,3 +378,36 @@ fn a_failover_without_aws_credentials_stops_at_once_with_the_reason() {
     assert_eq!(report["outcome"]["failure"]["error"]["code"], "NoCredentials");
     assert_eq!(report["calls"]["DescribeInstances"], 1, "not retried: {report}");
 }
+
+#[test]
+fn outside_lambda_the_function_says_where_it_runs_and_no_arguments_is_still_the_help() {
+    let lambda = Command::new(env!("CARGO_BIN_EXE_coldstandby"))
+        .arg("lambda")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env_remove("AWS_LAMBDA_FUNCTION_NAME")
+        .output()
+        .unwrap();
+    assert_eq!(lambda.status.code(), Some(2), "{}", stderr(&lambda));
+    let message = stderr(&lambda);
+    assert!(
+        message.contains("runs inside AWS Lambda") && message.contains("AWS_LAMBDA_RUNTIME_API"),
+        "{message}"
+    );
+    assert!(!message.contains("panicked"), "{message}");
+
+    // Started by a person with no arguments: the usage, as before (only Lambda's start differs).
+    let bare = Command::new(env!("CARGO_BIN_EXE_coldstandby"))
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .unwrap();
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(stderr(&bare).contains("Usage: coldstandby"), "{}", stderr(&bare));
+
+    let help = coldstandby(&["--help"]);
+    assert!(
+        stdout(&help).contains("Lambda runs with no\narguments")
+            || stdout(&help).contains("Lambda runs with no arguments"),
+        "{}",
+        stdout(&help)
+    );
+}
