@@ -3,97 +3,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod common;
+
+use common::*;
+
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use coldstandby_engine::driver::{self, Quiet};
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
 use coldstandby_engine::{
-    Action, ApiError, Call, ErrorKind, EventKind, Failover, Failure, FenceMode, GroupSpec, InstanceId,
-    InstanceState, Observation, Options, Ordering, Outcome, Provider, Report, Role, Timestamp,
+    Action, ApiError, Call, ErrorKind, EventKind, Failover, Failure, FenceMode, InstanceId, InstanceState,
+    Observation, Options, Ordering, Outcome, Provider, Report, Role,
 };
 use coldstandby_sim::{run_ready, RegionFaults, SimInstance, SimRegion, Timings};
-
-const PRIMARY: &str = "i-0000000000000000a";
-const FIRST: &str = "i-0000000000000000b";
-const SECOND: &str = "i-0000000000000000c";
-const START: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
-
-fn id(text: &str) -> InstanceId {
-    text.parse().unwrap()
-}
-
-/// A region with the primary running in 1a and two stopped standbys in 1c and 1d.
-fn region(seed: u64) -> SimRegion {
-    let region = SimRegion::new(seed, START, Timings::default());
-    region.add_instance(SimInstance::new(id(PRIMARY), "ap-northeast-1a", InstanceState::Running));
-    region.add_instance(SimInstance::new(id(FIRST), "ap-northeast-1c", InstanceState::Stopped));
-    region.add_instance(SimInstance::new(id(SECOND), "ap-northeast-1d", InstanceState::Stopped));
-    region
-}
-
-fn group(ordering: Ordering) -> GroupSpec {
-    let mut spec = GroupSpec::new("web", id(PRIMARY), vec![id(FIRST), id(SECOND)]);
-    spec.ordering = ordering;
-    spec
-}
-
-fn run_on<P: Provider>(provider: &P, clock: &SimRegion, spec: GroupSpec, options: Options) -> Report {
-    let failover = Failover::new(spec, options, coldstandby_engine::Clock::now(clock));
-    run_ready(driver::run(failover, provider, clock, &mut Quiet))
-}
-
-fn run(region: &SimRegion, spec: GroupSpec) -> Report {
-    run_on(region, region, spec, Options::default())
-}
-
-fn state(region: &SimRegion, instance: &str) -> InstanceState {
-    region.instance(&id(instance)).unwrap().state
-}
-
-fn role(region: &SimRegion, instance: &str) -> Option<Role> {
-    Role::recorded_in(&region.instance(&id(instance)).unwrap().tags)
-}
-
-/// When the region received each call matching `wanted`.
-fn call_times(region: &SimRegion, wanted: impl Fn(&Call) -> bool) -> Vec<Timestamp> {
-    region.calls().into_iter().filter(|record| wanted(&record.call)).map(|record| record.at).collect()
-}
-
-fn is_start_of(instance: &str) -> impl Fn(&Call) -> bool + '_ {
-    move |call| matches!(call, Call::Start { instance: i } if i.as_str() == instance)
-}
-
-fn is_stop_of(instance: &str) -> impl Fn(&Call) -> bool + '_ {
-    move |call| matches!(call, Call::Stop { instance: i, .. } if i.as_str() == instance)
-}
-
-/// When the region moved `instance` into `to`.
-fn transition_time(region: &SimRegion, instance: &str, to: InstanceState) -> Option<Timestamp> {
-    region.transitions().into_iter().find(|t| t.instance.as_str() == instance && t.to == to).map(|t| t.at)
-}
-
-fn event_time(report: &Report, wanted: impl Fn(&EventKind) -> bool) -> Option<Timestamp> {
-    report.events.iter().find(|event| wanted(&event.kind)).map(|event| event.at)
-}
-
-fn failed_over_to(report: &Report, instance: &str) {
-    match &report.outcome {
-        Outcome::FailedOver { from, to } => {
-            assert_eq!(from.as_str(), PRIMARY);
-            assert_eq!(to.as_str(), instance, "{:#?}", report.events);
-        }
-        other => panic!("expected a failover to {instance}, got {other:?}\n{:#?}", report.events),
-    }
-}
-
-fn failure(report: &Report) -> &Failure {
-    match &report.outcome {
-        Outcome::Failed { failure } => failure,
-        other => panic!("expected a failure, got {other:?}"),
-    }
-}
 
 #[test]
 fn fence_first_starts_the_standby_only_after_the_primary_is_confirmed_stopped() {
@@ -140,21 +63,6 @@ fn parallel_starts_the_standby_while_the_primary_stops_and_records_it_after_the_
         let took = |report: &Report| report.finished_at.saturating_since(report.started_at);
         assert!(took(&parallel) < took(&serial), "seed {seed}: parallel should be faster");
     }
-}
-
-/// A region whose first standby starts in `state`, with its next lifecycle step (if any) due
-/// after `step_after`.
-fn region_with_first_standby(
-    state: InstanceState,
-    step_after: Option<(Duration, InstanceState)>,
-) -> SimRegion {
-    let region = SimRegion::new(7, START, Timings::default());
-    region.add_instance(SimInstance::new(id(PRIMARY), "ap-northeast-1a", InstanceState::Running));
-    let mut first = SimInstance::new(id(FIRST), "ap-northeast-1c", state);
-    first.next = step_after.map(|(after, to)| (START + after, to));
-    region.add_instance(first);
-    region.add_instance(SimInstance::new(id(SECOND), "ap-northeast-1d", InstanceState::Stopped));
-    region
 }
 
 #[test]
@@ -481,21 +389,34 @@ fn a_deadline_fails_the_run_and_leaves_a_group_the_next_run_completes() {
 }
 
 #[test]
-fn a_denied_call_stops_the_failover_at_once_and_names_the_instance_and_call() {
+fn a_standby_denied_to_start_is_skipped_with_the_reason_and_the_next_is_promoted() {
     let region = region(22);
     region.with_instance(&id(FIRST), |standby, _| standby.faults.denied = true);
     let report = run(&region, group(Ordering::FenceFirst));
-    let Failure::PermanentError { operation, instance, error } = failure(&report) else {
-        panic!("{:?}", report.outcome)
-    };
-    assert_eq!(operation, "StartInstances");
-    assert_eq!(instance.as_ref().map(InstanceId::as_str), Some(FIRST));
-    assert_eq!(error.code, "UnauthorizedOperation");
-    assert!(error.message.contains("Encoded authorization failure message"), "the message is kept whole");
-    let message = report.outcome.to_string();
-    assert!(message.contains("StartInstances on i-0000000000000000b failed"), "{message}");
+    failed_over_to(&report, SECOND);
+    let skipped = report.events.iter().find_map(|event| match &event.kind {
+        EventKind::StandbySkipped { instance, reason } if instance.as_str() == FIRST => Some(reason.clone()),
+        _ => None,
+    });
+    let reason = skipped.expect("the denied standby is skipped");
+    assert!(reason.starts_with("UnauthorizedOperation"), "{reason}");
+    assert!(reason.contains("Encoded authorization failure message"), "the message is kept whole: {reason}");
     assert_eq!(call_times(&region, is_start_of(FIRST)).len(), 1, "not retried");
-    assert!(call_times(&region, is_start_of(SECOND)).is_empty(), "no other standby tried");
+    assert_eq!(region.instance(&id(FIRST)).unwrap().state, InstanceState::Stopped);
+}
+
+#[test]
+fn every_standby_denied_ends_the_run_with_each_reason_and_the_primary_stopped_nothing_started() {
+    let region = region(23);
+    for standby in [FIRST, SECOND] {
+        region.with_instance(&id(standby), |standby, _| standby.faults.denied = true);
+    }
+    let report = run(&region, group(Ordering::FenceFirst));
+    let Failure::NoStandbyAvailable { tried } = failure(&report) else { panic!("{:?}", report.outcome) };
+    assert_eq!(tried.len(), 2, "{tried:?}");
+    assert!(tried.iter().all(|(_, reason)| reason.starts_with("UnauthorizedOperation")), "{tried:?}");
+    let live = region.instances().into_iter().filter(|i| i.state.is_live()).count();
+    assert_eq!(live, 0, "fenced, and nothing could be started");
 }
 
 #[test]

@@ -72,6 +72,13 @@ pub struct InstanceFaults {
     pub start_fails_with: Option<String>,
     /// Start, stop and tag calls on it are refused with `UnauthorizedOperation`.
     pub denied: bool,
+    /// It takes this long from pending to running (a slow boot), instead of the region's timing.
+    #[serde(default)]
+    pub boot_takes_ms: Option<u64>,
+    /// The next start is carried out, but its answer never reaches the caller (a client-side
+    /// timeout after EC2 acted): the caller sees a transient error. Cleared once used.
+    #[serde(default)]
+    pub start_times_out: bool,
 }
 
 /// One simulated instance.

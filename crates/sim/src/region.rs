@@ -363,9 +363,23 @@ impl Inner {
                         ),
                     ));
                 }
+                let (boot_takes, times_out) =
+                    (instance.faults.boot_takes_ms, instance.faults.start_times_out);
                 self.set_state(id, InstanceState::Pending);
-                let boot = self.timings.boot.sample(&mut self.rng);
+                let boot = match boot_takes {
+                    Some(ms) => Duration::from_millis(ms),
+                    None => self.timings.boot.sample(&mut self.rng),
+                };
                 self.schedule(id, boot, InstanceState::Running);
+                if times_out {
+                    let instance = self.instances.get_mut(id).expect("it was just started");
+                    instance.faults.start_times_out = false;
+                    return Err(ApiError::new(
+                        ErrorKind::Transient,
+                        "Timeout",
+                        "StartInstances timed out before an answer came (EC2 started the instance)",
+                    ));
+                }
                 Ok(())
             }
             InstanceState::Stopping | InstanceState::ShuttingDown | InstanceState::Terminated => {

@@ -10,7 +10,11 @@ impl Failover {
         let (Some(_), Some(_)) = (self.milestones.fence_confirmed_at, self.milestones.promoted_at) else {
             return;
         };
-        if self.record_remaining.is_some() {
+        if let Some(remaining) = self.record_remaining {
+            if remaining == 0 {
+                // Recorded, but an answer since showed another member not (yet) stopped.
+                self.finish_if_converged(now);
+            }
             return;
         }
         let target = self.current.as_ref().expect("promotion leaves a current candidate").instance.clone();
@@ -28,6 +32,10 @@ impl Failover {
             };
             self.milestones.fence_confirmed_at = None;
             self.fail(now, failure);
+            return;
+        }
+        if !self.others_settled(&target, now) {
+            // The convergence rule: success only once every other member is seen stopped.
             return;
         }
         self.milestones.verified_at = Some(now);
@@ -61,8 +69,7 @@ impl Failover {
         self.record_remaining = Some(writes.len());
         if writes.is_empty() {
             self.milestones.recorded_at = Some(now);
-            let from = self.plan.as_ref().expect("planned").active.clone();
-            self.finishing = Some(Outcome::FailedOver { from, to: target });
+            self.finish_if_converged(now);
             return;
         }
         // Demote first; the activation follows once every demotion is acknowledged.

@@ -42,6 +42,13 @@ pub const RUNNING_SETTLE: Duration = Duration::from_secs(3);
 /// the failover runs, its deadline bounds retries instead).
 const MAX_CALL_ATTEMPTS: u32 = 10;
 
+/// The error code of a call that could not be signed: no credentials, for any instance.
+const NO_CREDENTIALS: &str = "NoCredentials";
+
+/// An abandoned standby still seen running this long after its stop was accepted is stopped
+/// again (the first answer may have been stale, or the stop lost).
+const RESTOP_AFTER: Duration = Duration::from_secs(10);
+
 /// How a failover is run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
@@ -116,6 +123,15 @@ struct FenceTarget {
     blind_stop_sent: bool,
 }
 
+/// A standby this run started, or found live and adopted, and then gave up on: it is stopped
+/// until a stop is observed, so no run ends with it booting beside the promoted member.
+#[derive(Clone, Debug, Default)]
+struct Abandoned {
+    /// A stop call is queued or in flight.
+    stop_in_flight: bool,
+    stop_accepted_at: Option<Timestamp>,
+}
+
 /// The standby currently being promoted.
 #[derive(Clone, Debug)]
 struct Candidate {
@@ -170,8 +186,14 @@ pub struct Failover {
     candidates: VecDeque<InstanceId>,
     current: Option<Candidate>,
     tried: Vec<(InstanceId, String)>,
-    /// Standbys whose start this run had accepted.
+    /// Standbys whose start this run had accepted, or whose start call got no answer (it may
+    /// have been accepted).
     started: BTreeSet<InstanceId>,
+    /// Standbys found live at plan time and taken as the first candidate: started by an earlier
+    /// run, so this run answers for stopping them if it does not promote them.
+    adopted: BTreeSet<InstanceId>,
+    /// Standbys given up on, stopped until a stop is observed.
+    abandoned: BTreeMap<InstanceId, Abandoned>,
     milestones: Milestones,
     /// Tag writes still to be acknowledged, once recording has begun.
     record_remaining: Option<usize>,
@@ -210,6 +232,8 @@ impl Failover {
             current: None,
             tried: Vec::new(),
             started: BTreeSet::new(),
+            adopted: BTreeSet::new(),
+            abandoned: BTreeMap::new(),
             milestones: Milestones::default(),
             record_remaining: None,
             activation: None,
@@ -382,6 +406,10 @@ impl Failover {
                     target.stop_in_flight = false;
                     target.stop_requested_at.get_or_insert(now);
                 }
+                if let Some(abandoned) = self.abandoned.get_mut(&instance) {
+                    abandoned.stop_in_flight = false;
+                    abandoned.stop_accepted_at = Some(now);
+                }
                 if self.finishing.is_some() {
                     self.emit(now, EventKind::RolledBack { instance });
                 } else {
@@ -391,27 +419,46 @@ impl Failover {
             (Call::SetTags { instance, tags }, Reply::Done) => {
                 let role = Role::recorded_in(&tags).expect("the engine writes only role tags it knows");
                 self.emit(now, EventKind::Recorded { instance, role });
-                if let Some(remaining) = self.record_remaining.as_mut() {
-                    *remaining -= 1;
-                    let demotions_done = *remaining == 1 && self.activation.is_some();
-                    if demotions_done && self.finishing.is_none() {
-                        let activation = self.activation.take().expect("checked above");
-                        self.enqueue(now, activation);
-                    } else if *remaining == 0 && self.finishing.is_none() {
-                        self.milestones.recorded_at = Some(now);
-                        let plan = self.plan.as_ref().expect("recording follows planning");
-                        let target = self.current.as_ref().expect("recording follows promotion");
-                        let outcome =
-                            Outcome::FailedOver { from: plan.active.clone(), to: target.instance.clone() };
-                        self.finishing = Some(outcome);
-                    }
-                }
+                self.tag_write_settled(now);
             }
             (call, reply) => unreachable!("{} answered with {reply:?}", call.operation()),
         }
     }
 
+    /// One of the recording's tag writes is done (or, for a member never recorded active, given
+    /// up): the activation follows the last demotion, and the run ends with the activation.
+    fn tag_write_settled(&mut self, now: Timestamp) {
+        if let Some(remaining) = self.record_remaining.as_mut() {
+            *remaining -= 1;
+            let demotions_done = *remaining == 1 && self.activation.is_some();
+            if demotions_done && self.finishing.is_none() {
+                let activation = self.activation.take().expect("checked above");
+                self.enqueue(now, activation);
+            } else if *remaining == 0 && self.finishing.is_none() {
+                self.milestones.recorded_at = Some(now);
+                self.finish_if_converged(now);
+            }
+        }
+    }
+
+    /// Report success once recorded, and only while the latest observation shows every other
+    /// member stopped or gone (a later answer may not: then the next one decides).
+    pub(super) fn finish_if_converged(&mut self, now: Timestamp) {
+        let target = self.current.as_ref().expect("recording follows promotion").instance.clone();
+        let target_running = self.seen[&target].state() == Some(InstanceState::Running);
+        if self.finishing.is_some() || !target_running || !self.others_settled(&target, now) {
+            return;
+        }
+        let from = self.plan.as_ref().expect("recording follows planning").active.clone();
+        self.finishing = Some(Outcome::FailedOver { from, to: target });
+    }
+
     fn on_error(&mut self, now: Timestamp, queued: Queued, error: ApiError) {
+        if let (Call::Start { instance }, ErrorKind::Transient) = (&queued.call, error.kind) {
+            // No answer (a timeout, a dropped connection) is not a refusal: EC2 may have
+            // accepted the start, so the instance joins those this run answers for.
+            self.started.insert(instance.clone());
+        }
         let operation = queued.call.operation();
         let instance = queued.call.instance().cloned();
         let retryable = error.kind.is_retryable()
@@ -477,12 +524,39 @@ impl Failover {
             }
             (Call::Stop { instance, .. }, ErrorKind::WrongState | ErrorKind::NotFound) => {
                 // Pending instances cannot be stopped yet, and an id that is not found is not
-                // proof of anything: keep observing until the fence deadline (fail closed).
+                // proof of anything: keep observing (the fence until its deadline, fail closed;
+                // an abandoned standby until it can be stopped).
                 self.call_failed(now, &queued.call, &error, Some(self.options.poll_interval));
                 if let Some(target) = self.fence.iter_mut().find(|t| t.instance == *instance) {
                     target.stop_in_flight = false;
                     target.stop_requested_at = None;
                     target.force_requested = false;
+                }
+                if let Some(abandoned) = self.abandoned.get_mut(instance) {
+                    abandoned.stop_in_flight = false;
+                }
+            }
+            (
+                Call::SetTags { instance, tags },
+                ErrorKind::Denied | ErrorKind::Invalid | ErrorKind::NotFound,
+            ) if Role::recorded_in(tags) == Some(Role::Standby) && !self.recorded_active(instance) => {
+                // Tagging a member that was never recorded active only tidies the record (a
+                // standby this role may not touch, say): it cannot make two members active.
+                self.call_failed(now, &queued.call, &error, None);
+                self.tag_write_settled(now);
+            }
+            (Call::Start { .. }, ErrorKind::Denied) if error.code == NO_CREDENTIALS => {
+                // Would refuse every standby alike: end the run with the reason.
+                self.call_failed(now, &queued.call, &error, None);
+                let failure = Failure::PermanentError { operation: operation.to_owned(), instance, error };
+                self.fail(now, failure);
+            }
+            (Call::Start { instance }, ErrorKind::Denied | ErrorKind::Invalid) => {
+                // This standby cannot be started (denied for it, an instance type no longer
+                // offered, ...): the next one may well be.
+                self.call_failed(now, &queued.call, &error, None);
+                if self.current.as_ref().is_some_and(|c| c.instance == *instance) {
+                    self.skip_candidate(now, format!("{}: {}", error.code, error.message));
                 }
             }
             _ => {
@@ -552,6 +626,7 @@ impl Failover {
             }
         }
         self.advance_fence(now);
+        self.advance_abandoned(now);
         let may_promote =
             self.spec.ordering == Ordering::Parallel || self.milestones.fence_confirmed_at.is_some();
         if self.finishing.is_none() && may_promote {
@@ -575,27 +650,62 @@ impl Failover {
         self.queue.push(Queued { call, not_before: now, attempt: 0 });
     }
 
-    /// End with a failure. If the fence never held, stop any standby this run started, so a
-    /// failed failover never leaves two live members behind.
+    /// End with a failure, stopping every standby this run answers for (started, possibly
+    /// started, adopted or abandoned) except one it promoted behind a fence that still holds: a
+    /// failed failover leaves nothing it started running beside another member.
     fn fail(&mut self, now: Timestamp, failure: Failure) {
         assert!(self.finishing.is_none(), "a failover fails once");
         self.queue.clear();
-        if self.milestones.fence_confirmed_at.is_none() {
-            // Every standby whose start was accepted: its last observed state may predate the
-            // start, and stopping a stopped instance is a harmless no-op.
-            let started: Vec<InstanceId> = self.started.iter().cloned().collect();
-            for instance in started {
-                self.queue.push(Queued {
-                    call: Call::Stop { instance, force: true },
-                    not_before: now,
-                    attempt: 0,
-                });
-            }
+        let promoted_behind_fence = (self.milestones.fence_confirmed_at.is_some()
+            && self.milestones.promoted_at.is_some())
+        .then(|| self.current.as_ref().map(|candidate| candidate.instance.clone()))
+        .flatten();
+        let mut rollback: BTreeSet<InstanceId> = self.started.union(&self.adopted).cloned().collect();
+        rollback.extend(self.abandoned.keys().cloned());
+        // Its last observed state may predate the start, and stopping a stopped instance is a
+        // harmless no-op: every one is stopped.
+        for instance in
+            rollback.into_iter().filter(|instance| Some(instance) != promoted_behind_fence.as_ref())
+        {
+            self.queue.push(Queued {
+                call: Call::Stop { instance, force: true },
+                not_before: now,
+                attempt: 0,
+            });
         }
         self.finishing = Some(Outcome::Failed { failure });
     }
 
+    /// Whether the latest observation of `instance` records it active.
+    fn recorded_active(&self, instance: &InstanceId) -> bool {
+        let observation = self.seen.get(instance).and_then(|seen| seen.observation.as_ref());
+        observation.and_then(|observation| Role::recorded_in(&observation.tags)) == Some(Role::Active)
+    }
+
+    /// The convergence rule: every member but `target` is, in the latest observation, stopped or
+    /// gone (or has not been returned for longer than answers stay stale, after last being seen
+    /// gone or never at all).
+    fn others_settled(&self, target: &InstanceId, now: Timestamp) -> bool {
+        self.seen.iter().filter(|(member, _)| *member != target).all(|(_, seen)| match seen.state() {
+            Some(state) => !state.is_live() || state.is_gone(),
+            None => {
+                let last = seen.observation.as_ref().map(|observation| observation.state);
+                let long_gone =
+                    seen.absent_since.is_some_and(|since| now.saturating_since(since) >= NOT_VISIBLE_GRACE);
+                long_gone && last.is_none_or(InstanceState::is_gone)
+            }
+        })
+    }
+
     fn finish(&mut self, now: Timestamp) {
+        if let Some(Outcome::FailedOver { to, .. }) = &self.finishing {
+            // The convergence rule, on the latest observation, whatever path led here.
+            debug_assert!(
+                self.seen[to].state() == Some(InstanceState::Running) && self.others_settled(to, now),
+                "group {}: success reported while {to} is not the only member that can serve",
+                self.spec.name
+            );
+        }
         let outcome = self.finishing.as_ref().expect("finish needs an outcome").to_string();
         self.emit(now, EventKind::Finished { outcome });
         self.finished = true;
@@ -623,6 +733,13 @@ impl Failover {
         }
         if self.milestones.fence_confirmed_at.is_none() && self.spec.ordering == Ordering::Parallel {
             return "the fence to be confirmed".to_owned();
+        }
+        if let Some((instance, _)) = self
+            .abandoned
+            .iter()
+            .find(|(instance, _)| self.seen[*instance].state().is_none_or(InstanceState::is_live))
+        {
+            return format!("{instance} (a standby given up on) to stop");
         }
         "tags to be recorded".to_owned()
     }

@@ -37,14 +37,26 @@ impl Failover {
                     _ => candidates.push(standby.clone()),
                 }
             }
-            // A standby that is already up (a previous run's, say) is the fastest to promote.
+            // A standby that is already up (a previous run's, say) is the fastest to promote;
+            // the others keep the configured order (a stopping one starts once stopped).
             candidates.sort_by_key(|standby| match state_of(standby) {
                 Some(InstanceState::Running) => 0,
                 Some(InstanceState::Pending) => 1,
                 _ => 2,
             });
+            // Any other live standby is fenced, and never also tried: it runs now, and this run
+            // stops it (a stopping one stays a candidate: once stopped it may start again).
+            let first = candidates.first().cloned();
+            candidates.retain(|standby| {
+                Some(standby) == first.as_ref()
+                    || !matches!(state_of(standby), Some(InstanceState::Running | InstanceState::Pending))
+            });
         }
         let first_candidate = candidates.first().cloned();
+        let adopted = first_candidate.clone().filter(|first| {
+            *first != active
+                && matches!(state_of(first), Some(InstanceState::Running | InstanceState::Pending))
+        });
         let fence: Vec<InstanceId> = members
             .iter()
             .filter(|member| Some(*member) != first_candidate.as_ref())
@@ -91,6 +103,10 @@ impl Failover {
             })
             .collect();
         self.fence_started_at = Some(now);
+        if let Some(first) = adopted {
+            // Started by an earlier run: this run answers for it now.
+            self.adopted.insert(first);
+        }
         self.candidates = candidates.into();
     }
 }

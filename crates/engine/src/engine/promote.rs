@@ -64,6 +64,12 @@ impl Failover {
                     continue;
                 }
                 Some(InstanceState::Stopped) => {
+                    // A member fenced at plan time (it was stopping) is a candidate again once
+                    // stopped: its part of the fence is done, and starting it must not read as
+                    // a fenced member coming back.
+                    let instance = candidate.instance.clone();
+                    self.fence.retain(|target| target.instance != instance);
+                    let Some(candidate) = self.current.as_mut() else { unreachable!("checked above") };
                     if let Some(accepted_at) = candidate.start_accepted_at {
                         let gave_up = candidate.saw_pending_after_start
                             || now.saturating_since(accepted_at) >= FAILED_START_GRACE;
@@ -102,19 +108,39 @@ impl Failover {
         }
     }
 
-    /// Give up on the current candidate: stop it if this run started it, and move on.
+    /// Give up on the current candidate and move on. One this run started (or may have), or
+    /// adopted, is abandoned: stopped until a stop is observed, whatever state it is in now (a
+    /// start accepted late boots after its timeout).
     pub(super) fn skip_candidate(&mut self, now: Timestamp, reason: String) {
         let candidate = self.current.take().expect("skipping needs a current candidate");
         self.queue.retain(|queued| queued.call.instance() != Some(&candidate.instance));
-        let state = self.seen[&candidate.instance].state();
-        if self.started.contains(&candidate.instance) && state.is_some_and(|s| s.is_live() && !s.is_gone()) {
-            self.enqueue(now, Call::Stop { instance: candidate.instance.clone(), force: true });
+        if self.started.contains(&candidate.instance) || self.adopted.contains(&candidate.instance) {
+            self.abandoned.entry(candidate.instance.clone()).or_default();
         }
         self.emit(
             now,
             EventKind::StandbySkipped { instance: candidate.instance.clone(), reason: reason.clone() },
         );
         self.tried.push((candidate.instance, reason));
+    }
+
+    /// Stop every abandoned standby that runs; one that is pending is stopped once it runs (EC2
+    /// refuses to stop a pending instance), and a stop is sent again if it still runs a while
+    /// after the last was accepted.
+    pub(super) fn advance_abandoned(&mut self, now: Timestamp) {
+        let mut to_stop = Vec::new();
+        for (instance, abandoned) in &mut self.abandoned {
+            if self.seen[instance].state() != Some(InstanceState::Running) || abandoned.stop_in_flight {
+                continue;
+            }
+            if abandoned.stop_accepted_at.is_none_or(|at| now.saturating_since(at) >= RESTOP_AFTER) {
+                abandoned.stop_in_flight = true;
+                to_stop.push(instance.clone());
+            }
+        }
+        for instance in to_stop {
+            self.enqueue(now, Call::Stop { instance, force: true });
+        }
     }
 
     pub(super) fn on_capacity_error(&mut self, now: Timestamp, instance: InstanceId, error: ApiError) {

@@ -30,6 +30,27 @@ pub const WITHIN_REQUEST_BUCKETS: &str = "within-request-buckets";
 pub const BACKS_OFF_WHEN_THROTTLED: &str = "backs-off-when-throttled";
 /// No call touches an instance outside the group.
 pub const GROUP_ONLY: &str = "group-only";
+/// Judged from the instances' true states: when a trigger ends, and once the region has settled
+/// after it, at most one member is pending or running (and, after a success, it is the member
+/// recorded active).
+pub const SINGLE_LIVE: &str = "single-live";
+/// After a trigger fails, no instance whose start it had accepted is pending or running once the
+/// region has settled (unless that member is recorded active, from an earlier success).
+pub const ROLLBACK_COMPLETE: &str = "rollback-complete";
+
+/// Every invariant, by name, with what it means (for help texts and summaries).
+pub const ALL: [&str; 10] = [
+    SINGLE_ACTIVE,
+    SINGLE_LIVE,
+    FENCE_BEFORE_START,
+    FENCED_BEFORE_ACTIVE,
+    ACTIVE_OBSERVED_RUNNING,
+    ROLLBACK_COMPLETE,
+    TRIGGER_ENDS,
+    WITHIN_REQUEST_BUCKETS,
+    BACKS_OFF_WHEN_THROTTLED,
+    GROUP_ONLY,
+];
 
 /// How long after its deadline a failing trigger may still be stopping standbys it started.
 pub const ROLLBACK_ALLOWANCE: Duration = Duration::from_secs(180);
@@ -221,8 +242,107 @@ impl Checker {
         }
     }
 
+    /// The members EC2 shows pending or running at `at`: what can serve, or soon will.
+    fn serving(&self, region: &SimRegion, at: Timestamp) -> Vec<InstanceId> {
+        self.members
+            .iter()
+            .filter(|id| {
+                matches!(region.state_at(id, at), Some(InstanceState::Pending | InstanceState::Running))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// When a trigger ends (`at`) or the region has settled after it: at most one member can
+    /// serve, and after a success it is the one the run made active.
+    pub fn single_live(&mut self, region: &SimRegion, at: Timestamp, active: Option<&InstanceId>) {
+        let serving = self.serving(region, at);
+        let wrong_one = active.is_some_and(|active| serving.iter().any(|id| id != active));
+        if serving.len() > 1 || wrong_one {
+            let list: Vec<String> = serving
+                .iter()
+                .map(|id| format!("{id} {}", region.state_at(id, at).map_or("?", InstanceState::as_str)))
+                .collect();
+            let expected = active.map_or(String::new(), |active| format!(" (active: {active})"));
+            self.violate(SINGLE_LIVE, at, format!("can serve: {}{expected}", list.join(", ")));
+        }
+    }
+
+    /// After a failed trigger, once the region has settled: nothing it started still runs.
+    pub fn rollback_complete(&mut self, region: &SimRegion, at: Timestamp, started: &[InstanceId]) {
+        for instance in started {
+            let state = region.state_at(instance, at);
+            let recorded_active =
+                region.instance(instance).is_some_and(|i| Role::recorded_in(&i.tags) == Some(Role::Active));
+            if matches!(state, Some(InstanceState::Pending | InstanceState::Running)) && !recorded_active {
+                let detail = format!(
+                    "{instance} is {} after the failed run that started it",
+                    state.map_or("?", InstanceState::as_str)
+                );
+                self.violate(ROLLBACK_COMPLETE, at, detail);
+            }
+        }
+    }
+
     /// A trigger's run did not finish within the step bound.
     pub fn hung(&mut self, at: Timestamp, steps: u64) {
         self.violate(TRIGGER_ENDS, at, format!("no end after {steps} engine steps"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{SimInstance, Timings};
+
+    const START: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
+
+    fn region_with(states: &[(&str, InstanceState)]) -> (SimRegion, Vec<InstanceId>) {
+        let region = SimRegion::new(1, START, Timings::default());
+        let mut members = Vec::new();
+        for (id, state) in states {
+            let id: InstanceId = id.parse().unwrap();
+            region.add_instance(SimInstance::new(id.clone(), "ap-northeast-1a", *state));
+            members.push(id);
+        }
+        (region, members)
+    }
+
+    #[test]
+    fn two_members_that_can_serve_break_single_live() {
+        let (region, members) = region_with(&[
+            ("i-0000000000000000a", InstanceState::Running),
+            ("i-0000000000000000b", InstanceState::Pending),
+        ]);
+        let mut checker = Checker::new(7, members.clone());
+        checker.single_live(&region, START, Some(&members[0]));
+        assert_eq!(checker.violations.len(), 1, "{:?}", checker.violations);
+        assert_eq!(checker.violations[0].invariant, SINGLE_LIVE);
+
+        // One serving member is fine, unless it is not the one the run made active.
+        let (region, members) = region_with(&[
+            ("i-0000000000000000a", InstanceState::Stopped),
+            ("i-0000000000000000b", InstanceState::Running),
+        ]);
+        let mut checker = Checker::new(7, members.clone());
+        checker.single_live(&region, START, Some(&members[1]));
+        assert!(checker.violations.is_empty());
+        checker.single_live(&region, START, Some(&members[0]));
+        assert_eq!(checker.violations.len(), 1);
+    }
+
+    #[test]
+    fn a_started_standby_left_running_after_a_failure_breaks_rollback_complete() {
+        let (region, members) = region_with(&[
+            ("i-0000000000000000a", InstanceState::Stopped),
+            ("i-0000000000000000b", InstanceState::Running),
+        ]);
+        let mut checker = Checker::new(7, members.clone());
+        checker.rollback_complete(&region, START, &members[1..]);
+        assert_eq!(checker.violations.len(), 1);
+        assert_eq!(checker.violations[0].invariant, ROLLBACK_COMPLETE);
+        let mut stopped = Checker::new(7, members.clone());
+        stopped.rollback_complete(&region, START, &members[..1]);
+        assert!(stopped.violations.is_empty());
     }
 }

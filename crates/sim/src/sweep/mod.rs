@@ -12,7 +12,7 @@ use coldstandby_engine::lock::{GroupLock, InProcessLocks};
 use coldstandby_engine::provider::execute;
 use coldstandby_engine::{
     Action, ApiError, Clock, Failover, GroupSpec, InstanceId, InstanceState, Observation, Options, Outcome,
-    Provider, Report,
+    Provider, Report, Timestamp,
 };
 use serde::Serialize;
 
@@ -121,7 +121,22 @@ struct Run<'a> {
     locks: InProcessLocks,
     checker: Checker,
     triggers: Vec<TriggerEnd>,
+    /// The last finished trigger, to judge again once the region has settled.
+    pending_check: Option<SettleCheck>,
+    /// Not before this time (a trigger's end plus `SETTLE`).
+    settled_after: Timestamp,
 }
+
+/// What the settle check needs of a finished trigger.
+struct SettleCheck {
+    active: Option<InstanceId>,
+    failed: bool,
+    started: Vec<InstanceId>,
+}
+
+/// How long the region runs on its own before a finished trigger is judged again: longer than a
+/// start accepted late takes to boot, and than a stop takes to complete.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Run<'_> {
     /// Run one trigger of `spec`. `crash_after` cuts it off; `concurrent_after` makes a second
@@ -133,6 +148,7 @@ impl Run<'_> {
         crash_after: Option<u64>,
         concurrent_after: Option<u64>,
     ) {
+        self.settle_check(false);
         let Ok(_guard) = self.locks.try_lock(&spec.name) else {
             self.triggers.push(TriggerEnd::Busy);
             return;
@@ -143,6 +159,7 @@ impl Run<'_> {
             seed: self.scenario.seed.wrapping_mul(31).wrapping_add(number),
             ..Options::default()
         };
+        let began = self.region.now();
         let mut failover = Failover::new(spec.clone(), options, self.region.now());
         let deadline = failover.deadline();
         self.checker.start_trigger(spec.ordering);
@@ -160,6 +177,19 @@ impl Run<'_> {
                     let report = failover.into_report();
                     check(&mut self.checker, &self.region, self.scenario, &report.events);
                     self.checker.after_trigger(&self.region, &report, deadline);
+                    let active = match &report.outcome {
+                        Outcome::FailedOver { to, .. } | Outcome::AlreadyActive { active: to } => {
+                            Some(to.clone())
+                        }
+                        Outcome::Planned { .. } | Outcome::Failed { .. } => None,
+                    };
+                    self.checker.single_live(&self.region, report.finished_at, active.as_ref());
+                    self.settled_after = report.finished_at + SETTLE;
+                    self.pending_check = Some(SettleCheck {
+                        active,
+                        failed: matches!(report.outcome, Outcome::Failed { .. }),
+                        started: self.started_since(began),
+                    });
                     self.triggers.push(TriggerEnd::Finished { report: Box::new(report) });
                     return;
                 }
@@ -178,6 +208,37 @@ impl Run<'_> {
         }
         self.checker.hung(self.region.now(), MAX_STEPS_PER_TRIGGER);
         self.triggers.push(TriggerEnd::Hung);
+    }
+
+    /// The instances the region started (moved into pending) since `from`: whatever the caller
+    /// was told, a start that timed out included.
+    fn started_since(&self, from: Timestamp) -> Vec<InstanceId> {
+        let mut started: Vec<InstanceId> = self
+            .region
+            .transitions()
+            .into_iter()
+            .filter(|transition| transition.at >= from && transition.to == InstanceState::Pending)
+            .map(|transition| transition.instance)
+            .collect();
+        started.sort();
+        started.dedup();
+        started
+    }
+
+    /// Judge the last finished trigger again: when the next trigger starts (`settle` false), or
+    /// at the end of the scenario once the region has run on its own for `SETTLE`, so a start
+    /// accepted late has booted and a stop has completed.
+    fn settle_check(&mut self, settle: bool) {
+        let Some(check) = self.pending_check.take() else { return };
+        if settle {
+            let settled = self.region.now().max(self.settled_after);
+            self.region.advance_to(settled);
+        }
+        let at = self.region.now();
+        self.checker.single_live(&self.region, at, check.active.as_ref());
+        if check.failed {
+            self.checker.rollback_complete(&self.region, at, &check.started);
+        }
     }
 
     fn last_outcome(&self) -> Option<&Outcome> {
@@ -212,6 +273,8 @@ pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
         locks: InProcessLocks::default(),
         checker,
         triggers: Vec::new(),
+        pending_check: None,
+        settled_after: scenario::SCENARIO_START,
     };
     let spec = scenario.spec.clone();
 
@@ -238,6 +301,7 @@ pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
             run.trigger(&back, 4, None, None);
         }
     }
+    run.settle_check(true);
     SeedResult {
         seed,
         faults: scenario.faults.clone(),
