@@ -16,9 +16,26 @@ pub const TRIGGER_TAG: &str = "coldstandby:trigger";
 /// EC2 tag values hold at most 256 characters.
 const MAX_TAG_VALUE_CHARS: usize = 256;
 
-/// `trigger` cut to what a tag value can hold.
+/// `trigger` as a tag value can hold it: as it is when it fits; else a hash of the whole and its
+/// end, which holds the state change's time. (Cutting off the end made every ALARM of an alarm
+/// with a long name look like the same, already handled, state change.)
 pub fn trigger_tag_value(trigger: &str) -> String {
-    trigger.chars().take(MAX_TAG_VALUE_CHARS).collect()
+    let length = trigger.chars().count();
+    if length <= MAX_TAG_VALUE_CHARS {
+        return trigger.to_owned();
+    }
+    let hash = format!("#{:016x} ...", fnv1a(trigger));
+    let keep = MAX_TAG_VALUE_CHARS - hash.chars().count();
+    let tail: String = trigger.chars().skip(length - keep).collect();
+    format!("{hash}{tail}")
+}
+
+/// 64-bit FNV-1a: stable across builds and platforms, which a tag written by one version and
+/// read by the next needs (the standard library's hasher promises neither).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// A member's recorded role.
@@ -58,5 +75,25 @@ impl Role {
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_trigger_keeps_its_time_and_stays_distinct() {
+        let name = "x".repeat(300);
+        let first = format!("arn:aws:cloudwatch:ap-northeast-1:111122223333:alarm:{name} ALARM at 2026-11-20T03:02:07.118+0000");
+        let second = first.replace("03:02:07", "04:15:00");
+        let (a, b) = (trigger_tag_value(&first), trigger_tag_value(&second));
+        assert_ne!(a, b, "two state changes of one alarm are two triggers");
+        assert_eq!(a, trigger_tag_value(&first), "the same trigger gives the same value");
+        assert!(
+            a.chars().count() <= MAX_TAG_VALUE_CHARS && a.ends_with("ALARM at 2026-11-20T03:02:07.118+0000"),
+            "{a}"
+        );
+        assert_eq!(trigger_tag_value("manual"), "manual");
     }
 }

@@ -68,6 +68,13 @@ pub enum HandlerError {
     Busy(#[from] GroupBusy),
     #[error("group `{group}`: {}", report.outcome)]
     FailoverFailed { group: String, report: Box<Report> },
+    /// The alarm fails several groups over and some failed: every group was still handled.
+    #[error("{} of {} groups failed: {}", failed.len(), failed.len() + done.len(), list_errors(failed))]
+    GroupsFailed { done: Vec<GroupResult>, failed: Vec<HandlerError> },
+}
+
+fn list_errors(errors: &[HandlerError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 impl HandlerError {
@@ -81,6 +88,7 @@ impl HandlerError {
             Self::Describe { .. } => "ColdStandby.DescribeFailed",
             Self::Busy(_) => "ColdStandby.GroupBusy",
             Self::FailoverFailed { .. } => "ColdStandby.FailoverFailed",
+            Self::GroupsFailed { .. } => "ColdStandby.GroupsFailed",
         }
     }
 }
@@ -135,11 +143,23 @@ impl<P: Provider, C: Clock> Handler<'_, P, C> {
         for group in &acting {
             check_dimension(&event, group)?;
         }
-        let mut results = Vec::new();
+        // Each group in turn, every one of them: one that fails does not keep the others from
+        // failing over.
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
         for group in acting {
-            results.push(self.handle_group(&event, group, deadline, observer).await?);
+            match self.handle_group(&event, group, deadline, observer).await {
+                Ok(result) => done.push(result),
+                Err(error) => failed.push(error),
+            }
         }
-        Ok(Handled::Acted { alarm, state: event.state, trigger: event.trigger(), groups: results })
+        if failed.is_empty() {
+            return Ok(Handled::Acted { alarm, state: event.state, trigger: event.trigger(), groups: done });
+        }
+        if failed.len() == 1 && done.is_empty() {
+            return Err(failed.remove(0));
+        }
+        Err(HandlerError::GroupsFailed { done, failed })
     }
 
     async fn handle_group(
@@ -179,7 +199,9 @@ impl<P: Provider, C: Clock> Handler<'_, P, C> {
         }
     }
 
-    /// Describe the group once before acting: every member must exist.
+    /// Describe the group once before acting: the primary and at least one standby must exist
+    /// (else the configuration names the wrong instances). A standby EC2 no longer returns
+    /// (terminated long ago, say) is left for the engine, which skips it.
     async fn preflight(
         &self,
         group: &GroupConfig,
@@ -200,11 +222,15 @@ impl<P: Provider, C: Clock> Handler<'_, P, C> {
             .into_iter()
             .filter(|member| !observations.iter().any(|o| o.instance == *member))
             .collect();
-        if missing.is_empty() {
-            Ok(observations)
-        } else {
-            Err(HandlerError::UnknownInstances { group: group.spec.name.clone(), missing })
+        let primary_missing = missing.contains(&group.spec.primary);
+        let no_standby = group.spec.standbys.iter().all(|standby| missing.contains(standby));
+        if primary_missing || no_standby {
+            return Err(HandlerError::UnknownInstances { group: group.spec.name.clone(), missing });
         }
+        if !missing.is_empty() {
+            tracing::warn!(group = %group.spec.name, missing = %list(&missing), "standbys not returned by DescribeInstances; they will be skipped");
+        }
+        Ok(observations)
     }
 }
 

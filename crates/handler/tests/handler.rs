@@ -227,3 +227,56 @@ fn cloudwatch_timestamps_without_a_colon_in_the_offset_are_read() {
     assert_eq!(parsed.state_timestamp, "2026-11-20T03:09:07.530+00:00");
     assert_eq!(parsed.instance_ids, [PRIMARY]);
 }
+
+#[test]
+fn a_group_that_fails_does_not_keep_the_other_groups_on_the_alarm_from_failing_over() {
+    const OTHER_PRIMARY: &str = "i-0123456789abcdef0";
+    const OTHER_STANDBY: &str = "i-0fedcba9876543210";
+    let text = format!(
+        "region = \"ap-northeast-1\"\n[[group]]\nname = \"broken\"\nprimary = \"{PRIMARY}\"\nstandbys = [\"{STANDBY}\"]\nalarms = [\"web-primary-cpu-high\"]\n[[group]]\nname = \"api\"\nprimary = \"{OTHER_PRIMARY}\"\nstandbys = [\"{OTHER_STANDBY}\"]\nalarms = [\"web-primary-cpu-high\"]\n"
+    );
+    let config = coldstandby_config::parse(&text, "test.toml").unwrap();
+    let region = region();
+    // The first group's only standby cannot be started.
+    region.with_instance(&STANDBY.parse().unwrap(), |standby, _| standby.faults.denied = true);
+    region.add_instance(SimInstance::new(
+        OTHER_PRIMARY.parse().unwrap(),
+        "ap-northeast-1a",
+        InstanceState::Running,
+    ));
+    region.add_instance(SimInstance::new(
+        OTHER_STANDBY.parse().unwrap(),
+        "ap-northeast-1c",
+        InstanceState::Stopped,
+    ));
+    // A metric alarm on one instance would be refused for the other group: use one without.
+    let mut alarm = event("cpu-alarm.json");
+    alarm["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] =
+        serde_json::json!({});
+
+    let error = handle(&config, &region, &alarm).unwrap_err();
+    let HandlerError::GroupsFailed { done, failed } = &error else { panic!("{error}") };
+    assert_eq!(error.error_type(), "ColdStandby.GroupsFailed");
+    assert!(error.to_string().starts_with("1 of 2 groups failed: group `broken`"), "{error}");
+    assert_eq!(failed.len(), 1);
+    assert!(matches!(&done[..], [GroupResult::Ran { outcome: Outcome::FailedOver { .. }, .. }]), "{done:?}");
+    assert_eq!(state(&region, OTHER_STANDBY), InstanceState::Running, "the second group failed over");
+    assert_eq!(state(&region, OTHER_PRIMARY), InstanceState::Stopped);
+}
+
+#[test]
+fn a_standby_ec2_no_longer_returns_is_skipped_not_a_reason_to_refuse_the_event() {
+    const PURGED: &str = "i-0aaaabbbbccccdddd";
+    let config = coldstandby_config::parse(
+        &format!(
+            "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"{PRIMARY}\"\nstandbys = [\"{PURGED}\", \"{STANDBY}\"]\nalarms = [\"web-primary-cpu-high\"]\n"
+        ),
+        "test.toml",
+    )
+    .unwrap();
+    let region = region();
+    let handled = handle(&config, &region, &event("cpu-alarm.json")).unwrap();
+    let Handled::Acted { groups, .. } = handled else { panic!("{handled:?}") };
+    assert!(matches!(&groups[0], GroupResult::Ran { outcome: Outcome::FailedOver { .. }, .. }), "{groups:?}");
+    assert_eq!(state_of(&region), (InstanceState::Stopped, InstanceState::Running));
+}
