@@ -3,7 +3,17 @@
 
 use std::io::{IsTerminal, Write};
 
-use coldstandby_sim::sweep::{self, Fence, SeedResult, Summary, TriggerEnd};
+use coldstandby_sim::sweep::{self, Fence, RunRecord, SeedResult, Summary, TriggerEnd};
+use serde::Serialize;
+
+/// The JSON result: the summary, and every trigger's end with the members' true states, so an
+/// outside checker can judge the runs without trusting the engine.
+#[derive(Debug, Serialize)]
+struct JsonResult<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    runs: &'a [RunRecord],
+}
 
 use crate::output;
 use crate::{Exit, OutputFormat, SimulateArgs};
@@ -14,12 +24,16 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
     let mut done = 0u64;
     let mut violations = 0usize;
     let mut timelines = Vec::new();
+    let mut runs = Vec::new();
     let summary = sweep::sweep(args.start_seed, args.seeds, Fence::Correct, |result| {
         done += 1;
         if args.events {
             timelines.extend(timeline(result));
         }
         violations += result.violations.len();
+        if !text {
+            runs.extend(result.runs.iter().cloned());
+        }
         if progress && (done % 100 == 0 || done == args.seeds) {
             // Progress is best effort: a failed write to stderr must not stop the sweep.
             let _ = write!(std::io::stderr(), "\r  {done}/{} seeds, {violations} violations", args.seeds);
@@ -32,7 +46,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
         output::print_lines(&timelines)?;
         output::print_lines(&render(&summary))?;
     } else {
-        output::print_json(&summary)?;
+        output::print_json(&JsonResult { summary: &summary, runs: &runs })?;
     }
     Ok(if summary.violations.is_empty() { Exit::Success } else { Exit::Failed })
 }

@@ -346,6 +346,20 @@ fn simulate_summarises_a_sweep_for_people_and_scripts() {
     assert!(summary["rto"]["p50_ms"].as_u64().unwrap() > 0);
     let again = json(&coldstandby(&["simulate", "--seeds", "25", "--start-seed", "40", "--output", "json"]));
     assert_eq!(summary, again, "the same seeds give the same sweep");
+
+    // An outside check of every run from the members' true states: after a failover, exactly
+    // one member runs, and it is the one recorded active.
+    let runs = summary["runs"].as_array().unwrap();
+    assert!(runs.len() >= 25, "one entry per trigger");
+    for run in runs.iter().filter(|run| run["outcome"] == "failed-over") {
+        let members = run["members"].as_array().unwrap();
+        let running: Vec<&Value> = members.iter().filter(|m| m["state"] == "running").collect();
+        assert_eq!(running.len(), 1, "{run}");
+        assert_eq!(running[0]["role"], "active", "{run}");
+        let settled =
+            |m: &&Value| ["running", "stopped", "terminated"].contains(&m["state"].as_str().unwrap());
+        assert!(members.iter().all(|m| settled(&m)), "{run}");
+    }
 }
 
 #[test]

@@ -53,6 +53,27 @@ pub enum TriggerEnd {
     Hung,
 }
 
+/// One member as the region shows it: its true EC2 state and the role its tags record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberTruth {
+    pub id: InstanceId,
+    pub state: InstanceState,
+    /// `active`, `standby`, or none.
+    pub role: Option<coldstandby_engine::Role>,
+}
+
+/// How one trigger ended, and the group as the region showed it then (for outside checkers:
+/// nothing here comes from the engine's own account, except `outcome`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    pub seed: u64,
+    /// 1, 2, ... in the order the triggers ended.
+    pub trigger: usize,
+    /// `failed-over`, `already-active`, `failed: REASON`, `planned`, `crashed`, `busy` or `hung`.
+    pub outcome: String,
+    pub members: Vec<MemberTruth>,
+}
+
 /// Everything one seed did.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SeedResult {
@@ -60,6 +81,8 @@ pub struct SeedResult {
     pub faults: Vec<FaultKind>,
     pub triggers: Vec<TriggerEnd>,
     pub violations: Vec<Violation>,
+    /// Each trigger's end, with the members' true states then.
+    pub runs: Vec<RunRecord>,
     /// Every API call the region received, in order (with the triggers, the seed's event log).
     #[serde(skip)]
     pub calls: Vec<crate::region::CallRecord>,
@@ -114,13 +137,55 @@ impl Provider for ScenarioProvider<'_> {
     }
 }
 
+/// How each trigger of a seed ended, and the members' true states then.
+#[derive(Default)]
+struct Ends {
+    triggers: Vec<TriggerEnd>,
+    runs: Vec<RunRecord>,
+}
+
+impl Ends {
+    /// Record how a trigger ended, with the members as the region shows them now.
+    fn record(&mut self, region: &SimRegion, scenario: &Scenario, end: TriggerEnd) {
+        let outcome = match &end {
+            TriggerEnd::Finished { report } => match &report.outcome {
+                Outcome::FailedOver { .. } => "failed-over".to_owned(),
+                Outcome::AlreadyActive { .. } => "already-active".to_owned(),
+                Outcome::Planned { .. } => "planned".to_owned(),
+                Outcome::Failed { failure } => {
+                    let reason = serde_json::to_value(failure)
+                        .ok()
+                        .and_then(|v| v["reason"].as_str().map(str::to_owned));
+                    format!("failed: {}", reason.unwrap_or_default())
+                }
+            },
+            TriggerEnd::Crashed { .. } => "crashed".to_owned(),
+            TriggerEnd::Busy => "busy".to_owned(),
+            TriggerEnd::Hung => "hung".to_owned(),
+        };
+        let members = scenario
+            .spec
+            .members()
+            .into_iter()
+            .filter_map(|id| region.instance(&id))
+            .map(|instance| MemberTruth {
+                role: coldstandby_engine::Role::recorded_in(&instance.tags),
+                id: instance.id,
+                state: instance.state,
+            })
+            .collect();
+        self.triggers.push(end);
+        self.runs.push(RunRecord { seed: scenario.seed, trigger: self.triggers.len(), outcome, members });
+    }
+}
+
 struct Run<'a> {
     scenario: &'a Scenario,
     region: SimRegion,
     fence: Fence,
     locks: InProcessLocks,
     checker: Checker,
-    triggers: Vec<TriggerEnd>,
+    ends: Ends,
     /// The last finished trigger, to judge again once the region has settled.
     pending_check: Option<SettleCheck>,
     /// Not before this time (a trigger's end plus `SETTLE`).
@@ -150,7 +215,7 @@ impl Run<'_> {
     ) {
         self.settle_check(false);
         let Ok(_guard) = self.locks.try_lock(&spec.name) else {
-            self.triggers.push(TriggerEnd::Busy);
+            self.ends.record(&self.region, self.scenario, TriggerEnd::Busy);
             return;
         };
         let provider = ScenarioProvider { region: &self.region, fence: self.fence };
@@ -190,7 +255,11 @@ impl Run<'_> {
                         failed: matches!(report.outcome, Outcome::Failed { .. }),
                         started: self.started_since(began),
                     });
-                    self.triggers.push(TriggerEnd::Finished { report: Box::new(report) });
+                    self.ends.record(
+                        &self.region,
+                        self.scenario,
+                        TriggerEnd::Finished { report: Box::new(report) },
+                    );
                     return;
                 }
             }
@@ -199,15 +268,15 @@ impl Run<'_> {
                 // A concurrent delivery: the lock is held, so it must do nothing.
                 let busy = self.locks.try_lock(&spec.name).is_err();
                 assert!(busy, "the group's lock is held during a run");
-                self.triggers.push(TriggerEnd::Busy);
+                self.ends.record(&self.region, self.scenario, TriggerEnd::Busy);
             }
             if crash_after == Some(step) {
-                self.triggers.push(TriggerEnd::Crashed { after_steps: step });
+                self.ends.record(&self.region, self.scenario, TriggerEnd::Crashed { after_steps: step });
                 return;
             }
         }
         self.checker.hung(self.region.now(), MAX_STEPS_PER_TRIGGER);
-        self.triggers.push(TriggerEnd::Hung);
+        self.ends.record(&self.region, self.scenario, TriggerEnd::Hung);
     }
 
     /// The instances the region started (moved into pending) since `from`: whatever the caller
@@ -242,7 +311,7 @@ impl Run<'_> {
     }
 
     fn last_outcome(&self) -> Option<&Outcome> {
-        self.triggers.iter().rev().find_map(|end| match end {
+        self.ends.triggers.iter().rev().find_map(|end| match end {
             TriggerEnd::Finished { report } => Some(&report.outcome),
             _ => None,
         })
@@ -272,14 +341,14 @@ pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
         fence,
         locks: InProcessLocks::default(),
         checker,
-        triggers: Vec::new(),
+        ends: Ends::default(),
         pending_check: None,
         settled_after: scenario::SCENARIO_START,
     };
     let spec = scenario.spec.clone();
 
     run.trigger(&spec, 1, scenario.crash_after_steps, scenario.concurrent_after_steps);
-    if matches!(run.triggers.last(), Some(TriggerEnd::Crashed { .. })) {
+    if matches!(run.ends.triggers.last(), Some(TriggerEnd::Crashed { .. })) {
         // Lambda retries the invocation about a minute later.
         let retry_at = run.region.now() + RETRY_AFTER;
         run.region.advance_to(retry_at);
@@ -305,7 +374,8 @@ pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
     SeedResult {
         seed,
         faults: scenario.faults.clone(),
-        triggers: run.triggers,
+        triggers: run.ends.triggers,
+        runs: run.ends.runs,
         violations: run.checker.violations,
         calls: run.region.calls(),
     }
