@@ -127,10 +127,13 @@ enum Command {
     /// Each seed is a random scenario: 1-3 standbys in any state, random timings and timeouts,
     /// throttling bursts, transient errors, capacity shortages, stops that hang, starts that fail,
     /// empty and stale describe answers, latency spikes, concurrent and duplicate triggers, the
-    /// controller crashing part-way and being run again, and failback. After every engine step it
-    /// checks: single-active, fence-before-start, fenced-before-active, active-observed-running,
-    /// trigger-ends, within-request-buckets, backs-off-when-throttled, group-only. The same seed
-    /// replays the same run; each violation is printed with the command that replays it.
+    /// controller crashing part-way and being run again, and failback. After every engine step,
+    /// and from the instances' true states once each trigger ends and the region has settled, it
+    /// checks: single-active, single-live, fence-before-start, fenced-before-active,
+    /// active-observed-running, rollback-complete, trigger-ends, within-request-buckets,
+    /// backs-off-when-throttled, group-only. The same seed replays the same run; each violation
+    /// is printed with the command that replays it. --output json also lists every trigger's end
+    /// with each member's true state and recorded role.
     Simulate(SimulateArgs),
     /// Run as the AWS Lambda function (what `bootstrap` with no arguments does)
     ///
