@@ -20,7 +20,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// One call, end to end. The engine retries on its own, with backoff and within its deadlines,
 /// so the SDK's own retries are off.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+pub const CALL_TIMEOUT: Duration = coldstandby_engine::provider::CALL_TIMEOUT;
 /// Pages of DescribeInstances read for one observation (a group has a handful of members).
 const MAX_PAGES: usize = 10;
 /// Instances per DescribeInstances page (AWS allows 5 to 1000).

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use coldstandby_config::Config;
-use coldstandby_engine::{FenceMode, GroupSpec};
+use coldstandby_engine::GroupSpec;
 
 /// Lambda's longest timeout.
 pub const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
@@ -17,10 +17,7 @@ pub const STARTUP_ALLOWANCE: Duration = Duration::from_secs(10);
 /// group's own failover deadline.
 pub fn group_worst_case(spec: &GroupSpec) -> Duration {
     let timeouts = &spec.timeouts;
-    let fence = match spec.fence {
-        FenceMode::Stop => timeouts.stop + timeouts.forced_stop,
-        FenceMode::ForceStop => timeouts.forced_stop,
-    };
+    let fence = timeouts.fence(spec.fence);
     let per_standby = timeouts.capacity_retry + timeouts.start;
     let standbys = u32::try_from(spec.standbys.len()).unwrap_or(u32::MAX);
     let unbounded = fence.saturating_add(per_standby.saturating_mul(standbys));
@@ -97,6 +94,7 @@ fn round_up_to_seconds(duration: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coldstandby_engine::{FenceMode, Timeouts};
 
     fn config(text: &str) -> Config {
         coldstandby_config::parse(text, "test").unwrap()
@@ -116,7 +114,8 @@ alarms = ["web-cpu"]
         let worst = worst_case(&config(ONE_GROUP)).unwrap();
         // stop 60 + forced stop 120 + capacity retry 120 + start 300.
         assert_eq!(worst.failovers, Duration::from_secs(600));
-        assert_eq!(worst.function_timeout, Duration::from_secs(613));
+        // + 30 s the handler keeps back (two call timeouts) + 10 s start-up.
+        assert_eq!(worst.function_timeout, Duration::from_secs(640));
     }
 
     #[test]
@@ -127,6 +126,15 @@ alarms = ["web-cpu"]
         );
         let worst = worst_case(&config(&text)).unwrap();
         assert_eq!(worst.failovers, Duration::from_secs(840), "min(180 + 2 x 420, 840)");
+    }
+
+    #[test]
+    fn the_fence_is_sized_as_the_engine_times_it() {
+        // The engine's fence deadline and the sizing read one function: a change to either
+        // shows here.
+        for (mode, expected) in [(FenceMode::Stop, 180), (FenceMode::ForceStop, 120)] {
+            assert_eq!(Timeouts::default().fence(mode), Duration::from_secs(expected));
+        }
     }
 
     #[test]

@@ -70,6 +70,18 @@ pub struct Timeouts {
     pub failover: Duration,
 }
 
+impl Timeouts {
+    /// How long the fence may take before it fails closed: the normal stop and then the forced
+    /// one (`stop`), or the forced stop alone (`force-stop`). The engine's fence deadline and the
+    /// function's timeout sizing both use this.
+    pub fn fence(&self, mode: FenceMode) -> Duration {
+        match mode {
+            FenceMode::Stop => self.stop + self.forced_stop,
+            FenceMode::ForceStop => self.forced_stop,
+        }
+    }
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
         Self {

@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::instance::{InstanceId, Observation};
 
+/// The longest one provider call may take, answer or not: a provider gives up on a call (and
+/// reports it as transient: it may have happened) after this long. Deadlines are sized with it.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The instance API the engine drives.
 ///
 /// `describe` must behave like `DescribeInstances` with an `instance-id` filter: ids that it

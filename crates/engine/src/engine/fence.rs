@@ -70,7 +70,7 @@ impl Failover {
     /// When the fence must be confirmed by, while it is not.
     pub(super) fn fence_deadline(&self) -> Option<Timestamp> {
         let started = self.fence_started_at?;
-        let timeouts = self.spec.timeouts;
-        self.milestones.fence_confirmed_at.is_none().then_some(started + timeouts.stop + timeouts.forced_stop)
+        let budget = self.spec.timeouts.fence(self.spec.fence);
+        self.milestones.fence_confirmed_at.is_none().then_some(started + budget)
     }
 }
