@@ -125,7 +125,8 @@ enum Command {
     /// Run seeded fault-injection scenarios on the simulated region and check the invariants
     ///
     /// Each seed is a random scenario: 1-3 standbys in any state, random timings and timeouts,
-    /// throttling bursts, transient errors, capacity shortages, stops that hang, starts that fail,
+    /// throttling bursts, transient errors, capacity shortages, stops that hang, forced stops that
+    /// take minutes, starts that fail, starts whose answer is lost, denied standbys, slow boots,
     /// empty and stale describe answers, latency spikes, concurrent and duplicate triggers, the
     /// controller crashing part-way and being run again, and failback. After every engine step,
     /// and from the instances' true states once each trigger ends and the region has settled, it

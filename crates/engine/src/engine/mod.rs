@@ -38,9 +38,10 @@ const FAILED_START_GRACE: Duration = Duration::from_secs(5);
 /// stop cannot promote a standby that is in fact stopping.
 pub const RUNNING_SETTLE: Duration = Duration::from_secs(3);
 
-/// Throttled or transient failures of one rollback call before the engine gives up on it (while
-/// the failover runs, its deadline bounds retries instead).
-const MAX_CALL_ATTEMPTS: u32 = 10;
+/// How long a failed run keeps trying to stop a standby it started that is still pending (EC2
+/// refuses to stop it until it runs): longer than a slow boot. Past it, the invocation's retry
+/// (or the next run) finds the standby and deals with it.
+pub const ROLLBACK_LIMIT: Duration = Duration::from_secs(600);
 
 /// The error code of a call that could not be signed: no credentials, for any instance.
 const NO_CREDENTIALS: &str = "NoCredentials";
@@ -194,6 +195,8 @@ pub struct Failover {
     adopted: BTreeSet<InstanceId>,
     /// Standbys given up on, stopped until a stop is observed.
     abandoned: BTreeMap<InstanceId, Abandoned>,
+    /// When the run failed and began stopping what it started.
+    rollback_started_at: Option<Timestamp>,
     milestones: Milestones,
     /// Tag writes still to be acknowledged, once recording has begun.
     record_remaining: Option<usize>,
@@ -234,6 +237,7 @@ impl Failover {
             started: BTreeSet::new(),
             adopted: BTreeSet::new(),
             abandoned: BTreeMap::new(),
+            rollback_started_at: None,
             milestones: Milestones::default(),
             record_remaining: None,
             activation: None,
@@ -467,11 +471,10 @@ impl Failover {
         let is_describe = matches!(queued.call, Call::Describe { .. });
         let attempt = if is_describe { self.describe_failures } else { queued.attempt };
         let delay = Backoff::API.delay(attempt, &mut self.rng);
-        // While the failover runs, its deadline bounds the retries; a rollback gets a fixed count.
-        let may_retry = if self.finishing.is_none() {
-            now + delay < self.deadline
-        } else {
-            queued.attempt + 1 < MAX_CALL_ATTEMPTS
+        // While the failover runs, its deadline bounds the retries; a rollback gets its own.
+        let may_retry = match self.rollback_started_at {
+            None => now + delay < self.deadline,
+            Some(started) => now + delay < started + ROLLBACK_LIMIT,
         };
         if retryable && may_retry {
             self.call_failed(now, &queued.call, &error, Some(delay));
@@ -486,8 +489,10 @@ impl Failover {
         }
         if self.finishing.is_some() {
             // A rollback stop that met a still-pending instance (EC2 refuses to stop those)
-            // waits for it to reach running; anything else is reported and finishing goes on.
-            if error.kind == ErrorKind::WrongState && queued.attempt + 1 < MAX_CALL_ATTEMPTS {
+            // waits for it to reach running, for as long as a slow boot takes; anything else is
+            // reported and finishing goes on.
+            let rollback_until = self.rollback_started_at.map_or(now, |at| at + ROLLBACK_LIMIT);
+            if error.kind == ErrorKind::WrongState && now < rollback_until {
                 let delay = Backoff::CAPACITY.delay(queued.attempt, &mut self.rng);
                 self.call_failed(now, &queued.call, &error, Some(delay));
                 let attempt = queued.attempt + 1;
@@ -656,6 +661,7 @@ impl Failover {
     fn fail(&mut self, now: Timestamp, failure: Failure) {
         assert!(self.finishing.is_none(), "a failover fails once");
         self.queue.clear();
+        self.rollback_started_at = Some(now);
         let promoted_behind_fence = (self.milestones.fence_confirmed_at.is_some()
             && self.milestones.promoted_at.is_some())
         .then(|| self.current.as_ref().map(|candidate| candidate.instance.clone()))

@@ -23,9 +23,10 @@ impl Failover {
             };
             let seen = &self.seen[&candidate.instance];
             let state = seen.state();
-            if now.saturating_since(candidate.since) >= self.spec.timeouts.start
-                && state != Some(InstanceState::Running)
-            {
+            // Once promoted, only an observed state (not a missing answer) can give up on it.
+            let promoted = self.milestones.promoted_at.is_some();
+            let timed_out = now.saturating_since(candidate.since) >= self.spec.timeouts.start;
+            if timed_out && state != Some(InstanceState::Running) && !(promoted && state.is_none()) {
                 let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
                 let reason = format!(
                     "not running after {}s (last seen: {state_text})",
@@ -113,6 +114,8 @@ impl Failover {
     /// start accepted late boots after its timeout).
     pub(super) fn skip_candidate(&mut self, now: Timestamp, reason: String) {
         let candidate = self.current.take().expect("skipping needs a current candidate");
+        // What was promoted was this candidate: the next one must earn it again.
+        self.milestones.promoted_at = None;
         self.queue.retain(|queued| queued.call.instance() != Some(&candidate.instance));
         if self.started.contains(&candidate.instance) || self.adopted.contains(&candidate.instance) {
             self.abandoned.entry(candidate.instance.clone()).or_default();

@@ -34,8 +34,9 @@ pub const GROUP_ONLY: &str = "group-only";
 /// after it, at most one member is pending or running (and, after a success, it is the member
 /// recorded active).
 pub const SINGLE_LIVE: &str = "single-live";
-/// After a trigger fails, no instance whose start it had accepted is pending or running once the
-/// region has settled (unless that member is recorded active, from an earlier success).
+/// After a trigger fails, no instance it started is pending or running once the region has
+/// settled, except the one it promoted behind a fence that held (or one recorded active by an
+/// earlier success).
 pub const ROLLBACK_COMPLETE: &str = "rollback-complete";
 
 /// Every invariant, by name, with what it means (for help texts and summaries).
@@ -52,8 +53,10 @@ pub const ALL: [&str; 10] = [
     GROUP_ONLY,
 ];
 
-/// How long after its deadline a failing trigger may still be stopping standbys it started.
-pub const ROLLBACK_ALLOWANCE: Duration = Duration::from_secs(180);
+/// How long after its deadline a failing trigger may still be stopping standbys it started: the
+/// engine's own bound, plus the calls in flight when it is reached.
+pub const ROLLBACK_ALLOWANCE: Duration =
+    Duration::from_secs(coldstandby_engine::engine::ROLLBACK_LIMIT.as_secs() + 60);
 /// The shortest wait the engine's backoff allows after a throttled answer.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -174,6 +177,9 @@ impl Checker {
                             self.violate(FENCE_BEFORE_START, at, detail);
                         }
                     }
+                    // Started, it is a candidate from now on, no longer a member the next
+                    // start replaces (given up on, the engine stops it before any success).
+                    self.fence.retain(|fenced| fenced != instance);
                 }
                 Call::SetTags { instance, tags }
                     if tags.get(ROLE_TAG).map(String::as_str) == Some("active") =>

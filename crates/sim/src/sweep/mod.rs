@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
 use coldstandby_engine::provider::execute;
 use coldstandby_engine::{
-    Action, ApiError, Clock, Failover, GroupSpec, InstanceId, InstanceState, Observation, Options, Outcome,
-    Provider, Report, Timestamp,
+    Action, ApiError, Clock, EventKind, Failover, GroupSpec, InstanceId, InstanceState, Observation, Options,
+    Outcome, Provider, Report, Timestamp,
 };
 use serde::Serialize;
 
@@ -188,6 +188,8 @@ struct Run<'a> {
     ends: Ends,
     /// The last finished trigger, to judge again once the region has settled.
     pending_check: Option<SettleCheck>,
+    /// What the failed runs since the last success started (whatever they were told).
+    started_by_failed_runs: BTreeSet<InstanceId>,
     /// Not before this time (a trigger's end plus `SETTLE`).
     settled_after: Timestamp,
 }
@@ -197,6 +199,8 @@ struct SettleCheck {
     active: Option<InstanceId>,
     failed: bool,
     started: Vec<InstanceId>,
+    /// The member a failed run promoted behind a fence that held, which it may keep running.
+    kept: Option<InstanceId>,
 }
 
 /// How long the region runs on its own before a finished trigger is judged again: longer than a
@@ -250,10 +254,17 @@ impl Run<'_> {
                     };
                     self.checker.single_live(&self.region, report.finished_at, active.as_ref());
                     self.settled_after = report.finished_at + SETTLE;
+                    // A failed run may keep the member it last promoted, once its fence held.
+                    let fenced = report.events.iter().any(|e| matches!(e.kind, EventKind::Fenced { .. }));
+                    let kept = report.events.iter().rev().find_map(|e| match &e.kind {
+                        EventKind::Promoted { instance } if fenced => Some(instance.clone()),
+                        _ => None,
+                    });
                     self.pending_check = Some(SettleCheck {
                         active,
                         failed: matches!(report.outcome, Outcome::Failed { .. }),
                         started: self.started_since(began),
+                        kept,
                     });
                     self.ends.record(
                         &self.region,
@@ -306,7 +317,19 @@ impl Run<'_> {
         let at = self.region.now();
         self.checker.single_live(&self.region, at, check.active.as_ref());
         if check.failed {
-            self.checker.rollback_complete(&self.region, at, &check.started);
+            self.started_by_failed_runs.extend(check.started);
+            if let Some(kept) = &check.kept {
+                // Whoever started it, this run took it over behind a fence that held.
+                self.started_by_failed_runs.remove(kept);
+            }
+            // A failed run's leftovers are the next run's to adopt (Lambda retries it): judged
+            // once the last run has ended and the region has settled.
+            if settle {
+                let started: Vec<InstanceId> = self.started_by_failed_runs.iter().cloned().collect();
+                self.checker.rollback_complete(&self.region, at, &started);
+            }
+        } else {
+            self.started_by_failed_runs.clear();
         }
     }
 
@@ -343,6 +366,7 @@ pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
         checker,
         ends: Ends::default(),
         pending_check: None,
+        started_by_failed_runs: BTreeSet::new(),
         settled_after: scenario::SCENARIO_START,
     };
     let spec = scenario.spec.clone();
@@ -353,6 +377,19 @@ pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
         let retry_at = run.region.now() + RETRY_AFTER;
         run.region.advance_to(retry_at);
         run.trigger(&spec, 2, None, None);
+    }
+    // Lambda retries a failed invocation twice, about one and two minutes apart.
+    for number in [5, 6] {
+        let failed = matches!(
+            run.ends.triggers.last(),
+            Some(TriggerEnd::Finished { report }) if matches!(report.outcome, Outcome::Failed { .. })
+        );
+        if !failed {
+            break;
+        }
+        let retry_at = run.region.now() + RETRY_AFTER;
+        run.region.advance_to(retry_at);
+        run.trigger(&spec, number, None, None);
     }
     if scenario.duplicate_trigger {
         run.trigger(&spec, 3, None, None);

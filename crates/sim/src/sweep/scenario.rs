@@ -34,6 +34,10 @@ pub enum FaultKind {
     DuplicateTrigger,
     Failback,
     StandbyNotStopped,
+    StartAnswerLost,
+    StartDenied,
+    SlowBoot,
+    SlowForcedStop,
 }
 
 impl FaultKind {
@@ -53,6 +57,10 @@ impl FaultKind {
             Self::DuplicateTrigger => "duplicate trigger",
             Self::Failback => "failback after failover",
             Self::StandbyNotStopped => "standby not in stopped state",
+            Self::StartAnswerLost => "start carried out but its answer lost",
+            Self::StartDenied => "start denied for one standby",
+            Self::SlowBoot => "standby boots slower than its start timeout",
+            Self::SlowForcedStop => "forced stop takes minutes",
         }
     }
 }
@@ -107,13 +115,18 @@ pub fn generate(seed: u64) -> Scenario {
     let mut faults = Vec::new();
     let zones = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"];
 
-    let timings = Timings {
+    let mut timings = Timings {
         boot: span(&mut rng, 2_000, 30_000),
         stop: span(&mut rng, 3_000, 90_000),
-        forced_stop: span(&mut rng, 1_000, 10_000),
+        forced_stop: span(&mut rng, 8_000, 45_000),
         terminate: span(&mut rng, 5_000, 30_000),
         api_latency: span(&mut rng, 10, 200),
     };
+    if rng.f64() < 0.15 {
+        // AWS publishes no figure for a forced stop; on an impaired host it takes minutes.
+        timings.forced_stop = span(&mut rng, 45_000, 300_000);
+        faults.push(FaultKind::SlowForcedStop);
+    }
     let primary = instance_id(&mut rng);
     let standby_count = rng.usize(1..=3);
     let standbys: Vec<InstanceId> = (0..standby_count).map(|_| instance_id(&mut rng)).collect();
@@ -160,6 +173,21 @@ pub fn generate(seed: u64) -> Scenario {
             instance.faults.start_fails_with =
                 Some("Client.InternalError: Client error on launch".to_owned());
             faults.push(FaultKind::StartFails);
+        }
+        if rng.f64() < 0.08 {
+            instance.faults.start_times_out = true;
+            faults.push(FaultKind::StartAnswerLost);
+        }
+        // Denied for every call on it: only for one that is stopped, since no controller could
+        // stop a live member it may not touch.
+        if rng.f64() < 0.04 && state == InstanceState::Stopped {
+            instance.faults.denied = true;
+            faults.push(FaultKind::StartDenied);
+        }
+        if rng.f64() < 0.06 {
+            // Start timeouts are 60-300 s: this boot may outlast the one this group gets.
+            instance.faults.boot_takes_ms = Some(rng.u64(60_000..=420_000));
+            faults.push(FaultKind::SlowBoot);
         }
         instances.push(instance);
     }
