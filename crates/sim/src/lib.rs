@@ -3,6 +3,7 @@
 //! engine's `Provider` and `Clock`, so every scenario runs locally, in virtual time, with no AWS
 //! account, and the same seed replays the same run byte for byte.
 
+pub mod buckets;
 pub mod metrics;
 pub mod model;
 pub mod region;

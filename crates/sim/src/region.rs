@@ -5,12 +5,12 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use coldstandby_engine::rate_limit::RateLimiter;
 use coldstandby_engine::{
     ApiError, Call, Clock, ErrorKind, InstanceId, InstanceState, Observation, Provider, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::buckets::Ec2Buckets;
 use crate::model::{SimInstance, Timings, Transition};
 
 /// Faults that hit any call, as probabilities per call (0.0 to 1.0).
@@ -52,7 +52,9 @@ struct Inner {
     instances: BTreeMap<InstanceId, SimInstance>,
     transitions: Vec<Transition>,
     calls: Vec<CallRecord>,
-    buckets: RateLimiter,
+    /// EC2's buckets, as the region counts them (not the engine's client-side model).
+    #[serde(default)]
+    buckets: Ec2Buckets,
     /// The last DescribeInstances answer, served again by the stale-describe fault.
     #[serde(default)]
     last_describe: Vec<Observation>,
@@ -85,7 +87,7 @@ impl SimRegion {
             instances: BTreeMap::new(),
             transitions: Vec::new(),
             calls: Vec::new(),
-            buckets: RateLimiter::new(),
+            buckets: Ec2Buckets::default(),
             last_describe: Vec::new(),
             last_describe_at: None,
         };
@@ -303,7 +305,7 @@ impl Inner {
             ));
         }
         let now = self.now;
-        if self.buckets.try_take(call, now).is_err() {
+        if !self.buckets.admit(call, now) {
             return Some(ApiError::new(ErrorKind::Throttled, "RequestLimitExceeded", BUCKET_EXCEEDED));
         }
         None
