@@ -532,28 +532,15 @@ fn doctor_fails_when_it_cannot_look_and_rejects_a_bad_config_before_calling() {
 #[test]
 fn doctor_checks_the_subnets_of_a_vpc_deployment_before_it_is_made() {
     let article = Article::new("doctor-subnets");
-    let subnets: Vec<String> = article.runtime.block_on(async {
-        let vpc = article.client.create_vpc().cidr_block("10.1.0.0/16").send().await.unwrap();
-        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
-        let mut subnets = Vec::new();
-        for (zone, cidr) in [
+    let subnets = article.runtime.block_on(common::vpc_with_subnets(
+        &article.client,
+        "10.1.0.0/16",
+        &[
             ("ap-northeast-1a", "10.1.1.0/24"),
             ("ap-northeast-1c", "10.1.2.0/24"),
             ("ap-northeast-1a", "10.1.3.0/24"),
-        ] {
-            let subnet = article
-                .client
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(cidr)
-                .availability_zone(zone)
-                .send()
-                .await
-                .unwrap();
-            subnets.push(subnet.subnet().unwrap().subnet_id().unwrap().to_owned());
-        }
-        subnets
-    });
+        ],
+    ));
     let config = article.config.to_str().unwrap();
     let doctor = |list: &str| {
         let output = article.run(&["doctor", "--config", config, "--subnets", list, "--output", "json"]);

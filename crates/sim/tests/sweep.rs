@@ -82,6 +82,12 @@ fn seeds_that_once_broke_an_invariant_stay_fixed() {
     for seed in [
         110, 217, 2017, 2027, 2374, 2386, 2878, 20862, 41823, 54540, 61437, 63448, 90935, 31441, 32082,
         37821, 94011, 580, 1407, 2704, 3255, 3568, 3740, 3952, 4842, 4927, 24, 197, 428, 3682, 1810, 8616,
+        // From the 1,000,000-seed sweep: a standby an earlier (crashed) run started, skipped as
+        // not found while answers were empty, then seen running and never stopped; a recording
+        // begun for a candidate that then fell back to stopped, finished for the next one.
+        // (Still open: 120596, 167519, 177298, 334776, 462913, 705937, 755075, 891491, 920931;
+        // see RESULTS.md.)
+        83517, 502307, 756390, 780792, 813350,
     ] {
         let result = run_seed(seed, Fence::Correct);
         assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);

@@ -94,20 +94,12 @@ impl Article {
         });
         let client = aws_sdk_ec2::Client::new(&sdk);
         let (primary, standby) = runtime.block_on(async {
-            let vpc = client.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
-            let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
-            let mut subnets = Vec::new();
-            for (zone, cidr) in [("ap-northeast-1a", "10.0.1.0/24"), ("ap-northeast-1c", "10.0.2.0/24")] {
-                let subnet = client
-                    .create_subnet()
-                    .vpc_id(&vpc_id)
-                    .cidr_block(cidr)
-                    .availability_zone(zone)
-                    .send()
-                    .await
-                    .unwrap();
-                subnets.push(subnet.subnet().unwrap().subnet_id().unwrap().to_owned());
-            }
+            let subnets = vpc_with_subnets(
+                &client,
+                "10.0.0.0/16",
+                &[("ap-northeast-1a", "10.0.1.0/24"), ("ap-northeast-1c", "10.0.2.0/24")],
+            )
+            .await;
             let images = client.describe_images().owners("amazon").send().await.unwrap();
             let image = images.images()[0].image_id().unwrap().to_owned();
             let mut ids = Vec::new();
@@ -179,6 +171,29 @@ impl Article {
         std::fs::write(&copy, text).unwrap();
         copy
     }
+}
+
+/// A new VPC (`cidr`) with one subnet per (zone, cidr); the subnets' ids, in that order.
+pub async fn vpc_with_subnets(
+    client: &aws_sdk_ec2::Client,
+    cidr: &str,
+    subnets: &[(&str, &str)],
+) -> Vec<String> {
+    let vpc = client.create_vpc().cidr_block(cidr).send().await.unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for (zone, cidr) in subnets {
+        let subnet = client
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(*cidr)
+            .availability_zone(*zone)
+            .send()
+            .await
+            .unwrap();
+        ids.push(subnet.subnet().unwrap().subnet_id().unwrap().to_owned());
+    }
+    ids
 }
 
 pub fn write_config(path: &Path, primary: &str, standby: &str) {

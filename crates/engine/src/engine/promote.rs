@@ -114,8 +114,14 @@ impl Failover {
     /// start accepted late boots after its timeout).
     pub(super) fn skip_candidate(&mut self, now: Timestamp, reason: String) {
         let candidate = self.current.take().expect("skipping needs a current candidate");
-        // What was promoted was this candidate: the next one must earn it again.
+        // What was promoted, verified or recorded was this candidate: the next one must earn it
+        // all again (its own tag writes included).
         self.milestones.promoted_at = None;
+        self.milestones.verified_at = None;
+        self.milestones.redirected_at = None;
+        self.milestones.recorded_at = None;
+        self.record_remaining = None;
+        self.activation = None;
         self.queue.retain(|queued| queued.call.instance() != Some(&candidate.instance));
         if self.started.contains(&candidate.instance) || self.adopted.contains(&candidate.instance) {
             self.abandoned.entry(candidate.instance.clone()).or_default();
@@ -131,6 +137,24 @@ impl Failover {
     /// refuses to stop a pending instance), and a stop is sent again if it still runs a while
     /// after the last was accepted.
     pub(super) fn advance_abandoned(&mut self, now: Timestamp) {
+        // A standby already given up on that is seen live after all was started by someone (an
+        // earlier run, say, whose standby this run skipped as not found while the answers were
+        // empty): this run answers for it too.
+        let current = self.current.as_ref().map(|candidate| candidate.instance.clone());
+        let strays: Vec<InstanceId> = self
+            .tried
+            .iter()
+            .map(|(standby, _)| standby)
+            .filter(|standby| Some(*standby) != current.as_ref())
+            .filter(|standby| !self.fence.iter().any(|target| &target.instance == *standby))
+            .filter(|standby| {
+                matches!(self.seen[*standby].state(), Some(InstanceState::Pending | InstanceState::Running))
+            })
+            .cloned()
+            .collect();
+        for stray in strays {
+            self.abandoned.entry(stray).or_default();
+        }
         let mut to_stop = Vec::new();
         for (instance, abandoned) in &mut self.abandoned {
             if self.seen[instance].state() != Some(InstanceState::Running) || abandoned.stop_in_flight {
