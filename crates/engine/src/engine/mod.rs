@@ -471,11 +471,7 @@ impl Failover {
         let is_describe = matches!(queued.call, Call::Describe { .. });
         let attempt = if is_describe { self.describe_failures } else { queued.attempt };
         let delay = Backoff::API.delay(attempt, &mut self.rng);
-        // While the failover runs, its deadline bounds the retries; a rollback gets its own.
-        let may_retry = match self.rollback_started_at {
-            None => now + delay < self.deadline,
-            Some(started) => now + delay < started + ROLLBACK_LIMIT,
-        };
+        let may_retry = now + delay < self.retries_until();
         if retryable && may_retry {
             self.call_failed(now, &queued.call, &error, Some(delay));
             if is_describe {
@@ -491,8 +487,7 @@ impl Failover {
             // A rollback stop that met a still-pending instance (EC2 refuses to stop those)
             // waits for it to reach running, for as long as a slow boot takes; anything else is
             // reported and finishing goes on.
-            let rollback_until = self.rollback_started_at.map_or(now, |at| at + ROLLBACK_LIMIT);
-            if error.kind == ErrorKind::WrongState && now < rollback_until {
+            if error.kind == ErrorKind::WrongState && now < self.retries_until() {
                 let delay = Backoff::CAPACITY.delay(queued.attempt, &mut self.rng);
                 self.call_failed(now, &queued.call, &error, Some(delay));
                 let attempt = queued.attempt + 1;
@@ -662,10 +657,13 @@ impl Failover {
         assert!(self.finishing.is_none(), "a failover fails once");
         self.queue.clear();
         self.rollback_started_at = Some(now);
-        let promoted_behind_fence = (self.milestones.fence_confirmed_at.is_some()
-            && self.milestones.promoted_at.is_some())
-        .then(|| self.current.as_ref().map(|candidate| candidate.instance.clone()))
-        .flatten();
+        let fence_held_and_promoted =
+            self.milestones.fence_confirmed_at.is_some() && self.milestones.promoted_at.is_some();
+        let promoted_behind_fence = self
+            .current
+            .as_ref()
+            .filter(|_| fence_held_and_promoted)
+            .map(|candidate| candidate.instance.clone());
         let mut rollback: BTreeSet<InstanceId> = self.started.union(&self.adopted).cloned().collect();
         rollback.extend(self.abandoned.keys().cloned());
         // Its last observed state may predate the start, and stopping a stopped instance is a
@@ -680,6 +678,12 @@ impl Failover {
             });
         }
         self.finishing = Some(Outcome::Failed { failure });
+    }
+
+    /// Until when a failed call may be retried: the failover's deadline while it runs, and
+    /// `ROLLBACK_LIMIT` after a failure for the rollback's calls.
+    fn retries_until(&self) -> Timestamp {
+        self.rollback_started_at.map_or(self.deadline, |failed_at| failed_at + ROLLBACK_LIMIT)
     }
 
     /// Whether the latest observation of `instance` records it active.
