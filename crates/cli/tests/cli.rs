@@ -430,9 +430,10 @@ fn outside_lambda_the_function_says_where_it_runs_and_no_arguments_is_still_the_
 fn every_invariant_the_sweep_checks_is_named_in_the_help_and_the_readme() {
     let help = stdout(&coldstandby(&["simulate", "--help"])).replace('\n', " ").replace("  ", " ");
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/commands.md"))
+            .unwrap();
     for name in coldstandby_sim::sweep::invariants::ALL {
         assert!(help.contains(name), "simulate --help does not name {name}");
-        assert!(readme.contains(&format!("| `{name}` |")), "README's invariant table lacks {name}");
+        assert!(readme.contains(&format!("| `{name}` |")), "docs/commands.md's invariant table lacks {name}");
     }
 }

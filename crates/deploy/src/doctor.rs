@@ -17,7 +17,7 @@ use crate::template::ALARM_PRINCIPAL;
 
 /// What to do when a lookup doctor depends on failed: nothing it would have checked is known.
 const LOOKUP_FIX: &str = "check the credentials, region and endpoint, and give them the read access doctor \
-                          needs (README, `coldstandby doctor`)";
+                          needs (docs/commands.md, `coldstandby doctor`)";
 
 /// A fact that could not be looked up carries the reason (access denied, ...).
 pub type Lookup<T> = Result<T, String>;
@@ -435,7 +435,7 @@ fn function_checks<'f>(
                 "deployed",
                 Status::Fail,
                 "no such function in the region".into(),
-                Some("deploy it: `coldstandby template cloudformation --config FILE` and `aws cloudformation deploy` (README, Deploying)".into()),
+                Some("deploy it: `coldstandby template cloudformation --config FILE` and `aws cloudformation deploy` (docs/deploying.md)".into()),
             ));
             return None;
         }

@@ -214,7 +214,7 @@ fn parameters(options: &TemplateOptions) -> Node {
                     "1: alarm events are handled one at a time (the safe setting; needs one unit of the \
                      account's concurrency beyond the unreserved minimum Lambda keeps). 0: no \
                      reservation, for accounts whose quota leaves none to reserve; two events for \
-                     one group may then run at once (see README, Safety)",
+                     one group may then run at once (see docs/safety.md)",
                 ),
         )
         .with(
