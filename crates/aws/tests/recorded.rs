@@ -65,6 +65,7 @@ fn every_page_of_describe_alarms_is_read() {
     let requests = server.join().unwrap();
     let alarms = alarms.unwrap();
     assert_eq!(alarms.keys().collect::<Vec<_>>(), ["db-cpu", "web-cpu"], "both pages");
+    assert_eq!(requests.len(), 2, "one call per page");
     assert!(requests[1].body.contains("NextToken=page-2"), "{:?}", requests[1]);
     assert_eq!(alarms["web-cpu"].insufficient_data_actions, [format!("{FUNCTION_ARN}:live")]);
 }

@@ -14,8 +14,9 @@ pub struct Received {
     pub body: String,
 }
 
-/// Serve `count` requests on `listener`, each answered with `answer(request) -> (content type,
-/// body)` and status 200. Returns the requests received.
+/// Serve up to `count` requests on `listener`, each answered with `answer(request) -> (content
+/// type, body)` and status 200, for at most 30 s (so a client that makes fewer calls than
+/// expected fails its test instead of hanging it). Returns the requests received.
 pub fn serve(
     listener: TcpListener,
     count: usize,
@@ -23,8 +24,18 @@ pub fn serve(
 ) -> JoinHandle<Vec<Received>> {
     std::thread::spawn(move || {
         let mut received = Vec::new();
-        for _ in 0..count {
-            let (stream, _) = listener.accept().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while received.len() < count && std::time::Instant::now() < give_up {
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                }
+                Err(error) => panic!("accept: {error}"),
+            };
+            stream.set_nonblocking(false).unwrap();
             let mut reader = BufReader::new(stream);
             let mut request_line = String::new();
             reader.read_line(&mut request_line).unwrap();
