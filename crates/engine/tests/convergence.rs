@@ -178,3 +178,50 @@ fn every_success_leaves_exactly_the_promoted_member_able_to_serve() {
         }
     }
 }
+
+/// Answers every describe with nothing until `blind_until`, then tells the truth: a plan made on
+/// empty answers.
+struct BlindAtFirst<'a> {
+    region: &'a SimRegion,
+    blind_until: coldstandby_engine::Timestamp,
+}
+
+impl Provider for BlindAtFirst<'_> {
+    async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
+        let answer = self.region.describe(instances).await?;
+        Ok(if self.region.now() < self.blind_until { Vec::new() } else { answer })
+    }
+    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
+        self.region.start(instance).await
+    }
+    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
+        self.region.stop(instance, force).await
+    }
+    async fn set_tags(
+        &self,
+        instance: &InstanceId,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        self.region.set_tags(instance, tags).await
+    }
+}
+
+#[test]
+fn a_queued_standby_found_running_after_a_blind_plan_is_stopped_not_left_beside_the_promoted_one() {
+    // A crashed earlier run started the second standby; this run's first answers are empty, so
+    // its plan keeps the configured order and promotes the first. The second, seen running once
+    // answers come back, is never tried and is stopped (sweep seed 120596).
+    let region = region(36);
+    region.with_instance(&id(SECOND), |second, _| second.state = InstanceState::Running);
+    let blind_until = START + Duration::from_secs(12);
+    let report = run_on(
+        &BlindAtFirst { region: &region, blind_until },
+        &region,
+        group(Ordering::FenceFirst),
+        Options::default(),
+    );
+    failed_over_to(&report, FIRST);
+    assert!(!call_times(&region, is_stop_of(SECOND)).is_empty(), "the second standby was stopped");
+    assert!(call_times(&region, is_start_of(SECOND)).is_empty(), "and never also started");
+    assert_eq!(serving_after_settling(&region), [FIRST]);
+}

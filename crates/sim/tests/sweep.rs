@@ -85,9 +85,10 @@ fn seeds_that_once_broke_an_invariant_stay_fixed() {
         // From the 1,000,000-seed sweep: a standby an earlier (crashed) run started, skipped as
         // not found while answers were empty, then seen running and never stopped; a recording
         // begun for a candidate that then fell back to stopped, finished for the next one.
-        // (Still open: 120596, 167519, 177298, 334776, 462913, 705937, 755075, 891491, 920931;
-        // see RESULTS.md.)
         83517, 502307, 756390, 780792, 813350,
+        // A standby still waiting its turn, started by a crashed earlier run while this run's
+        // first answers were empty, seen running later and neither tried nor stopped.
+        120596, 167519, 177298, 334776, 462913, 705937, 755075, 891491, 920931,
     ] {
         let result = run_seed(seed, Fence::Correct);
         assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);

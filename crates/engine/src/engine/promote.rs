@@ -155,6 +155,30 @@ impl Failover {
         for stray in strays {
             self.abandoned.entry(stray).or_default();
         }
+        // A standby still waiting its turn that is seen live was started outside this run (by a
+        // crashed earlier run, say, while the answers were empty at plan time): it is never also
+        // tried, and this run stops it. The head of the list, before promotion begins, is the
+        // one exception: it is the next to be promoted.
+        let head = if current.is_none() { self.candidates.front().cloned() } else { None };
+        let live_queued: Vec<InstanceId> = self
+            .candidates
+            .iter()
+            .filter(|standby| Some(*standby) != head.as_ref())
+            .filter(|standby| {
+                matches!(self.seen[*standby].state(), Some(InstanceState::Pending | InstanceState::Running))
+            })
+            .cloned()
+            .collect();
+        for standby in live_queued {
+            self.candidates.retain(|queued| *queued != standby);
+            self.abandoned.entry(standby.clone()).or_default();
+            let reason = "found live while another standby was being promoted (started outside this run)";
+            self.emit(
+                now,
+                EventKind::StandbySkipped { instance: standby.clone(), reason: reason.to_owned() },
+            );
+            self.tried.push((standby, reason.to_owned()));
+        }
         let mut to_stop = Vec::new();
         for (instance, abandoned) in &mut self.abandoned {
             if self.seen[instance].state() != Some(InstanceState::Running) || abandoned.stop_in_flight {
