@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use coldstandby_engine::driver::Observer;
-use coldstandby_engine::{Event, Timestamp};
+use coldstandby_engine::{Event, Timestamp, WaitingFor};
 
 use crate::output;
 
@@ -17,7 +17,7 @@ pub struct LiveTimeline {
     /// The waiting line on stderr (only when stderr is a terminal).
     waiting_line: bool,
     /// What is being waited for, and since when.
-    waiting: Option<(String, Timestamp)>,
+    waiting: Option<(WaitingFor, Timestamp)>,
     /// The whole seconds last shown on the waiting line.
     shown_seconds: Option<u64>,
 }
@@ -57,14 +57,14 @@ impl Observer for LiveTimeline {
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 
-    fn on_wait(&mut self, now: Timestamp, _until: Timestamp, waiting_for: &str) {
+    fn on_wait(&mut self, now: Timestamp, _until: Timestamp, waiting_for: &WaitingFor) {
         if !self.waiting_line {
             return;
         }
         let since = match &self.waiting {
             Some((what, since)) if what == waiting_for => *since,
             _ => {
-                self.waiting = Some((waiting_for.to_owned(), now));
+                self.waiting = Some((waiting_for.clone(), now));
                 self.shown_seconds = None;
                 now
             }

@@ -5,7 +5,7 @@
 
 pub mod backoff;
 pub mod driver;
-pub mod engine;
+pub mod failover;
 pub mod group;
 pub mod instance;
 pub mod lock;
@@ -16,7 +16,7 @@ pub mod status;
 pub mod tags;
 pub mod time;
 
-pub use engine::{Action, Failover, Options};
+pub use failover::{Action, Failover, Options, Phase, Timer, WaitingFor};
 pub use group::{FenceMode, GroupSpec, Ordering, Timeouts};
 pub use instance::{InstanceId, InstanceState, Observation};
 pub use provider::{ApiError, Call, ErrorKind, Provider, Reply};

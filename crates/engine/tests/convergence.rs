@@ -225,3 +225,52 @@ fn a_queued_standby_found_running_after_a_blind_plan_is_stopped_not_left_beside_
     assert!(call_times(&region, is_start_of(SECOND)).is_empty(), "and never also started");
     assert_eq!(serving_after_settling(&region), [FIRST]);
 }
+
+/// Never answers a describe (a connection that hangs); everything else goes to the region.
+struct DescribeHangs<'a> {
+    region: &'a SimRegion,
+}
+
+impl Provider for DescribeHangs<'_> {
+    async fn describe(&self, _instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
+        std::future::pending().await
+    }
+    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
+        self.region.start(instance).await
+    }
+    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
+        self.region.stop(instance, force).await
+    }
+    async fn set_tags(
+        &self,
+        instance: &InstanceId,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        self.region.set_tags(instance, tags).await
+    }
+}
+
+#[test]
+fn a_call_that_never_answers_times_out_and_the_run_still_ends_by_its_deadline() {
+    let region = region(37);
+    let spec = group(Ordering::FenceFirst);
+    let deadline = START + spec.timeouts.failover;
+    let report = run_on(&DescribeHangs { region: &region }, &region, spec, Options::default());
+    assert!(
+        matches!(failure(&report), coldstandby_engine::Failure::DeadlineExceeded { .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert!(
+        report.finished_at <= deadline + coldstandby_engine::provider::CALL_TIMEOUT,
+        "{:?}",
+        report.finished_at
+    );
+    let timeouts = report
+        .events
+        .iter()
+        .filter(|event| matches!(&event.kind, coldstandby_engine::EventKind::CallFailed { code, .. } if code == "ClientTimeout"))
+        .count();
+    assert!(timeouts > 0, "no call was reported as timed out");
+    assert!(region.calls().is_empty(), "nothing reached the region");
+}

@@ -2,7 +2,7 @@
 //! the whole event as JSON), so CloudWatch Logs Insights can query a failover.
 
 use coldstandby_engine::driver::Observer;
-use coldstandby_engine::{Event, EventKind, Timestamp};
+use coldstandby_engine::{Event, EventKind, Timestamp, WaitingFor};
 
 /// Logs each engine event through `tracing`.
 #[derive(Debug, Default)]
@@ -36,7 +36,7 @@ impl Observer for LogObserver {
         );
     }
 
-    fn on_wait(&mut self, now: Timestamp, until: Timestamp, waiting_for: &str) {
-        tracing::debug!(group = %self.group, waiting_for, wait_ms = until.saturating_since(now).as_millis() as u64, "waiting");
+    fn on_wait(&mut self, now: Timestamp, until: Timestamp, waiting_for: &WaitingFor) {
+        tracing::debug!(group = %self.group, %waiting_for, wait_ms = until.saturating_since(now).as_millis() as u64, "waiting");
     }
 }

@@ -56,7 +56,7 @@ pub const ALL: [&str; 10] = [
 /// How long after its deadline a failing trigger may still be stopping standbys it started: the
 /// engine's own bound, plus the calls in flight when it is reached.
 pub const ROLLBACK_ALLOWANCE: Duration =
-    Duration::from_secs(coldstandby_engine::engine::ROLLBACK_LIMIT.as_secs() + 60);
+    Duration::from_secs(coldstandby_engine::failover::ROLLBACK_LIMIT.as_secs() + 60);
 /// The shortest wait the engine's backoff allows after a throttled answer.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 

@@ -85,11 +85,11 @@ impl Failover {
         self.tried = excluded;
         self.plan = Some(plan.clone());
         if self.options.dry_run {
-            self.finishing = Some(Outcome::Planned { plan });
+            self.close(Outcome::Planned { plan });
             return;
         }
         if already_done {
-            self.finishing = Some(Outcome::AlreadyActive { active });
+            self.close(Outcome::AlreadyActive { active });
             return;
         }
         self.fence = fence
@@ -108,5 +108,9 @@ impl Failover {
             self.adopted.insert(first);
         }
         self.candidates = candidates.into();
+        self.enter(match self.spec.ordering {
+            Ordering::FenceFirst => Phase::Fencing,
+            Ordering::Parallel => Phase::Promoting,
+        });
     }
 }

@@ -24,7 +24,7 @@ impl Failover {
             let seen = &self.seen[&candidate.instance];
             let state = seen.state();
             // Once promoted, only an observed state (not a missing answer) can give up on it.
-            let promoted = self.milestones.promoted_at.is_some();
+            let promoted = candidate.promoted_at.is_some();
             let timed_out = now.saturating_since(candidate.since) >= self.spec.timeouts.start;
             if timed_out && state != Some(InstanceState::Running) && !(promoted && state.is_none()) {
                 let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
@@ -48,7 +48,8 @@ impl Failover {
                     if !own_start_seen && now.saturating_since(since) < RUNNING_SETTLE {
                         return;
                     }
-                    if self.milestones.promoted_at.is_none() {
+                    if candidate.promoted_at.is_none() {
+                        candidate.promoted_at = Some(now);
                         self.milestones.promoted_at = Some(now);
                         let instance = candidate.instance.clone();
                         self.emit(now, EventKind::Promoted { instance });
@@ -114,6 +115,9 @@ impl Failover {
     /// start accepted late boots after its timeout).
     pub(super) fn skip_candidate(&mut self, now: Timestamp, reason: String) {
         let candidate = self.current.take().expect("skipping needs a current candidate");
+        if self.phase == Phase::Recording {
+            self.enter(Phase::Promoting);
+        }
         // What was promoted, verified or recorded was this candidate: the next one must earn it
         // all again (its own tag writes included).
         self.milestones.promoted_at = None;
@@ -131,67 +135,6 @@ impl Failover {
             EventKind::StandbySkipped { instance: candidate.instance.clone(), reason: reason.clone() },
         );
         self.tried.push((candidate.instance, reason));
-    }
-
-    /// Stop every abandoned standby that runs; one that is pending is stopped once it runs (EC2
-    /// refuses to stop a pending instance), and a stop is sent again if it still runs a while
-    /// after the last was accepted.
-    pub(super) fn advance_abandoned(&mut self, now: Timestamp) {
-        // A standby already given up on that is seen live after all was started by someone (an
-        // earlier run, say, whose standby this run skipped as not found while the answers were
-        // empty): this run answers for it too.
-        let current = self.current.as_ref().map(|candidate| candidate.instance.clone());
-        let strays: Vec<InstanceId> = self
-            .tried
-            .iter()
-            .map(|(standby, _)| standby)
-            .filter(|standby| Some(*standby) != current.as_ref())
-            .filter(|standby| !self.fence.iter().any(|target| &target.instance == *standby))
-            .filter(|standby| {
-                matches!(self.seen[*standby].state(), Some(InstanceState::Pending | InstanceState::Running))
-            })
-            .cloned()
-            .collect();
-        for stray in strays {
-            self.abandoned.entry(stray).or_default();
-        }
-        // A standby still waiting its turn that is seen live was started outside this run (by a
-        // crashed earlier run, say, while the answers were empty at plan time): it is never also
-        // tried, and this run stops it. The head of the list, before promotion begins, is the
-        // one exception: it is the next to be promoted.
-        let head = if current.is_none() { self.candidates.front().cloned() } else { None };
-        let live_queued: Vec<InstanceId> = self
-            .candidates
-            .iter()
-            .filter(|standby| Some(*standby) != head.as_ref())
-            .filter(|standby| {
-                matches!(self.seen[*standby].state(), Some(InstanceState::Pending | InstanceState::Running))
-            })
-            .cloned()
-            .collect();
-        for standby in live_queued {
-            self.candidates.retain(|queued| *queued != standby);
-            self.abandoned.entry(standby.clone()).or_default();
-            let reason = "found live while another standby was being promoted (started outside this run)";
-            self.emit(
-                now,
-                EventKind::StandbySkipped { instance: standby.clone(), reason: reason.to_owned() },
-            );
-            self.tried.push((standby, reason.to_owned()));
-        }
-        let mut to_stop = Vec::new();
-        for (instance, abandoned) in &mut self.abandoned {
-            if self.seen[instance].state() != Some(InstanceState::Running) || abandoned.stop_in_flight {
-                continue;
-            }
-            if abandoned.stop_accepted_at.is_none_or(|at| now.saturating_since(at) >= RESTOP_AFTER) {
-                abandoned.stop_in_flight = true;
-                to_stop.push(instance.clone());
-            }
-        }
-        for instance in to_stop {
-            self.enqueue(now, Call::Stop { instance, force: true });
-        }
     }
 
     pub(super) fn on_capacity_error(&mut self, now: Timestamp, instance: InstanceId, error: ApiError) {

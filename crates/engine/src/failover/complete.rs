@@ -7,7 +7,7 @@ use crate::tags::{trigger_tag_value, TRIGGER_TAG};
 impl Failover {
     /// Verify, redirect and record once the fence holds and the standby runs.
     pub(super) fn advance_completion(&mut self, now: Timestamp) {
-        let (Some(_), Some(_)) = (self.milestones.fence_confirmed_at, self.milestones.promoted_at) else {
+        let (Some(_), Some(_)) = (self.fence_confirmed_at, self.promoted()) else {
             return;
         };
         if let Some(remaining) = self.record_remaining {
@@ -30,6 +30,7 @@ impl Failover {
                 instance: restarted.instance.clone(),
                 last_state: self.seen[&restarted.instance].state(),
             };
+            self.fence_confirmed_at = None;
             self.milestones.fence_confirmed_at = None;
             self.fail(now, failure);
             return;
@@ -67,6 +68,7 @@ impl Failover {
             }
         }
         self.record_remaining = Some(writes.len());
+        self.enter(Phase::Recording);
         if writes.is_empty() {
             self.milestones.recorded_at = Some(now);
             self.finish_if_converged(now);

@@ -6,7 +6,7 @@ use super::*;
 impl Failover {
     /// Stop every fence target, escalate slow stops, and confirm the fence from observations.
     pub(super) fn advance_fence(&mut self, now: Timestamp) {
-        if self.milestones.fence_confirmed_at.is_some() {
+        if self.fence_confirmed_at.is_some() {
             return;
         }
         let force_from_start = self.spec.fence == FenceMode::ForceStop;
@@ -61,6 +61,7 @@ impl Failover {
             self.enqueue(now, Call::Stop { instance, force: true });
         }
         if !unconfirmed {
+            self.fence_confirmed_at = Some(now);
             self.milestones.fence_confirmed_at = Some(now);
             let instances = self.fence.iter().map(|target| target.instance.clone()).collect();
             self.emit(now, EventKind::Fenced { instances });
@@ -71,6 +72,6 @@ impl Failover {
     pub(super) fn fence_deadline(&self) -> Option<Timestamp> {
         let started = self.fence_started_at?;
         let budget = self.spec.timeouts.fence(self.spec.fence);
-        self.milestones.fence_confirmed_at.is_none().then_some(started + budget)
+        self.fence_confirmed_at.is_none().then_some(started + budget)
     }
 }

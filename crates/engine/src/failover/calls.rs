@@ -1,0 +1,229 @@
+//! Calls' results: what an accepted call changes, and what each kind of error leads to (retry
+//! with backoff, move to the next standby, wait for the next observation, or end the run).
+
+use super::*;
+
+/// The error code of a call that could not be signed: no credentials, for any instance.
+const NO_CREDENTIALS: &str = "NoCredentials";
+
+impl Failover {
+    /// The result of the call the last [`Action::Call`] named.
+    pub fn on_result(&mut self, now: Timestamp, result: Result<Reply, ApiError>) {
+        let queued = self.in_flight.take().expect("on_result without a call in flight");
+        self.answer_by = None;
+        match result {
+            Ok(reply) => self.on_success(now, queued.call, reply),
+            Err(error) => self.on_error(now, queued, error),
+        }
+    }
+
+    pub(super) fn on_success(&mut self, now: Timestamp, call: Call, reply: Reply) {
+        match (call, reply) {
+            (Call::Describe { .. }, Reply::Described(observations)) => {
+                self.describe_failures = 0;
+                self.next_observe_at = now + self.options.poll_interval;
+                self.observe(now, observations);
+                if !self.phase.is_closing() {
+                    self.reconcile(now);
+                }
+            }
+            (Call::Start { instance }, Reply::Done) => {
+                self.started.insert(instance.clone());
+                if let Some(candidate) = self.current.as_mut().filter(|c| c.instance == instance) {
+                    candidate.start_in_flight = false;
+                    candidate.start_accepted_at = Some(now);
+                    candidate.capacity_since = None;
+                    candidate.not_found_since = None;
+                }
+                self.emit(now, EventKind::StartRequested { instance });
+            }
+            (Call::Stop { instance, force }, Reply::Done) => {
+                if let Some(target) = self.fence.iter_mut().find(|t| t.instance == instance) {
+                    target.stop_in_flight = false;
+                    target.stop_requested_at.get_or_insert(now);
+                }
+                if let Some(abandoned) = self.abandoned.get_mut(&instance) {
+                    abandoned.stop_in_flight = false;
+                    abandoned.stop_accepted_at = Some(now);
+                }
+                if self.phase.is_closing() {
+                    self.emit(now, EventKind::RolledBack { instance });
+                } else {
+                    self.emit(now, EventKind::StopRequested { instance, force });
+                }
+            }
+            (Call::SetTags { instance, tags }, Reply::Done) => {
+                let role = Role::recorded_in(&tags).expect("the engine writes only role tags it knows");
+                self.emit(now, EventKind::Recorded { instance, role });
+                self.tag_write_settled(now);
+            }
+            (call, reply) => unreachable!("{} answered with {reply:?}", call.operation()),
+        }
+    }
+
+    /// One of the recording's tag writes is done (or, for a member never recorded active, given
+    /// up): the activation follows the last demotion, and the run ends with the activation.
+    pub(super) fn tag_write_settled(&mut self, now: Timestamp) {
+        if let Some(remaining) = self.record_remaining.as_mut() {
+            *remaining -= 1;
+            let demotions_done = *remaining == 1 && self.activation.is_some();
+            if demotions_done && !self.phase.is_closing() {
+                let activation = self.activation.take().expect("checked above");
+                self.enqueue(now, activation);
+            } else if *remaining == 0 && !self.phase.is_closing() {
+                self.milestones.recorded_at = Some(now);
+                self.finish_if_converged(now);
+            }
+        }
+    }
+
+    /// Report success once recorded, and only while the latest observation shows every other
+    /// member stopped or gone (a later answer may not: then the next one decides).
+    pub(super) fn finish_if_converged(&mut self, now: Timestamp) {
+        let target = self.current.as_ref().expect("recording follows promotion").instance.clone();
+        let target_running = self.seen[&target].state() == Some(InstanceState::Running);
+        if self.phase.is_closing() || !target_running || !self.others_settled(&target, now) {
+            return;
+        }
+        let from = self.plan.as_ref().expect("recording follows planning").active.clone();
+        self.close(Outcome::FailedOver { from, to: target });
+    }
+
+    pub(super) fn on_error(&mut self, now: Timestamp, queued: Queued, error: ApiError) {
+        if let (Call::Start { instance }, ErrorKind::Transient) = (&queued.call, error.kind) {
+            // No answer (a timeout, a dropped connection) is not a refusal: EC2 may have
+            // accepted the start, so the instance joins those this run answers for.
+            self.started.insert(instance.clone());
+        }
+        let operation = queued.call.operation();
+        let instance = queued.call.instance().cloned();
+        let retryable = error.kind.is_retryable()
+            || (matches!(queued.call, Call::Describe { .. }) && !error.kind.is_permanent());
+        // Describes count their failures across calls (each is a new call); others per call.
+        let is_describe = matches!(queued.call, Call::Describe { .. });
+        let attempt = if is_describe { self.describe_failures } else { queued.attempt };
+        let delay = Backoff::API.delay(attempt, &mut self.rng);
+        let may_retry = now + delay < self.retries_until();
+        if retryable && may_retry {
+            self.call_failed(now, &queued.call, &error, Some(delay));
+            if is_describe {
+                self.describe_failures += 1;
+                self.next_observe_at = now + delay;
+            } else {
+                let attempt = queued.attempt + 1;
+                self.queue.push(Queued { call: queued.call, not_before: now + delay, attempt });
+            }
+            return;
+        }
+        if retryable && !self.phase.is_closing() {
+            // A transient error with no time left to retry it: the deadline ended the run, not
+            // the error (a rerun may well succeed).
+            self.call_failed(now, &queued.call, &error, None);
+            let waiting_for = format!("{} (last error: {error})", self.waiting_for());
+            self.fail(now, Failure::DeadlineExceeded { waiting_for });
+            return;
+        }
+        if self.phase.is_closing() {
+            // A rollback stop that met a still-pending instance (EC2 refuses to stop those)
+            // waits for it to reach running, for as long as a slow boot takes; anything else is
+            // reported and finishing goes on.
+            if error.kind == ErrorKind::WrongState && now < self.retries_until() {
+                let delay = Backoff::CAPACITY.delay(queued.attempt, &mut self.rng);
+                self.call_failed(now, &queued.call, &error, Some(delay));
+                let attempt = queued.attempt + 1;
+                self.queue.push(Queued { call: queued.call, not_before: now + delay, attempt });
+                return;
+            }
+            self.call_failed(now, &queued.call, &error, None);
+            return;
+        }
+        match (&queued.call, error.kind) {
+            (Call::Start { instance }, ErrorKind::Capacity) => {
+                self.on_capacity_error(now, instance.clone(), error)
+            }
+            (Call::Start { instance }, ErrorKind::NotFound) => {
+                self.call_failed(now, &queued.call, &error, Some(self.options.poll_interval));
+                let Some(candidate) = self.current.as_mut().filter(|c| c.instance == *instance) else {
+                    return;
+                };
+                candidate.start_in_flight = false;
+                let since = *candidate.not_found_since.get_or_insert(now);
+                if now.saturating_since(since) >= NOT_VISIBLE_GRACE {
+                    let reason = format!("{}: {}", error.code, error.message);
+                    self.skip_candidate(now, reason);
+                } else {
+                    candidate.retry_start_at = Some(now + NOT_VISIBLE_GRACE / 4);
+                }
+            }
+            (Call::Start { instance }, ErrorKind::WrongState) => {
+                // It moved under us (e.g. still stopping): the next observation decides.
+                self.call_failed(now, &queued.call, &error, Some(self.options.poll_interval));
+                if let Some(candidate) = self.current.as_mut().filter(|c| c.instance == *instance) {
+                    candidate.start_in_flight = false;
+                }
+            }
+            (Call::Stop { instance, .. }, ErrorKind::WrongState | ErrorKind::NotFound) => {
+                // Pending instances cannot be stopped yet, and an id that is not found is not
+                // proof of anything: keep observing (the fence until its deadline, fail closed;
+                // an abandoned standby until it can be stopped).
+                self.call_failed(now, &queued.call, &error, Some(self.options.poll_interval));
+                if let Some(target) = self.fence.iter_mut().find(|t| t.instance == *instance) {
+                    target.stop_in_flight = false;
+                    target.stop_requested_at = None;
+                    target.force_requested = false;
+                }
+                if let Some(abandoned) = self.abandoned.get_mut(instance) {
+                    abandoned.stop_in_flight = false;
+                }
+            }
+            (
+                Call::SetTags { instance, tags },
+                ErrorKind::Denied | ErrorKind::Invalid | ErrorKind::NotFound,
+            ) if Role::recorded_in(tags) == Some(Role::Standby) && !self.recorded_active(instance) => {
+                // Tagging a member that was never recorded active only tidies the record (a
+                // standby this role may not touch, say): it cannot make two members active.
+                self.call_failed(now, &queued.call, &error, None);
+                self.tag_write_settled(now);
+            }
+            (Call::Start { .. }, ErrorKind::Denied) if error.code == NO_CREDENTIALS => {
+                // Would refuse every standby alike: end the run with the reason.
+                self.call_failed(now, &queued.call, &error, None);
+                let failure = Failure::PermanentError { operation: operation.to_owned(), instance, error };
+                self.fail(now, failure);
+            }
+            (Call::Start { instance }, ErrorKind::Denied | ErrorKind::Invalid) => {
+                // This standby cannot be started (denied for it, an instance type no longer
+                // offered, ...): the next one may well be.
+                self.call_failed(now, &queued.call, &error, None);
+                if self.current.as_ref().is_some_and(|c| c.instance == *instance) {
+                    self.skip_candidate(now, format!("{}: {}", error.code, error.message));
+                }
+            }
+            _ => {
+                self.call_failed(now, &queued.call, &error, None);
+                let failure = Failure::PermanentError { operation: operation.to_owned(), instance, error };
+                self.fail(now, failure);
+            }
+        }
+    }
+
+    pub(super) fn call_failed(
+        &mut self,
+        now: Timestamp,
+        call: &Call,
+        error: &ApiError,
+        retry_in: Option<Duration>,
+    ) {
+        self.emit(
+            now,
+            EventKind::CallFailed {
+                operation: call.operation().to_owned(),
+                instance: call.instance().cloned(),
+                kind: error.kind,
+                code: error.code.clone(),
+                message: error.message.clone(),
+                retry_in_ms: retry_in.map(|delay| u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
+            },
+        );
+    }
+}

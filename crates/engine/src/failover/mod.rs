@@ -1,0 +1,485 @@
+//! The failover state machine. It owns no client and reads no clock: the caller asks it for the
+//! next [`Action`] with the current time, makes the call it names (or sleeps until the time it
+//! names), and feeds the result back. Every decision is taken from the latest observation of the
+//! whole group (level-triggered), so a second run, or a run resumed after a crash, picks up from
+//! whatever state the instances are really in.
+//!
+//! Where a run stands is its [`Phase`]; what wakes it is a [`Timer`]; what it waits for is a
+//! [`WaitingFor`]. The report's milestones are written for output only and never read back.
+
+mod calls;
+mod complete;
+mod fence;
+mod observe;
+mod phase;
+mod plan;
+mod promote;
+mod rollback;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+pub use phase::{Phase, Timer, WaitingFor};
+
+use crate::backoff::Backoff;
+use crate::group::{FenceMode, GroupSpec, Ordering};
+use crate::instance::{InstanceId, InstanceState, Observation};
+use crate::provider::{ApiError, Call, ErrorKind, Reply, CALL_TIMEOUT};
+use crate::rate_limit::RateLimiter;
+use crate::report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report};
+use crate::tags::Role;
+use crate::time::Timestamp;
+use observe::Seen;
+use rollback::Abandoned;
+
+/// How often the group is described while a state change is awaited. 250 ms keeps the time
+/// between a change and its observation well under a second with typical API latency, at four
+/// describe calls a second: a fifth of the filtered-describe refill rate.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How long a standby may be missing from describe results before it counts as not found
+/// (describe results are eventually consistent, and an empty answer proves nothing).
+const NOT_VISIBLE_GRACE: Duration = Duration::from_secs(10);
+
+/// A standby seen `stopped` this long after its start was accepted did not start.
+const FAILED_START_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a standby this run did not start must be observed running, without a break, before it
+/// is promoted: longer than describe answers stay stale, so an answer from before another run's
+/// stop cannot promote a standby that is in fact stopping.
+pub const RUNNING_SETTLE: Duration = Duration::from_secs(3);
+
+/// How long a failed run keeps trying to stop a standby it started that is still pending (EC2
+/// refuses to stop it until it runs): longer than a slow boot. Past it, the invocation's retry
+/// (or the next run) finds the standby and deals with it.
+pub const ROLLBACK_LIMIT: Duration = Duration::from_secs(600);
+
+/// How a failover is run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Why this failover runs (an alarm name, "manual", ...), for the report.
+    pub trigger: String,
+    /// Observe and plan, change nothing.
+    pub dry_run: bool,
+    pub poll_interval: Duration,
+    /// Seeds the backoff jitter, so a simulated run replays exactly.
+    pub seed: u64,
+    /// A deadline earlier than the group's own (e.g. a Lambda invocation's remaining time).
+    pub deadline: Option<Timestamp>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            trigger: "manual".to_owned(),
+            dry_run: false,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            seed: 0,
+            deadline: None,
+        }
+    }
+}
+
+/// What the caller must do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Make this call and pass its result to [`Failover::on_result`]; a call still unanswered
+    /// at [`Failover::answer_by`] is abandoned and reported as a timeout.
+    Call(Call),
+    /// Nothing to do before `until`.
+    Sleep { until: Timestamp, waiting_for: WaitingFor },
+    /// The failover is over: take the report with [`Failover::into_report`].
+    Finished,
+}
+
+#[derive(Clone, Debug)]
+struct Queued {
+    call: Call,
+    not_before: Timestamp,
+    attempt: u32,
+}
+
+#[derive(Clone, Debug)]
+struct FenceTarget {
+    instance: InstanceId,
+    stop_requested_at: Option<Timestamp>,
+    force_requested: bool,
+    /// A stop call is queued or in flight.
+    stop_in_flight: bool,
+    /// A stop was sent while the target was not visible (sent once: it may not exist).
+    blind_stop_sent: bool,
+}
+
+/// The standby currently being promoted.
+#[derive(Clone, Debug)]
+struct Candidate {
+    instance: InstanceId,
+    since: Timestamp,
+    /// A start call is queued or in flight.
+    start_in_flight: bool,
+    /// When a start call was accepted.
+    start_accepted_at: Option<Timestamp>,
+    saw_pending_after_start: bool,
+    /// Since when it has been observed running without a break.
+    running_since: Option<Timestamp>,
+    /// When it was taken as running (promoted).
+    promoted_at: Option<Timestamp>,
+    retry_start_at: Option<Timestamp>,
+    capacity_since: Option<Timestamp>,
+    capacity_attempts: u32,
+    not_found_since: Option<Timestamp>,
+}
+
+impl Candidate {
+    fn new(instance: InstanceId, since: Timestamp) -> Self {
+        Self {
+            instance,
+            since,
+            start_in_flight: false,
+            start_accepted_at: None,
+            saw_pending_after_start: false,
+            running_since: None,
+            promoted_at: None,
+            retry_start_at: None,
+            capacity_since: None,
+            capacity_attempts: 0,
+            not_found_since: None,
+        }
+    }
+}
+
+/// One failover of one group, from the first observation to a recorded active standby or a
+/// reported failure.
+#[derive(Debug)]
+pub struct Failover {
+    spec: GroupSpec,
+    options: Options,
+    phase: Phase,
+    rng: fastrand::Rng,
+    limiter: RateLimiter,
+    started_at: Timestamp,
+    deadline: Timestamp,
+    events: Vec<Event>,
+    calls: BTreeMap<&'static str, u32>,
+    seen: BTreeMap<InstanceId, Seen>,
+    plan: Option<Plan>,
+    fence: Vec<FenceTarget>,
+    fence_started_at: Option<Timestamp>,
+    fence_confirmed_at: Option<Timestamp>,
+    candidates: VecDeque<InstanceId>,
+    current: Option<Candidate>,
+    tried: Vec<(InstanceId, String)>,
+    /// Standbys whose start this run had accepted, or whose start call got no answer (it may
+    /// have been accepted).
+    started: BTreeSet<InstanceId>,
+    /// Standbys found live at plan time and taken as the first candidate: started by an earlier
+    /// run, so this run answers for stopping them if it does not promote them.
+    adopted: BTreeSet<InstanceId>,
+    /// Standbys given up on, stopped until a stop is observed.
+    abandoned: BTreeMap<InstanceId, Abandoned>,
+    /// When the run failed and began stopping what it started.
+    rollback_started_at: Option<Timestamp>,
+    /// For the report only: never read to take a decision.
+    milestones: Milestones,
+    /// Tag writes still to be acknowledged, once recording has begun.
+    record_remaining: Option<usize>,
+    /// The write that records the new active member, held back until every demotion is
+    /// acknowledged: a demotion retried after an error must still land first.
+    activation: Option<Call>,
+    queue: Vec<Queued>,
+    in_flight: Option<Queued>,
+    /// When the call in flight must have answered by.
+    answer_by: Option<Timestamp>,
+    next_observe_at: Timestamp,
+    describe_failures: u32,
+    /// Set when the run enters `Closing`.
+    outcome: Option<Outcome>,
+}
+
+impl Failover {
+    /// A failover of `spec` starting at `now`.
+    pub fn new(spec: GroupSpec, options: Options, now: Timestamp) -> Self {
+        spec.assert_well_formed();
+        assert!(!options.poll_interval.is_zero(), "the poll interval must be positive");
+        let own_deadline = now + spec.timeouts.failover;
+        let deadline = options.deadline.map_or(own_deadline, |given| given.min(own_deadline));
+        let seen = spec.members().into_iter().map(|member| (member, Seen::default())).collect();
+        let mut failover = Self {
+            phase: Phase::Observing,
+            rng: fastrand::Rng::with_seed(options.seed),
+            limiter: RateLimiter::new(),
+            started_at: now,
+            deadline,
+            events: Vec::new(),
+            calls: BTreeMap::new(),
+            seen,
+            plan: None,
+            fence: Vec::new(),
+            fence_started_at: None,
+            fence_confirmed_at: None,
+            candidates: VecDeque::new(),
+            current: None,
+            tried: Vec::new(),
+            started: BTreeSet::new(),
+            adopted: BTreeSet::new(),
+            abandoned: BTreeMap::new(),
+            rollback_started_at: None,
+            milestones: Milestones::default(),
+            record_remaining: None,
+            activation: None,
+            queue: Vec::new(),
+            in_flight: None,
+            answer_by: None,
+            next_observe_at: now,
+            describe_failures: 0,
+            outcome: None,
+            spec,
+            options,
+        };
+        failover.emit(
+            now,
+            EventKind::Started {
+                group: failover.spec.name.clone(),
+                trigger: failover.options.trigger.clone(),
+                ordering: failover.spec.ordering,
+            },
+        );
+        failover
+    }
+
+    /// Every event so far, oldest first.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The failover's deadline.
+    pub fn deadline(&self) -> Timestamp {
+        self.deadline
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+
+    /// When the call named by the last [`Action::Call`] must have answered by: one call's
+    /// timeout, or less when the time left to retry (the deadline, or the rollback's limit) is
+    /// shorter. A call that has not answered by then counts as a timeout (which, for a start or
+    /// a stop, may still have happened).
+    pub fn answer_by(&self) -> Timestamp {
+        self.answer_by.expect("answer_by is asked while a call is in flight")
+    }
+
+    /// The final report. Panics if the failover has not finished.
+    pub fn into_report(self) -> Report {
+        assert!(self.is_finished(), "into_report before the failover finished");
+        let outcome = self.outcome.expect("a finished failover has an outcome");
+        let finished_at = self.events.last().map_or(self.started_at, |event| event.at);
+        Report {
+            group: self.spec.name,
+            started_at: self.started_at,
+            finished_at,
+            outcome,
+            milestones: self.milestones,
+            calls: self.calls,
+            events: self.events,
+        }
+    }
+
+    /// The next thing to do at `now`.
+    pub fn poll(&mut self, now: Timestamp) -> Action {
+        assert!(self.in_flight.is_none(), "poll while a call awaits its result");
+        if self.is_finished() {
+            return Action::Finished;
+        }
+        self.check_deadlines(now);
+        if self.phase == Phase::Closing && self.queue.is_empty() {
+            self.finish(now);
+            return Action::Finished;
+        }
+
+        let ready = self.queue.iter().position(|queued| queued.not_before <= now);
+        let observe_due = self.timer(Timer::Observe).is_some_and(|at| now >= at);
+        let next = match ready {
+            Some(index) => Some(self.queue.remove(index)),
+            None if observe_due => Some(Queued {
+                call: Call::Describe { instances: self.spec.members() },
+                not_before: now,
+                attempt: 0,
+            }),
+            None => None,
+        };
+        if let Some(queued) = next {
+            match self.limiter.try_take(&queued.call, now) {
+                Ok(()) => {
+                    *self.calls.entry(queued.call.operation()).or_default() += 1;
+                    let call = queued.call.clone();
+                    let time_left = self.retries_until().max(now + Duration::from_secs(1));
+                    self.answer_by = Some((now + CALL_TIMEOUT).min(time_left));
+                    self.in_flight = Some(queued);
+                    return Action::Call(call);
+                }
+                Err(token_at) => {
+                    // Put a mutating call back; a describe is simply made again when due.
+                    if !matches!(queued.call, Call::Describe { .. }) {
+                        self.queue.insert(0, Queued { not_before: token_at, ..queued });
+                    } else {
+                        self.next_observe_at = token_at;
+                    }
+                    return Action::Sleep { until: token_at, waiting_for: WaitingFor::RequestToken };
+                }
+            }
+        }
+
+        let until = Timer::ALL
+            .into_iter()
+            .filter_map(|timer| self.timer(timer))
+            .min()
+            .expect("a failover that is not finished always has a timer set");
+        Action::Sleep { until, waiting_for: self.waiting_for() }
+    }
+
+    /// When `timer` fires, if it is set. While closing, only queued calls wake the run.
+    pub fn timer(&self, timer: Timer) -> Option<Timestamp> {
+        let running = !self.phase.is_closing();
+        match timer {
+            Timer::Call => self.queue.iter().map(|queued| queued.not_before).min(),
+            Timer::Observe => running.then_some(self.next_observe_at),
+            Timer::Fence => self.fence_deadline().filter(|_| running),
+            Timer::Failover => running.then_some(self.deadline),
+        }
+    }
+
+    /// Move to `next`, which must be a legal transition from the current phase.
+    fn enter(&mut self, next: Phase) {
+        assert!(
+            self.phase.may_enter(next),
+            "group {}: illegal phase change {:?} -> {next:?}",
+            self.spec.name,
+            self.phase
+        );
+        self.phase = next;
+    }
+
+    /// Decide the outcome and start closing: queued calls (a rollback's stops) still drain.
+    fn close(&mut self, outcome: Outcome) {
+        self.enter(Phase::Closing);
+        self.outcome = Some(outcome);
+    }
+
+    /// Fail when the fence or the whole failover runs out of time, whether or not describe
+    /// calls are getting through.
+    fn check_deadlines(&mut self, now: Timestamp) {
+        if self.phase.is_closing() {
+            return;
+        }
+        if self.fence_deadline().is_some_and(|deadline| now >= deadline) {
+            let unconfirmed = self
+                .fence
+                .iter()
+                .map(|target| (target.instance.clone(), self.seen[&target.instance].state()))
+                .find(|(_, state)| state.is_none_or(InstanceState::is_live))
+                .expect("an unconfirmed fence has a live or unseen target");
+            let (instance, last_state) = unconfirmed;
+            self.fail(now, Failure::FenceNotConfirmed { instance, last_state });
+        } else if now >= self.deadline {
+            let waiting_for = self.waiting_for().to_string();
+            self.fail(now, Failure::DeadlineExceeded { waiting_for });
+        }
+    }
+
+    /// Decide the next steps from the latest observation.
+    fn reconcile(&mut self, now: Timestamp) {
+        if self.phase == Phase::Observing {
+            // An empty or partial answer is no basis for a plan: wait (a bounded while) until
+            // the primary is visible, so its state and tags are known.
+            let primary_visible = self.seen[&self.spec.primary].observation.is_some();
+            if !primary_visible && now.saturating_since(self.started_at) < NOT_VISIBLE_GRACE {
+                return;
+            }
+            self.make_plan(now);
+            if self.phase.is_closing() {
+                return;
+            }
+        }
+        self.advance_fence(now);
+        self.advance_abandoned(now);
+        if self.phase == Phase::Fencing && self.fence_confirmed_at.is_some() {
+            self.enter(Phase::Promoting);
+        }
+        if matches!(self.phase, Phase::Promoting | Phase::Recording) {
+            self.advance_promotion(now);
+        }
+        if matches!(self.phase, Phase::Promoting | Phase::Recording) {
+            self.advance_completion(now);
+        }
+    }
+
+    fn enqueue(&mut self, now: Timestamp, call: Call) {
+        assert!(!self.options.dry_run, "a dry run queued {}", call.operation());
+        if let Some(instance) = call.instance() {
+            assert!(
+                self.spec.contains(instance),
+                "{} on {instance}, outside group {}",
+                call.operation(),
+                self.spec.name
+            );
+        }
+        self.queue.push(Queued { call, not_before: now, attempt: 0 });
+    }
+
+    /// The promoted standby, if the current candidate is running and taken as such.
+    fn promoted(&self) -> Option<&InstanceId> {
+        self.current.as_ref().filter(|candidate| candidate.promoted_at.is_some()).map(|c| &c.instance)
+    }
+
+    fn finish(&mut self, now: Timestamp) {
+        if let Some(Outcome::FailedOver { to, .. }) = &self.outcome {
+            // The convergence rule, on the latest observation, whatever path led here.
+            debug_assert!(
+                self.seen[to].state() == Some(InstanceState::Running) && self.others_settled(to, now),
+                "group {}: success reported while {to} is not the only member that can serve",
+                self.spec.name
+            );
+        }
+        let outcome = self.outcome.as_ref().expect("finish needs an outcome").to_string();
+        self.emit(now, EventKind::Finished { outcome });
+        self.enter(Phase::Finished);
+    }
+
+    /// What the failover is waiting for.
+    fn waiting_for(&self) -> WaitingFor {
+        let live_or_unseen =
+            |instance: &InstanceId| self.seen[instance].state().is_none_or(InstanceState::is_live);
+        match self.phase {
+            Phase::Observing => return WaitingFor::FirstObservation,
+            Phase::Closing | Phase::Finished => return WaitingFor::RollbackCalls,
+            Phase::Fencing | Phase::Promoting | Phase::Recording => {}
+        }
+        if self.fence_confirmed_at.is_none() {
+            if let Some(target) = self.fence.iter().find(|target| live_or_unseen(&target.instance)) {
+                return WaitingFor::Stop(target.instance.clone());
+            }
+        }
+        if let Some(candidate) = self.current.as_ref().filter(|candidate| candidate.promoted_at.is_none()) {
+            return WaitingFor::Start(candidate.instance.clone());
+        }
+        if self.fence_confirmed_at.is_none() {
+            return WaitingFor::FenceConfirmation;
+        }
+        if let Some(instance) = self.abandoned.keys().find(|instance| live_or_unseen(instance)) {
+            return WaitingFor::AbandonedStop(instance.clone());
+        }
+        if self.phase == Phase::Recording && self.record_remaining.is_some_and(|remaining| remaining > 0) {
+            return WaitingFor::TagWrites;
+        }
+        WaitingFor::OthersStopped
+    }
+
+    fn emit(&mut self, at: Timestamp, kind: EventKind) {
+        self.events.push(Event { at, kind });
+    }
+}

@@ -1,0 +1,75 @@
+//! Observation: what the latest describe answer says about each member, what went missing from
+//! it, and the convergence rule judged on it.
+
+use super::*;
+
+/// The latest word on one member.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Seen {
+    pub(super) observation: Option<Observation>,
+    /// Since when describe results have not included it.
+    pub(super) absent_since: Option<Timestamp>,
+}
+
+impl Seen {
+    /// The state from the latest describe call; None if that call did not return the instance
+    /// (an earlier answer is stale, and must never count as the current state).
+    pub(super) fn state(&self) -> Option<InstanceState> {
+        if self.absent_since.is_some() {
+            return None;
+        }
+        self.observation.as_ref().map(|observation| observation.state)
+    }
+}
+
+impl Failover {
+    /// Take in one describe result: note what changed, and what went missing.
+    pub(super) fn observe(&mut self, now: Timestamp, observations: Vec<Observation>) {
+        let mut by_id: BTreeMap<InstanceId, Observation> = observations
+            .into_iter()
+            .filter(|observation| self.seen.contains_key(&observation.instance))
+            .map(|observation| (observation.instance.clone(), observation))
+            .collect();
+        for member in self.spec.members() {
+            let seen = self.seen.get_mut(&member).expect("every member has an entry");
+            match by_id.remove(&member) {
+                Some(observation) => {
+                    let previous = seen.state();
+                    let state = observation.state;
+                    seen.absent_since = None;
+                    seen.observation = Some(observation);
+                    if previous != Some(state) {
+                        self.emit(now, EventKind::Observed { instance: member, state, previous });
+                    }
+                }
+                None => {
+                    if seen.absent_since.is_none() {
+                        seen.absent_since = Some(now);
+                        self.emit(now, EventKind::NotVisible { instance: member });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the latest observation of `instance` records it active.
+    pub(super) fn recorded_active(&self, instance: &InstanceId) -> bool {
+        let observation = self.seen.get(instance).and_then(|seen| seen.observation.as_ref());
+        observation.and_then(|observation| Role::recorded_in(&observation.tags)) == Some(Role::Active)
+    }
+
+    /// The convergence rule: every member but `target` is, in the latest observation, stopped or
+    /// gone (or has not been returned for longer than answers stay stale, after last being seen
+    /// gone or never at all).
+    pub(super) fn others_settled(&self, target: &InstanceId, now: Timestamp) -> bool {
+        self.seen.iter().filter(|(member, _)| *member != target).all(|(_, seen)| match seen.state() {
+            Some(state) => !state.is_live() || state.is_gone(),
+            None => {
+                let last = seen.observation.as_ref().map(|observation| observation.state);
+                let long_gone =
+                    seen.absent_since.is_some_and(|since| now.saturating_since(since) >= NOT_VISIBLE_GRACE);
+                long_gone && last.is_none_or(InstanceState::is_gone)
+            }
+        })
+    }
+}

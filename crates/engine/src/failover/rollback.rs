@@ -1,0 +1,110 @@
+//! Rollback: the standbys this run answers for but does not promote (started, possibly started,
+//! adopted, or found live out of turn) are stopped until a stop is observed, and a failed run
+//! stops everything it started before it reports.
+
+use super::*;
+
+/// An abandoned standby still seen running this long after its stop was accepted is stopped
+/// again (the first answer may have been stale, or the stop lost).
+const RESTOP_AFTER: Duration = Duration::from_secs(10);
+
+/// A standby this run started, or found live and adopted, and then gave up on: it is stopped
+/// until a stop is observed, so no run ends with it booting beside the promoted member.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Abandoned {
+    /// A stop call is queued or in flight.
+    pub(super) stop_in_flight: bool,
+    pub(super) stop_accepted_at: Option<Timestamp>,
+}
+
+impl Failover {
+    /// End with a failure, stopping every standby this run answers for (started, possibly
+    /// started, adopted or abandoned) except one it promoted behind a fence that still holds: a
+    /// failed failover leaves nothing it started running beside another member.
+    pub(super) fn fail(&mut self, now: Timestamp, failure: Failure) {
+        self.queue.clear();
+        self.rollback_started_at = Some(now);
+        let promoted_behind_fence = self.promoted().filter(|_| self.fence_confirmed_at.is_some()).cloned();
+        let mut rollback: BTreeSet<InstanceId> = self.started.union(&self.adopted).cloned().collect();
+        rollback.extend(self.abandoned.keys().cloned());
+        // Its last observed state may predate the start, and stopping a stopped instance is a
+        // harmless no-op: every one is stopped.
+        for instance in
+            rollback.into_iter().filter(|instance| Some(instance) != promoted_behind_fence.as_ref())
+        {
+            self.queue.push(Queued {
+                call: Call::Stop { instance, force: true },
+                not_before: now,
+                attempt: 0,
+            });
+        }
+        self.close(Outcome::Failed { failure });
+    }
+
+    /// Until when a failed call may be retried: the failover's deadline while it runs, and
+    /// `ROLLBACK_LIMIT` after a failure for the rollback's calls.
+    pub(super) fn retries_until(&self) -> Timestamp {
+        self.rollback_started_at.map_or(self.deadline, |failed_at| failed_at + ROLLBACK_LIMIT)
+    }
+
+    /// Stop every abandoned standby that runs; one that is pending is stopped once it runs (EC2
+    /// refuses to stop a pending instance), and a stop is sent again if it still runs a while
+    /// after the last was accepted.
+    pub(super) fn advance_abandoned(&mut self, now: Timestamp) {
+        // A standby already given up on that is seen live after all was started by someone (an
+        // earlier run, say, whose standby this run skipped as not found while the answers were
+        // empty): this run answers for it too.
+        let current = self.current.as_ref().map(|candidate| candidate.instance.clone());
+        let strays: Vec<InstanceId> = self
+            .tried
+            .iter()
+            .map(|(standby, _)| standby)
+            .filter(|standby| Some(*standby) != current.as_ref())
+            .filter(|standby| !self.fence.iter().any(|target| &target.instance == *standby))
+            .filter(|standby| {
+                matches!(self.seen[*standby].state(), Some(InstanceState::Pending | InstanceState::Running))
+            })
+            .cloned()
+            .collect();
+        for stray in strays {
+            self.abandoned.entry(stray).or_default();
+        }
+        // A standby still waiting its turn that is seen live was started outside this run (by a
+        // crashed earlier run, say, while the answers were empty at plan time): it is never also
+        // tried, and this run stops it. The head of the list, before promotion begins, is the
+        // one exception: it is the next to be promoted.
+        let head = if current.is_none() { self.candidates.front().cloned() } else { None };
+        let live_queued: Vec<InstanceId> = self
+            .candidates
+            .iter()
+            .filter(|standby| Some(*standby) != head.as_ref())
+            .filter(|standby| {
+                matches!(self.seen[*standby].state(), Some(InstanceState::Pending | InstanceState::Running))
+            })
+            .cloned()
+            .collect();
+        for standby in live_queued {
+            self.candidates.retain(|queued| *queued != standby);
+            self.abandoned.entry(standby.clone()).or_default();
+            let reason = "found live while another standby was being promoted (started outside this run)";
+            self.emit(
+                now,
+                EventKind::StandbySkipped { instance: standby.clone(), reason: reason.to_owned() },
+            );
+            self.tried.push((standby, reason.to_owned()));
+        }
+        let mut to_stop = Vec::new();
+        for (instance, abandoned) in &mut self.abandoned {
+            if self.seen[instance].state() != Some(InstanceState::Running) || abandoned.stop_in_flight {
+                continue;
+            }
+            if abandoned.stop_accepted_at.is_none_or(|at| now.saturating_since(at) >= RESTOP_AFTER) {
+                abandoned.stop_in_flight = true;
+                to_stop.push(instance.clone());
+            }
+        }
+        for instance in to_stop {
+            self.enqueue(now, Call::Stop { instance, force: true });
+        }
+    }
+}
