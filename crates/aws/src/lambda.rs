@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use coldstandby_config::{Config, ConfigError};
 use coldstandby_engine::lock::InProcessLocks;
-use coldstandby_engine::Timestamp;
+use coldstandby_engine::{Retry, Timestamp};
 use coldstandby_handler::{Handler, HandlerError, LogObserver};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -99,6 +99,30 @@ impl From<FunctionError> for Diagnostic {
     }
 }
 
+/// What the invocation returns to Lambda. A transient failure is a function error, which Lambda's
+/// asynchronous invocation retries (about one and two minutes later). A permanent one would fail
+/// the same way every time, so it is answered as a refusal (`"decision": "refused"`, with the
+/// error's type and message, `"retry": false`) that Lambda does not retry; both are logged at
+/// ERROR level with their `error_type` and `retry` fields.
+pub fn invocation_result(result: Result<Value, HandlerError>) -> Result<Value, FunctionError> {
+    let error = match result {
+        Ok(response) => return Ok(response),
+        Err(error) => error,
+    };
+    let retry = error.retry();
+    let error = FunctionError::from(error);
+    tracing::error!(error_type = error.error_type, retry = ?retry, error = %error.message, "invocation failed");
+    match retry {
+        Retry::Transient => Err(error),
+        Retry::Permanent => Ok(serde_json::json!({
+            "decision": "refused",
+            "errorType": error.error_type,
+            "errorMessage": error.message,
+            "retry": false,
+        })),
+    }
+}
+
 /// Tell Lambda the function cannot start (`POST /runtime/init/error`). A failure to report is
 /// logged: the process ends non-zero either way, which Lambda also records.
 async fn report_init_error(error_type: &str, message: &str) {
@@ -141,14 +165,8 @@ pub async fn run() -> Result<(), LambdaError> {
         let deadline = Timestamp::from_unix_millis(event.context.deadline);
         let handler = Handler { config, provider, clock: &SystemClock, locks };
         let mut observer = LogObserver::default();
-        match handler.handle(&event.payload, Some(deadline), &mut observer).await {
-            Ok(handled) => Ok(serde_json::to_value(&handled).unwrap_or(Value::Null)),
-            Err(error) => {
-                let error = FunctionError::from(error);
-                tracing::error!(error_type = error.error_type, error = %error.message, "invocation failed");
-                Err(error)
-            }
-        }
+        let handled = handler.handle(&event.payload, Some(deadline), &mut observer).await;
+        invocation_result(handled.map(|handled| serde_json::to_value(&handled).unwrap_or(Value::Null)))
     }))
     .await
     .map_err(|error| LambdaError::Runtime(error.to_string()))
@@ -157,6 +175,24 @@ pub async fn run() -> Result<(), LambdaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_permanent_failure_is_a_refusal_lambda_does_not_retry_and_a_transient_one_an_error() {
+        let mismatch = HandlerError::DimensionMismatch {
+            alarm: "cpu".into(),
+            group: "web".into(),
+            primary: "i-0123456789abcdef0".parse().unwrap(),
+            watched: "i-0fedcba9876543210".into(),
+        };
+        let refused = invocation_result(Err(mismatch)).expect("a refusal is a response");
+        assert_eq!(refused["decision"], "refused");
+        assert_eq!(refused["errorType"], "ColdStandby.DimensionMismatch");
+        assert_eq!(refused["retry"], false);
+
+        let busy = HandlerError::Busy(coldstandby_engine::lock::GroupBusy { group: "web".into() });
+        let error = invocation_result(Err(busy)).expect_err("a transient failure is a function error");
+        assert_eq!(error.error_type, "ColdStandby.GroupBusy");
+    }
 
     #[test]
     fn an_invocation_error_names_our_error_not_a_rust_type() {

@@ -459,6 +459,10 @@ fn the_template_deploys_into_moto_cloudformation_and_doctor_passes_it() {
         assert!(created.contains(&expected), "{expected:?} not among {created:?}");
     }
     assert!(body.contains("  AlarmWebPrimaryCpuHighAlarm:\n    Type: AWS::CloudWatch::Alarm"));
+    // Refusals (permanent failures Lambda must not retry) reach the on-failure topic through a
+    // metric filter on the function's log; the contract test checks the log line it matches.
+    assert!(body.contains("  RefusedEventsFilter:\n    Type: AWS::Logs::MetricFilter"), "{body}");
+    assert!(body.contains(r#"FilterPattern: "{ $.retry = \"Permanent\" }""#), "{body}");
 
     // The function as the template sized it.
     let function =

@@ -351,13 +351,15 @@ fn the_package_serves_alarm_events_as_lambda_runs_it() {
     assert_eq!(article.instance(&article.standby).0, InstanceStateName::Running);
     assert_eq!(article.instance(&article.primary).0, InstanceStateName::Stopped);
 
-    // 2. A permanent failure: the invocation-error endpoint, with our error's name.
+    // 2. A permanent failure: answered as a refusal (a function error would make Lambda retry
+    // the same refusal twice), naming our error; nothing changed.
     let second = api.next_post(&mut function);
-    assert_eq!(second.path, "/2018-06-01/runtime/invocation/req-2/error", "{second:?}");
-    let error = second.json();
-    assert_eq!(error["errorType"], "ColdStandby.DimensionMismatch", "{error}");
-    assert!(error["errorMessage"].as_str().unwrap().contains("i-0fedcba9876543210"), "{error}");
-    assert!(second.headers.contains_key("lambda-runtime-function-error-type"), "{second:?}");
+    assert_eq!(second.path, "/2018-06-01/runtime/invocation/req-2/response", "{second:?}");
+    let refused = second.json();
+    assert_eq!(refused["decision"], "refused", "{refused}");
+    assert_eq!(refused["retry"], false, "{refused}");
+    assert_eq!(refused["errorType"], "ColdStandby.DimensionMismatch", "{refused}");
+    assert!(refused["errorMessage"].as_str().unwrap().contains("i-0fedcba9876543210"), "{refused}");
     assert_eq!(article.instance(&article.standby).0, InstanceStateName::Running, "nothing changed");
 
     // 3. The same process keeps serving: an OK event is acknowledged as ignored.
@@ -388,6 +390,7 @@ fn the_package_serves_alarm_events_as_lambda_runs_it() {
     }
     let failure = lines.iter().find(|line| line["error_type"].is_string()).expect("the failure is logged");
     assert_eq!(failure["error_type"], "ColdStandby.DimensionMismatch");
+    assert_eq!(failure["retry"], "Permanent", "{failure}");
     assert!(logs.lines().all(|line| !line.contains('\u{1b}')), "colour codes in the logs:\n{logs}");
 }
 

@@ -5,6 +5,7 @@
 pub mod doctor;
 pub mod iam;
 pub mod policy;
+pub mod refusals;
 pub mod sizing;
 pub mod subnets;
 pub mod template;

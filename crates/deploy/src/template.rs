@@ -128,6 +128,10 @@ pub fn cloudformation(config: &Config, options: &TemplateOptions) -> Result<Stri
         .with("ExecutionRole", execution_role(config, options))
         .with("Function", function(options, worst.function_timeout.as_secs(), &config_text))
         .with("EventInvokeConfig", event_invoke_config(options));
+    for (logical_id, resource) in crate::refusals::resources(reference("LogGroup"), on_failure_destination())
+    {
+        resources.insert(logical_id, resource);
+    }
     for (logical_id, alarm) in alarm_logical_ids(config) {
         resources.insert(&format!("{logical_id}Permission"), permission(&alarm));
         let definition = config.groups.iter().filter_map(|g| g.alarm.as_ref()).find(|a| a.name == alarm);

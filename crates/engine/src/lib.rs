@@ -20,6 +20,6 @@ pub use failover::{Action, Failover, Options, Phase, Timer, WaitingFor};
 pub use group::{FenceMode, GroupSpec, Ordering, Timeouts};
 pub use instance::{InstanceId, InstanceState, Observation};
 pub use provider::{ApiError, Call, ErrorKind, Provider, Reply};
-pub use report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report};
+pub use report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report, Retry};
 pub use tags::Role;
 pub use time::{Clock, Timestamp};

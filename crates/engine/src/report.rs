@@ -176,6 +176,30 @@ pub enum Failure {
     ConflictingRecords { active: Vec<InstanceId> },
 }
 
+/// Whether running the same thing again later can succeed: what a caller that retries (Lambda's
+/// asynchronous invocation does, twice) must know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Retry {
+    /// A rerun may succeed (capacity may come back, a stop may finish, a deadline resumes).
+    Transient,
+    /// Only a person can mend it (configuration, permissions, conflicting records).
+    Permanent,
+}
+
+impl Failure {
+    /// Whether a rerun of the failover can succeed where this one failed.
+    pub fn retry(&self) -> Retry {
+        match self {
+            Self::FenceNotConfirmed { .. }
+            | Self::NoStandbyAvailable { .. }
+            | Self::DeadlineExceeded { .. } => Retry::Transient,
+            Self::PermanentError { error, .. } if !error.kind.is_permanent() => Retry::Transient,
+            Self::PermanentError { .. } | Self::ConflictingRecords { .. } => Retry::Permanent,
+        }
+    }
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -290,5 +314,22 @@ mod tests {
             let json = serde_json::to_value(&kind).unwrap();
             assert_eq!(json["step"], kind.step());
         }
+    }
+
+    #[test]
+    fn only_what_a_person_must_mend_is_permanent() {
+        use crate::provider::{ApiError, ErrorKind};
+        let error = |kind| Failure::PermanentError {
+            operation: "StartInstances".to_owned(),
+            instance: None,
+            error: ApiError::new(kind, "Code", "message"),
+        };
+        assert_eq!(error(ErrorKind::Denied).retry(), Retry::Permanent);
+        assert_eq!(error(ErrorKind::Invalid).retry(), Retry::Permanent);
+        assert_eq!(error(ErrorKind::Transient).retry(), Retry::Transient);
+        assert_eq!(Failure::ConflictingRecords { active: Vec::new() }.retry(), Retry::Permanent);
+        let deadline = Failure::DeadlineExceeded { waiting_for: "x".to_owned() };
+        assert_eq!(deadline.retry(), Retry::Transient);
+        assert_eq!(Failure::NoStandbyAvailable { tried: Vec::new() }.retry(), Retry::Transient);
     }
 }

@@ -9,7 +9,7 @@ use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::lock::{GroupBusy, GroupLock, InProcessLocks};
 use coldstandby_engine::tags::{trigger_tag_value, TRIGGER_TAG};
 use coldstandby_engine::{
-    ApiError, Clock, Failover, InstanceId, Options, Outcome, Provider, Report, Timestamp,
+    ApiError, Clock, Failover, InstanceId, Options, Outcome, Provider, Report, Retry, Timestamp,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -82,6 +82,30 @@ fn list_errors(errors: &[HandlerError]) -> String {
 }
 
 impl HandlerError {
+    /// Whether handling the same event again later can succeed. Lambda retries every function
+    /// error, so the function answers a permanent one as a refusal instead (see the Lambda
+    /// entry point): retrying it would only repeat the same refusal.
+    pub fn retry(&self) -> Retry {
+        match self {
+            Self::MalformedEvent(_) | Self::DimensionMismatch { .. } | Self::UnknownInstances { .. } => {
+                Retry::Permanent
+            }
+            Self::Describe { error, .. } if error.kind.is_permanent() => Retry::Permanent,
+            Self::Describe { .. } | Self::Busy(_) => Retry::Transient,
+            Self::FailoverFailed { report, .. } => match &report.outcome {
+                Outcome::Failed { failure } => failure.retry(),
+                _ => Retry::Transient,
+            },
+            Self::GroupsFailed { failed, .. } => {
+                if failed.iter().any(|error| error.retry() == Retry::Transient) {
+                    Retry::Transient
+                } else {
+                    Retry::Permanent
+                }
+            }
+        }
+    }
+
     /// The error's name as Lambda reports it (`errorType`, and so the on-failure record): one per
     /// variant, stable, so alerting can match on it.
     pub fn error_type(&self) -> &'static str {
