@@ -406,6 +406,11 @@ fn an_invalid_configuration_is_an_init_error_and_the_process_exits() {
     assert_eq!(posted.path, "/2018-06-01/runtime/init/error", "{posted:?}");
     let error = posted.json();
     assert_eq!(error["errorType"], "ColdStandby.InvalidConfiguration", "{error}");
+    assert_eq!(
+        posted.headers.get("lambda-runtime-function-error-type").map(String::as_str),
+        Some("ColdStandby.InvalidConfiguration"),
+        "{posted:?}"
+    );
     assert!(error["errorMessage"].as_str().unwrap().contains("group[0].primary"), "{error}");
     let status = function.wait_exit(Duration::from_secs(30)).expect("the process exits after an init error");
     assert!(!status.success(), "{status}");
