@@ -16,7 +16,7 @@ use coldstandby_engine::{
     Action, ApiError, Call, ErrorKind, EventKind, Failover, Failure, FenceMode, InstanceId, InstanceState,
     Observation, Options, Ordering, Outcome, Provider, Report, Role,
 };
-use coldstandby_sim::{run_ready, RegionFaults, SimInstance, SimRegion, Timings};
+use coldstandby_sim::{run_ready, CapacityShortage, RegionFaults, SimInstance, SimRegion, Timings};
 
 #[test]
 fn fence_first_starts_the_standby_only_after_the_primary_is_confirmed_stopped() {
@@ -151,7 +151,7 @@ fn a_standby_that_does_not_exist_is_skipped_after_a_grace_period() {
 fn capacity_errors_are_retried_within_the_budget() {
     let region = region(11);
     region.with_instance(&id(FIRST), |standby, now| {
-        standby.faults.capacity_shortage_until = Some(Some(now + Duration::from_secs(75)));
+        standby.faults.capacity_shortage = Some(CapacityShortage::Until(now + Duration::from_secs(75)));
     });
     let report = run(&region, group(Ordering::FenceFirst));
     failed_over_to(&report, FIRST);
@@ -165,7 +165,9 @@ fn capacity_errors_are_retried_within_the_budget() {
 #[test]
 fn capacity_errors_beyond_the_budget_move_to_the_next_standby() {
     let region = region(12);
-    region.with_instance(&id(FIRST), |standby, _| standby.faults.capacity_shortage_until = Some(None));
+    region.with_instance(&id(FIRST), |standby, _| {
+        standby.faults.capacity_shortage = Some(CapacityShortage::ForGood)
+    });
     let mut spec = group(Ordering::FenceFirst);
     spec.timeouts.capacity_retry = Duration::from_secs(30);
     let report = run(&region, spec);
@@ -195,8 +197,12 @@ fn a_standby_that_falls_back_to_stopped_is_skipped_with_its_state_reason() {
 #[test]
 fn when_every_standby_fails_the_report_names_each_and_why() {
     let region = region(14);
-    region.with_instance(&id(FIRST), |standby, _| standby.faults.capacity_shortage_until = Some(None));
-    region.with_instance(&id(SECOND), |standby, _| standby.faults.capacity_shortage_until = Some(None));
+    region.with_instance(&id(FIRST), |standby, _| {
+        standby.faults.capacity_shortage = Some(CapacityShortage::ForGood)
+    });
+    region.with_instance(&id(SECOND), |standby, _| {
+        standby.faults.capacity_shortage = Some(CapacityShortage::ForGood)
+    });
     let mut spec = group(Ordering::FenceFirst);
     spec.timeouts.capacity_retry = Duration::from_secs(20);
     let report = run(&region, spec);

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-pub use model::{InstanceFaults, SimInstance, Span, Timings, Transition};
+pub use model::{CapacityShortage, InstanceFaults, SimInstance, Span, Timings, Transition};
 pub use region::{CallRecord, RegionFaults, SimRegion};
 
 /// Run a future that never waits (anything driven by the simulated region) to completion.

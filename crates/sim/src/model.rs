@@ -60,11 +60,30 @@ impl Default for Timings {
     }
 }
 
+/// A shortage of the instance's type in its zone: starts fail with
+/// `InsufficientInstanceCapacity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CapacityShortage {
+    Until(Timestamp),
+    ForGood,
+}
+
+impl CapacityShortage {
+    pub fn is_short_at(self, now: Timestamp) -> bool {
+        match self {
+            Self::Until(until) => now < until,
+            Self::ForGood => true,
+        }
+    }
+}
+
 /// Faults set on one instance.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceFaults {
-    /// Starts fail with `InsufficientInstanceCapacity` until this time; `Some(None)` for good.
-    pub capacity_shortage_until: Option<Option<Timestamp>>,
+    /// Starts fail with `InsufficientInstanceCapacity` while it lasts.
+    #[serde(default)]
+    pub capacity_shortage: Option<CapacityShortage>,
     /// A normal stop never completes; only a forced stop does.
     pub stop_hangs: bool,
     /// The instance goes pending -> stopped with this state reason instead of booting
@@ -79,6 +98,12 @@ pub struct InstanceFaults {
     /// timeout after EC2 acted): the caller sees a transient error. Cleared once used.
     #[serde(default)]
     pub start_times_out: bool,
+    /// Starts are refused with `UnsupportedOperation` (an instance type no longer offered, say).
+    #[serde(default)]
+    pub start_unsupported: bool,
+    /// Not even a forced stop completes: it stays `stopping` (an impaired host).
+    #[serde(default)]
+    pub forced_stop_hangs: bool,
 }
 
 /// One simulated instance.
@@ -96,6 +121,13 @@ pub struct SimInstance {
     pub cpu_load: Vec<(Timestamp, f64)>,
     /// The instance publishes no metrics from this time on (it died without EC2 noticing).
     pub publishes_metrics_until: Option<Timestamp>,
+    /// Tags as describe answers showed them before the latest write, until the write becomes
+    /// visible at the given time (tag writes are eventually consistent).
+    #[serde(default)]
+    pub tags_before_write: Option<(Timestamp, BTreeMap<String, String>)>,
+    /// When it became `terminated`; describe answers leave it out some time after.
+    #[serde(default)]
+    pub terminated_at: Option<Timestamp>,
 }
 
 impl SimInstance {
@@ -110,16 +142,23 @@ impl SimInstance {
             faults: InstanceFaults::default(),
             cpu_load: Vec::new(),
             publishes_metrics_until: None,
+            tags_before_write: None,
+            terminated_at: None,
         }
     }
 
-    pub fn observation(&self) -> Observation {
+    /// The instance as a describe answer at `now` shows it (its latest tag write may not show yet).
+    pub fn observation(&self, now: Timestamp) -> Observation {
+        let tags = match &self.tags_before_write {
+            Some((visible_at, before)) if now < *visible_at => before.clone(),
+            _ => self.tags.clone(),
+        };
         Observation {
             instance: self.id.clone(),
             state: self.state,
             availability_zone: self.availability_zone.clone(),
             state_reason: self.state_reason.clone(),
-            tags: self.tags.clone(),
+            tags,
         }
     }
 

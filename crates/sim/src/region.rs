@@ -22,8 +22,23 @@ pub struct RegionFaults {
     pub transient: f64,
     /// DescribeInstances answers with an empty list.
     pub empty_describe: f64,
-    /// DescribeInstances answers with its previous answer, if at most 2 s old (eventual consistency).
+    /// DescribeInstances shows each instance as it was up to `stale_describe_max_ms` earlier
+    /// (eventual consistency: each instance's lag drawn on its own, so one answer can mix ages,
+    /// and a later answer can be older than an earlier one).
     pub stale_describe: f64,
+    /// The oldest a stale answer may be; 0 means 2 s.
+    #[serde(default)]
+    pub stale_describe_max_ms: u64,
+    /// DescribeInstances leaves out each instance with probability one half (a partial answer).
+    #[serde(default)]
+    pub partial_describe: f64,
+    /// A tag write shows in describe answers only this long after it was accepted.
+    #[serde(default)]
+    pub tag_lag_ms: u64,
+    /// Terminated instances drop out of describe answers (and calls on them find nothing) this
+    /// long after terminating; 0 means an hour, as EC2 does.
+    #[serde(default)]
+    pub purge_terminated_after_ms: u64,
     /// The call takes `latency_spike_ms` longer.
     pub latency_spike: f64,
     pub latency_spike_ms: u64,
@@ -55,11 +70,6 @@ struct Inner {
     /// EC2's buckets, as the region counts them (not the engine's client-side model).
     #[serde(default)]
     buckets: Ec2Buckets,
-    /// The last DescribeInstances answer, served again by the stale-describe fault.
-    #[serde(default)]
-    last_describe: Vec<Observation>,
-    #[serde(default)]
-    last_describe_at: Option<Timestamp>,
 }
 
 fn default_rng() -> fastrand::Rng {
@@ -88,8 +98,6 @@ impl SimRegion {
             transitions: Vec::new(),
             calls: Vec::new(),
             buckets: Ec2Buckets::default(),
-            last_describe: Vec::new(),
-            last_describe_at: None,
         };
         Self { inner: RefCell::new(inner) }
     }
@@ -150,16 +158,7 @@ impl SimRegion {
 
     /// The instance's state at `at`, from the lifecycle log.
     pub fn state_at(&self, id: &InstanceId, at: Timestamp) -> Option<InstanceState> {
-        let inner = self.inner.borrow();
-        let mut mine = inner.transitions.iter().filter(|t| t.instance == *id);
-        let first = mine.clone().next();
-        if let Some(last) = mine.rfind(|t| t.at <= at) {
-            return Some(last.to);
-        }
-        match first {
-            Some(first) => Some(first.from),
-            None => inner.instances.get(id).map(|instance| instance.state),
-        }
+        self.inner.borrow().state_at(id, at)
     }
 
     /// Move the virtual clock to `until`, completing every lifecycle step due by then, in time
@@ -181,8 +180,8 @@ impl SimRegion {
 
     /// A region saved by [`Self::to_json`]. The random stream restarts from the saved seed
     /// mixed with the saved time, so a continued run is deterministic too.
-    pub fn from_json(text: &str) -> Result<Self, String> {
-        let mut inner: Inner = serde_json::from_str(text).map_err(|error| error.to_string())?;
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        let mut inner: Inner = serde_json::from_str(text)?;
         inner.rng = fastrand::Rng::with_seed(inner.seed ^ inner.now.unix_millis());
         Ok(Self { inner: RefCell::new(inner) })
     }
@@ -214,8 +213,11 @@ fn serde_json_string(inner: &Inner) -> String {
     serde_json::to_string_pretty(inner).expect("the simulated region always serializes")
 }
 
-/// The oldest answer the stale-describe fault serves: EC2's describe results lag by seconds.
-const MAX_STALENESS: Duration = Duration::from_secs(2);
+/// The oldest answer the stale-describe fault serves unless told otherwise.
+const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
+
+/// How long EC2 keeps returning a terminated instance, unless told otherwise.
+const DEFAULT_PURGE_AFTER: Duration = Duration::from_secs(3600);
 
 /// The message of a throttle caused by the request buckets, not by an injected fault.
 const BUCKET_EXCEEDED: &str = "Request limit exceeded (request bucket empty).";
@@ -241,6 +243,30 @@ fn incorrect_state(id: &InstanceId, what: &str) -> ApiError {
 }
 
 impl Inner {
+    fn state_at(&self, id: &InstanceId, at: Timestamp) -> Option<InstanceState> {
+        let mut mine = self.transitions.iter().filter(|t| t.instance == *id);
+        let first = mine.clone().next();
+        if let Some(last) = mine.rfind(|t| t.at <= at) {
+            return Some(last.to);
+        }
+        match first {
+            Some(first) => Some(first.from),
+            None => self.instances.get(id).map(|instance| instance.state),
+        }
+    }
+
+    /// The instance, unless it terminated long enough ago that EC2 no longer returns it.
+    fn visible(&self, id: &InstanceId) -> Option<&SimInstance> {
+        let purge_after = match self.faults.purge_terminated_after_ms {
+            0 => DEFAULT_PURGE_AFTER,
+            ms => Duration::from_millis(ms),
+        };
+        let instance = self.instances.get(id)?;
+        let purged = instance.state == InstanceState::Terminated
+            && instance.terminated_at.is_some_and(|at| self.now.saturating_since(at) >= purge_after);
+        (!purged).then_some(instance)
+    }
+
     fn advance_to(&mut self, until: Timestamp) {
         // Each pass completes one scheduled step. An instance has at most one step scheduled and
         // a completed step schedules at most one more (shutting-down -> terminated), so twice
@@ -280,6 +306,9 @@ impl Inner {
         instance.state_reason = reason;
         if to == InstanceState::Running {
             instance.state_reason = None;
+        }
+        if to == InstanceState::Terminated {
+            instance.terminated_at = Some(at);
         }
         if to == InstanceState::ShuttingDown {
             instance.next = Some((at + timings.terminate.sample(&mut self.rng), InstanceState::Terminated));
@@ -328,34 +357,57 @@ impl Inner {
     }
 
     fn describe(&mut self, ids: &[InstanceId]) -> Vec<Observation> {
-        if self.faults.empty_describe > 0.0 && self.rng.f64() < self.faults.empty_describe {
+        let faults = self.faults;
+        if faults.empty_describe > 0.0 && self.rng.f64() < faults.empty_describe {
             return Vec::new();
         }
-        let recent = self.last_describe_at.is_some_and(|at| self.now.saturating_since(at) <= MAX_STALENESS);
-        if recent && self.faults.stale_describe > 0.0 && self.rng.f64() < self.faults.stale_describe {
-            return self.last_describe.iter().filter(|o| ids.contains(&o.instance)).cloned().collect();
+        let partial = faults.partial_describe > 0.0 && self.rng.f64() < faults.partial_describe;
+        let stale = faults.stale_describe > 0.0 && self.rng.f64() < faults.stale_describe;
+        let max_lag = match faults.stale_describe_max_ms {
+            0 => DEFAULT_MAX_STALENESS,
+            ms => Duration::from_millis(ms),
+        };
+        let max_lag_ms = u64::try_from(max_lag.as_millis()).unwrap_or(u64::MAX);
+        let now = self.now;
+        let mut answer = Vec::new();
+        for id in ids {
+            if partial && self.rng.bool() {
+                continue;
+            }
+            let Some(mut observation) = self.visible(id).map(|instance| instance.observation(now)) else {
+                continue;
+            };
+            if stale {
+                // As it was some time ago: never before the simulation began.
+                let lag = Duration::from_millis(self.rng.u64(0..=max_lag_ms));
+                let then =
+                    Timestamp::from_unix_millis(now.unix_millis().saturating_sub(lag.as_millis() as u64));
+                if let Some(state) = self.state_at(id, then).filter(|state| *state != observation.state) {
+                    observation.state = state;
+                    observation.state_reason = None;
+                }
+            }
+            answer.push(observation);
         }
-        let answer: Vec<Observation> =
-            ids.iter().filter_map(|id| self.instances.get(id)).map(SimInstance::observation).collect();
-        self.last_describe.clone_from(&answer);
-        self.last_describe_at = Some(self.now);
         answer
     }
 
     fn start(&mut self, id: &InstanceId) -> Result<(), ApiError> {
-        let instance = self.instances.get(id).ok_or_else(|| not_found(id))?;
+        let instance = self.visible(id).ok_or_else(|| not_found(id))?;
         if instance.faults.denied {
             return Err(denied(id, "ec2:StartInstances"));
+        }
+        if instance.faults.start_unsupported {
+            return Err(ApiError::new(
+                ErrorKind::Invalid,
+                "UnsupportedOperation",
+                format!("The instance '{id}' cannot be started: its instance type is not supported in this Availability Zone."),
+            ));
         }
         match instance.state {
             InstanceState::Running | InstanceState::Pending => Ok(()),
             InstanceState::Stopped => {
-                let short = match instance.faults.capacity_shortage_until {
-                    Some(None) => true,
-                    Some(Some(until)) => self.now < until,
-                    None => false,
-                };
-                if short {
+                if instance.faults.capacity_shortage.is_some_and(|shortage| shortage.is_short_at(self.now)) {
                     return Err(ApiError::new(
                         ErrorKind::Capacity,
                         "InsufficientInstanceCapacity",
@@ -391,7 +443,7 @@ impl Inner {
     }
 
     fn stop(&mut self, id: &InstanceId, force: bool) -> Result<(), ApiError> {
-        let instance = self.instances.get(id).ok_or_else(|| not_found(id))?;
+        let instance = self.visible(id).ok_or_else(|| not_found(id))?;
         if instance.faults.denied {
             return Err(denied(id, "ec2:StopInstances"));
         }
@@ -406,11 +458,14 @@ impl Inner {
             }
             InstanceState::Running | InstanceState::Stopping => {
                 let hangs = instance.faults.stop_hangs;
+                let force_hangs = instance.faults.forced_stop_hangs;
                 let scheduled = instance.next.map(|(at, _)| at);
                 if instance.state == InstanceState::Running {
                     self.set_state(id, InstanceState::Stopping);
                 }
-                let candidate = if force {
+                let candidate = if force_hangs {
+                    None
+                } else if force {
                     Some(now + self.timings.forced_stop.sample(&mut self.rng))
                 } else if hangs {
                     None
@@ -432,11 +487,15 @@ impl Inner {
     }
 
     fn set_tags(&mut self, id: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
-        let instance = self.instances.get_mut(id).ok_or_else(|| not_found(id))?;
+        self.visible(id).ok_or_else(|| not_found(id))?;
+        let (now, lag) = (self.now, Duration::from_millis(self.faults.tag_lag_ms));
+        let instance = self.instances.get_mut(id).expect("checked visible above");
         if instance.faults.denied {
             return Err(denied(id, "ec2:CreateTags"));
         }
+        let shown_now = instance.observation(now).tags;
         instance.tags.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        instance.tags_before_write = (!lag.is_zero()).then(|| (now + lag, shown_now));
         Ok(())
     }
 }

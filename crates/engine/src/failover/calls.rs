@@ -28,6 +28,7 @@ impl Failover {
                 }
             }
             (Call::Start { instance }, Reply::Done) => {
+                self.seen.get_mut(&instance).expect("calls name members").change_requested(now);
                 self.started.insert(instance.clone());
                 if let Some(candidate) = self.current.as_mut().filter(|c| c.instance == instance) {
                     candidate.start_in_flight = false;
@@ -38,6 +39,7 @@ impl Failover {
                 self.emit(now, EventKind::StartRequested { instance });
             }
             (Call::Stop { instance, force }, Reply::Done) => {
+                self.seen.get_mut(&instance).expect("calls name members").change_requested(now);
                 if let Some(target) = self.fence.iter_mut().find(|t| t.instance == instance) {
                     target.stop_in_flight = false;
                     target.stop_requested_at.get_or_insert(now);
@@ -86,14 +88,20 @@ impl Failover {
             return;
         }
         let from = self.plan.as_ref().expect("recording follows planning").active.clone();
-        self.close(Outcome::FailedOver { from, to: target });
+        self.close(now, Outcome::FailedOver { from, to: target });
     }
 
     pub(super) fn on_error(&mut self, now: Timestamp, queued: Queued, error: ApiError) {
-        if let (Call::Start { instance }, ErrorKind::Transient) = (&queued.call, error.kind) {
+        if let (Call::Start { instance } | Call::Stop { instance, .. }, ErrorKind::Transient) =
+            (&queued.call, error.kind)
+        {
             // No answer (a timeout, a dropped connection) is not a refusal: EC2 may have
-            // accepted the start, so the instance joins those this run answers for.
-            self.started.insert(instance.clone());
+            // carried the call out, so answers from before it no longer settle anything, and a
+            // start's instance joins those this run answers for.
+            self.seen.get_mut(instance).expect("calls name members").change_requested(now);
+            if matches!(queued.call, Call::Start { .. }) {
+                self.started.insert(instance.clone());
+            }
         }
         let operation = queued.call.operation();
         let instance = queued.call.instance().cloned();

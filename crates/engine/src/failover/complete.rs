@@ -21,8 +21,13 @@ impl Failover {
         if self.seen[&target].state() != Some(InstanceState::Running) {
             return; // it left `running` since it was promoted: promotion deals with it
         }
-        let restarted =
-            self.fence.iter().find(|t| self.seen[&t.instance].state().is_some_and(InstanceState::is_live));
+        // Settled answers only: a stale one may show a fenced member still stopping.
+        let restarted = self.fence.iter().find(|t| {
+            matches!(
+                self.seen[&t.instance].settled_state(),
+                Some(InstanceState::Pending | InstanceState::Running)
+            )
+        });
         if let Some(restarted) = restarted {
             // Something outside this run brought a fenced member back: the fence no longer
             // holds, so fail closed (which stops the standby this run started).

@@ -15,9 +15,16 @@ impl Failover {
         let mut to_stop = Vec::new();
         let mut escalations = Vec::new();
         for target in &mut self.fence {
-            let state = self.seen[&target.instance].state();
+            let seen = &self.seen[&target.instance];
+            let state = seen.state();
             match state {
-                Some(InstanceState::Stopped | InstanceState::Terminated) => continue,
+                // Only a settled answer confirms: a stale one may show it stopped from before it
+                // last ran.
+                Some(InstanceState::Stopped | InstanceState::Terminated)
+                    if seen.settled_state().is_some() =>
+                {
+                    continue
+                }
                 Some(InstanceState::Running)
                     if target.stop_requested_at.is_none() && !target.stop_in_flight =>
                 {

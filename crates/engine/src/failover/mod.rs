@@ -41,13 +41,12 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// (describe results are eventually consistent, and an empty answer proves nothing).
 const NOT_VISIBLE_GRACE: Duration = Duration::from_secs(10);
 
-/// A standby seen `stopped` this long after its start was accepted did not start.
-const FAILED_START_GRACE: Duration = Duration::from_secs(5);
-
-/// How long a standby this run did not start must be observed running, without a break, before it
-/// is promoted: longer than describe answers stay stale, so an answer from before another run's
-/// stop cannot promote a standby that is in fact stopping.
-pub const RUNNING_SETTLE: Duration = Duration::from_secs(3);
+/// How old a describe answer may be: EC2 documents no bound for its eventual consistency, so the
+/// engine assumes an answer can show an instance as it was up to 10 s earlier. An observation
+/// counts as settled (fit to confirm a fence, promote a standby or judge convergence) only when
+/// it was made at least this long after this run began and after this run's last start or stop
+/// request on that instance: it then shows a state from after those, whatever its age.
+pub const DESCRIBE_STALENESS: Duration = Duration::from_secs(10);
 
 /// How long a failed run keeps trying to stop a standby it started that is still pending (EC2
 /// refuses to stop it until it runs): longer than a slow boot. Past it, the invocation's retry
@@ -119,9 +118,6 @@ struct Candidate {
     start_in_flight: bool,
     /// When a start call was accepted.
     start_accepted_at: Option<Timestamp>,
-    saw_pending_after_start: bool,
-    /// Since when it has been observed running without a break.
-    running_since: Option<Timestamp>,
     /// When it was taken as running (promoted).
     promoted_at: Option<Timestamp>,
     retry_start_at: Option<Timestamp>,
@@ -137,8 +133,6 @@ impl Candidate {
             since,
             start_in_flight: false,
             start_accepted_at: None,
-            saw_pending_after_start: false,
-            running_since: None,
             promoted_at: None,
             retry_start_at: None,
             capacity_since: None,
@@ -203,7 +197,7 @@ impl Failover {
         assert!(!options.poll_interval.is_zero(), "the poll interval must be positive");
         let own_deadline = now + spec.timeouts.failover;
         let deadline = options.deadline.map_or(own_deadline, |given| given.min(own_deadline));
-        let seen = spec.members().into_iter().map(|member| (member, Seen::default())).collect();
+        let seen = spec.members().into_iter().map(|member| (member, Seen::new(now))).collect();
         let mut failover = Self {
             phase: Phase::Observing,
             rng: fastrand::Rng::with_seed(options.seed),
@@ -365,7 +359,15 @@ impl Failover {
     }
 
     /// Decide the outcome and start closing: queued calls (a rollback's stops) still drain.
-    fn close(&mut self, outcome: Outcome) {
+    fn close(&mut self, now: Timestamp, outcome: Outcome) {
+        if let Outcome::FailedOver { to, .. } = &outcome {
+            // The convergence rule, on the latest observation, whatever path led here.
+            debug_assert!(
+                self.seen[to].state() == Some(InstanceState::Running) && self.others_settled(to, now),
+                "group {}: success reported while {to} is not the only member that can serve",
+                self.spec.name
+            );
+        }
         self.enter(Phase::Closing);
         self.outcome = Some(outcome);
     }
@@ -377,13 +379,15 @@ impl Failover {
             return;
         }
         if self.fence_deadline().is_some_and(|deadline| now >= deadline) {
-            let unconfirmed = self
+            let confirmed = |state: Option<InstanceState>| {
+                matches!(state, Some(InstanceState::Stopped | InstanceState::Terminated))
+            };
+            let target = self
                 .fence
                 .iter()
-                .map(|target| (target.instance.clone(), self.seen[&target.instance].state()))
-                .find(|(_, state)| state.is_none_or(InstanceState::is_live))
-                .expect("an unconfirmed fence has a live or unseen target");
-            let (instance, last_state) = unconfirmed;
+                .find(|target| !confirmed(self.seen[&target.instance].settled_state()))
+                .expect("an unconfirmed fence has a target not settled stopped");
+            let (instance, last_state) = (target.instance.clone(), self.seen[&target.instance].state());
             self.fail(now, Failure::FenceNotConfirmed { instance, last_state });
         } else if now >= self.deadline {
             let waiting_for = self.waiting_for().to_string();
@@ -437,14 +441,6 @@ impl Failover {
     }
 
     fn finish(&mut self, now: Timestamp) {
-        if let Some(Outcome::FailedOver { to, .. }) = &self.outcome {
-            // The convergence rule, on the latest observation, whatever path led here.
-            debug_assert!(
-                self.seen[to].state() == Some(InstanceState::Running) && self.others_settled(to, now),
-                "group {}: success reported while {to} is not the only member that can serve",
-                self.spec.name
-            );
-        }
         let outcome = self.outcome.as_ref().expect("finish needs an outcome").to_string();
         self.emit(now, EventKind::Finished { outcome });
         self.enter(Phase::Finished);
@@ -460,7 +456,13 @@ impl Failover {
             Phase::Fencing | Phase::Promoting | Phase::Recording => {}
         }
         if self.fence_confirmed_at.is_none() {
-            if let Some(target) = self.fence.iter().find(|target| live_or_unseen(&target.instance)) {
+            let unsettled = |instance: &InstanceId| {
+                !matches!(
+                    self.seen[instance].settled_state(),
+                    Some(InstanceState::Stopped | InstanceState::Terminated)
+                )
+            };
+            if let Some(target) = self.fence.iter().find(|target| unsettled(&target.instance)) {
                 return WaitingFor::Stop(target.instance.clone());
             }
         }

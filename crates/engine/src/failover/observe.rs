@@ -4,14 +4,35 @@
 use super::*;
 
 /// The latest word on one member.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(super) struct Seen {
     pub(super) observation: Option<Observation>,
+    /// When the latest answer that returned it came.
+    observed_at: Option<Timestamp>,
     /// Since when describe results have not included it.
     pub(super) absent_since: Option<Timestamp>,
+    /// The run's start, or this run's latest start or stop request on it (accepted, or sent
+    /// without an answer): answers from before `DESCRIBE_STALENESS` after it may predate it.
+    changed_at: Timestamp,
 }
 
 impl Seen {
+    pub(super) fn new(run_started_at: Timestamp) -> Self {
+        Self { observation: None, observed_at: None, absent_since: None, changed_at: run_started_at }
+    }
+
+    /// This run asked EC2 to change the instance's state at `at`.
+    pub(super) fn change_requested(&mut self, at: Timestamp) {
+        self.changed_at = self.changed_at.max(at);
+    }
+
+    /// The latest state, if the answer that showed it cannot predate this run or this run's last
+    /// request on the instance (see `DESCRIBE_STALENESS`).
+    pub(super) fn settled_state(&self) -> Option<InstanceState> {
+        let settled = self.observed_at.is_some_and(|at| at >= self.changed_at + DESCRIBE_STALENESS);
+        self.state().filter(|_| settled)
+    }
+
     /// The state from the latest describe call; None if that call did not return the instance
     /// (an earlier answer is stale, and must never count as the current state).
     pub(super) fn state(&self) -> Option<InstanceState> {
@@ -37,6 +58,7 @@ impl Failover {
                     let previous = seen.state();
                     let state = observation.state;
                     seen.absent_since = None;
+                    seen.observed_at = Some(now);
                     seen.observation = Some(observation);
                     if previous != Some(state) {
                         self.emit(now, EventKind::Observed { instance: member, state, previous });
@@ -58,11 +80,12 @@ impl Failover {
         observation.and_then(|observation| Role::recorded_in(&observation.tags)) == Some(Role::Active)
     }
 
-    /// The convergence rule: every member but `target` is, in the latest observation, stopped or
-    /// gone (or has not been returned for longer than answers stay stale, after last being seen
-    /// gone or never at all).
+    /// The convergence rule: every member but `target` is, in the latest settled observation,
+    /// stopped or gone (or has not been returned for longer than answers stay stale, after last
+    /// being seen gone or never at all).
     pub(super) fn others_settled(&self, target: &InstanceId, now: Timestamp) -> bool {
         self.seen.iter().filter(|(member, _)| *member != target).all(|(_, seen)| match seen.state() {
+            Some(state) if seen.settled_state().is_none() => state.is_gone(),
             Some(state) => !state.is_live() || state.is_gone(),
             None => {
                 let last = seen.observation.as_ref().map(|observation| observation.state);

@@ -85,11 +85,11 @@ impl Failover {
         self.tried = excluded;
         self.plan = Some(plan.clone());
         if self.options.dry_run {
-            self.close(Outcome::Planned { plan });
+            self.close(now, Outcome::Planned { plan });
             return;
         }
         if already_done {
-            self.close(Outcome::AlreadyActive { active });
+            self.close(now, Outcome::AlreadyActive { active });
             return;
         }
         self.fence = fence

@@ -23,10 +23,14 @@ impl Failover {
             };
             let seen = &self.seen[&candidate.instance];
             let state = seen.state();
-            // Once promoted, only an observed state (not a missing answer) can give up on it.
-            let promoted = candidate.promoted_at.is_some();
+            let settled = seen.settled_state();
+            // Once promoted, only a settled answer (not a missing or stale one) can give up on it.
+            let not_running = match candidate.promoted_at {
+                Some(_) => settled.is_some_and(|state| state != InstanceState::Running),
+                None => state != Some(InstanceState::Running),
+            };
             let timed_out = now.saturating_since(candidate.since) >= self.spec.timeouts.start;
-            if timed_out && state != Some(InstanceState::Running) && !(promoted && state.is_none()) {
+            if timed_out && not_running {
                 let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
                 let reason = format!(
                     "not running after {}s (last seen: {state_text})",
@@ -35,17 +39,11 @@ impl Failover {
                 self.skip_candidate(now, reason);
                 continue;
             }
-            if state != Some(InstanceState::Running) {
-                candidate.running_since = None;
-            }
             match state {
                 Some(InstanceState::Running) => {
                     // DescribeInstances is eventually consistent: a "running" from before someone
-                    // else's stop must not promote. Trust it once this run has seen its own start
-                    // take effect (pending after the start), or after it has held for a while.
-                    let since = *candidate.running_since.get_or_insert(now);
-                    let own_start_seen = candidate.saw_pending_after_start;
-                    if !own_start_seen && now.saturating_since(since) < RUNNING_SETTLE {
+                    // else's stop (or this run's) must not promote. Only a settled answer does.
+                    if settled != Some(InstanceState::Running) {
                         return;
                     }
                     if candidate.promoted_at.is_none() {
@@ -56,11 +54,7 @@ impl Failover {
                     }
                     return;
                 }
-                Some(InstanceState::Pending) => {
-                    candidate.saw_pending_after_start |= candidate.start_accepted_at.is_some();
-                    return;
-                }
-                Some(InstanceState::Stopping) => return,
+                Some(InstanceState::Pending | InstanceState::Stopping) => return,
                 Some(state @ (InstanceState::ShuttingDown | InstanceState::Terminated)) => {
                     self.skip_candidate(now, format!("instance is {state}"));
                     continue;
@@ -72,10 +66,9 @@ impl Failover {
                     let instance = candidate.instance.clone();
                     self.fence.retain(|target| target.instance != instance);
                     let Some(candidate) = self.current.as_mut() else { unreachable!("checked above") };
-                    if let Some(accepted_at) = candidate.start_accepted_at {
-                        let gave_up = candidate.saw_pending_after_start
-                            || now.saturating_since(accepted_at) >= FAILED_START_GRACE;
-                        if gave_up {
+                    if candidate.start_accepted_at.is_some() {
+                        // Stopped in an answer that cannot predate the start: it fell back.
+                        if settled == Some(InstanceState::Stopped) {
                             let why = seen.observation.as_ref().and_then(|o| o.state_reason.clone());
                             let reason = format!(
                                 "returned to stopped after its start ({})",

@@ -38,7 +38,7 @@ impl Failover {
                 attempt: 0,
             });
         }
-        self.close(Outcome::Failed { failure });
+        self.close(now, Outcome::Failed { failure });
     }
 
     /// Until when a failed call may be retried: the failover's deadline while it runs, and

@@ -6,7 +6,7 @@ use std::time::Duration;
 use coldstandby_engine::{FenceMode, GroupSpec, InstanceId, InstanceState, Ordering, Timeouts, Timestamp};
 use serde::Serialize;
 
-use crate::model::{SimInstance, Span, Timings};
+use crate::model::{CapacityShortage, SimInstance, Span, Timings};
 use crate::region::{RegionFaults, SimRegion};
 
 /// Where every scenario's clock starts (2026-11-20T00:00:00Z).
@@ -38,6 +38,12 @@ pub enum FaultKind {
     StartDenied,
     SlowBoot,
     SlowForcedStop,
+    ForcedStopHangs,
+    LongStaleDescribes,
+    PartialDescribes,
+    TagLag,
+    StartUnsupported,
+    PurgedStandby,
 }
 
 impl FaultKind {
@@ -61,6 +67,12 @@ impl FaultKind {
             Self::StartDenied => "start denied for one standby",
             Self::SlowBoot => "standby boots slower than its start timeout",
             Self::SlowForcedStop => "forced stop takes minutes",
+            Self::ForcedStopHangs => "primary never stops, even forced",
+            Self::LongStaleDescribes => "describe results up to 10 s stale",
+            Self::PartialDescribes => "partial describe results",
+            Self::TagLag => "tag writes visible late",
+            Self::StartUnsupported => "start unsupported for one standby",
+            Self::PurgedStandby => "terminated standby purged from answers",
         }
     }
 }
@@ -112,6 +124,9 @@ fn seconds(rng: &mut fastrand::Rng, min: u64, max: u64) -> Duration {
 /// The scenario for `seed`.
 pub fn generate(seed: u64) -> Scenario {
     let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed_c01d_57a0_dbee);
+    // The faults added later draw from their own stream, so every earlier draw (and so each
+    // regression seed's original scenario) stays as it was.
+    let mut harsh = fastrand::Rng::with_seed(seed ^ 0x0ba5_e1e5_5ca1_ab1e);
     let mut faults = Vec::new();
     let zones = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"];
 
@@ -139,6 +154,10 @@ pub fn generate(seed: u64) -> Scenario {
         primary_instance.faults.stop_hangs = true;
         faults.push(FaultKind::StopHangs);
     }
+    if harsh.f64() < 0.02 {
+        primary_instance.faults.forced_stop_hangs = true;
+        faults.push(FaultKind::ForcedStopHangs);
+    }
     instances.push(primary_instance);
     for (index, standby) in standbys.iter().enumerate() {
         let zone = zones[1 + index % 2];
@@ -163,10 +182,11 @@ pub fn generate(seed: u64) -> Scenario {
         let mut instance = SimInstance::new(standby.clone(), zone, state);
         instance.next = next.map(|(after, to)| (SCENARIO_START + after, to));
         if rng.f64() < 0.15 {
-            instance.faults.capacity_shortage_until = Some(Some(first_trigger + seconds(&mut rng, 10, 150)));
+            instance.faults.capacity_shortage =
+                Some(CapacityShortage::Until(first_trigger + seconds(&mut rng, 10, 150)));
             faults.push(FaultKind::CapacityForAWhile);
         } else if rng.f64() < 0.08 {
-            instance.faults.capacity_shortage_until = Some(None);
+            instance.faults.capacity_shortage = Some(CapacityShortage::ForGood);
             faults.push(FaultKind::CapacityForGood);
         }
         if rng.f64() < 0.08 {
@@ -189,6 +209,21 @@ pub fn generate(seed: u64) -> Scenario {
             instance.faults.boot_takes_ms = Some(rng.u64(60_000..=420_000));
             faults.push(FaultKind::SlowBoot);
         }
+        if harsh.f64() < 0.04 && state == InstanceState::Stopped {
+            instance.faults.start_unsupported = true;
+            faults.push(FaultKind::StartUnsupported);
+        }
+        if state == InstanceState::Terminated {
+            // Terminated a while ago: EC2 still returns it for about an hour, then not at all.
+            let purged = harsh.bool();
+            let ago = if purged { Duration::from_secs(7200) } else { seconds(&mut harsh, 10, 600) };
+            instance.terminated_at = Some(Timestamp::from_unix_millis(
+                SCENARIO_START.unix_millis() - u64::try_from(ago.as_millis()).unwrap_or(0),
+            ));
+            if purged {
+                faults.push(FaultKind::PurgedStandby);
+            }
+        }
         instances.push(instance);
     }
     instances.push(SimInstance::new(outsider.clone(), zones[0], InstanceState::Running));
@@ -205,6 +240,18 @@ pub fn generate(seed: u64) -> Scenario {
     if rng.f64() < 0.25 {
         steady_faults.stale_describe = 0.05 + rng.f64() * 0.25;
         faults.push(FaultKind::StaleDescribes);
+    }
+    if steady_faults.stale_describe > 0.0 && harsh.f64() < 0.5 {
+        steady_faults.stale_describe_max_ms = harsh.u64(2_000..=10_000);
+        faults.push(FaultKind::LongStaleDescribes);
+    }
+    if harsh.f64() < 0.15 {
+        steady_faults.partial_describe = 0.05 + harsh.f64() * 0.25;
+        faults.push(FaultKind::PartialDescribes);
+    }
+    if harsh.f64() < 0.2 {
+        steady_faults.tag_lag_ms = harsh.u64(500..=10_000);
+        faults.push(FaultKind::TagLag);
     }
     if rng.f64() < 0.2 {
         steady_faults.latency_spike = 0.02 + rng.f64() * 0.08;

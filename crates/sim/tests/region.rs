@@ -1,0 +1,122 @@
+//! The simulated region's harsher behaviours, each checked against what EC2 does: a capacity
+//! shortage for good that survives saving, stale answers bounded by their configured age,
+//! partial answers, tag writes that show late, `UnsupportedOperation`, terminated instances that
+//! drop out of answers, and forced stops that never finish.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use coldstandby_engine::{ErrorKind, InstanceId, InstanceState, Provider, Role, Timestamp};
+use coldstandby_sim::{run_ready, CapacityShortage, RegionFaults, SimInstance, SimRegion, Timings};
+
+const START: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
+
+fn id(text: &str) -> InstanceId {
+    text.parse().unwrap()
+}
+
+fn one(state: InstanceState) -> (SimRegion, InstanceId) {
+    let region = SimRegion::new(7, START, Timings::default());
+    let instance = id("i-0000000000000000a");
+    region.add_instance(SimInstance::new(instance.clone(), "ap-northeast-1a", state));
+    (region, instance)
+}
+
+#[test]
+fn a_capacity_shortage_for_good_survives_saving_and_loading_the_region() {
+    let (region, instance) = one(InstanceState::Stopped);
+    region.with_instance(&instance, |i, _| i.faults.capacity_shortage = Some(CapacityShortage::ForGood));
+    let loaded = SimRegion::from_json(&region.to_json()).unwrap();
+    loaded.advance(Duration::from_secs(86_400));
+    let error = run_ready(loaded.start(&instance)).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Capacity, "{error:?}");
+}
+
+#[test]
+fn stale_answers_show_past_states_but_never_older_than_the_configured_age() {
+    let (region, instance) = one(InstanceState::Running);
+    run_ready(region.stop(&instance, true)).unwrap();
+    let (stopped_at, _) = region.instance(&instance).unwrap().next.expect("the stop is under way");
+    region.set_faults(RegionFaults {
+        stale_describe: 1.0,
+        stale_describe_max_ms: 10_000,
+        ..RegionFaults::default()
+    });
+    // Just after the stop completes, some answers still show it stopping; 10 s later none do.
+    region.advance_to(stopped_at + Duration::from_millis(500));
+    let states: Vec<InstanceState> = (0..50)
+        .map(|_| run_ready(region.describe(std::slice::from_ref(&instance))).unwrap()[0].state)
+        .collect();
+    assert!(states.contains(&InstanceState::Stopping), "{states:?}");
+    region.advance_to(stopped_at + Duration::from_secs(11));
+    for _ in 0..50 {
+        let answer = run_ready(region.describe(std::slice::from_ref(&instance))).unwrap();
+        assert_eq!(answer[0].state, InstanceState::Stopped);
+    }
+}
+
+#[test]
+fn partial_answers_leave_out_some_instances() {
+    let region = SimRegion::new(8, START, Timings::default());
+    let ids: Vec<InstanceId> = (1..=6_u64).map(|n| id(&format!("i-{n:017x}"))).collect();
+    for instance in &ids {
+        region.add_instance(SimInstance::new(instance.clone(), "ap-northeast-1a", InstanceState::Stopped));
+    }
+    region.set_faults(RegionFaults { partial_describe: 1.0, ..RegionFaults::default() });
+    let sizes: Vec<usize> = (0..20).map(|_| run_ready(region.describe(&ids)).unwrap().len()).collect();
+    assert!(sizes.iter().any(|size| *size > 0 && *size < ids.len()), "{sizes:?}");
+}
+
+#[test]
+fn a_tag_write_shows_in_answers_only_after_its_lag() {
+    let (region, instance) = one(InstanceState::Running);
+    region.set_faults(RegionFaults { tag_lag_ms: 5_000, ..RegionFaults::default() });
+    let tags = BTreeMap::from([("coldstandby:role".to_owned(), "active".to_owned())]);
+    run_ready(region.set_tags(&instance, &tags)).unwrap();
+    let shown = |region: &SimRegion| {
+        Role::recorded_in(&run_ready(region.describe(std::slice::from_ref(&instance))).unwrap()[0].tags)
+    };
+    assert_eq!(shown(&region), None, "visible at once");
+    assert_eq!(
+        Role::recorded_in(&region.instance(&instance).unwrap().tags),
+        Some(Role::Active),
+        "but written"
+    );
+    region.advance(Duration::from_secs(6));
+    assert_eq!(shown(&region), Some(Role::Active));
+}
+
+#[test]
+fn an_unsupported_start_is_refused_as_invalid_for_that_instance() {
+    let (region, instance) = one(InstanceState::Stopped);
+    region.with_instance(&instance, |i, _| i.faults.start_unsupported = true);
+    let error = run_ready(region.start(&instance)).unwrap_err();
+    assert_eq!((error.kind, error.code.as_str()), (ErrorKind::Invalid, "UnsupportedOperation"));
+    assert_eq!(region.instance(&instance).unwrap().state, InstanceState::Stopped);
+}
+
+#[test]
+fn a_terminated_instance_drops_out_of_answers_and_calls_find_nothing() {
+    let (region, instance) = one(InstanceState::ShuttingDown);
+    region.with_instance(&instance, |i, now| {
+        i.next = Some((now + Duration::from_secs(5), InstanceState::Terminated))
+    });
+    region.set_faults(RegionFaults { purge_terminated_after_ms: 60_000, ..RegionFaults::default() });
+    region.advance(Duration::from_secs(30));
+    let answer = run_ready(region.describe(std::slice::from_ref(&instance))).unwrap();
+    assert_eq!(answer[0].state, InstanceState::Terminated, "still returned a while");
+    region.advance(Duration::from_secs(60));
+    assert!(run_ready(region.describe(std::slice::from_ref(&instance))).unwrap().is_empty());
+    assert_eq!(run_ready(region.stop(&instance, true)).unwrap_err().kind, ErrorKind::NotFound);
+}
+
+#[test]
+fn a_forced_stop_on_an_impaired_host_never_finishes() {
+    let (region, instance) = one(InstanceState::Running);
+    region.with_instance(&instance, |i, _| i.faults.forced_stop_hangs = true);
+    run_ready(region.stop(&instance, true)).unwrap();
+    region.advance(Duration::from_secs(3_600));
+    assert_eq!(region.instance(&instance).unwrap().state, InstanceState::Stopping);
+}
