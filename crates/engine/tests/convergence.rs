@@ -179,17 +179,21 @@ fn every_success_leaves_exactly_the_promoted_member_able_to_serve() {
     }
 }
 
-/// Answers every describe with nothing until `blind_until`, then tells the truth: a plan made on
-/// empty answers.
+/// Leaves out of every describe answer, until `blind_until`, the instances `hides` accepts, then
+/// tells the truth: a plan made on empty or partial answers.
 struct BlindAtFirst<'a> {
     region: &'a SimRegion,
     blind_until: coldstandby_engine::Timestamp,
+    hides: fn(&Observation) -> bool,
 }
 
 impl Provider for BlindAtFirst<'_> {
     async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
-        let answer = self.region.describe(instances).await?;
-        Ok(if self.region.now() < self.blind_until { Vec::new() } else { answer })
+        let mut answer = self.region.describe(instances).await?;
+        if self.region.now() < self.blind_until {
+            answer.retain(|observation| !(self.hides)(observation));
+        }
+        Ok(answer)
     }
     async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
         self.region.start(instance).await
@@ -207,19 +211,31 @@ impl Provider for BlindAtFirst<'_> {
 }
 
 #[test]
-fn a_queued_standby_found_running_after_a_blind_plan_is_stopped_not_left_beside_the_promoted_one() {
+fn a_queued_standby_found_running_after_a_blind_plan_is_taken_up_while_nothing_else_started() {
     // A crashed earlier run started the second standby; this run's first answers are empty, so
-    // its plan keeps the configured order and promotes the first. The second, seen running once
-    // answers come back, is never tried and is stopped (sweep seed 120596).
+    // its plan keeps the configured order. In fence-first nothing is started before the fence
+    // holds, so the second, seen running once answers come back, is promoted as it is and the
+    // first is never started (sweep seeds 120596, 3643).
     let region = region(36);
     region.with_instance(&id(SECOND), |second, _| second.state = InstanceState::Running);
     let blind_until = START + Duration::from_secs(12);
-    let report = run_on(
-        &BlindAtFirst { region: &region, blind_until },
-        &region,
-        group(Ordering::FenceFirst),
-        Options::default(),
-    );
+    let provider = BlindAtFirst { region: &region, blind_until, hides: |_| true };
+    let report = run_on(&provider, &region, group(Ordering::FenceFirst), Options::default());
+    failed_over_to(&report, SECOND);
+    assert!(call_times(&region, is_start_of(FIRST)).is_empty(), "the first was never started");
+    assert_eq!(serving_after_settling(&region), [SECOND]);
+}
+
+#[test]
+fn a_queued_standby_found_running_after_another_was_started_is_stopped() {
+    // Only the second is missing from the first answers; in parallel the first standby's start
+    // is sent at once, so the second, found running later, is stopped (until its turn, which
+    // never comes) and the first promoted.
+    let region = region(38);
+    region.with_instance(&id(SECOND), |second, _| second.state = InstanceState::Running);
+    let blind_until = START + Duration::from_secs(15);
+    let provider = BlindAtFirst { region: &region, blind_until, hides: |o| o.instance.as_str() == SECOND };
+    let report = run_on(&provider, &region, group(Ordering::Parallel), Options::default());
     failed_over_to(&report, FIRST);
     assert!(!call_times(&region, is_stop_of(SECOND)).is_empty(), "the second standby was stopped");
     assert!(call_times(&region, is_start_of(SECOND)).is_empty(), "and never also started");

@@ -404,6 +404,14 @@ impl Failover {
             if !primary_visible && now.saturating_since(self.started_at) < NOT_VISIBLE_GRACE {
                 return;
             }
+            // A group already failed over (a standby recorded active) is judged only on a settled
+            // answer that returns that standby: a stale or partial one may show it not running,
+            // and fencing it for that would undo a good failover. Nothing is urgent then, so the
+            // run waits for one, up to its deadline.
+            let recorded_standby = self.spec.standbys.iter().find(|standby| self.recorded_active(standby));
+            if recorded_standby.is_some_and(|standby| self.seen[standby].settled_state().is_none()) {
+                return;
+            }
             self.make_plan(now);
             if self.phase.is_closing() {
                 return;

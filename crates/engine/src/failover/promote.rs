@@ -11,6 +11,9 @@ impl Failover {
             let Some(candidate) = self.current.as_mut() else {
                 match self.candidates.pop_front() {
                     Some(next) => {
+                        // Its turn: whatever stopped it before (found live out of turn), this
+                        // run now brings it up.
+                        self.abandoned.remove(&next);
                         self.current = Some(Candidate::new(next, now));
                         continue;
                     }
@@ -29,7 +32,10 @@ impl Failover {
                 Some(_) => settled.is_some_and(|state| state != InstanceState::Running),
                 None => state != Some(InstanceState::Running),
             };
-            let timed_out = now.saturating_since(candidate.since) >= self.spec.timeouts.start;
+            // The start timeout runs from the accepted start (capacity retries and a wait for a
+            // stopping standby to stop come before it), or from its turn while not started.
+            let clock_from = candidate.start_accepted_at.unwrap_or(candidate.since);
+            let timed_out = now.saturating_since(clock_from) >= self.spec.timeouts.start;
             if timed_out && not_running {
                 let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
                 let reason = format!(
@@ -87,12 +93,14 @@ impl Failover {
                     }
                     return;
                 }
-                None if candidate.start_accepted_at.is_some() => {
-                    // It exists (its start was accepted): only the start timeout gives up on it.
+                None if candidate.start_accepted_at.is_some() || seen.observation.is_some() => {
+                    // It exists (its start was accepted, or an answer returned it): a missing
+                    // answer proves nothing, and only the start timeout gives up on it.
                     return;
                 }
                 None => {
-                    let absent_since = seen.absent_since.unwrap_or(now);
+                    // Each candidate gets the whole grace from its turn.
+                    let absent_since = seen.absent_since.unwrap_or(now).max(candidate.since);
                     if now.saturating_since(absent_since) >= NOT_VISIBLE_GRACE {
                         self.skip_candidate(now, "not returned by DescribeInstances (not found)".to_owned());
                         continue;

@@ -69,30 +69,7 @@ impl Failover {
         for stray in strays {
             self.abandoned.entry(stray).or_default();
         }
-        // A standby still waiting its turn that is seen live was started outside this run (by a
-        // crashed earlier run, say, while the answers were empty at plan time): it is never also
-        // tried, and this run stops it. The head of the list, before promotion begins, is the
-        // one exception: it is the next to be promoted.
-        let head = if current.is_none() { self.candidates.front().cloned() } else { None };
-        let live_queued: Vec<InstanceId> = self
-            .candidates
-            .iter()
-            .filter(|standby| Some(*standby) != head.as_ref())
-            .filter(|standby| {
-                matches!(self.seen[*standby].state(), Some(InstanceState::Pending | InstanceState::Running))
-            })
-            .cloned()
-            .collect();
-        for standby in live_queued {
-            self.candidates.retain(|queued| *queued != standby);
-            self.abandoned.entry(standby.clone()).or_default();
-            let reason = "found live while another standby was being promoted (started outside this run)";
-            self.emit(
-                now,
-                EventKind::StandbySkipped { instance: standby.clone(), reason: reason.to_owned() },
-            );
-            self.tried.push((standby, reason.to_owned()));
-        }
+        self.take_up_live_queued(now);
         let mut to_stop = Vec::new();
         for (instance, abandoned) in &mut self.abandoned {
             if self.seen[instance].state() != Some(InstanceState::Running) || abandoned.stop_in_flight {
@@ -105,6 +82,53 @@ impl Failover {
         }
         for instance in to_stop {
             self.enqueue(now, Call::Stop { instance, force: true });
+        }
+    }
+
+    /// A standby still waiting its turn that is seen live was started outside this run (by a
+    /// crashed earlier run, say, while this run's first answers were empty or partial). While
+    /// this run has started nothing, it becomes the candidate: it runs already, and this run
+    /// answers for it. Once this run has started (or adopted) another, it is stopped and tried
+    /// again, from stopped, only if the one in progress fails.
+    fn take_up_live_queued(&mut self, now: Timestamp) {
+        let live =
+            |seen: &Seen| matches!(seen.state(), Some(InstanceState::Pending | InstanceState::Running));
+        let Some(standby) = self
+            .candidates
+            .iter()
+            .find(|standby| live(&self.seen[*standby]) && !self.abandoned.contains_key(*standby))
+            .cloned()
+        else {
+            return;
+        };
+        let committed = self.current.as_ref().is_some_and(|candidate| {
+            candidate.start_in_flight
+                || candidate.start_accepted_at.is_some()
+                || candidate.promoted_at.is_some()
+                || self.adopted.contains(&candidate.instance)
+                || live(&self.seen[&candidate.instance])
+        });
+        let head_is_live = self.current.is_none() && self.candidates.front() == Some(&standby);
+        if head_is_live {
+            return;
+        }
+        if committed {
+            // Stopped now; still in the list, it is started again in its turn.
+            let reason = "found live while another standby was being promoted (started outside this run): \
+                          stopped until its turn";
+            self.emit(
+                now,
+                EventKind::StandbySkipped { instance: standby.clone(), reason: reason.to_owned() },
+            );
+            self.abandoned.entry(standby).or_default();
+        } else {
+            self.candidates.retain(|queued| *queued != standby);
+            // Nothing started yet: the live one goes first, the one it displaces next.
+            if let Some(displaced) = self.current.take() {
+                self.candidates.push_front(displaced.instance);
+            }
+            self.candidates.push_front(standby.clone());
+            self.adopted.insert(standby);
         }
     }
 }

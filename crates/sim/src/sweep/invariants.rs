@@ -8,10 +8,12 @@ use std::time::Duration;
 use coldstandby_engine::rate_limit::Bucket;
 use coldstandby_engine::tags::{Role, ROLE_TAG};
 use coldstandby_engine::{
-    Call, Event, EventKind, InstanceId, InstanceState, Ordering, Outcome, Report, Timestamp,
+    Call, Event, EventKind, Failure, GroupSpec, InstanceId, InstanceState, Ordering, Outcome, Report,
+    Timestamp,
 };
 use serde::Serialize;
 
+use crate::model::{CapacityShortage, Timings};
 use crate::region::SimRegion;
 
 /// At most one member of a group is recorded active.
@@ -38,11 +40,16 @@ pub const SINGLE_LIVE: &str = "single-live";
 /// settled, except the one it promoted behind a fence that held (or one recorded active by an
 /// earlier success).
 pub const ROLLBACK_COMPLETE: &str = "rollback-complete";
+/// A trigger fails with no standby promoted only when the region shows none could have been:
+/// each was gone, denied, unsupported, short of capacity beyond the retry budget, failing to
+/// boot, or booting slower than its start timeout.
+pub const PROMOTES_WHEN_POSSIBLE: &str = "promotes-when-possible";
 
 /// Every invariant, by name, with what it means (for help texts and summaries).
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     SINGLE_ACTIVE,
     SINGLE_LIVE,
+    PROMOTES_WHEN_POSSIBLE,
     FENCE_BEFORE_START,
     FENCED_BEFORE_ACTIVE,
     ACTIVE_OBSERVED_RUNNING,
@@ -290,10 +297,81 @@ impl Checker {
         }
     }
 
+    /// A failed trigger that promoted nothing: every standby must have been out of reach, by
+    /// the region's own account of it (its faults and its state when the trigger began).
+    pub fn promotes_when_possible(
+        &mut self,
+        region: &SimRegion,
+        spec: &GroupSpec,
+        timings: &Timings,
+        began: Timestamp,
+        report: &Report,
+    ) {
+        let Outcome::Failed { failure: Failure::NoStandbyAvailable { .. } } = &report.outcome else {
+            return;
+        };
+        for standby in &spec.standbys {
+            if let Some(reason) = could_have_been_promoted(region, spec, timings, standby, began) {
+                let detail = format!("no standby promoted, but {standby} could have been: {reason}");
+                self.violate(PROMOTES_WHEN_POSSIBLE, report.finished_at, detail);
+            }
+        }
+    }
+
     /// A trigger's run did not finish within the step bound.
     pub fn hung(&mut self, at: Timestamp, steps: u64) {
         self.violate(TRIGGER_ENDS, at, format!("no end after {steps} engine steps"));
     }
+}
+
+/// How long a start may take beyond the boot itself (calls, polling, settled answers).
+const START_SLACK: Duration = Duration::from_secs(15);
+
+/// Why `standby` could have been promoted by a run that began at `began`, or None if the region
+/// shows it could not: gone, denied, unsupported, short of capacity past the retry budget,
+/// falling back to stopped, or booting slower than the start timeout allows.
+fn could_have_been_promoted(
+    region: &SimRegion,
+    spec: &GroupSpec,
+    timings: &Timings,
+    standby: &InstanceId,
+    began: Timestamp,
+) -> Option<String> {
+    let instance = region.instance(standby)?;
+    let state = region.state_at(standby, began)?;
+    if state.is_gone() {
+        return None;
+    }
+    if state == InstanceState::Stopping {
+        // The engine waits for it to stop, at most its start timeout from its turn.
+        let stopped_at = region
+            .transitions()
+            .into_iter()
+            .find(|t| t.instance == *standby && t.at >= began && t.to == InstanceState::Stopped)?;
+        if stopped_at.at.saturating_since(began) + START_SLACK > spec.timeouts.start {
+            return None;
+        }
+    }
+    let faults = &instance.faults;
+    if faults.denied || faults.start_unsupported || faults.start_fails_with.is_some() {
+        return None;
+    }
+    let capacity_wait = match faults.capacity_shortage {
+        None => Duration::ZERO,
+        Some(CapacityShortage::ForGood) => return None,
+        Some(CapacityShortage::Until(until)) => {
+            let wait = until.saturating_since(began);
+            if wait + START_SLACK > spec.timeouts.capacity_retry {
+                return None;
+            }
+            wait
+        }
+    };
+    let boot = faults.boot_takes_ms.map_or(Duration::from_millis(timings.boot.max_ms), Duration::from_millis);
+    if capacity_wait + boot + START_SLACK > spec.timeouts.start {
+        return None;
+    }
+    Some(format!("{state} when the run began, no fault keeping it from running"))
 }
 
 #[cfg(test)]
@@ -350,5 +428,33 @@ mod tests {
         let mut stopped = Checker::new(7, members.clone());
         stopped.rollback_complete(&region, START, &members[..1]);
         assert!(stopped.violations.is_empty());
+    }
+
+    #[test]
+    fn failing_while_a_standby_could_start_breaks_promotes_when_possible() {
+        let (region, members) = region_with(&[
+            ("i-0000000000000000a", InstanceState::Stopped),
+            ("i-0000000000000000b", InstanceState::Stopped),
+        ]);
+        let spec = GroupSpec::new("web", members[0].clone(), vec![members[1].clone()]);
+        let report = Report {
+            group: "web".to_owned(),
+            started_at: START,
+            finished_at: START,
+            outcome: Outcome::Failed { failure: Failure::NoStandbyAvailable { tried: Vec::new() } },
+            milestones: coldstandby_engine::Milestones::default(),
+            calls: BTreeMap::new(),
+            events: Vec::new(),
+        };
+        let mut checker = Checker::new(7, members.clone());
+        checker.promotes_when_possible(&region, &spec, &Timings::default(), START, &report);
+        assert_eq!(checker.violations.len(), 1, "{:?}", checker.violations);
+        assert_eq!(checker.violations[0].invariant, PROMOTES_WHEN_POSSIBLE);
+
+        // Denied, it could not have been: the failure is allowed.
+        region.with_instance(&members[1], |standby, _| standby.faults.denied = true);
+        let mut checker = Checker::new(7, members);
+        checker.promotes_when_possible(&region, &spec, &Timings::default(), START, &report);
+        assert!(checker.violations.is_empty(), "{:?}", checker.violations);
     }
 }

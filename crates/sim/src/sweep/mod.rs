@@ -246,6 +246,13 @@ impl Run<'_> {
                     let report = failover.into_report();
                     check(&mut self.checker, &self.region, self.scenario, &report.events);
                     self.checker.after_trigger(&self.region, &report, deadline);
+                    self.checker.promotes_when_possible(
+                        &self.region,
+                        spec,
+                        &self.scenario.timings,
+                        began,
+                        &report,
+                    );
                     let active = match &report.outcome {
                         Outcome::FailedOver { to, .. } | Outcome::AlreadyActive { active: to } => {
                             Some(to.clone())
