@@ -81,8 +81,8 @@ fn render(summary: &Summary) -> Vec<String> {
     let mut lines = vec![
         format!("Sweep of {} seeds ({} to {last}) on the simulated region", summary.scenarios, summary.start_seed),
         format!(
-            "  triggers {}: failovers completed {}, already active {}, busy (lock held) {}, controller crashes {}",
-            summary.triggers, summary.failovers_completed, summary.already_active, summary.busy, summary.crashes
+            "  triggers {}: failovers completed {}, already active {}, busy (lock held) {}, controller crashes {}, invocations timed out {}",
+            summary.triggers, summary.failovers_completed, summary.already_active, summary.busy, summary.crashes, summary.timed_out
         ),
     ];
     let faults: Vec<String> = summary.faults.iter().map(|(kind, n)| format!("{kind} {n}")).collect();

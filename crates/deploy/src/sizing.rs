@@ -8,20 +8,11 @@ use coldstandby_engine::GroupSpec;
 
 /// Lambda's longest timeout.
 pub const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
-/// Time for the cold start, reading the configuration and the preflight describe, before the
-/// engine's own clock starts.
-pub const STARTUP_ALLOWANCE: Duration = Duration::from_secs(10);
+pub use coldstandby_engine::budget::STARTUP_ALLOWANCE;
 
-/// The longest one failover of `spec` can run: the fence (a normal stop escalated to a forced
-/// stop), then each standby in turn retried for capacity and waited for, but never past the
-/// group's own failover deadline.
+/// The longest one failover of `spec` can run: the engine's own deadline, from the same function.
 pub fn group_worst_case(spec: &GroupSpec) -> Duration {
-    let timeouts = &spec.timeouts;
-    let fence = timeouts.fence(spec.fence);
-    let per_standby = timeouts.capacity_retry + timeouts.start;
-    let standbys = u32::try_from(spec.standbys.len()).unwrap_or(u32::MAX);
-    let unbounded = fence.saturating_add(per_standby.saturating_mul(standbys));
-    unbounded.min(timeouts.failover)
+    coldstandby_engine::budget::longest_run(spec)
 }
 
 /// What one alarm event can make the function do, at worst.
@@ -55,7 +46,6 @@ pub struct TooLong {
 /// The worst case over every alarm of `config` (the groups an alarm lists run in turn), and over
 /// every group alone. Err when it needs more than [`LAMBDA_MAX_TIMEOUT`].
 pub fn worst_case(config: &Config) -> Result<WorstCase, TooLong> {
-    let margin = coldstandby_handler::handle::DEADLINE_MARGIN + STARTUP_ALLOWANCE;
     let mut candidates: Vec<(String, Vec<&coldstandby_config::GroupConfig>)> =
         config.groups.iter().map(|group| (format!("group `{}`", group.spec.name), vec![group])).collect();
     for group in &config.groups {
@@ -71,7 +61,7 @@ pub fn worst_case(config: &Config) -> Result<WorstCase, TooLong> {
                 trigger,
                 groups: groups.iter().map(|group| group.spec.name.clone()).collect(),
                 failovers,
-                function_timeout: round_up_to_seconds(failovers + margin),
+                function_timeout: coldstandby_engine::budget::invocation_timeout(failovers),
             }
         })
         // The first of equals wins, so the answer does not depend on iteration details.
@@ -84,11 +74,6 @@ pub fn worst_case(config: &Config) -> Result<WorstCase, TooLong> {
         return Err(TooLong { worst });
     }
     Ok(worst)
-}
-
-fn round_up_to_seconds(duration: Duration) -> Duration {
-    let whole = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
-    Duration::from_secs(whole)
 }
 
 #[cfg(test)]
@@ -112,10 +97,10 @@ alarms = ["web-cpu"]
     #[test]
     fn defaults_with_one_standby_need_the_fence_plus_one_start() {
         let worst = worst_case(&config(ONE_GROUP)).unwrap();
-        // stop 60 + forced stop 120 + capacity retry 120 + start 300.
-        assert_eq!(worst.failovers, Duration::from_secs(600));
+        // plan 20 + stop 60 + forced stop 120 + capacity retry 120 + start 300.
+        assert_eq!(worst.failovers, Duration::from_secs(620));
         // + 30 s the handler keeps back (two call timeouts) + 10 s start-up.
-        assert_eq!(worst.function_timeout, Duration::from_secs(640));
+        assert_eq!(worst.function_timeout, Duration::from_secs(660));
     }
 
     #[test]
@@ -125,7 +110,7 @@ alarms = ["web-cpu"]
             r#"standbys = ["i-0f9e8d7c6b5a40312", "i-0aaaabbbbccccdddd"]"#,
         );
         let worst = worst_case(&config(&text)).unwrap();
-        assert_eq!(worst.failovers, Duration::from_secs(840), "min(180 + 2 x 420, 840)");
+        assert_eq!(worst.failovers, Duration::from_secs(840), "min(20 + 180 + 2 x 420, 840)");
     }
 
     #[test]
@@ -140,7 +125,7 @@ alarms = ["web-cpu"]
     #[test]
     fn force_stop_skips_the_normal_stop() {
         let text = ONE_GROUP.replace("alarms", "fence = \"force-stop\"\nalarms");
-        assert_eq!(worst_case(&config(&text)).unwrap().failovers, Duration::from_secs(540));
+        assert_eq!(worst_case(&config(&text)).unwrap().failovers, Duration::from_secs(560));
     }
 
     #[test]
@@ -150,7 +135,7 @@ alarms = ["web-cpu"]
         );
         let error = worst_case(&config(&text)).unwrap_err();
         assert_eq!(error.worst.groups, ["web", "api"]);
-        assert_eq!(error.worst.failovers, Duration::from_secs(1200));
+        assert_eq!(error.worst.failovers, Duration::from_secs(1240));
         let message = error.to_string();
         assert!(message.contains("alarm `web-cpu`") && message.contains("900 s"), "{message}");
     }

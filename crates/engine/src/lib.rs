@@ -4,6 +4,7 @@
 //! connects them.
 
 pub mod backoff;
+pub mod budget;
 pub mod driver;
 pub mod failover;
 pub mod group;

@@ -18,12 +18,8 @@ use crate::event::{self, AlarmEvent, MalformedEvent};
 use crate::AlarmState;
 
 /// Time kept back from the caller's deadline (a Lambda invocation's), so the failover stops,
-/// rolls back, reports and returns before the invocation is cut off: the call in flight when the
-/// engine's deadline passes may take a whole call timeout, and so may the rollback's first stop
-/// (a rollback longer than that is cut off, and the retried invocation finishes it from the
-/// instances' real states).
-pub const DEADLINE_MARGIN: Duration =
-    Duration::from_secs(2 * coldstandby_engine::provider::CALL_TIMEOUT.as_secs());
+/// rolls back, reports and returns before the invocation is cut off.
+pub use coldstandby_engine::budget::DEADLINE_MARGIN;
 
 /// Attempts of the preflight describe on throttled or transient errors.
 const PREFLIGHT_ATTEMPTS: u32 = 3;

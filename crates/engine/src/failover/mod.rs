@@ -39,7 +39,7 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How long a standby may be missing from describe results before it counts as not found
 /// (describe results are eventually consistent, and an empty answer proves nothing).
-const NOT_VISIBLE_GRACE: Duration = Duration::from_secs(10);
+pub const NOT_VISIBLE_GRACE: Duration = Duration::from_secs(10);
 
 /// How old a describe answer may be: EC2 documents no bound for its eventual consistency, so the
 /// engine assumes an answer can show an instance as it was up to 10 s earlier. An observation
@@ -195,7 +195,7 @@ impl Failover {
     pub fn new(spec: GroupSpec, options: Options, now: Timestamp) -> Self {
         spec.assert_well_formed();
         assert!(!options.poll_interval.is_zero(), "the poll interval must be positive");
-        let own_deadline = now + spec.timeouts.failover;
+        let own_deadline = now + crate::budget::longest_run(&spec);
         let deadline = options.deadline.map_or(own_deadline, |given| given.min(own_deadline));
         let seen = spec.members().into_iter().map(|member| (member, Seen::new(now))).collect();
         let mut failover = Self {

@@ -32,10 +32,8 @@ impl Failover {
                 Some(_) => settled.is_some_and(|state| state != InstanceState::Running),
                 None => state != Some(InstanceState::Running),
             };
-            // The start timeout runs from the accepted start (capacity retries and a wait for a
-            // stopping standby to stop come before it), or from its turn while not started.
-            let clock_from = candidate.start_accepted_at.unwrap_or(candidate.since);
-            let timed_out = now.saturating_since(clock_from) >= self.spec.timeouts.start;
+            // From its turn: waiting for it to stop, capacity retries and the boot all count.
+            let timed_out = now.saturating_since(candidate.since) >= self.spec.timeouts.start;
             if timed_out && not_running {
                 let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
                 let reason = format!(

@@ -342,15 +342,15 @@ fn could_have_been_promoted(
     if state.is_gone() {
         return None;
     }
+    // The start timeout runs from the standby's turn (no earlier than the run's start): a wait
+    // for it to stop counts, and so does one for capacity.
+    let mut waited = Duration::ZERO;
     if state == InstanceState::Stopping {
-        // The engine waits for it to stop, at most its start timeout from its turn.
         let stopped_at = region
             .transitions()
             .into_iter()
             .find(|t| t.instance == *standby && t.at >= began && t.to == InstanceState::Stopped)?;
-        if stopped_at.at.saturating_since(began) + START_SLACK > spec.timeouts.start {
-            return None;
-        }
+        waited = stopped_at.at.saturating_since(began);
     }
     let faults = &instance.faults;
     if faults.denied || faults.start_unsupported || faults.start_fails_with.is_some() {
@@ -368,7 +368,7 @@ fn could_have_been_promoted(
         }
     };
     let boot = faults.boot_takes_ms.map_or(Duration::from_millis(timings.boot.max_ms), Duration::from_millis);
-    if capacity_wait + boot + START_SLACK > spec.timeouts.start {
+    if waited.max(capacity_wait) + boot + START_SLACK > spec.timeouts.start {
         return None;
     }
     Some(format!("{state} when the run began, no fault keeping it from running"))

@@ -8,6 +8,7 @@ pub mod scenario;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use coldstandby_engine::budget;
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
 use coldstandby_engine::provider::execute;
 use coldstandby_engine::{
@@ -48,6 +49,9 @@ pub enum TriggerEnd {
     Crashed {
         after_steps: u64,
     },
+    /// Lambda ended the invocation at its timeout (sized as the template sizes it), whatever
+    /// the run was doing; like any function error, it is retried.
+    TimedOut,
     /// Another run held the group's lock: this one did nothing.
     Busy,
     Hung,
@@ -160,6 +164,7 @@ impl Ends {
                 }
             },
             TriggerEnd::Crashed { .. } => "crashed".to_owned(),
+            TriggerEnd::TimedOut => "timed-out".to_owned(),
             TriggerEnd::Busy => "busy".to_owned(),
             TriggerEnd::Hung => "hung".to_owned(),
         };
@@ -201,6 +206,9 @@ struct SettleCheck {
     started: Vec<InstanceId>,
     /// The member a failed run promoted behind a fence that held, which it may keep running.
     kept: Option<InstanceId>,
+    /// The run was cut off (Lambda's timeout): like a crash, it is judged only once the region
+    /// has settled at the scenario's end, after any retry had its chance.
+    cut_off: bool,
 }
 
 /// How long the region runs on its own before a finished trigger is judged again: longer than a
@@ -223,17 +231,35 @@ impl Run<'_> {
             return;
         };
         let provider = ScenarioProvider { region: &self.region, fence: self.fence };
+        // As Lambda runs it: an invocation timeout sized from the group's timeouts, and the
+        // handler's deadline that much earlier than the invocation's end.
+        let began = self.region.now();
+        let invocation_timeout = budget::invocation_timeout(budget::longest_run(spec));
+        let invocation_ends = began + invocation_timeout;
         let options = Options {
             trigger: format!("sweep trigger {number}"),
             seed: self.scenario.seed.wrapping_mul(31).wrapping_add(number),
+            deadline: Some(began + invocation_timeout.saturating_sub(budget::DEADLINE_MARGIN)),
             ..Options::default()
         };
-        let began = self.region.now();
         let mut failover = Failover::new(spec.clone(), options, self.region.now());
         let deadline = failover.deadline();
         self.checker.start_trigger(spec.ordering);
         for step in 1..=MAX_STEPS_PER_TRIGGER {
             let now = self.region.now();
+            if now >= invocation_ends {
+                // What the run started is the retry's to adopt; judged like a failed run's.
+                self.pending_check = Some(SettleCheck {
+                    active: None,
+                    failed: true,
+                    started: self.started_since(began),
+                    kept: None,
+                    cut_off: true,
+                });
+                self.settled_after = now + SETTLE;
+                self.ends.record(&self.region, self.scenario, TriggerEnd::TimedOut);
+                return;
+            }
             self.region.set_faults(self.scenario.faults_at(now));
             let action = failover.poll(now);
             match action {
@@ -272,6 +298,7 @@ impl Run<'_> {
                         failed: matches!(report.outcome, Outcome::Failed { .. }),
                         started: self.started_since(began),
                         kept,
+                        cut_off: false,
                     });
                     self.ends.record(
                         &self.region,
@@ -322,7 +349,9 @@ impl Run<'_> {
             self.region.advance_to(settled);
         }
         let at = self.region.now();
-        self.checker.single_live(&self.region, at, check.active.as_ref());
+        if settle || !check.cut_off {
+            self.checker.single_live(&self.region, at, check.active.as_ref());
+        }
         if check.failed {
             self.started_by_failed_runs.extend(check.started);
             if let Some(kept) = &check.kept {
@@ -337,6 +366,24 @@ impl Run<'_> {
             }
         } else {
             self.started_by_failed_runs.clear();
+        }
+    }
+
+    /// Lambda retries an invocation that failed or was cut off at its timeout, twice, about a
+    /// minute apart; `numbers` name the retries.
+    fn retry_as_lambda(&mut self, spec: &GroupSpec, numbers: [u64; 2]) {
+        for number in numbers {
+            let failed = match self.ends.triggers.last() {
+                Some(TriggerEnd::Finished { report }) => matches!(report.outcome, Outcome::Failed { .. }),
+                Some(TriggerEnd::TimedOut) => true,
+                _ => false,
+            };
+            if !failed {
+                return;
+            }
+            let retry_at = self.region.now() + RETRY_AFTER;
+            self.region.advance_to(retry_at);
+            self.trigger(spec, number, None, None);
         }
     }
 
@@ -386,20 +433,10 @@ pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
         run.trigger(&spec, 2, None, None);
     }
     // Lambda retries a failed invocation twice, about one and two minutes apart.
-    for number in [5, 6] {
-        let failed = matches!(
-            run.ends.triggers.last(),
-            Some(TriggerEnd::Finished { report }) if matches!(report.outcome, Outcome::Failed { .. })
-        );
-        if !failed {
-            break;
-        }
-        let retry_at = run.region.now() + RETRY_AFTER;
-        run.region.advance_to(retry_at);
-        run.trigger(&spec, number, None, None);
-    }
+    run.retry_as_lambda(&spec, [5, 6]);
     if scenario.duplicate_trigger {
         run.trigger(&spec, 3, None, None);
+        run.retry_as_lambda(&spec, [7, 8]);
     }
     if scenario.failback {
         if let Some(Outcome::FailedOver { to, .. } | Outcome::AlreadyActive { active: to }) =
@@ -412,6 +449,7 @@ pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
             back.primary = to;
             back.standbys = standbys;
             run.trigger(&back, 4, None, None);
+            run.retry_as_lambda(&back, [9, 10]);
         }
     }
     run.settle_check(true);
@@ -461,6 +499,8 @@ pub struct Summary {
     pub already_active: u64,
     pub busy: u64,
     pub crashes: u64,
+    /// Invocations Lambda ended at their timeout.
+    pub timed_out: u64,
     /// Failures reported, by reason.
     pub failures: BTreeMap<String, u64>,
     /// Trigger to recorded active, over the completed failovers.
@@ -498,6 +538,7 @@ pub fn sweep(start_seed: u64, count: u64, fence: Fence, mut on_seed: impl FnMut(
                     Outcome::Planned { .. } => {}
                 },
                 TriggerEnd::Crashed { .. } => summary.crashes += 1,
+                TriggerEnd::TimedOut => summary.timed_out += 1,
                 TriggerEnd::Busy => summary.busy += 1,
                 TriggerEnd::Hung => {}
             }
