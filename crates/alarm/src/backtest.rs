@@ -14,6 +14,15 @@ use crate::evaluate::AlarmState;
 use crate::evaluator::{evaluation_times, AlarmEvaluator, StateChange};
 use crate::series::{Datapoints, MetricSource, Samples};
 
+/// Why a backtest cannot run: there is no time span to replay.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BacktestError {
+    #[error("the data holds no samples")]
+    NoSamples,
+    #[error("--from ({}) is after --until ({})", crate::timestamp::format(*.from), crate::timestamp::format(*.until))]
+    InvertedSpan { from: Timestamp, until: Timestamp },
+}
+
 /// How a backtest runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BacktestOptions {
@@ -67,19 +76,15 @@ pub fn run(
     alarm: &AlarmDefinition,
     data: &MetricData,
     options: BacktestOptions,
-) -> Result<BacktestReport, String> {
+) -> Result<BacktestReport, BacktestError> {
     let points = data.points();
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
-        return Err("the data holds no samples".to_owned());
+        return Err(BacktestError::NoSamples);
     };
     let from = options.from.unwrap_or(first.0);
     let until = options.until.unwrap_or(last.0 + alarm.period());
     if from > until {
-        return Err(format!(
-            "--from ({}) is after --until ({})",
-            crate::timestamp::format(from),
-            crate::timestamp::format(until)
-        ));
+        return Err(BacktestError::InvertedSpan { from, until });
     }
     let (transitions, evaluations) = match data {
         MetricData::Samples(samples) => {

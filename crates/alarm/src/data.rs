@@ -77,8 +77,8 @@ fn parse_csv(text: &str) -> Result<MetricData, DataError> {
                 format!("expected 2 fields (timestamp,value), found {}: `{line}`", fields.len()),
             ));
         };
-        let time = timestamp::parse(time_text).map_err(|message| error(at.clone(), message))?;
-        let value = parse_value(value_text).map_err(|message| error(at.clone(), message))?;
+        let time = timestamp::parse(time_text).map_err(|e| error(at.clone(), e.to_string()))?;
+        let value = parse_value(value_text).map_err(|e| error(at.clone(), e.to_string()))?;
         if let Some((previous, _)) = samples.last() {
             if time < *previous {
                 return Err(error(
@@ -95,10 +95,10 @@ fn parse_csv(text: &str) -> Result<MetricData, DataError> {
     Ok(MetricData::Samples(samples))
 }
 
-fn parse_value(text: &str) -> Result<f64, String> {
+fn parse_value(text: &str) -> Result<f64, crate::error::ValueError> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() => Ok(value),
-        _ => Err(format!("`{text}` is not a finite number")),
+        _ => Err(crate::error::ValueError::not_one_of(text, "a finite number")),
     }
 }
 
@@ -151,7 +151,7 @@ fn metric_data_results(results: &Value) -> Result<Vec<(Timestamp, f64, String)>,
             let time = time
                 .as_str()
                 .ok_or_else(|| error(&time_at, "expected a string"))
-                .and_then(|text| timestamp::parse(text).map_err(|message| error(&time_at, message)))?;
+                .and_then(|text| timestamp::parse(text).map_err(|e| error(&time_at, e.to_string())))?;
             let value_at = format!("MetricDataResults[0].Values[{index}]");
             let value = value
                 .as_f64()
@@ -179,7 +179,9 @@ fn metric_statistics(
                 .get("Timestamp")
                 .and_then(Value::as_str)
                 .ok_or_else(|| error(format!("{at}.Timestamp"), "missing or not a string"))
-                .and_then(|text| timestamp::parse(text).map_err(|m| error(format!("{at}.Timestamp"), m)))?;
+                .and_then(|text| {
+                    timestamp::parse(text).map_err(|e| error(format!("{at}.Timestamp"), e.to_string()))
+                })?;
             let value = match statistic {
                 Statistic::Percentile(_) => point.get("ExtendedStatistics").and_then(|e| e.get(&field)),
                 _ => point.get(&field),

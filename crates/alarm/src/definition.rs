@@ -1,6 +1,7 @@
 //! A CloudWatch metric alarm's definition: the fields that decide when it changes state, read from
 //! `aws cloudwatch describe-alarms` output (or built by the config file) and validated whole.
 
+use crate::error::ValueError;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -22,7 +23,7 @@ pub enum Statistic {
 
 impl Statistic {
     /// Parse a `Statistic` (`Average`, ...) or an `ExtendedStatistic` percentile (`p99`, `p99.9`).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ValueError> {
         match text {
             "SampleCount" => Ok(Self::SampleCount),
             "Average" => Ok(Self::Average),
@@ -35,8 +36,9 @@ impl Statistic {
                     .and_then(|number| number.parse::<f64>().ok())
                     .filter(|p| *p > 0.0 && *p < 100.0);
                 percentile.map(Self::Percentile).ok_or_else(|| {
-                    format!(
-                        "`{text}` is not a supported statistic (SampleCount, Average, Sum, Minimum, Maximum, or a percentile such as p99)"
+                    ValueError::not_one_of(
+                        text,
+                        "a supported statistic (SampleCount, Average, Sum, Minimum, Maximum, or a percentile such as p99)",
                     )
                 })
             }
@@ -74,7 +76,7 @@ impl Comparison {
         Self::LessThanOrEqualToThreshold,
     ];
 
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ValueError> {
         if let Some(found) = Self::ALL.into_iter().find(|c| c.as_str() == text) {
             return Ok(found);
         }
@@ -84,12 +86,13 @@ impl Comparison {
             "GreaterThanUpperThreshold",
         ];
         if BANDS.contains(&text) {
-            return Err(format!(
-                "`{text}` compares with an anomaly detection band; only static thresholds are supported"
-            ));
+            return Err(ValueError::AnomalyBand { text: text.to_owned() });
         }
-        let names: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
-        Err(format!("`{text}` is not a comparison operator ({})", names.join(", ")))
+        Err(ValueError::not_one_of(
+            text,
+            "a comparison operator (GreaterThanOrEqualToThreshold, GreaterThanThreshold, \
+             LessThanThreshold, LessThanOrEqualToThreshold)",
+        ))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -137,11 +140,11 @@ pub enum TreatMissingData {
 impl TreatMissingData {
     pub const ALL: [Self; 4] = [Self::Missing, Self::NotBreaching, Self::Breaching, Self::Ignore];
 
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ValueError> {
         Self::ALL
             .into_iter()
             .find(|mode| mode.as_str() == text)
-            .ok_or_else(|| format!("`{text}` is not one of missing, notBreaching, breaching, ignore"))
+            .ok_or_else(|| ValueError::not_one_of(text, "one of missing, notBreaching, breaching, ignore"))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -354,10 +357,12 @@ pub fn from_describe_alarms(
     }
 
     let statistic = match (statistic_text, extended_text) {
-        (Some(s), None) => Statistic::parse(&s).map_err(|e| problems.push(("Statistic".to_owned(), e))).ok(),
-        (None, Some(s)) => {
-            Statistic::parse(&s).map_err(|e| problems.push(("ExtendedStatistic".to_owned(), e))).ok()
+        (Some(s), None) => {
+            Statistic::parse(&s).map_err(|e| problems.push(("Statistic".to_owned(), e.to_string()))).ok()
         }
+        (None, Some(s)) => Statistic::parse(&s)
+            .map_err(|e| problems.push(("ExtendedStatistic".to_owned(), e.to_string())))
+            .ok(),
         (Some(_), Some(_)) => {
             problems
                 .push(("Statistic".to_owned(), "give Statistic or ExtendedStatistic, not both".to_owned()));
@@ -369,12 +374,14 @@ pub fn from_describe_alarms(
         }
     };
     let comparison = comparison_text.and_then(|c| {
-        Comparison::parse(&c).map_err(|e| problems.push(("ComparisonOperator".to_owned(), e))).ok()
+        Comparison::parse(&c)
+            .map_err(|e| problems.push(("ComparisonOperator".to_owned(), e.to_string())))
+            .ok()
     });
     let treat_missing_data = match missing_text {
-        Some(m) => {
-            TreatMissingData::parse(&m).map_err(|e| problems.push(("TreatMissingData".to_owned(), e))).ok()
-        }
+        Some(m) => TreatMissingData::parse(&m)
+            .map_err(|e| problems.push(("TreatMissingData".to_owned(), e.to_string())))
+            .ok(),
         None => Some(TreatMissingData::Missing),
     };
 

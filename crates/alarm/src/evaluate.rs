@@ -41,11 +41,11 @@ impl AlarmState {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, crate::error::ValueError> {
         Self::ALL
             .into_iter()
             .find(|state| state.as_str() == text)
-            .ok_or_else(|| format!("`{text}` is not OK, ALARM or INSUFFICIENT_DATA"))
+            .ok_or_else(|| crate::error::ValueError::not_one_of(text, "OK, ALARM or INSUFFICIENT_DATA"))
     }
 }
 

@@ -5,14 +5,18 @@ use coldstandby_engine::Timestamp;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::error::TimestampError;
+
 /// Parse an RFC 3339 or CloudWatch-style timestamp.
-pub fn parse(text: &str) -> Result<Timestamp, String> {
+pub fn parse(text: &str) -> Result<Timestamp, TimestampError> {
     let text = text.trim();
     let normalized = with_colon_in_offset(text);
     let parsed = OffsetDateTime::parse(&normalized, &Rfc3339)
-        .map_err(|error| format!("`{text}` is not an RFC 3339 timestamp ({error})"))?;
+        .map_err(|source| TimestampError::NotRfc3339 { text: text.to_owned(), source })?;
     let millis = parsed.unix_timestamp_nanos() / 1_000_000;
-    u64::try_from(millis).map(Timestamp::from_unix_millis).map_err(|_| format!("`{text}` is before 1970"))
+    u64::try_from(millis)
+        .map(Timestamp::from_unix_millis)
+        .map_err(|_| TimestampError::Before1970 { text: text.to_owned() })
 }
 
 /// `...+0000` -> `...+00:00`; anything else unchanged.
@@ -59,8 +63,12 @@ mod tests {
     #[test]
     fn junk_is_named() {
         let error = parse("yesterday").unwrap_err();
-        assert!(error.contains("`yesterday`"), "{error}");
+        assert!(error.to_string().contains("`yesterday`"), "{error}");
+        assert!(std::error::Error::source(&error).is_some(), "the parser's own error is kept as the source");
         assert!(parse("2026-11-20 03:14:07").is_err());
-        assert!(parse("1969-12-31T23:59:59Z").unwrap_err().contains("before 1970"));
+        assert_eq!(
+            parse("1969-12-31T23:59:59Z").unwrap_err(),
+            TimestampError::Before1970 { text: "1969-12-31T23:59:59Z".to_owned() }
+        );
     }
 }

@@ -219,7 +219,10 @@ fn a_backtest_reports_each_change_the_time_in_each_state_and_alarm_delays() {
     assert_eq!(report.summary.evaluations, 121);
     assert_eq!(report.transitions.len(), 2);
     let inverted = BacktestOptions { initial: AlarmState::Ok, from: until, until: from };
-    assert!(backtest::run(&one_of_one, &data, inverted).unwrap_err().contains("is after --until"));
+    assert!(backtest::run(&one_of_one, &data, inverted)
+        .unwrap_err()
+        .to_string()
+        .contains("is after --until"));
 }
 
 #[test]

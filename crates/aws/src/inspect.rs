@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use coldstandby_config::Config;
 use coldstandby_deploy::doctor::{
     self, AccountConcurrency, AlarmFacts, EndpointFacts, Facts, FunctionFacts, InstanceFacts, Lookup,
-    MetricFacts, NetworkFacts, PermissionFact, RoleFacts, VpcPlacement,
+    LookupFailed, MetricFacts, NetworkFacts, PermissionFact, RoleFacts, VpcPlacement,
 };
 use coldstandby_deploy::iam::{self, Decision, Request};
 use coldstandby_deploy::subnets::{PlannedSubnets, SubnetFacts};
@@ -36,7 +36,7 @@ pub struct Inspector {
     cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
-fn describe_error<E>(operation: &str, error: SdkError<E, HttpResponse>) -> String
+fn describe_error<E>(operation: &str, error: SdkError<E, HttpResponse>) -> LookupFailed
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -44,11 +44,11 @@ where
 }
 
 /// A failed lookup as doctor prints it, naming the operation once.
-fn lookup_error(operation: &str, error: ApiError) -> String {
+fn lookup_error(operation: &str, error: ApiError) -> LookupFailed {
     if error.message.starts_with(operation) {
-        format!("{}: {}", error.code, error.message)
+        LookupFailed(format!("{}: {}", error.code, error.message))
     } else {
-        format!("{operation}: {error}")
+        LookupFailed(format!("{operation}: {error}"))
     }
 }
 
@@ -95,7 +95,9 @@ impl Inspector {
                         let requests = doctor::required_permissions(config, &partition, account);
                         Some(self.role(&function.role_arn, &requests).await)
                     }
-                    None => Some(Err("the account is unknown (no instance was found)".to_owned())),
+                    None => {
+                        Some(Err(LookupFailed("the account is unknown (no instance was found)".to_owned())))
+                    }
                 };
                 let network = match &function.vpc {
                     Some(vpc) => Some(self.network(&config.region, vpc).await),
@@ -223,11 +225,13 @@ impl Inspector {
             .send()
             .await
             .map_err(|error| describe_error("GetAccountSettings", error))?;
-        let limit = settings.account_limit().ok_or("GetAccountSettings: no AccountLimit in the answer")?;
+        let limit = settings
+            .account_limit()
+            .ok_or_else(|| LookupFailed("GetAccountSettings: no AccountLimit in the answer".to_owned()))?;
         let count = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
         match (count(Some(limit.concurrent_executions())), count(limit.unreserved_concurrent_executions())) {
             (Some(limit), Some(unreserved)) => Ok(AccountConcurrency { limit, unreserved }),
-            _ => Err("GetAccountSettings: no concurrency figures in the answer".to_owned()),
+            _ => Err(LookupFailed("GetAccountSettings: no concurrency figures in the answer".to_owned())),
         }
     }
 
@@ -287,7 +291,7 @@ impl Inspector {
                 return Ok(());
             }
         }
-        Err(format!("DescribeAlarms: still paging after {MAX_ALARM_PAGES} pages"))
+        Err(LookupFailed(format!("DescribeAlarms: still paging after {MAX_ALARM_PAGES} pages")))
     }
 
     /// The role's decisions: from the IAM policy simulator, or, where it cannot be used (not
@@ -297,7 +301,7 @@ impl Inspector {
             Ok(permissions) => Ok(RoleFacts { method: "the IAM policy simulator".to_owned(), permissions }),
             Err(simulator) => {
                 let documents = self.role_documents(role_arn).await.map_err(|reading| {
-                    format!("{simulator}; and reading the role's policies failed: {reading}")
+                    LookupFailed(format!("{simulator}; and reading the role's policies failed: {reading}"))
                 })?;
                 let permissions = requests
                     .iter()
@@ -314,7 +318,7 @@ impl Inspector {
         }
     }
 
-    async fn simulate(&self, role_arn: &str, requests: &[Request]) -> Result<Vec<PermissionFact>, String> {
+    async fn simulate(&self, role_arn: &str, requests: &[Request]) -> Lookup<Vec<PermissionFact>> {
         use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
         let mut permissions = Vec::new();
         for request in requests {
@@ -343,7 +347,9 @@ impl Inspector {
                 Some("allowed") => Decision::Allowed,
                 Some("explicitDeny") => Decision::ExplicitDeny,
                 Some("implicitDeny") => Decision::ImplicitDeny,
-                other => Decision::Undecided(format!("the simulator answered {other:?}")),
+                other => {
+                    Decision::Undecided(iam::Unmodelled::SimulatorDecision { decision: format!("{other:?}") })
+                }
             };
             permissions.push(PermissionFact { request: request.clone(), decision });
         }
@@ -351,7 +357,7 @@ impl Inspector {
     }
 
     /// The role's inline and attached managed policy documents, as JSON.
-    async fn role_documents(&self, role_arn: &str) -> Result<Vec<Value>, String> {
+    async fn role_documents(&self, role_arn: &str) -> Lookup<Vec<Value>> {
         let role = role_arn.rsplit('/').next().unwrap_or(role_arn);
         let mut documents = Vec::new();
         let inline = self
@@ -469,16 +475,17 @@ fn alarm_facts(
 }
 
 /// IAM returns policy documents URL-encoded; a document that is already JSON is taken as is.
-fn policy_json(text: &str) -> Result<Value, String> {
+fn policy_json(text: &str) -> Result<Value, LookupFailed> {
     let decoded = if text.trim_start().starts_with('{') {
         text.to_owned()
     } else {
         percent_encoding::percent_decode_str(text)
             .decode_utf8()
-            .map_err(|error| format!("a policy document is not UTF-8 once decoded: {error}"))?
+            .map_err(|error| LookupFailed(format!("a policy document is not UTF-8 once decoded: {error}")))?
             .into_owned()
     };
-    serde_json::from_str(&decoded).map_err(|error| format!("a policy document is not JSON: {error}"))
+    serde_json::from_str(&decoded)
+        .map_err(|error| LookupFailed(format!("a policy document is not JSON: {error}")))
 }
 
 #[cfg(test)]
@@ -490,6 +497,6 @@ mod tests {
         let plain = r#"{"Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}"#;
         let encoded = "%7B%22Statement%22%3A%20%5B%7B%22Effect%22%3A%20%22Allow%22%2C%20%22Action%22%3A%20%22ec2%3A%2A%22%2C%20%22Resource%22%3A%20%22%2A%22%7D%5D%7D";
         assert_eq!(policy_json(plain).unwrap(), policy_json(encoded).unwrap());
-        assert!(policy_json("%7Bnot json").unwrap_err().contains("not JSON"));
+        assert!(policy_json("%7Bnot json").unwrap_err().to_string().contains("not JSON"));
     }
 }

@@ -16,12 +16,12 @@ use crate::output;
 use crate::{BacktestArgs, CommandError, Exit, OutputFormat};
 
 /// A command-line timestamp (RFC 3339, or CloudWatch's `+0000` form).
-pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+pub fn parse_time(text: &str) -> Result<Timestamp, coldstandby_alarm::TimestampError> {
     timestamp::parse(text)
 }
 
 /// A command-line alarm state.
-pub fn parse_state(text: &str) -> Result<AlarmState, String> {
+pub fn parse_state(text: &str) -> Result<AlarmState, coldstandby_alarm::ValueError> {
     AlarmState::parse(text)
 }
 
@@ -64,7 +64,8 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Exit> {
     let metric_data = data::parse(&data_text, alarm.statistic).map_err(|e| invalid_input(&args.data, e))?;
 
     let options = BacktestOptions { initial: args.initial_state, from: args.from, until: args.until };
-    let report = backtest::run(&alarm, &metric_data, options).map_err(CommandError::usage)?;
+    let report = backtest::run(&alarm, &metric_data, options)
+        .map_err(|error| CommandError::usage(error.to_string()))?;
     match args.output {
         OutputFormat::Json => output::print_json(&JsonReport::new(&report))?,
         OutputFormat::Text => output::print_lines(&render(&report, metric_data.points().len()))?,

@@ -17,7 +17,7 @@ use crate::output::{self, millis_as_seconds};
 use crate::{DemoArgs, Exit, FailureArg, OutputFormat};
 
 /// A command-line `TreatMissingData` value, spelled as CloudWatch spells it.
-pub fn parse_treat_missing_data(text: &str) -> Result<TreatMissingData, String> {
+pub fn parse_treat_missing_data(text: &str) -> Result<TreatMissingData, coldstandby_alarm::ValueError> {
     TreatMissingData::parse(text)
 }
 

@@ -49,20 +49,24 @@ pub(crate) fn read_alarm(
     let statistic =
         checker.string(&mut fields, "statistic").map_or(Some(Statistic::Average), |(text, offset)| {
             Statistic::parse(&text)
-                .map_err(|message| checker.problem(&fields.key_path("statistic"), offset, message))
+                .map_err(|error| checker.problem(&fields.key_path("statistic"), offset, error.to_string()))
                 .ok()
         });
     let comparison =
         checker.required_string(&mut fields, "comparison_operator").and_then(|(text, offset)| {
             Comparison::parse(&text)
-                .map_err(|message| checker.problem(&fields.key_path("comparison_operator"), offset, message))
+                .map_err(|error| {
+                    checker.problem(&fields.key_path("comparison_operator"), offset, error.to_string())
+                })
                 .ok()
         });
     let treat_missing_data = checker.string(&mut fields, "treat_missing_data").map_or(
         Some(TreatMissingData::Missing),
         |(text, offset)| {
             TreatMissingData::parse(&text)
-                .map_err(|message| checker.problem(&fields.key_path("treat_missing_data"), offset, message))
+                .map_err(|error| {
+                    checker.problem(&fields.key_path("treat_missing_data"), offset, error.to_string())
+                })
                 .ok()
         },
     );

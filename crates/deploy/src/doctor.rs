@@ -19,8 +19,14 @@ use crate::template::ALARM_PRINCIPAL;
 const LOOKUP_FIX: &str = "check the credentials, region and endpoint, and give them the read access doctor \
                           needs (docs/commands.md, `coldstandby doctor`)";
 
-/// A fact that could not be looked up carries the reason (access denied, ...).
-pub type Lookup<T> = Result<T, String>;
+/// Why a fact could not be looked up (access denied, throttled, ...), as doctor reports it: the
+/// operation and the service's own code and message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LookupFailed(pub String);
+
+/// A fact, or why it could not be looked up.
+pub type Lookup<T> = Result<T, LookupFailed>;
 
 /// One instance as EC2 describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -23,7 +23,19 @@ pub enum Decision {
     ExplicitDeny,
     ImplicitDeny,
     /// A matching statement uses something this evaluator does not model.
-    Undecided(String),
+    Undecided(Unmodelled),
+}
+
+/// Something in a statement this evaluator does not model, so it cannot decide.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unmodelled {
+    #[error("condition {operator} is not a map")]
+    MalformedCondition { operator: String },
+    #[error("condition operator {operator} is not evaluated here")]
+    ConditionOperator { operator: String },
+    /// The IAM policy simulator gave a decision this module does not know.
+    #[error("the simulator answered {decision}")]
+    SimulatorDecision { decision: String },
 }
 
 /// Evaluate `request` against the policy documents (JSON) attached to one role.
@@ -71,7 +83,7 @@ pub(crate) fn texts(value: Option<&Value>) -> Vec<String> {
 }
 
 /// Whether the statement matches the request; Err when that cannot be told.
-fn applies(statement: &Value, request: &Request) -> Result<bool, String> {
+fn applies(statement: &Value, request: &Request) -> Result<bool, Unmodelled> {
     let action_matches = |patterns: Vec<String>| {
         patterns.iter().any(|p| wildcard_match(&p.to_ascii_lowercase(), &request.action.to_ascii_lowercase()))
     };
@@ -92,7 +104,9 @@ fn applies(statement: &Value, request: &Request) -> Result<bool, String> {
     }
     let Some(conditions) = statement.get("Condition").and_then(Value::as_object) else { return Ok(true) };
     for (operator, tests) in conditions {
-        let Some(tests) = tests.as_object() else { return Err(format!("condition {operator} is not a map")) };
+        let Some(tests) = tests.as_object() else {
+            return Err(Unmodelled::MalformedCondition { operator: operator.clone() });
+        };
         for (key, expected) in tests {
             let present = request.context.get(&key.to_ascii_lowercase());
             if !condition_holds(operator, present, &texts(Some(expected)))? {
@@ -107,7 +121,7 @@ fn condition_holds(
     operator: &str,
     present: Option<&Vec<String>>,
     expected: &[String],
-) -> Result<bool, String> {
+) -> Result<bool, Unmodelled> {
     let (set, rest) = match operator.split_once(':') {
         Some((set @ ("ForAllValues" | "ForAnyValue"), rest)) => (Some(set), rest),
         _ => (None, operator),
@@ -122,7 +136,7 @@ fn condition_holds(
         "StringLike" | "ArnLike" => wildcard_match,
         "StringNotEquals" | "ArnNotEquals" => |pattern, value| pattern != value,
         "StringNotLike" | "ArnNotLike" => |pattern, value| !wildcard_match(pattern, value),
-        other => return Err(format!("condition operator {other} is not evaluated here")),
+        other => return Err(Unmodelled::ConditionOperator { operator: other.to_owned() }),
     };
     let negated = base.contains("Not");
     let value_ok = |value: &String| {

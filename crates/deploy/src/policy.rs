@@ -209,12 +209,19 @@ impl Statement {
     }
 }
 
+/// A `${Name}` in a policy that no value was given for.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the policy needs a value for {reference}")]
+pub struct UnresolvedReference {
+    pub reference: String,
+}
+
 /// A whole policy document for an account: what `coldstandby template iam-policy` prints.
 /// Err names a reference that `references` does not resolve.
 pub fn policy_document(
     statements: &[Statement],
     references: &BTreeMap<&str, String>,
-) -> Result<Value, String> {
+) -> Result<Value, UnresolvedReference> {
     let document = json!({
         "Version": "2012-10-17",
         "Statement": statements.iter().map(|s| s.to_json(references)).collect::<Vec<_>>(),
@@ -223,7 +230,7 @@ pub fn policy_document(
     match text.find("${") {
         Some(at) => {
             let reference: String = text[at..].chars().take_while(|c| *c != '}').chain(['}']).collect();
-            Err(format!("the policy needs a value for {reference}"))
+            Err(UnresolvedReference { reference })
         }
         None => Ok(document),
     }
@@ -281,7 +288,7 @@ mod tests {
         assert!(text.contains("arn:aws:ec2:ap-northeast-1:111122223333:instance/i-0a1b2c3d4e5f60718"));
         let in_vpc = RoleOptions { in_vpc: true, ..options() };
         let error = policy_document(&role_statements(&example(), &in_vpc), &references).unwrap_err();
-        assert_eq!(error, "the policy needs a value for ${VpcId}");
+        assert_eq!(error.to_string(), "the policy needs a value for ${VpcId}");
         assert_eq!(
             document["Statement"][2]["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"],
             json!(["coldstandby:group", "coldstandby:role", "coldstandby:trigger"])

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use coldstandby_deploy::doctor::{
     run_checks, AccountConcurrency, AlarmFacts, Check, Context, EndpointFacts, Facts, FunctionFacts,
-    InstanceFacts, MetricFacts, NetworkFacts, Status, VpcPlacement,
+    InstanceFacts, LookupFailed, MetricFacts, NetworkFacts, Status, VpcPlacement,
 };
 use coldstandby_engine::InstanceId;
 use serde_json::json;
@@ -161,7 +161,8 @@ fn no_reservation_only_warns_when_the_account_cannot_reserve_one() {
     assert_eq!(only_problem(&facts).status, Status::Fail);
 
     // Not knowing is not a pass.
-    function_mut(&mut facts).account_concurrency = Err("GetAccountSettings: AccessDenied".to_owned());
+    function_mut(&mut facts).account_concurrency =
+        Err(LookupFailed("GetAccountSettings: AccessDenied".to_owned()));
     let problem = only_problem(&facts);
     assert_eq!(problem.status, Status::Fail);
     assert!(problem.found.contains("AccessDenied"), "{}", problem.found);
