@@ -4,6 +4,7 @@
 //! account, and the same seed replays the same run byte for byte.
 
 pub mod buckets;
+pub mod faults;
 pub mod metrics;
 pub mod model;
 pub mod region;
