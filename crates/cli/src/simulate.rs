@@ -56,10 +56,15 @@ fn timeline(result: &SeedResult) -> Vec<String> {
     let mut lines = vec![format!("seed {}: faults: {:?}", result.seed, result.faults)];
     for (number, end) in result.triggers.iter().enumerate() {
         match end {
-            TriggerEnd::Finished { report } => {
-                lines.push(format!("  trigger {}:", number + 1));
+            TriggerEnd::Finished { .. } | TriggerEnd::TimedOut { .. } => {
+                let (events, cut) = match end {
+                    TriggerEnd::Finished { report } => (&report.events, ""),
+                    TriggerEnd::TimedOut { events } => (events, " (cut off at the invocation's timeout)"),
+                    _ => unreachable!("matched above"),
+                };
+                lines.push(format!("  trigger {}:{cut}", number + 1));
                 lines.push(format!("  {}", output::header()));
-                for event in &report.events {
+                for event in events {
                     let (step, subject, detail) = output::describe(&event.kind);
                     let at = output::offset(event.at, sweep::scenario::SCENARIO_START);
                     lines.push(format!("  {}", output::row(&at, step, &subject, &detail)));

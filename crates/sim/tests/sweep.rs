@@ -92,6 +92,13 @@ fn seeds_that_once_broke_an_invariant_stay_fixed() {
         // With describe answers up to 10 s stale: a fence confirmed on an answer showing the
         // member stopped from before the previous run started it.
         1559,
+        // From a 500,000-seed sweep with Lambda's timeouts and retries: a parallel retry started a
+        // slow standby beside a primary already stuck stopping (502901, 546929); a standby given
+        // up on for slowness, still booting when the list ran out (514911, 621434); answers
+        // taken as settled from their arrival, not their request, under latency spikes (635719,
+        // 747669); a standby taken back with its stop still queued (3556); a throttling burst
+        // hiding a standby's stop (658493, the checker).
+        502901, 546929, 514911, 621434, 635719, 747669, 3556, 658493,
     ] {
         let result = run_seed(seed, Fence::Correct);
         assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);

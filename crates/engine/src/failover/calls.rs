@@ -22,7 +22,8 @@ impl Failover {
             (Call::Describe { .. }, Reply::Described(observations)) => {
                 self.describe_failures = 0;
                 self.next_observe_at = now + self.options.poll_interval;
-                self.observe(now, observations);
+                let asked_at = self.call_sent_at.unwrap_or(now);
+                self.observe(now, asked_at, observations);
                 if !self.phase.is_closing() {
                     self.reconcile(now);
                 }

@@ -120,6 +120,9 @@ struct Candidate {
     start_accepted_at: Option<Timestamp>,
     /// When it was taken as running (promoted).
     promoted_at: Option<Timestamp>,
+    /// Taken back after its start timeout, every other standby tried: only the deadline gives
+    /// up on it now.
+    late: bool,
     retry_start_at: Option<Timestamp>,
     capacity_since: Option<Timestamp>,
     capacity_attempts: u32,
@@ -134,6 +137,7 @@ impl Candidate {
             start_in_flight: false,
             start_accepted_at: None,
             promoted_at: None,
+            late: false,
             retry_start_at: None,
             capacity_since: None,
             capacity_attempts: 0,
@@ -171,6 +175,8 @@ pub struct Failover {
     adopted: BTreeSet<InstanceId>,
     /// Standbys given up on, stopped until a stop is observed.
     abandoned: BTreeMap<InstanceId, Abandoned>,
+    /// A standby given up on for slowness was taken back once the list ran out (once a run).
+    took_back_late: bool,
     /// When the run failed and began stopping what it started.
     rollback_started_at: Option<Timestamp>,
     /// For the report only: never read to take a decision.
@@ -184,6 +190,8 @@ pub struct Failover {
     in_flight: Option<Queued>,
     /// When the call in flight must have answered by.
     answer_by: Option<Timestamp>,
+    /// When the call in flight was sent.
+    call_sent_at: Option<Timestamp>,
     next_observe_at: Timestamp,
     describe_failures: u32,
     /// Set when the run enters `Closing`.
@@ -217,6 +225,7 @@ impl Failover {
             started: BTreeSet::new(),
             adopted: BTreeSet::new(),
             abandoned: BTreeMap::new(),
+            took_back_late: false,
             rollback_started_at: None,
             milestones: Milestones::default(),
             record_remaining: None,
@@ -224,6 +233,7 @@ impl Failover {
             queue: Vec::new(),
             in_flight: None,
             answer_by: None,
+            call_sent_at: None,
             next_observe_at: now,
             describe_failures: 0,
             outcome: None,
@@ -313,6 +323,7 @@ impl Failover {
                     let call = queued.call.clone();
                     let time_left = self.retries_until().max(now + Duration::from_secs(1));
                     self.answer_by = Some((now + CALL_TIMEOUT).min(time_left));
+                    self.call_sent_at = Some(now);
                     self.in_flight = Some(queued);
                     return Action::Call(call);
                 }
@@ -382,11 +393,14 @@ impl Failover {
             let confirmed = |state: Option<InstanceState>| {
                 matches!(state, Some(InstanceState::Stopped | InstanceState::Terminated))
             };
-            let target = self
-                .fence
-                .iter()
-                .find(|target| !confirmed(self.seen[&target.instance].settled_state()))
-                .expect("an unconfirmed fence has a target not settled stopped");
+            let target =
+                self.fence.iter().find(|target| !confirmed(self.seen[&target.instance].settled_state()));
+            let Some(target) = target else {
+                // Every target is settled stopped (or left the fence to become the candidate)
+                // since the fence was last advanced: it holds.
+                self.advance_fence(now);
+                return;
+            };
             let (instance, last_state) = (target.instance.clone(), self.seen[&target.instance].state());
             self.fail(now, Failure::FenceNotConfirmed { instance, last_state });
         } else if now >= self.deadline {
@@ -452,41 +466,6 @@ impl Failover {
         let outcome = self.outcome.as_ref().expect("finish needs an outcome").to_string();
         self.emit(now, EventKind::Finished { outcome });
         self.enter(Phase::Finished);
-    }
-
-    /// What the failover is waiting for.
-    fn waiting_for(&self) -> WaitingFor {
-        let live_or_unseen =
-            |instance: &InstanceId| self.seen[instance].state().is_none_or(InstanceState::is_live);
-        match self.phase {
-            Phase::Observing => return WaitingFor::FirstObservation,
-            Phase::Closing | Phase::Finished => return WaitingFor::RollbackCalls,
-            Phase::Fencing | Phase::Promoting | Phase::Recording => {}
-        }
-        if self.fence_confirmed_at.is_none() {
-            let unsettled = |instance: &InstanceId| {
-                !matches!(
-                    self.seen[instance].settled_state(),
-                    Some(InstanceState::Stopped | InstanceState::Terminated)
-                )
-            };
-            if let Some(target) = self.fence.iter().find(|target| unsettled(&target.instance)) {
-                return WaitingFor::Stop(target.instance.clone());
-            }
-        }
-        if let Some(candidate) = self.current.as_ref().filter(|candidate| candidate.promoted_at.is_none()) {
-            return WaitingFor::Start(candidate.instance.clone());
-        }
-        if self.fence_confirmed_at.is_none() {
-            return WaitingFor::FenceConfirmation;
-        }
-        if let Some(instance) = self.abandoned.keys().find(|instance| live_or_unseen(instance)) {
-            return WaitingFor::AbandonedStop(instance.clone());
-        }
-        if self.phase == Phase::Recording && self.record_remaining.is_some_and(|remaining| remaining > 0) {
-            return WaitingFor::TagWrites;
-        }
-        WaitingFor::OthersStopped
     }
 
     fn emit(&mut self, at: Timestamp, kind: EventKind) {

@@ -7,7 +7,7 @@ use super::*;
 #[derive(Clone, Debug)]
 pub(super) struct Seen {
     pub(super) observation: Option<Observation>,
-    /// When the latest answer that returned it came.
+    /// When the latest answer that returned it was asked for.
     observed_at: Option<Timestamp>,
     /// Since when describe results have not included it.
     pub(super) absent_since: Option<Timestamp>,
@@ -45,7 +45,9 @@ impl Seen {
 
 impl Failover {
     /// Take in one describe result: note what changed, and what went missing.
-    pub(super) fn observe(&mut self, now: Timestamp, observations: Vec<Observation>) {
+    /// `asked_at` is when the describe was sent: what the answer shows may be that much older
+    /// than its arrival, on top of its staleness.
+    pub(super) fn observe(&mut self, now: Timestamp, asked_at: Timestamp, observations: Vec<Observation>) {
         let mut by_id: BTreeMap<InstanceId, Observation> = observations
             .into_iter()
             .filter(|observation| self.seen.contains_key(&observation.instance))
@@ -58,7 +60,7 @@ impl Failover {
                     let previous = seen.state();
                     let state = observation.state;
                     seen.absent_since = None;
-                    seen.observed_at = Some(now);
+                    seen.observed_at = Some(asked_at);
                     seen.observation = Some(observation);
                     if previous != Some(state) {
                         self.emit(now, EventKind::Observed { instance: member, state, previous });

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use crate::instance::InstanceId;
+use super::Failover;
+use crate::instance::{InstanceId, InstanceState};
 
 /// Where a failover stands. Entered only through [`Failover::enter`](super::Failover), which
 /// asserts the transition is one [`Phase::may_enter`] allows.
@@ -100,6 +101,43 @@ impl fmt::Display for WaitingFor {
             Self::TagWrites => f.write_str("tags to be recorded"),
             Self::RollbackCalls => f.write_str("rollback calls"),
         }
+    }
+}
+
+impl Failover {
+    /// What the failover is waiting for.
+    pub(super) fn waiting_for(&self) -> WaitingFor {
+        let live_or_unseen =
+            |instance: &InstanceId| self.seen[instance].state().is_none_or(InstanceState::is_live);
+        match self.phase {
+            Phase::Observing => return WaitingFor::FirstObservation,
+            Phase::Closing | Phase::Finished => return WaitingFor::RollbackCalls,
+            Phase::Fencing | Phase::Promoting | Phase::Recording => {}
+        }
+        if self.fence_confirmed_at.is_none() {
+            let unsettled = |instance: &InstanceId| {
+                !matches!(
+                    self.seen[instance].settled_state(),
+                    Some(InstanceState::Stopped | InstanceState::Terminated)
+                )
+            };
+            if let Some(target) = self.fence.iter().find(|target| unsettled(&target.instance)) {
+                return WaitingFor::Stop(target.instance.clone());
+            }
+        }
+        if let Some(candidate) = self.current.as_ref().filter(|candidate| candidate.promoted_at.is_none()) {
+            return WaitingFor::Start(candidate.instance.clone());
+        }
+        if self.fence_confirmed_at.is_none() {
+            return WaitingFor::FenceConfirmation;
+        }
+        if let Some(instance) = self.abandoned.keys().find(|instance| live_or_unseen(instance)) {
+            return WaitingFor::AbandonedStop(instance.clone());
+        }
+        if self.phase == Phase::Recording && self.record_remaining.is_some_and(|remaining| remaining > 0) {
+            return WaitingFor::TagWrites;
+        }
+        WaitingFor::OthersStopped
     }
 }
 

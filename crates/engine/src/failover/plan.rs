@@ -108,9 +108,13 @@ impl Failover {
             self.adopted.insert(first);
         }
         self.candidates = candidates.into();
+        // A member to fence that is already `stopping` (an earlier attempt's stop that has not
+        // finished, an impaired host) gains little from a parallel start and risks a standby the
+        // rollback cannot stop in time (EC2 refuses to stop it while it is pending): fence first.
+        let fence_stuck = plan.fence.iter().any(|(_, state)| *state == Some(InstanceState::Stopping));
         self.enter(match self.spec.ordering {
-            Ordering::FenceFirst => Phase::Fencing,
-            Ordering::Parallel => Phase::Promoting,
+            Ordering::Parallel if !fence_stuck => Phase::Promoting,
+            Ordering::Parallel | Ordering::FenceFirst => Phase::Fencing,
         });
     }
 }

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// How a standby given up on for slowness is described (and recognised when taken back).
+const SLOW_START: &str = "not running after";
+
 impl Failover {
     /// Bring the current candidate to `running`, moving down the list when one cannot make it.
     pub(super) fn advance_promotion(&mut self, now: Timestamp) {
@@ -13,11 +16,14 @@ impl Failover {
                     Some(next) => {
                         // Its turn: whatever stopped it before (found live out of turn), this
                         // run now brings it up.
-                        self.abandoned.remove(&next);
+                        self.stop_stopping(&next);
                         self.current = Some(Candidate::new(next, now));
                         continue;
                     }
                     None => {
+                        if self.take_back_late_standby(now) {
+                            continue;
+                        }
                         let tried = std::mem::take(&mut self.tried);
                         self.fail(now, Failure::NoStandbyAvailable { tried });
                         return;
@@ -33,13 +39,12 @@ impl Failover {
                 None => state != Some(InstanceState::Running),
             };
             // From its turn: waiting for it to stop, capacity retries and the boot all count.
-            let timed_out = now.saturating_since(candidate.since) >= self.spec.timeouts.start;
+            let timed_out =
+                !candidate.late && now.saturating_since(candidate.since) >= self.spec.timeouts.start;
             if timed_out && not_running {
                 let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
-                let reason = format!(
-                    "not running after {}s (last seen: {state_text})",
-                    self.spec.timeouts.start.as_secs()
-                );
+                let reason =
+                    format!("{SLOW_START} {}s (last seen: {state_text})", self.spec.timeouts.start.as_secs());
                 self.skip_candidate(now, reason);
                 continue;
             }
@@ -107,6 +112,41 @@ impl Failover {
                 }
             }
         }
+    }
+
+    /// Every standby has been tried, but one this run started is still booting, given up on only
+    /// for being slower than its start timeout: the run would wait for it to run anyway, to stop
+    /// it (EC2 refuses to stop a pending instance), so it is taken back and promoted if it runs
+    /// before the deadline. Once a run.
+    fn take_back_late_standby(&mut self, now: Timestamp) -> bool {
+        if self.took_back_late {
+            return false;
+        }
+        let booting = |instance: &InstanceId| {
+            matches!(self.seen[instance].state(), Some(InstanceState::Pending | InstanceState::Running))
+        };
+        let late = self
+            .tried
+            .iter()
+            .filter(|(_, reason)| reason.starts_with(SLOW_START))
+            .map(|(instance, _)| instance)
+            .find(|instance| self.started.contains(*instance) && booting(instance))
+            .cloned();
+        let Some(instance) = late else { return false };
+        self.took_back_late = true;
+        self.stop_stopping(&instance);
+        let mut candidate = Candidate::new(instance, now);
+        candidate.late = true;
+        candidate.start_accepted_at = Some(now);
+        self.current = Some(candidate);
+        true
+    }
+
+    /// `instance` is to be promoted after all: no longer stopped as abandoned, and no stop queued
+    /// for it is sent.
+    fn stop_stopping(&mut self, instance: &InstanceId) {
+        self.abandoned.remove(instance);
+        self.queue.retain(|queued| !matches!(&queued.call, Call::Stop { instance: i, .. } if i == instance));
     }
 
     /// Give up on the current candidate and move on. One this run started (or may have), or

@@ -42,7 +42,8 @@ pub const SINGLE_LIVE: &str = "single-live";
 pub const ROLLBACK_COMPLETE: &str = "rollback-complete";
 /// A trigger fails with no standby promoted only when the region shows none could have been:
 /// each was gone, denied, unsupported, short of capacity beyond the retry budget, failing to
-/// boot, or booting slower than its start timeout.
+/// boot, or booting slower than its start timeout. Not judged for a run a throttling burst
+/// blinded for a while.
 pub const PROMOTES_WHEN_POSSIBLE: &str = "promotes-when-possible";
 
 /// Every invariant, by name, with what it means (for help texts and summaries).
@@ -324,8 +325,10 @@ impl Checker {
     }
 }
 
-/// How long a start may take beyond the boot itself (calls, polling, settled answers).
-const START_SLACK: Duration = Duration::from_secs(15);
+/// How long a start may take beyond the boot itself (calls, polling, and the engine's wait for
+/// an answer that cannot predate the start).
+const START_SLACK: Duration =
+    Duration::from_secs(5 + coldstandby_engine::failover::DESCRIBE_STALENESS.as_secs());
 
 /// Why `standby` could have been promoted by a run that began at `began`, or None if the region
 /// shows it could not: gone, denied, unsupported, short of capacity past the retry budget,

@@ -53,8 +53,10 @@ pub enum TriggerEnd {
         after_steps: u64,
     },
     /// Lambda ended the invocation at its timeout (sized as the template sizes it), whatever
-    /// the run was doing; like any function error, it is retried.
-    TimedOut,
+    /// the run was doing; like any function error, it is retried. The events up to then.
+    TimedOut {
+        events: Vec<coldstandby_engine::Event>,
+    },
     /// Another run held the group's lock: this one did nothing.
     Busy,
     Hung,
@@ -167,7 +169,7 @@ impl Ends {
                 }
             },
             TriggerEnd::Crashed { .. } => "crashed".to_owned(),
-            TriggerEnd::TimedOut => "timed-out".to_owned(),
+            TriggerEnd::TimedOut { .. } => "timed-out".to_owned(),
             TriggerEnd::Busy => "busy".to_owned(),
             TriggerEnd::Hung => "hung".to_owned(),
         };
@@ -260,7 +262,8 @@ impl Run<'_> {
                     cut_off: true,
                 });
                 self.settled_after = now + SETTLE;
-                self.ends.record(&self.region, self.scenario, TriggerEnd::TimedOut);
+                let events = failover.events().to_vec();
+                self.ends.record(&self.region, self.scenario, TriggerEnd::TimedOut { events });
                 return;
             }
             self.region.set_faults(self.scenario.faults_at(now));
@@ -275,13 +278,19 @@ impl Run<'_> {
                     let report = failover.into_report();
                     check(&mut self.checker, &self.region, self.scenario, &report.events);
                     self.checker.after_trigger(&self.region, &report, deadline);
-                    self.checker.promotes_when_possible(
-                        &self.region,
-                        spec,
-                        &self.scenario.timings,
-                        began,
-                        &report,
-                    );
+                    // A throttling burst during the run can hide, for tens of seconds, what the
+                    // region did: this invariant judges only runs that could see.
+                    let throttled =
+                        self.scenario.bursts.iter().any(|b| b.from < report.finished_at && b.until > began);
+                    if !throttled {
+                        self.checker.promotes_when_possible(
+                            &self.region,
+                            spec,
+                            &self.scenario.timings,
+                            began,
+                            &report,
+                        );
+                    }
                     let active = match &report.outcome {
                         Outcome::FailedOver { to, .. } | Outcome::AlreadyActive { active: to } => {
                             Some(to.clone())
@@ -378,7 +387,7 @@ impl Run<'_> {
         for number in numbers {
             let failed = match self.ends.triggers.last() {
                 Some(TriggerEnd::Finished { report }) => matches!(report.outcome, Outcome::Failed { .. }),
-                Some(TriggerEnd::TimedOut) => true,
+                Some(TriggerEnd::TimedOut { .. }) => true,
                 _ => false,
             };
             if !failed {

@@ -85,7 +85,7 @@ pub fn sweep(start_seed: u64, count: u64, fence: Fence, mut on_seed: impl FnMut(
                     Outcome::Planned { .. } => {}
                 },
                 TriggerEnd::Crashed { .. } => summary.crashes += 1,
-                TriggerEnd::TimedOut => summary.timed_out += 1,
+                TriggerEnd::TimedOut { .. } => summary.timed_out += 1,
                 TriggerEnd::Busy => summary.busy += 1,
                 TriggerEnd::Hung => {}
             }
