@@ -253,12 +253,22 @@ impl Run<'_> {
         for step in 1..=MAX_STEPS_PER_TRIGGER {
             let now = self.region.now();
             if now >= invocation_ends {
-                // What the run started is the retry's to adopt; judged like a failed run's.
+                // What the run started is the retry's to adopt; judged like a failed run's. Once
+                // its fence held, the standby it was last bringing up may stay (it would have
+                // been promoted had the invocation lasted).
+                let events = failover.events();
+                let fenced_at = events.iter().position(|e| matches!(e.kind, EventKind::Fenced { .. }));
+                let kept = fenced_at.and_then(|from| {
+                    events[from..].iter().rev().find_map(|e| match &e.kind {
+                        EventKind::StartRequested { instance } => Some(instance.clone()),
+                        _ => None,
+                    })
+                });
                 self.pending_check = Some(SettleCheck {
                     active: None,
                     failed: true,
                     started: self.started_since(began),
-                    kept: None,
+                    kept,
                     cut_off: true,
                 });
                 self.settled_after = now + SETTLE;
