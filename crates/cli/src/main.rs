@@ -125,14 +125,16 @@ enum Command {
     /// Run seeded fault-injection scenarios on the simulated region and check the invariants
     ///
     /// Each seed is a random scenario: 1-3 standbys in any state, random timings and timeouts,
-    /// throttling bursts, transient errors, capacity shortages, stops that hang, forced stops that
-    /// take minutes, starts that fail, starts whose answer is lost, denied standbys, slow boots,
-    /// empty and stale describe answers, latency spikes, concurrent and duplicate triggers, the
-    /// controller crashing part-way and being run again, and failback. After every engine step,
-    /// and from the instances' true states once each trigger ends and the region has settled, it
-    /// checks: single-active, single-live, fence-before-start, fenced-before-active,
-    /// active-observed-running, rollback-complete, trigger-ends, within-request-buckets,
-    /// backs-off-when-throttled, group-only. The same seed replays the same run; each violation
+    /// throttling bursts, transient errors, capacity shortages, stops that hang (even forced),
+    /// forced stops that take minutes, starts that fail, starts whose answer is lost, denied and
+    /// unsupported standbys, slow boots, empty, partial and up to 10 s stale describe answers,
+    /// tag writes that show late, purged terminated standbys, latency spikes, concurrent and
+    /// duplicate triggers, the controller crashing part-way, and failback; each trigger runs as
+    /// Lambda runs it (deadline, timeout, two retries). After every engine step, and from the
+    /// instances' true states once each trigger ends and the region has settled, it checks:
+    /// single-active, single-live, promotes-when-possible, fence-before-start,
+    /// fenced-before-active, active-observed-running, rollback-complete, trigger-ends,
+    /// within-request-buckets, backs-off-when-throttled, group-only. The same seed replays the same run; each violation
     /// is printed with the command that replays it. --output json also lists every trigger's end
     /// with each member's true state and recorded role.
     Simulate(SimulateArgs),

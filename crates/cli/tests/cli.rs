@@ -66,7 +66,9 @@ fn the_demo_json_pairs_every_change_with_its_observation() {
             assert_eq!(transition["lag_ms"].as_u64().unwrap(), observed - changed);
         }
         let rto = &demo["rto"];
-        assert!(rto["overhead_ms"].as_u64().unwrap() <= 1000, "{rto}");
+        // Beyond the instances' own time: at most a second of polling per change, and the wait
+        // for answers that cannot predate the stop and the start (10 s after each request).
+        assert!(rto["overhead_ms"].as_u64().unwrap() <= 1000 + 2 * 10_000, "{rto}");
         for key in ["detection_ms", "fence_ms", "promote_ms", "verify_ms", "record_ms", "total_ms"] {
             assert!(rto[key].is_u64(), "rto.{key} missing in {rto}");
         }
