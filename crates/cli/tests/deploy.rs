@@ -157,7 +157,7 @@ fn the_same_config_gives_the_same_template_bytes() {
     let first = template(&config, &["--vpc"]);
     assert_eq!(first, template(&config, &["--vpc"]));
     assert_ne!(first, template(&config, &[]), "--vpc adds the endpoint");
-    assert!(first.contains("Timeout: 880"), "two standbys: min(20 + 180 + 2 x 420, 840) + 40 s");
+    assert!(first.contains("Timeout: 880"), "two standbys: min(20 + 190 + 2 x 420, 840) + 40 s");
     assert!(first.contains("ReservedConcurrentExecutions: !If"), "a parameter, 1 by default");
     assert!(!first.contains(":ec2:stop"), "no EC2 stop action beside the function");
 }
@@ -399,10 +399,10 @@ fn doctor_flags_lambdas_default_3_second_timeout() {
     assert!(timeout["found"].as_str().unwrap().starts_with("timeout 3 s"), "{timeout}");
     assert_eq!(
         timeout["fix"],
-        "aws lambda update-function-configuration --function-name coldstandby --timeout 660"
+        "aws lambda update-function-configuration --function-name coldstandby --timeout 670"
     );
     account
-        .block_on(account.lambda.update_function_configuration().function_name(FUNCTION).timeout(660).send())
+        .block_on(account.lambda.update_function_configuration().function_name(FUNCTION).timeout(670).send())
         .unwrap();
     let (output, report) = account.doctor();
     assert_eq!(find(&report, &format!("function {FUNCTION}"), "timeout")["status"], "PASS");
@@ -467,7 +467,7 @@ fn the_template_deploys_into_moto_cloudformation_and_doctor_passes_it() {
     // The function as the template sized it.
     let function =
         account.block_on(account.lambda.get_function_configuration().function_name(FUNCTION).send()).unwrap();
-    assert_eq!(function.timeout(), Some(660));
+    assert_eq!(function.timeout(), Some(670));
     let concurrency =
         account.block_on(account.lambda.get_function_concurrency().function_name(FUNCTION).send()).unwrap();
     assert_eq!(concurrency.reserved_concurrent_executions(), Some(1));

@@ -97,10 +97,10 @@ alarms = ["web-cpu"]
     #[test]
     fn defaults_with_one_standby_need_the_fence_plus_one_start() {
         let worst = worst_case(&config(ONE_GROUP)).unwrap();
-        // plan 20 + stop 60 + forced stop 120 + capacity retry 120 + start 300.
-        assert_eq!(worst.failovers, Duration::from_secs(620));
+        // plan 20 + stop 60 + forced stop 120 + a settled answer 10 + capacity retry 120 + start 300.
+        assert_eq!(worst.failovers, Duration::from_secs(630));
         // + 30 s the handler keeps back (two call timeouts) + 10 s start-up.
-        assert_eq!(worst.function_timeout, Duration::from_secs(660));
+        assert_eq!(worst.function_timeout, Duration::from_secs(670));
     }
 
     #[test]
@@ -110,7 +110,7 @@ alarms = ["web-cpu"]
             r#"standbys = ["i-0f9e8d7c6b5a40312", "i-0aaaabbbbccccdddd"]"#,
         );
         let worst = worst_case(&config(&text)).unwrap();
-        assert_eq!(worst.failovers, Duration::from_secs(840), "min(20 + 180 + 2 x 420, 840)");
+        assert_eq!(worst.failovers, Duration::from_secs(840), "min(20 + 190 + 2 x 420, 840)");
     }
 
     #[test]
@@ -125,7 +125,7 @@ alarms = ["web-cpu"]
     #[test]
     fn force_stop_skips_the_normal_stop() {
         let text = ONE_GROUP.replace("alarms", "fence = \"force-stop\"\nalarms");
-        assert_eq!(worst_case(&config(&text)).unwrap().failovers, Duration::from_secs(560));
+        assert_eq!(worst_case(&config(&text)).unwrap().failovers, Duration::from_secs(570));
     }
 
     #[test]
@@ -135,7 +135,7 @@ alarms = ["web-cpu"]
         );
         let error = worst_case(&config(&text)).unwrap_err();
         assert_eq!(error.worst.groups, ["web", "api"]);
-        assert_eq!(error.worst.failovers, Duration::from_secs(1240));
+        assert_eq!(error.worst.failovers, Duration::from_secs(1260));
         let message = error.to_string();
         assert!(message.contains("alarm `web-cpu`") && message.contains("900 s"), "{message}");
     }

@@ -23,16 +23,21 @@ pub const STARTUP_ALLOWANCE: Duration = Duration::from_secs(10);
 pub const PLAN_WAIT: Duration =
     Duration::from_secs(NOT_VISIBLE_GRACE.as_secs() + DESCRIBE_STALENESS.as_secs());
 
+/// How long the fence may take before it fails closed: the stop (and forced stop) timeouts, then
+/// the wait for an answer that cannot predate the last stop request.
+pub fn fence_budget(spec: &GroupSpec) -> Duration {
+    spec.timeouts.fence(spec.fence) + DESCRIBE_STALENESS
+}
+
 /// The longest one failover of `spec` may run, which is also the engine's own deadline: the plan,
-/// the fence (a normal stop escalated to a forced one), then each standby in turn retried for
+/// the fence (a normal stop escalated to a forced one, and a settled answer), then each standby in turn retried for
 /// capacity and waited for, never past the group's `failover` timeout.
 pub fn longest_run(spec: &GroupSpec) -> Duration {
     let timeouts = &spec.timeouts;
     let per_standby = timeouts.capacity_retry + timeouts.start;
     let standbys = u32::try_from(spec.standbys.len()).unwrap_or(u32::MAX);
-    let unbounded = PLAN_WAIT
-        .saturating_add(timeouts.fence(spec.fence))
-        .saturating_add(per_standby.saturating_mul(standbys));
+    let unbounded =
+        PLAN_WAIT.saturating_add(fence_budget(spec)).saturating_add(per_standby.saturating_mul(standbys));
     unbounded.min(timeouts.failover)
 }
 
@@ -51,8 +56,8 @@ mod tests {
     fn the_defaults_give_one_standby_its_plan_fence_capacity_and_start_and_cap_two() {
         let id = |text: &str| text.parse().unwrap();
         let one = GroupSpec::new("web", id("i-0000000a"), vec![id("i-0000000b")]);
-        assert_eq!(longest_run(&one), Duration::from_secs(20 + 180 + 420));
-        assert_eq!(invocation_timeout(longest_run(&one)), Duration::from_secs(660));
+        assert_eq!(longest_run(&one), Duration::from_secs(20 + 180 + 10 + 420));
+        assert_eq!(invocation_timeout(longest_run(&one)), Duration::from_secs(670));
         let two = GroupSpec::new("web", id("i-0000000a"), vec![id("i-0000000b"), id("i-0000000c")]);
         assert_eq!(longest_run(&two), two.timeouts.failover);
     }

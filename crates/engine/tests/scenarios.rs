@@ -318,7 +318,8 @@ fn empty_or_throttled_describes_never_count_as_stopped() {
             };
             assert_eq!(instance.as_str(), PRIMARY, "{what}");
             let took = report.finished_at.saturating_since(report.started_at);
-            assert!(took < Duration::from_secs(45), "{what}: fails at the fence deadline, took {took:?}");
+            // Stop 20 s + forced stop 20 s + 10 s for a settled answer: the fence deadline.
+            assert!(took <= Duration::from_secs(51), "{what}: fails at the fence deadline, took {took:?}");
             assert_eq!(role(&region, FIRST), None, "{what}: nothing recorded active");
             match ordering {
                 Ordering::FenceFirst => {

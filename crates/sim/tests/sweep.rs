@@ -99,6 +99,12 @@ fn seeds_that_once_broke_an_invariant_stay_fixed() {
         // 747669); a standby taken back with its stop still queued (3556); a throttling burst
         // hiding a standby's stop (658493, the checker).
         502901, 546929, 514911, 621434, 635719, 747669, 3556, 658493,
+        // From the first 1,000,000-seed run of this sweep: a fence deadline that a stop sent
+        // late pushed past its settled answer, so a duplicate run stopped the serving standby
+        // (227138); a live standby fenced at plan time never tried although it could run
+        // (294611); the checker, for a run cut off after a parallel start and a held fence
+        // (94207, 164679, 192339, 221177).
+        227138, 294611, 94207, 164679, 192339, 221177,
     ] {
         let result = run_seed(seed, Fence::Correct);
         assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);

@@ -78,7 +78,7 @@ impl Failover {
     /// When the fence must be confirmed by, while it is not.
     pub(super) fn fence_deadline(&self) -> Option<Timestamp> {
         let started = self.fence_started_at?;
-        let budget = self.spec.timeouts.fence(self.spec.fence);
+        let budget = crate::budget::fence_budget(&self.spec);
         self.fence_confirmed_at.is_none().then_some(started + budget)
     }
 }

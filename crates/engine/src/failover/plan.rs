@@ -29,7 +29,12 @@ impl Failover {
             candidates = vec![active.clone()];
         } else {
             candidates = Vec::new();
-            for standby in self.spec.standbys.iter().filter(|standby| **standby != active) {
+            // A standby recorded active that is not running (stopped by someone, or by a rollback)
+            // is still a member that can be started: it stays in the list, last.
+            let mut in_order: Vec<&InstanceId> =
+                self.spec.standbys.iter().filter(|s| **s != active).collect();
+            in_order.extend(self.spec.standbys.iter().filter(|s| **s == active));
+            for standby in in_order {
                 match state_of(standby) {
                     Some(state) if state.is_gone() => {
                         excluded.push((standby.clone(), format!("instance is {state}")))
@@ -44,13 +49,18 @@ impl Failover {
                 Some(InstanceState::Pending) => 1,
                 _ => 2,
             });
-            // Any other live standby is fenced, and never also tried: it runs now, and this run
-            // stops it (a stopping one stays a candidate: once stopped it may start again).
+            // Any other live standby is fenced: it runs now, and this run stops it. It is tried
+            // again only last, once the fence has seen it stopped and let it go (as a stopping
+            // one is), so it is never started while the fence still wants it stopped.
             let first = candidates.first().cloned();
-            candidates.retain(|standby| {
-                Some(standby) == first.as_ref()
-                    || !matches!(state_of(standby), Some(InstanceState::Running | InstanceState::Pending))
-            });
+            let live_later = |standby: &InstanceId| {
+                Some(standby) != first.as_ref()
+                    && matches!(state_of(standby), Some(InstanceState::Running | InstanceState::Pending))
+            };
+            let (later, mut now_list): (Vec<InstanceId>, Vec<InstanceId>) =
+                candidates.into_iter().partition(|standby| live_later(standby));
+            now_list.extend(later);
+            candidates = now_list;
         }
         let first_candidate = candidates.first().cloned();
         let adopted = first_candidate.clone().filter(|first| {

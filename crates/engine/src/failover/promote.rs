@@ -49,6 +49,13 @@ impl Failover {
                 continue;
             }
             match state {
+                Some(InstanceState::Running)
+                    if self.fence.iter().any(|t| t.instance == candidate.instance) =>
+                {
+                    // Fenced at plan time (it was live): the fence stops it first, and lets it go
+                    // once it is seen stopped; then it is started like any other.
+                    return;
+                }
                 Some(InstanceState::Running) => {
                     // DescribeInstances is eventually consistent: a "running" from before someone
                     // else's stop (or this run's) must not promote. Only a settled answer does.

@@ -96,6 +96,7 @@ impl Failover {
         let Some(standby) = self
             .candidates
             .iter()
+            .filter(|standby| !self.fence.iter().any(|target| &target.instance == *standby))
             .find(|standby| live(&self.seen[*standby]) && !self.abandoned.contains_key(*standby))
             .cloned()
         else {

@@ -257,12 +257,10 @@ impl Run<'_> {
                 // its fence held, the standby it was last bringing up may stay (it would have
                 // been promoted had the invocation lasted).
                 let events = failover.events();
-                let fenced_at = events.iter().position(|e| matches!(e.kind, EventKind::Fenced { .. }));
-                let kept = fenced_at.and_then(|from| {
-                    events[from..].iter().rev().find_map(|e| match &e.kind {
-                        EventKind::StartRequested { instance } => Some(instance.clone()),
-                        _ => None,
-                    })
+                let fenced = events.iter().any(|e| matches!(e.kind, EventKind::Fenced { .. }));
+                let kept = events.iter().rev().filter(|_| fenced).find_map(|e| match &e.kind {
+                    EventKind::StartRequested { instance } => Some(instance.clone()),
+                    _ => None,
                 });
                 self.pending_check = Some(SettleCheck {
                     active: None,
