@@ -29,6 +29,67 @@ fn serving_after_settling(region: &SimRegion) -> Vec<String> {
         .collect()
 }
 
+/// How a [`Scripted`] provider answers describe calls.
+#[derive(Clone, Copy)]
+enum Describe {
+    /// The region's answer.
+    Truth,
+    /// The region's answer without the instances `hides` accepts, until `until`: a plan made on
+    /// empty or partial answers.
+    Hide { until: coldstandby_engine::Timestamp, hides: fn(&Observation) -> bool },
+    /// No answer, ever (a connection that hangs).
+    Hang,
+}
+
+/// The region, with scripted faults in front of it.
+#[derive(Clone, Copy)]
+struct Scripted<'a> {
+    region: &'a SimRegion,
+    describe: Describe,
+    /// Every start is carried out, but its answer never comes back: what a client-side timeout
+    /// after EC2 acted looks like to the caller.
+    starts_time_out: bool,
+}
+
+impl<'a> Scripted<'a> {
+    fn truthful(region: &'a SimRegion) -> Self {
+        Self { region, describe: Describe::Truth, starts_time_out: false }
+    }
+}
+
+impl Provider for Scripted<'_> {
+    async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
+        match self.describe {
+            Describe::Truth => self.region.describe(instances).await,
+            Describe::Hide { until, hides } => {
+                let mut answer = self.region.describe(instances).await?;
+                if self.region.now() < until {
+                    answer.retain(|observation| !hides(observation));
+                }
+                Ok(answer)
+            }
+            Describe::Hang => std::future::pending().await,
+        }
+    }
+    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
+        self.region.start(instance).await?;
+        if self.starts_time_out {
+            return Err(ApiError::new(ErrorKind::Transient, "Timeout", "StartInstances timed out"));
+        }
+        Ok(())
+    }
+    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
+        self.region.stop(instance, force).await
+    }
+    async fn set_tags(
+        &self,
+        instance: &InstanceId,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        self.region.set_tags(instance, tags).await
+    }
+}
+
 #[test]
 fn a_standby_booting_slower_than_its_start_timeout_is_stopped_and_the_next_promoted() {
     for ordering in [Ordering::FenceFirst, Ordering::Parallel] {
@@ -103,32 +164,6 @@ fn a_rerun_adopts_the_standby_a_crashed_parallel_run_started_and_stops_it_when_i
     assert!(!serving.contains(&FIRST.to_owned()), "the adopted standby is left running: {serving:?}");
 }
 
-/// Carries out every start on the region but never gets its answer back: what a client-side
-/// timeout after EC2 acted looks like to the caller.
-struct StartsTimeOut<'a> {
-    region: &'a SimRegion,
-}
-
-impl Provider for StartsTimeOut<'_> {
-    async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
-        self.region.describe(instances).await
-    }
-    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
-        self.region.start(instance).await?;
-        Err(ApiError::new(ErrorKind::Transient, "Timeout", "StartInstances timed out"))
-    }
-    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
-        self.region.stop(instance, force).await
-    }
-    async fn set_tags(
-        &self,
-        instance: &InstanceId,
-        tags: &std::collections::BTreeMap<String, String>,
-    ) -> Result<(), ApiError> {
-        self.region.set_tags(instance, tags).await
-    }
-}
-
 #[test]
 fn a_start_whose_answer_never_came_is_rolled_back_when_the_run_fails() {
     let region = region(34);
@@ -136,7 +171,12 @@ fn a_start_whose_answer_never_came_is_rolled_back_when_the_run_fails() {
     let mut spec = group(Ordering::Parallel);
     spec.timeouts.stop = Duration::from_secs(1);
     spec.timeouts.forced_stop = Duration::from_secs(1);
-    let report = run_on(&StartsTimeOut { region: &region }, &region, spec, Options::default());
+    let report = run_on(
+        &Scripted { starts_time_out: true, ..Scripted::truthful(&region) },
+        &region,
+        spec,
+        Options::default(),
+    );
     assert!(matches!(failure(&report), coldstandby_engine::Failure::FenceNotConfirmed { .. }));
     assert!(!call_times(&region, is_start_of(FIRST)).is_empty(), "the start was made");
     let serving = serving_after_settling(&region);
@@ -179,37 +219,6 @@ fn every_success_leaves_exactly_the_promoted_member_able_to_serve() {
     }
 }
 
-/// Leaves out of every describe answer, until `blind_until`, the instances `hides` accepts, then
-/// tells the truth: a plan made on empty or partial answers.
-struct BlindAtFirst<'a> {
-    region: &'a SimRegion,
-    blind_until: coldstandby_engine::Timestamp,
-    hides: fn(&Observation) -> bool,
-}
-
-impl Provider for BlindAtFirst<'_> {
-    async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
-        let mut answer = self.region.describe(instances).await?;
-        if self.region.now() < self.blind_until {
-            answer.retain(|observation| !(self.hides)(observation));
-        }
-        Ok(answer)
-    }
-    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
-        self.region.start(instance).await
-    }
-    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
-        self.region.stop(instance, force).await
-    }
-    async fn set_tags(
-        &self,
-        instance: &InstanceId,
-        tags: &std::collections::BTreeMap<String, String>,
-    ) -> Result<(), ApiError> {
-        self.region.set_tags(instance, tags).await
-    }
-}
-
 #[test]
 fn a_queued_standby_found_running_after_a_blind_plan_is_taken_up_while_nothing_else_started() {
     // A crashed earlier run started the second standby; this run's first answers are empty, so
@@ -219,7 +228,10 @@ fn a_queued_standby_found_running_after_a_blind_plan_is_taken_up_while_nothing_e
     let region = region(36);
     region.with_instance(&id(SECOND), |second, _| second.state = InstanceState::Running);
     let blind_until = START + Duration::from_secs(12);
-    let provider = BlindAtFirst { region: &region, blind_until, hides: |_| true };
+    let provider = Scripted {
+        describe: Describe::Hide { until: blind_until, hides: |_| true },
+        ..Scripted::truthful(&region)
+    };
     let report = run_on(&provider, &region, group(Ordering::FenceFirst), Options::default());
     failed_over_to(&report, SECOND);
     assert!(call_times(&region, is_start_of(FIRST)).is_empty(), "the first was never started");
@@ -234,7 +246,9 @@ fn a_queued_standby_found_running_after_another_was_started_is_stopped() {
     let region = region(38);
     region.with_instance(&id(SECOND), |second, _| second.state = InstanceState::Running);
     let blind_until = START + Duration::from_secs(15);
-    let provider = BlindAtFirst { region: &region, blind_until, hides: |o| o.instance.as_str() == SECOND };
+    let hides = |o: &Observation| o.instance.as_str() == SECOND;
+    let provider =
+        Scripted { describe: Describe::Hide { until: blind_until, hides }, ..Scripted::truthful(&region) };
     let report = run_on(&provider, &region, group(Ordering::Parallel), Options::default());
     failed_over_to(&report, FIRST);
     assert!(!call_times(&region, is_stop_of(SECOND)).is_empty(), "the second standby was stopped");
@@ -242,36 +256,17 @@ fn a_queued_standby_found_running_after_another_was_started_is_stopped() {
     assert_eq!(serving_after_settling(&region), [FIRST]);
 }
 
-/// Never answers a describe (a connection that hangs); everything else goes to the region.
-struct DescribeHangs<'a> {
-    region: &'a SimRegion,
-}
-
-impl Provider for DescribeHangs<'_> {
-    async fn describe(&self, _instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
-        std::future::pending().await
-    }
-    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
-        self.region.start(instance).await
-    }
-    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
-        self.region.stop(instance, force).await
-    }
-    async fn set_tags(
-        &self,
-        instance: &InstanceId,
-        tags: &std::collections::BTreeMap<String, String>,
-    ) -> Result<(), ApiError> {
-        self.region.set_tags(instance, tags).await
-    }
-}
-
 #[test]
 fn a_call_that_never_answers_times_out_and_the_run_still_ends_by_its_deadline() {
     let region = region(37);
     let spec = group(Ordering::FenceFirst);
     let deadline = START + spec.timeouts.failover;
-    let report = run_on(&DescribeHangs { region: &region }, &region, spec, Options::default());
+    let report = run_on(
+        &Scripted { describe: Describe::Hang, ..Scripted::truthful(&region) },
+        &region,
+        spec,
+        Options::default(),
+    );
     assert!(
         matches!(failure(&report), coldstandby_engine::Failure::DeadlineExceeded { .. }),
         "{:?}",
