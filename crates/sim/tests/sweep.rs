@@ -105,6 +105,9 @@ fn seeds_that_once_broke_an_invariant_stay_fixed() {
         // (294611); the checker, for a run cut off after a parallel start and a held fence
         // (94207, 164679, 192339, 221177).
         227138, 294611, 94207, 164679, 192339, 221177,
+        // A duplicate run planned on a partial answer that left out the serving standby, started
+        // another and stopped the serving one (191272).
+        191272,
     ] {
         let result = run_seed(seed, Fence::Correct);
         assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);

@@ -413,9 +413,11 @@ impl Failover {
     fn reconcile(&mut self, now: Timestamp) {
         if self.phase == Phase::Observing {
             // An empty or partial answer is no basis for a plan: wait (a bounded while) until
-            // the primary is visible, so its state and tags are known.
-            let primary_visible = self.seen[&self.spec.primary].observation.is_some();
-            if !primary_visible && now.saturating_since(self.started_at) < NOT_VISIBLE_GRACE {
+            // every member has been returned, so their states and tags are known.
+            // Every member, not just the primary: a standby left out of a partial answer may be
+            // the one serving, and a plan that cannot see it would start another beside it.
+            let all_seen = self.seen.values().all(|seen| seen.observation.is_some());
+            if !all_seen && now.saturating_since(self.started_at) < NOT_VISIBLE_GRACE {
                 return;
             }
             // A group already failed over (a standby recorded active) is judged only on a settled
