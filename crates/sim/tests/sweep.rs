@@ -108,6 +108,9 @@ fn seeds_that_once_broke_an_invariant_stay_fixed() {
         // A duplicate run planned on a partial answer that left out the serving standby, started
         // another and stopped the serving one (191272).
         191272,
+        // Two standbys running before any run, unseen at a plan made on empty answers: the head
+        // of the list was taken as the next candidate and the other never stopped (863126).
+        863126,
     ] {
         let result = run_seed(seed, Fence::Correct);
         assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);

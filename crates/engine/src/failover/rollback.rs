@@ -93,43 +93,47 @@ impl Failover {
     fn take_up_live_queued(&mut self, now: Timestamp) {
         let live =
             |seen: &Seen| matches!(seen.state(), Some(InstanceState::Pending | InstanceState::Running));
-        let Some(standby) = self
-            .candidates
-            .iter()
-            .filter(|standby| !self.fence.iter().any(|target| &target.instance == *standby))
-            .find(|standby| live(&self.seen[*standby]) && !self.abandoned.contains_key(*standby))
-            .cloned()
-        else {
-            return;
-        };
-        let committed = self.current.as_ref().is_some_and(|candidate| {
-            candidate.start_in_flight
-                || candidate.start_accepted_at.is_some()
-                || candidate.promoted_at.is_some()
-                || self.adopted.contains(&candidate.instance)
-                || live(&self.seen[&candidate.instance])
-        });
-        let head_is_live = self.current.is_none() && self.candidates.front() == Some(&standby);
-        if head_is_live {
-            return;
-        }
-        if committed {
-            // Stopped now; still in the list, it is started again in its turn.
-            let reason = "found live while another standby was being promoted (started outside this run): \
-                          stopped until its turn";
-            self.emit(
-                now,
-                EventKind::StandbySkipped { instance: standby.clone(), reason: reason.to_owned() },
-            );
-            self.abandoned.entry(standby).or_default();
-        } else {
-            self.candidates.retain(|queued| *queued != standby);
-            // Nothing started yet: the live one goes first, the one it displaces next.
-            if let Some(displaced) = self.current.take() {
-                self.candidates.push_front(displaced.instance);
+        // Each pass abandons one standby or moves one to the front, so the list's length bounds it.
+        for _ in 0..self.spec.standbys.len() {
+            // The head of the list, before promotion begins, is the next to be promoted.
+            let head = if self.current.is_none() { self.candidates.front().cloned() } else { None };
+            let Some(standby) = self
+                .candidates
+                .iter()
+                .filter(|standby| Some(*standby) != head.as_ref())
+                .filter(|standby| !self.fence.iter().any(|target| &target.instance == *standby))
+                .find(|standby| live(&self.seen[*standby]) && !self.abandoned.contains_key(*standby))
+                .cloned()
+            else {
+                return;
+            };
+            let committed = head.as_ref().is_some_and(|head| live(&self.seen[head]))
+                || self.current.as_ref().is_some_and(|candidate| {
+                    candidate.start_in_flight
+                        || candidate.start_accepted_at.is_some()
+                        || candidate.promoted_at.is_some()
+                        || self.adopted.contains(&candidate.instance)
+                        || live(&self.seen[&candidate.instance])
+                });
+            if committed {
+                // Stopped now; still in the list, it is started again in its turn.
+                let reason =
+                    "found live while another standby was being promoted (started outside this run): \
+                              stopped until its turn";
+                self.emit(
+                    now,
+                    EventKind::StandbySkipped { instance: standby.clone(), reason: reason.to_owned() },
+                );
+                self.abandoned.entry(standby).or_default();
+            } else {
+                self.candidates.retain(|queued| *queued != standby);
+                // Nothing started yet: the live one goes first, the one it displaces next.
+                if let Some(displaced) = self.current.take() {
+                    self.candidates.push_front(displaced.instance);
+                }
+                self.candidates.push_front(standby.clone());
+                self.adopted.insert(standby);
             }
-            self.candidates.push_front(standby.clone());
-            self.adopted.insert(standby);
         }
     }
 }
