@@ -175,6 +175,8 @@ pub struct Failover {
     adopted: BTreeSet<InstanceId>,
     /// Standbys given up on, stopped until a stop is observed.
     abandoned: BTreeMap<InstanceId, Abandoned>,
+    /// Standbys given up on for not running within the start timeout.
+    too_slow: BTreeSet<InstanceId>,
     /// A standby given up on for slowness was taken back once the list ran out (once a run).
     took_back_late: bool,
     /// When the run failed and began stopping what it started.
@@ -225,6 +227,7 @@ impl Failover {
             started: BTreeSet::new(),
             adopted: BTreeSet::new(),
             abandoned: BTreeMap::new(),
+            too_slow: BTreeSet::new(),
             took_back_late: false,
             rollback_started_at: None,
             milestones: Milestones::default(),

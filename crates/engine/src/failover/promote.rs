@@ -3,9 +3,6 @@
 
 use super::*;
 
-/// How a standby given up on for slowness is described (and recognised when taken back).
-const SLOW_START: &str = "not running after";
-
 impl Failover {
     /// Bring the current candidate to `running`, moving down the list when one cannot make it.
     pub(super) fn advance_promotion(&mut self, now: Timestamp) {
@@ -16,7 +13,7 @@ impl Failover {
                     Some(next) => {
                         // Its turn: whatever stopped it before (found live out of turn), this
                         // run now brings it up.
-                        self.stop_stopping(&next);
+                        self.cancel_stops(&next);
                         self.current = Some(Candidate::new(next, now));
                         continue;
                     }
@@ -43,8 +40,12 @@ impl Failover {
                 !candidate.late && now.saturating_since(candidate.since) >= self.spec.timeouts.start;
             if timed_out && not_running {
                 let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
-                let reason =
-                    format!("{SLOW_START} {}s (last seen: {state_text})", self.spec.timeouts.start.as_secs());
+                let reason = format!(
+                    "not running after {}s (last seen: {state_text})",
+                    self.spec.timeouts.start.as_secs()
+                );
+                let instance = candidate.instance.clone();
+                self.too_slow.insert(instance);
                 self.skip_candidate(now, reason);
                 continue;
             }
@@ -133,15 +134,13 @@ impl Failover {
             matches!(self.seen[instance].state(), Some(InstanceState::Pending | InstanceState::Running))
         };
         let late = self
-            .tried
+            .too_slow
             .iter()
-            .filter(|(_, reason)| reason.starts_with(SLOW_START))
-            .map(|(instance, _)| instance)
             .find(|instance| self.started.contains(*instance) && booting(instance))
             .cloned();
         let Some(instance) = late else { return false };
         self.took_back_late = true;
-        self.stop_stopping(&instance);
+        self.cancel_stops(&instance);
         let mut candidate = Candidate::new(instance, now);
         candidate.late = true;
         candidate.start_accepted_at = Some(now);
@@ -151,7 +150,7 @@ impl Failover {
 
     /// `instance` is to be promoted after all: no longer stopped as abandoned, and no stop queued
     /// for it is sent.
-    fn stop_stopping(&mut self, instance: &InstanceId) {
+    fn cancel_stops(&mut self, instance: &InstanceId) {
         self.abandoned.remove(instance);
         self.queue.retain(|queued| !matches!(&queued.call, Call::Stop { instance: i, .. } if i == instance));
     }
