@@ -73,6 +73,15 @@ pub fn describe(kind: &EventKind) -> (&'static str, String, String) {
             ("start", instance.to_string(), "StartInstances accepted".to_owned())
         }
         EventKind::StandbySkipped { instance, reason } => ("skipped", instance.to_string(), reason.clone()),
+        EventKind::StandbyOverdue { instance, waited_ms } => (
+            "overdue",
+            instance.to_string(),
+            format!(
+                "still pending after {}: EC2 cannot stop it while pending, so the run waits for it \
+                 instead of starting the next beside it",
+                millis_as_seconds(*waited_ms)
+            ),
+        ),
         EventKind::Promoted { instance } => ("promoted", instance.to_string(), "running".to_owned()),
         EventKind::Verified { instance, check } => ("verified", instance.to_string(), check.clone()),
         EventKind::Redirected { instance, method } => {

@@ -66,6 +66,13 @@ pub enum EventKind {
         instance: InstanceId,
         reason: String,
     },
+    /// The standby's start timeout ran out while it was still `pending`: EC2 refuses to stop
+    /// a pending instance, so the run keeps it as the candidate rather than start another
+    /// beside it.
+    StandbyOverdue {
+        instance: InstanceId,
+        waited_ms: u64,
+    },
     /// The standby was observed `running`.
     Promoted {
         instance: InstanceId,
@@ -116,6 +123,7 @@ impl EventKind {
             Self::Fenced { .. } => "fenced",
             Self::StartRequested { .. } => "start-requested",
             Self::StandbySkipped { .. } => "standby-skipped",
+            Self::StandbyOverdue { .. } => "standby-overdue",
             Self::Promoted { .. } => "promoted",
             Self::Verified { .. } => "verified",
             Self::Redirected { .. } => "redirected",
@@ -135,6 +143,7 @@ impl EventKind {
             | Self::FenceEscalated { instance, .. }
             | Self::StartRequested { instance }
             | Self::StandbySkipped { instance, .. }
+            | Self::StandbyOverdue { instance, .. }
             | Self::Promoted { instance }
             | Self::Verified { instance, .. }
             | Self::Redirected { instance, .. }

@@ -231,7 +231,7 @@ impl Failover {
                 kind: error.kind,
                 code: error.code.clone(),
                 message: error.message.clone(),
-                retry_in_ms: retry_in.map(|delay| u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
+                retry_in_ms: retry_in.map(millis),
             },
         );
     }

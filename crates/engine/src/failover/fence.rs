@@ -63,7 +63,7 @@ impl Failover {
             self.enqueue(now, Call::Stop { instance, force });
         }
         for (instance, waited) in escalations {
-            let waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+            let waited_ms = millis(waited);
             self.emit(now, EventKind::FenceEscalated { instance: instance.clone(), waited_ms });
             self.enqueue(now, Call::Stop { instance, force: true });
         }

@@ -109,6 +109,11 @@ struct FenceTarget {
     blind_stop_sent: bool,
 }
 
+/// A duration in whole milliseconds, as events carry it.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// The standby currently being promoted.
 #[derive(Clone, Debug)]
 struct Candidate {
@@ -120,8 +125,9 @@ struct Candidate {
     start_accepted_at: Option<Timestamp>,
     /// When it was taken as running (promoted).
     promoted_at: Option<Timestamp>,
-    /// Taken back after its start timeout, every other standby tried: only the deadline gives
-    /// up on it now.
+    /// Past its start timeout but kept: still pending when the timeout ran out (EC2 cannot stop
+    /// it), or taken back after every other standby was tried. Only the deadline, or a state
+    /// that shows it cannot run, gives up on it now.
     late: bool,
     retry_start_at: Option<Timestamp>,
     capacity_since: Option<Timestamp>,

@@ -38,6 +38,16 @@ impl Failover {
             // From its turn: waiting for it to stop, capacity retries and the boot all count.
             let timed_out =
                 !candidate.late && now.saturating_since(candidate.since) >= self.spec.timeouts.start;
+            if timed_out && state == Some(InstanceState::Pending) {
+                // EC2 refuses to stop a pending instance, so moving on now would leave this one
+                // to boot beside the next: it stays the candidate, promoted if it runs, given up
+                // if it falls back to stopped; only the deadline ends the wait.
+                candidate.late = true;
+                let instance = candidate.instance.clone();
+                let waited_ms = millis(now.saturating_since(candidate.since));
+                self.emit(now, EventKind::StandbyOverdue { instance, waited_ms });
+                continue;
+            }
             if timed_out && not_running {
                 let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
                 let reason = format!(
