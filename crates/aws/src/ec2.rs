@@ -134,7 +134,20 @@ fn observation(instance: &Instance) -> Option<Observation> {
         availability_zone: availability_zone(instance),
         state_reason: instance.state_reason().and_then(|r| r.message()).map(str::to_owned),
         tags: tags(instance),
+        network_interface: primary_network_interface(instance),
+        private_ip: instance.private_ip_address().map(str::to_owned),
     })
+}
+
+/// The id of the interface at device index 0: what routes and Elastic IPs must name on an
+/// instance with several interfaces.
+fn primary_network_interface(instance: &Instance) -> Option<String> {
+    instance
+        .network_interfaces()
+        .iter()
+        .find(|interface| interface.attachment().and_then(|a| a.device_index()) == Some(0))
+        .and_then(|interface| interface.network_interface_id())
+        .map(str::to_owned)
 }
 
 impl Provider for Ec2Provider {

@@ -84,8 +84,30 @@ pub fn describe(kind: &EventKind) -> (&'static str, String, String) {
         ),
         EventKind::Promoted { instance } => ("promoted", instance.to_string(), "running".to_owned()),
         EventKind::Verified { instance, check } => ("verified", instance.to_string(), check.clone()),
+        EventKind::CheckPassed { instance, check, passes } => {
+            ("check", instance.to_string(), format!("{check}: passed {passes} times in a row"))
+        }
+        EventKind::Ready { instance, checks } => {
+            let detail = match checks {
+                0 => "no readiness check configured".to_owned(),
+                1 => "its readiness check passed".to_owned(),
+                n => format!("all {n} readiness checks passed"),
+            };
+            ("ready", instance.to_string(), detail)
+        }
+        EventKind::ClientsChanged { operation, change } => {
+            ("change", String::new(), format!("{operation} accepted: {change}"))
+        }
+        EventKind::ClientsMoved { instance, mover } => {
+            ("moved", instance.to_string(), format!("{mover}: verified"))
+        }
         EventKind::Redirected { instance, method } => {
-            ("redirect", instance.to_string(), format!("{method} (clients are not moved yet)"))
+            let detail = if method == "no mover configured" {
+                "no mover configured: clients are not moved".to_owned()
+            } else {
+                format!("clients reach it ({method})")
+            };
+            ("clients", instance.to_string(), detail)
         }
         EventKind::Recorded { instance, role } => {
             ("recorded", instance.to_string(), format!("coldstandby:role = {role}"))

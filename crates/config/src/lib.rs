@@ -302,6 +302,9 @@ fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: us
         ordering: ordering.unwrap_or_default(),
         fence: fence.unwrap_or_default(),
         timeouts,
+        readiness: Vec::new(),
+        movers: Vec::new(),
+        when_not_ready: coldstandby_engine::WhenNotReady::default(),
     };
     let alarm = match alarm {
         Some(None) => return None,

@@ -32,12 +32,26 @@ pub fn fence_budget(spec: &GroupSpec) -> Duration {
 /// The longest one failover of `spec` may run, which is also the engine's own deadline: the plan,
 /// the fence (a normal stop escalated to a forced one, and a settled answer), then each standby in turn retried for
 /// capacity and waited for, never past the group's `failover` timeout.
+/// How long movers may take to verify once the member is ready: a Route 53 change is in sync
+/// within 60 s "under normal conditions", and a target group's default health check (5 passes
+/// 30 s apart) needs about 150 s; three minutes covers both with room for retries.
+pub const MOVERS_ALLOWANCE: Duration = Duration::from_secs(180);
+
+/// The clients stage's share: the slowest readiness check's timeout (they run side by side),
+/// then the movers'.
+pub fn clients_budget(spec: &GroupSpec) -> Duration {
+    let readiness = spec.readiness.iter().map(|check| check.timeout).max().unwrap_or_default();
+    let movers = if spec.movers.is_empty() { Duration::ZERO } else { MOVERS_ALLOWANCE };
+    readiness + movers
+}
+
 pub fn longest_run(spec: &GroupSpec) -> Duration {
     let timeouts = &spec.timeouts;
     let per_standby = timeouts.capacity_retry + timeouts.start;
     let standbys = u32::try_from(spec.standbys.len()).unwrap_or(u32::MAX);
     let unbounded =
         PLAN_WAIT.saturating_add(fence_budget(spec)).saturating_add(per_standby.saturating_mul(standbys));
+    let unbounded = unbounded.saturating_add(clients_budget(spec));
     unbounded.min(timeouts.failover)
 }
 

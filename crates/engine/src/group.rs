@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::{Mover, ReadinessCheck};
 use crate::instance::InstanceId;
 
 /// When the standby may start relative to the fence.
@@ -94,6 +95,28 @@ impl Default for Timeouts {
     }
 }
 
+/// What a failover leaves behind when the promoted member never passes its readiness checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WhenNotReady {
+    /// The member keeps running, without clients, behind the fence (the old member stays
+    /// stopped): a person can look at it, and a rerun resumes from it. The safe default: it is
+    /// the only member that can serve, and stopping it leaves none.
+    #[default]
+    KeepRunning,
+    /// The member is stopped like anything else a failed run started.
+    Stop,
+}
+
+impl WhenNotReady {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeepRunning => "keep-running",
+            Self::Stop => "stop",
+        }
+    }
+}
+
 /// One primary and its ordered standbys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupSpec {
@@ -104,6 +127,14 @@ pub struct GroupSpec {
     pub ordering: Ordering,
     pub fence: FenceMode,
     pub timeouts: Timeouts,
+    /// Checks the promoted member must pass before any client is moved to it.
+    #[serde(default)]
+    pub readiness: Vec<ReadinessCheck>,
+    /// How clients are moved to the active member, each verified before the run records it.
+    #[serde(default)]
+    pub movers: Vec<Mover>,
+    #[serde(default)]
+    pub when_not_ready: WhenNotReady,
 }
 
 impl GroupSpec {
@@ -116,6 +147,9 @@ impl GroupSpec {
             ordering: Ordering::default(),
             fence: FenceMode::default(),
             timeouts: Timeouts::default(),
+            readiness: Vec::new(),
+            movers: Vec::new(),
+            when_not_ready: WhenNotReady::default(),
         }
     }
 

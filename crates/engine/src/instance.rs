@@ -141,6 +141,23 @@ pub struct Observation {
     /// EC2's `StateReason` message, when it gave one (for example a failed start).
     pub state_reason: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// The primary network interface (device index 0): what routes and addresses point at.
+    #[serde(default)]
+    pub network_interface: Option<String>,
+    /// The primary private IPv4 address: what a DNS record holds.
+    #[serde(default)]
+    pub private_ip: Option<String>,
+}
+
+impl Observation {
+    /// Where clients reach this instance, when the answer said.
+    pub fn endpoint(&self) -> Option<crate::clients::Endpoint> {
+        Some(crate::clients::Endpoint {
+            instance: self.instance.clone(),
+            network_interface: self.network_interface.clone()?,
+            private_ip: self.private_ip.clone()?,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod budget;
+pub mod clients;
 pub mod driver;
 pub mod failover;
 pub mod group;
@@ -18,7 +19,7 @@ pub mod tags;
 pub mod time;
 
 pub use failover::{Action, Failover, Options, Phase, Timer, WaitingFor};
-pub use group::{FenceMode, GroupSpec, Ordering, Timeouts};
+pub use group::{FenceMode, GroupSpec, Ordering, Timeouts, WhenNotReady};
 pub use instance::{InstanceId, InstanceState, Observation};
 pub use provider::{ApiError, Call, ErrorKind, Provider, Reply};
 pub use report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report, Retry};

@@ -10,6 +10,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
 use crate::instance::{InstanceId, Observation};
 
 /// The longest one provider call may take, answer or not: a provider gives up on a call (and
@@ -38,6 +39,43 @@ pub trait Provider {
         instance: &InstanceId,
         tags: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), ApiError>>;
+
+    /// Run one readiness probe against `instance` (reached at `address`, its private address).
+    /// A provider that cannot probe refuses, and a group that configures checks fails closed.
+    fn probe(
+        &self,
+        instance: &InstanceId,
+        address: &str,
+        probe: &Probe,
+    ) -> impl Future<Output = Result<ProbeResult, ApiError>> {
+        let _ = (instance, address);
+        let refusal = unsupported(probe.kind());
+        async move { Err(refusal) }
+    }
+
+    /// Read where `mover` points clients now. `change` is the last change this run made through
+    /// it, when the mechanism reports its progress (a Route 53 change id).
+    fn read_clients(
+        &self,
+        mover: &Mover,
+        desired: &Endpoint,
+        change: Option<&str>,
+    ) -> impl Future<Output = Result<ClientView, ApiError>> {
+        let _ = (desired, change);
+        let refusal = unsupported(mover.kind());
+        async move { Err(refusal) }
+    }
+
+    /// Make one change; returns the change's id when the mechanism has one to follow.
+    fn move_clients(&self, change: &Change) -> impl Future<Output = Result<Option<String>, ApiError>> {
+        let refusal = unsupported(change.operation());
+        async move { Err(refusal) }
+    }
+}
+
+/// The refusal of a provider that does not model `what`.
+fn unsupported(what: &str) -> ApiError {
+    ApiError::new(ErrorKind::Invalid, "Unsupported", format!("this provider cannot do {what}"))
 }
 
 /// How the engine must react to a failed call.
@@ -109,10 +147,36 @@ impl ApiError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "call", rename_all = "kebab-case")]
 pub enum Call {
-    Describe { instances: Vec<InstanceId> },
-    Start { instance: InstanceId },
-    Stop { instance: InstanceId, force: bool },
-    SetTags { instance: InstanceId, tags: BTreeMap<String, String> },
+    Describe {
+        instances: Vec<InstanceId>,
+    },
+    Start {
+        instance: InstanceId,
+    },
+    Stop {
+        instance: InstanceId,
+        force: bool,
+    },
+    SetTags {
+        instance: InstanceId,
+        tags: BTreeMap<String, String>,
+    },
+    /// A readiness probe of the promoted member.
+    Probe {
+        instance: InstanceId,
+        address: String,
+        probe: Probe,
+    },
+    /// Where a mover points clients now.
+    ReadClients {
+        mover: Mover,
+        desired: Endpoint,
+        change: Option<String>,
+    },
+    /// One change a mover asked for.
+    MoveClients {
+        change: Change,
+    },
 }
 
 impl Call {
@@ -123,16 +187,31 @@ impl Call {
             Self::Start { .. } => "StartInstances",
             Self::Stop { .. } => "StopInstances",
             Self::SetTags { .. } => "CreateTags",
+            Self::Probe { probe, .. } => match probe {
+                Probe::Tcp { .. } => "TcpProbe",
+                Probe::Http { .. } => "HttpProbe",
+                Probe::Ec2Status => "DescribeInstanceStatus",
+                Probe::TargetHealth { .. } => "DescribeTargetHealth",
+            },
+            Self::ReadClients { mover, .. } => match mover {
+                Mover::OverlayIp(_) => "DescribeRouteTables",
+                Mover::Dns(_) => "ListResourceRecordSets",
+                Mover::TargetGroup(_) => "DescribeTargetHealth",
+                Mover::ElasticIp(_) => "DescribeAddresses",
+            },
+            Self::MoveClients { change } => change.operation(),
         }
     }
 
     /// The one instance a mutating call touches.
     pub fn instance(&self) -> Option<&InstanceId> {
         match self {
-            Self::Describe { .. } => None,
-            Self::Start { instance } | Self::Stop { instance, .. } | Self::SetTags { instance, .. } => {
-                Some(instance)
-            }
+            Self::Describe { .. } | Self::ReadClients { .. } => None,
+            Self::Start { instance }
+            | Self::Stop { instance, .. }
+            | Self::SetTags { instance, .. }
+            | Self::Probe { instance, .. } => Some(instance),
+            Self::MoveClients { change } => change.instance(),
         }
     }
 }
@@ -142,6 +221,12 @@ impl Call {
 pub enum Reply {
     Described(Vec<Observation>),
     Done,
+    Probed(ProbeResult),
+    Clients(ClientView),
+    /// A mover's change was accepted, with its id when it has one to follow.
+    Moved {
+        change: Option<String>,
+    },
 }
 
 /// Make one call on a provider.
@@ -151,5 +236,14 @@ pub async fn execute<P: Provider>(provider: &P, call: &Call) -> Result<Reply, Ap
         Call::Start { instance } => provider.start(instance).await.map(|()| Reply::Done),
         Call::Stop { instance, force } => provider.stop(instance, *force).await.map(|()| Reply::Done),
         Call::SetTags { instance, tags } => provider.set_tags(instance, tags).await.map(|()| Reply::Done),
+        Call::Probe { instance, address, probe } => {
+            provider.probe(instance, address, probe).await.map(Reply::Probed)
+        }
+        Call::ReadClients { mover, desired, change } => {
+            provider.read_clients(mover, desired, change.as_deref()).await.map(Reply::Clients)
+        }
+        Call::MoveClients { change } => {
+            provider.move_clients(change).await.map(|change| Reply::Moved { change })
+        }
     }
 }

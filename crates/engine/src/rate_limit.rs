@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::{Change, Mover, Probe};
 use crate::provider::Call;
 use crate::time::Timestamp;
 
@@ -20,11 +21,23 @@ pub enum Bucket {
     Mutating,
     /// `CreateTags`: burst 100, refill 10/s.
     CreateTags,
+    /// Route 53's API: 5 requests a second per account (its historical limit; kept because a
+    /// higher one is not documented for every account).
+    Route53,
+    /// Elastic Load Balancing's API. AWS documents no number here; 10 a second with a burst of
+    /// 10 keeps one failover far below what other tools in the account need.
+    LoadBalancing,
 }
 
 impl Bucket {
-    pub const ALL: [Self; 4] =
-        [Self::DescribeFiltered, Self::StartInstances, Self::Mutating, Self::CreateTags];
+    pub const ALL: [Self; 6] = [
+        Self::DescribeFiltered,
+        Self::StartInstances,
+        Self::Mutating,
+        Self::CreateTags,
+        Self::Route53,
+        Self::LoadBalancing,
+    ];
 
     /// The bucket's documented (burst, refill per second).
     pub fn limits(self) -> (u64, u64) {
@@ -33,17 +46,36 @@ impl Bucket {
             Self::StartInstances => (5, 2),
             Self::Mutating => (50, 5),
             Self::CreateTags => (100, 10),
+            Self::Route53 => (5, 5),
+            Self::LoadBalancing => (10, 10),
         }
     }
 
-    /// The bucket a call draws from.
-    pub fn of(call: &Call) -> Self {
-        match call {
+    /// The bucket a call draws from; None for a probe over the network, which calls no API.
+    pub fn of(call: &Call) -> Option<Self> {
+        Some(match call {
             Call::Describe { .. } => Self::DescribeFiltered,
             Call::Start { .. } => Self::StartInstances,
             Call::Stop { .. } => Self::Mutating,
             Call::SetTags { .. } => Self::CreateTags,
-        }
+            Call::Probe { probe, .. } => match probe {
+                Probe::Tcp { .. } | Probe::Http { .. } => return None,
+                Probe::Ec2Status => Self::DescribeFiltered,
+                Probe::TargetHealth { .. } => Self::LoadBalancing,
+            },
+            Call::ReadClients { mover, .. } => match mover {
+                Mover::OverlayIp(_) | Mover::ElasticIp(_) => Self::DescribeFiltered,
+                Mover::Dns(_) => Self::Route53,
+                Mover::TargetGroup(_) => Self::LoadBalancing,
+            },
+            Call::MoveClients { change } => match change {
+                Change::Route { .. } | Change::DisableSourceDestCheck { .. } | Change::Associate { .. } => {
+                    Self::Mutating
+                }
+                Change::Record { .. } => Self::Route53,
+                Change::Register { .. } | Change::Deregister { .. } => Self::LoadBalancing,
+            },
+        })
     }
 }
 
@@ -88,7 +120,7 @@ impl TokenBucket {
     }
 }
 
-/// The four EC2 buckets, as one caller's share of the account.
+/// The API request buckets, as one caller's share of the account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimiter {
     buckets: Vec<(Bucket, TokenBucket)>,
@@ -115,7 +147,7 @@ impl RateLimiter {
 
     /// Take a token for `call`, or say when one will be there.
     pub fn try_take(&mut self, call: &Call, now: Timestamp) -> Result<(), Timestamp> {
-        let wanted = Bucket::of(call);
+        let Some(wanted) = Bucket::of(call) else { return Ok(()) };
         let (_, bucket) = self
             .buckets
             .iter_mut()

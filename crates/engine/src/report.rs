@@ -82,7 +82,28 @@ pub enum EventKind {
         instance: InstanceId,
         check: String,
     },
-    /// The redirect step (moving clients to the standby): a seam, nothing is configured yet.
+    /// One readiness check passed its number of probes in a row on the promoted member.
+    CheckPassed {
+        instance: InstanceId,
+        check: String,
+        passes: u32,
+    },
+    /// Every readiness check passed: clients may move to it.
+    Ready {
+        instance: InstanceId,
+        checks: usize,
+    },
+    /// A mover made one change (a route, a record, a registration, an association).
+    ClientsChanged {
+        operation: String,
+        change: String,
+    },
+    /// A mover read back that clients reach the member through it.
+    ClientsMoved {
+        instance: InstanceId,
+        mover: String,
+    },
+    /// Every mover verified (`method` lists them, or says none is configured).
     Redirected {
         instance: InstanceId,
         method: String,
@@ -126,6 +147,10 @@ impl EventKind {
             Self::StandbyOverdue { .. } => "standby-overdue",
             Self::Promoted { .. } => "promoted",
             Self::Verified { .. } => "verified",
+            Self::CheckPassed { .. } => "check-passed",
+            Self::Ready { .. } => "ready",
+            Self::ClientsChanged { .. } => "clients-changed",
+            Self::ClientsMoved { .. } => "clients-moved",
             Self::Redirected { .. } => "redirected",
             Self::Recorded { .. } => "recorded",
             Self::RolledBack { .. } => "rolled-back",
@@ -147,10 +172,17 @@ impl EventKind {
             | Self::Promoted { instance }
             | Self::Verified { instance, .. }
             | Self::Redirected { instance, .. }
+            | Self::CheckPassed { instance, .. }
+            | Self::Ready { instance, .. }
+            | Self::ClientsMoved { instance, .. }
             | Self::Recorded { instance, .. }
             | Self::RolledBack { instance } => Some(instance),
             Self::CallFailed { instance, .. } => instance.as_ref(),
-            Self::Started { .. } | Self::Planned { .. } | Self::Fenced { .. } | Self::Finished { .. } => None,
+            Self::Started { .. }
+            | Self::Planned { .. }
+            | Self::Fenced { .. }
+            | Self::ClientsChanged { .. }
+            | Self::Finished { .. } => None,
         }
     }
 }
@@ -183,6 +215,8 @@ pub enum Failure {
     DeadlineExceeded { waiting_for: String },
     /// The tags record more than one active member; the engine will not guess.
     ConflictingRecords { active: Vec<InstanceId> },
+    /// The promoted member did not pass a readiness check in time: no client was moved to it.
+    NotReady { instance: InstanceId, check: String, last: String },
 }
 
 /// Whether running the same thing again later can succeed: what a caller that retries (Lambda's
@@ -202,7 +236,8 @@ impl Failure {
         match self {
             Self::FenceNotConfirmed { .. }
             | Self::NoStandbyAvailable { .. }
-            | Self::DeadlineExceeded { .. } => Retry::Transient,
+            | Self::DeadlineExceeded { .. }
+            | Self::NotReady { .. } => Retry::Transient,
             Self::PermanentError { error, .. } if !error.kind.is_permanent() => Retry::Transient,
             Self::PermanentError { .. } | Self::ConflictingRecords { .. } => Retry::Permanent,
         }
@@ -233,6 +268,11 @@ impl fmt::Display for Failure {
             Self::DeadlineExceeded { waiting_for } => {
                 write!(f, "deadline reached while {waiting_for}; run the failover again to resume")
             }
+            Self::NotReady { instance, check, last } => write!(
+                f,
+                "{instance} did not pass its readiness check `{check}` in time (last probe: {last}); \
+                 no client was moved to it"
+            ),
             Self::ConflictingRecords { active } => {
                 let list: Vec<_> = active.iter().map(InstanceId::as_str).collect();
                 write!(f, "tags record several active members ({}); fix the tags by hand", list.join(", "))
@@ -289,6 +329,9 @@ pub struct Milestones {
     pub fence_confirmed_at: Option<Timestamp>,
     pub promoted_at: Option<Timestamp>,
     pub verified_at: Option<Timestamp>,
+    /// Every readiness check passed on the promoted member.
+    pub ready_at: Option<Timestamp>,
+    /// Every mover verified: clients reach the new member.
     pub redirected_at: Option<Timestamp>,
     pub recorded_at: Option<Timestamp>,
 }

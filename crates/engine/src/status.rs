@@ -113,6 +113,8 @@ mod tests {
             availability_zone: "ap-northeast-1a".to_owned(),
             state_reason: None,
             tags: role.map(|role| role.tags_for("web")).unwrap_or_default(),
+            network_interface: None,
+            private_ip: None,
         }
     }
 

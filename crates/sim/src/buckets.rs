@@ -4,6 +4,7 @@
 //! EC2 rather than against itself. Unlike the engine, the region also counts instances
 //! (StartInstances and StopInstances draw from a resource bucket per instance as well).
 
+use coldstandby_engine::clients::{Change, Mover, Probe};
 use coldstandby_engine::{Call, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +57,21 @@ pub struct Ec2Buckets {
     instances_started: Level,
     /// Instances stopped: burst 1000, 20 a second.
     instances_stopped: Level,
+    /// Route 53's API: 5 requests a second per account (historically documented).
+    #[serde(default = "route53_requests")]
+    route53_requests: Level,
+    /// Elastic Load Balancing's API. AWS documents no figure here; the region allows a burst of
+    /// 40 and 20 a second, more than the engine's own share so a breach means a real flood.
+    #[serde(default = "load_balancing_requests")]
+    load_balancing_requests: Level,
+}
+
+fn route53_requests() -> Level {
+    Level::full(5, 5)
+}
+
+fn load_balancing_requests() -> Level {
+    Level::full(40, 20)
 }
 
 impl Default for Ec2Buckets {
@@ -67,6 +83,8 @@ impl Default for Ec2Buckets {
             tag_requests: Level::full(100, 10),
             instances_started: Level::full(1000, 2),
             instances_stopped: Level::full(1000, 20),
+            route53_requests: route53_requests(),
+            load_balancing_requests: load_balancing_requests(),
         }
     }
 }
@@ -80,6 +98,25 @@ impl Ec2Buckets {
             Call::Start { .. } => (&mut self.start_requests, Some(&mut self.instances_started)),
             Call::Stop { .. } => (&mut self.mutating_requests, Some(&mut self.instances_stopped)),
             Call::SetTags { .. } => (&mut self.tag_requests, None),
+            Call::Probe { probe, .. } => match probe {
+                Probe::Tcp { .. } | Probe::Http { .. } => return true,
+                Probe::Ec2Status => (&mut self.describe, None),
+                Probe::TargetHealth { .. } => (&mut self.load_balancing_requests, None),
+            },
+            Call::ReadClients { mover, .. } => match mover {
+                Mover::OverlayIp(_) | Mover::ElasticIp(_) => (&mut self.describe, None),
+                Mover::Dns(_) => (&mut self.route53_requests, None),
+                Mover::TargetGroup(_) => (&mut self.load_balancing_requests, None),
+            },
+            Call::MoveClients { change } => match change {
+                Change::Record { .. } => (&mut self.route53_requests, None),
+                Change::Register { .. } | Change::Deregister { .. } => {
+                    (&mut self.load_balancing_requests, None)
+                }
+                Change::Route { .. } | Change::DisableSourceDestCheck { .. } | Change::Associate { .. } => {
+                    (&mut self.mutating_requests, None)
+                }
+            },
         };
         request.settle(now);
         let mut resource = resource;

@@ -7,6 +7,7 @@ pub mod buckets;
 pub mod faults;
 pub mod metrics;
 pub mod model;
+pub mod network;
 pub mod region;
 pub mod scenario;
 pub mod sweep;

@@ -159,7 +159,21 @@ impl SimInstance {
             availability_zone: self.availability_zone.clone(),
             state_reason: self.state_reason.clone(),
             tags,
+            network_interface: Some(self.network_interface()),
+            private_ip: Some(self.private_ip()),
         }
+    }
+
+    /// Its primary network interface's id, made from the instance id.
+    pub fn network_interface(&self) -> String {
+        format!("eni-{}", self.id.as_str().trim_start_matches("i-"))
+    }
+
+    /// Its private address: one subnet per zone (the zone's letter), a host number from the id.
+    pub fn private_ip(&self) -> String {
+        let zone = self.availability_zone.bytes().last().map_or(0, |letter| letter.saturating_sub(b'a'));
+        let host = self.id.as_str().bytes().fold(0u32, |sum, byte| (sum * 31 + u32::from(byte)) % 250);
+        format!("10.0.{zone}.{}", host + 4)
     }
 
     /// The CPU load at `at` (0 before any load is set).

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
 use coldstandby_engine::{
     ApiError, Call, Clock, ErrorKind, InstanceId, InstanceState, Observation, Provider, Timestamp,
 };
@@ -16,6 +17,7 @@ use crate::faults::{
     denied, incorrect_state, not_found, BUCKET_EXCEEDED, DEFAULT_MAX_STALENESS, DEFAULT_PURGE_AFTER,
 };
 use crate::model::{SimInstance, Timings, Transition};
+use crate::network::{Instances, Network, TrafficChange};
 
 /// One API call as the region received it, for tests and invariant checks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +45,9 @@ struct Inner {
     /// EC2's buckets, as the region counts them (not the engine's client-side model).
     #[serde(default)]
     buckets: Ec2Buckets,
+    /// Routes, records, target groups, addresses and the instances' services.
+    #[serde(default)]
+    network: Network,
 }
 
 fn default_rng() -> fastrand::Rng {
@@ -71,6 +76,7 @@ impl SimRegion {
             transitions: Vec::new(),
             calls: Vec::new(),
             buckets: Ec2Buckets::default(),
+            network: Network::default(),
         };
         Self { inner: RefCell::new(inner) }
     }
@@ -127,6 +133,31 @@ impl SimRegion {
     pub fn calls_since(&self, from: usize) -> Vec<CallRecord> {
         let inner = self.inner.borrow();
         inner.calls[from.min(inner.calls.len())..].to_vec()
+    }
+
+    /// Change the client-facing side in place (routes, records, targets, faults).
+    pub fn with_network<R>(&self, change: impl FnOnce(&mut Network, Timestamp) -> R) -> R {
+        let mut inner = self.inner.borrow_mut();
+        let now = inner.now;
+        change(&mut inner.network, now)
+    }
+
+    /// Set up `spec`'s movers as if `active` had served for a long time.
+    pub fn provision_clients(&self, spec: &coldstandby_engine::GroupSpec, active: &InstanceId) {
+        let mut inner = self.inner.borrow_mut();
+        let members: Vec<SimInstance> = inner.instances.values().cloned().collect();
+        inner.network.provision(spec, &members, active);
+    }
+
+    /// Every change to where clients go so far, in order.
+    pub fn traffic_changes(&self) -> Vec<TrafficChange> {
+        self.inner.borrow().network.changes().to_vec()
+    }
+
+    /// Where every mechanism sends clients now: (place, member).
+    pub fn traffic_pointers(&self) -> Vec<(String, InstanceId)> {
+        let inner = self.inner.borrow();
+        inner.network.pointers(&*inner, inner.now)
     }
 
     /// The instance's state at `at`, from the lifecycle log.
@@ -262,6 +293,10 @@ impl Inner {
 
     /// A region-wide fault for this call, if one strikes; otherwise the request buckets.
     fn injected_fault(&mut self, call: &Call) -> Option<ApiError> {
+        if matches!(call, Call::Probe { probe: Probe::Tcp { .. } | Probe::Http { .. }, .. }) {
+            // A probe over the network calls no API: its failures are failed probes.
+            return None;
+        }
         let faults = self.faults;
         if faults.throttle > 0.0 && self.rng.f64() < faults.throttle {
             return Some(ApiError::new(
@@ -444,6 +479,28 @@ impl Inner {
     }
 }
 
+impl Instances for Inner {
+    fn owner_of_interface(&self, eni: &str) -> Option<InstanceId> {
+        self.instances.values().find(|instance| instance.network_interface() == eni).map(|i| i.id.clone())
+    }
+
+    fn owner_of_address(&self, ip: &str) -> Option<InstanceId> {
+        self.instances.values().find(|instance| instance.private_ip() == ip).map(|i| i.id.clone())
+    }
+
+    fn running_since(&self, id: &InstanceId, at: Timestamp) -> Option<Timestamp> {
+        if self.state_at(id, at)? != InstanceState::Running {
+            return None;
+        }
+        let since = self
+            .transitions
+            .iter()
+            .rfind(|t| t.instance == *id && t.at <= at && t.to == InstanceState::Running)
+            .map_or(Timestamp::from_unix_millis(0), |t| t.at);
+        Some(since)
+    }
+}
+
 impl Provider for SimRegion {
     async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
         let call = Call::Describe { instances: instances.to_vec() };
@@ -461,6 +518,42 @@ impl Provider for SimRegion {
     async fn set_tags(&self, instance: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
         let call = Call::SetTags { instance: instance.clone(), tags: tags.clone() };
         self.call(call, |inner| inner.set_tags(instance, tags))
+    }
+
+    async fn probe(
+        &self,
+        instance: &InstanceId,
+        address: &str,
+        probe: &Probe,
+    ) -> Result<ProbeResult, ApiError> {
+        let call =
+            Call::Probe { instance: instance.clone(), address: address.to_owned(), probe: probe.clone() };
+        self.call(call, |inner| Ok(inner.network.probe(&*inner, instance, probe, inner.now)))
+    }
+
+    async fn read_clients(
+        &self,
+        mover: &Mover,
+        desired: &Endpoint,
+        change: Option<&str>,
+    ) -> Result<ClientView, ApiError> {
+        let call = Call::ReadClients {
+            mover: mover.clone(),
+            desired: desired.clone(),
+            change: change.map(str::to_owned),
+        };
+        self.call(call, |inner| inner.network.read(&*inner, mover, desired, change, inner.now))
+    }
+
+    async fn move_clients(&self, change: &Change) -> Result<Option<String>, ApiError> {
+        let call = Call::MoveClients { change: change.clone() };
+        self.call(call, |inner| {
+            let now = inner.now;
+            let mut network = std::mem::take(&mut inner.network);
+            let result = network.change(&*inner, change, now);
+            inner.network = network;
+            result
+        })
     }
 }
 

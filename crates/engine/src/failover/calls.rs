@@ -60,6 +60,13 @@ impl Failover {
                 self.emit(now, EventKind::Recorded { instance, role });
                 self.tag_write_settled(now);
             }
+            (Call::Probe { probe, .. }, Reply::Probed(result)) => self.on_probed(now, &probe, result),
+            (Call::ReadClients { mover, .. }, Reply::Clients(view)) => {
+                self.on_clients_read(now, &mover, view)
+            }
+            (Call::MoveClients { change }, Reply::Moved { change: id }) => {
+                self.on_clients_changed(now, &change, id, true)
+            }
             (call, reply) => unreachable!("{} answered with {reply:?}", call.operation()),
         }
     }
@@ -193,6 +200,12 @@ impl Failover {
                 // standby this role may not touch, say): it cannot make two members active.
                 self.call_failed(now, &queued.call, &error, None);
                 self.tag_write_settled(now);
+            }
+            (Call::MoveClients { change }, ErrorKind::WrongState | ErrorKind::NotFound) => {
+                // What the change replaces moved meanwhile (a compare-and-swap that lost, a
+                // route gone since the read): read again and decide from what is there now.
+                self.call_failed(now, &queued.call, &error, Some(Duration::ZERO));
+                self.on_clients_changed(now, change, None, false);
             }
             (Call::Start { .. }, ErrorKind::Denied) if error.code == NO_CREDENTIALS => {
                 // Would refuse every standby alike: end the run with the reason.

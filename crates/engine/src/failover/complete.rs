@@ -1,11 +1,11 @@
-//! Completion: once the fence holds and the standby runs, verify it, run the redirect step (a
-//! seam for now) and record the new active member in the instances' tags.
+//! Completion: once the fence holds and the standby runs alone, verify it, bring clients to it
+//! (readiness, then movers) and record the new active member in the instances' tags.
 
 use super::*;
 use crate::tags::{trigger_tag_value, TRIGGER_TAG};
 
 impl Failover {
-    /// Verify, redirect and record once the fence holds and the standby runs.
+    /// Verify, move clients and record once the fence holds and the standby runs alone.
     pub(super) fn advance_completion(&mut self, now: Timestamp) {
         let (Some(_), Some(_)) = (self.fence_confirmed_at, self.promoted()) else {
             return;
@@ -44,16 +44,21 @@ impl Failover {
             // The convergence rule: success only once every other member is seen stopped.
             return;
         }
-        self.milestones.verified_at = Some(now);
-        self.emit(
-            now,
-            EventKind::Verified { instance: target.clone(), check: "instance state is running".to_owned() },
-        );
-        self.milestones.redirected_at = Some(now);
-        self.emit(
-            now,
-            EventKind::Redirected { instance: target.clone(), method: "none configured".to_owned() },
-        );
+        if self.milestones.verified_at.is_none() {
+            self.milestones.verified_at = Some(now);
+            let check = "instance state is running".to_owned();
+            self.emit(now, EventKind::Verified { instance: target.clone(), check });
+        }
+        if !self.advance_clients(now, &target) {
+            return;
+        }
+        self.milestones.redirected_at.get_or_insert(now);
+        let method = if self.spec.movers.is_empty() {
+            "no mover configured".to_owned()
+        } else {
+            self.spec.movers.iter().map(Mover::kind).collect::<Vec<_>>().join(", ")
+        };
+        self.emit(now, EventKind::Redirected { instance: target.clone(), method });
 
         // Demote before promoting, so that no moment has two members recorded active.
         let mut writes = Vec::new();

@@ -8,6 +8,7 @@
 //! [`WaitingFor`]. The report's milestones are written for output only and never read back.
 
 mod calls;
+mod clients;
 mod complete;
 mod fence;
 mod observe;
@@ -22,13 +23,15 @@ use std::time::Duration;
 pub use phase::{Phase, Timer, WaitingFor};
 
 use crate::backoff::Backoff;
-use crate::group::{FenceMode, GroupSpec, Ordering};
+use crate::clients::{Change, Mover, Probe, ProbeResult};
+use crate::group::{FenceMode, GroupSpec, Ordering, WhenNotReady};
 use crate::instance::{InstanceId, InstanceState, Observation};
 use crate::provider::{ApiError, Call, ErrorKind, Reply, CALL_TIMEOUT};
 use crate::rate_limit::RateLimiter;
 use crate::report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report};
 use crate::tags::Role;
 use crate::time::Timestamp;
+use clients::ClientsStage;
 use observe::Seen;
 use rollback::Abandoned;
 
@@ -189,6 +192,8 @@ pub struct Failover {
     rollback_started_at: Option<Timestamp>,
     /// For the report only: never read to take a decision.
     milestones: Milestones,
+    /// Readiness and movers for the promoted member, once it runs alone behind the fence.
+    clients: Option<ClientsStage>,
     /// Tag writes still to be acknowledged, once recording has begun.
     record_remaining: Option<usize>,
     /// The write that records the new active member, held back until every demotion is
@@ -237,6 +242,7 @@ impl Failover {
             took_back_late: false,
             rollback_started_at: None,
             milestones: Milestones::default(),
+            clients: None,
             record_remaining: None,
             activation: None,
             queue: Vec::new(),
@@ -309,6 +315,7 @@ impl Failover {
             return Action::Finished;
         }
         self.check_deadlines(now);
+        self.advance_clients_due(now);
         if self.phase == Phase::Closing && self.queue.is_empty() {
             self.finish(now);
             return Action::Finished;
@@ -363,6 +370,7 @@ impl Failover {
             Timer::Call => self.queue.iter().map(|queued| queued.not_before).min(),
             Timer::Observe => running.then_some(self.next_observe_at),
             Timer::Fence => self.fence_deadline().filter(|_| running),
+            Timer::Clients => self.clients.as_ref().and_then(ClientsStage::wakes_at).filter(|_| running),
             Timer::Failover => running.then_some(self.deadline),
         }
     }
@@ -447,10 +455,10 @@ impl Failover {
         if self.phase == Phase::Fencing && self.fence_confirmed_at.is_some() {
             self.enter(Phase::Promoting);
         }
-        if matches!(self.phase, Phase::Promoting | Phase::Recording) {
+        if self.phase.is_promoting() {
             self.advance_promotion(now);
         }
-        if matches!(self.phase, Phase::Promoting | Phase::Recording) {
+        if self.phase.is_promoting() {
             self.advance_completion(now);
         }
     }

@@ -17,8 +17,12 @@ pub enum Phase {
     /// Bringing a standby to `running`, moving down the list when one cannot make it. In the
     /// parallel ordering the fence is still being confirmed at the same time.
     Promoting,
-    /// The standby runs and the fence holds: the members' roles are being written, and success
-    /// waits for every other member to be seen stopped.
+    /// The standby runs alone behind the fence: its readiness checks are being probed.
+    Readying,
+    /// It passed them: the movers point clients at it and read their work back.
+    MovingClients,
+    /// Clients reach it: the members' roles are being written, and success waits for every
+    /// other member to be seen stopped.
     Recording,
     /// The outcome is known; the last calls (a failure's rollback stops) drain.
     Closing,
@@ -34,11 +38,20 @@ impl Phase {
             (self, next),
             (Observing, Fencing | Promoting | Closing)
                 | (Fencing, Promoting | Closing)
-                | (Promoting, Recording | Closing)
-                // The recorded standby fell back before success: the next one is tried.
-                | (Recording, Promoting | Closing)
+                | (Promoting, Readying | Closing)
+                | (Readying, MovingClients | Closing)
+                | (MovingClients, Recording | Closing)
+                // The promoted standby fell back before success: the next one is tried.
+                | (Readying | MovingClients | Recording, Promoting)
+                | (Recording, Closing)
                 | (Closing, Finished)
         )
+    }
+
+    /// Whether a promoted standby (or one on its way) is being taken to success: the phases in
+    /// which it can still fall back and the next one be tried.
+    pub fn is_promoting(self) -> bool {
+        matches!(self, Phase::Promoting | Phase::Readying | Phase::MovingClients | Phase::Recording)
     }
 
     /// Whether the outcome is decided (the run only drains calls, or is over).
@@ -57,13 +70,15 @@ pub enum Timer {
     Call,
     /// The fence must be confirmed by then (stop plus forced-stop timeouts).
     Fence,
+    /// The next readiness probe or mover read that is due.
+    Clients,
     /// The whole failover's deadline (its own, or the caller's if earlier).
     Failover,
 }
 
 impl Timer {
     /// Every timer, in the order ties are reported.
-    pub const ALL: [Timer; 4] = [Timer::Call, Timer::Observe, Timer::Fence, Timer::Failover];
+    pub const ALL: [Timer; 5] = [Timer::Call, Timer::Observe, Timer::Fence, Timer::Clients, Timer::Failover];
 }
 
 /// What a failover is waiting for, for progress display and the deadline's failure message.
@@ -82,6 +97,10 @@ pub enum WaitingFor {
     AbandonedStop(InstanceId),
     /// Every member but the promoted one to be seen stopped (the convergence rule).
     OthersStopped,
+    /// A readiness check to pass on the promoted member.
+    Readiness(String),
+    /// A mover to verify.
+    Clients(String),
     /// The role tag writes.
     TagWrites,
     /// A failed run's rollback stops.
@@ -98,6 +117,8 @@ impl fmt::Display for WaitingFor {
             Self::FenceConfirmation => f.write_str("the fence to be confirmed"),
             Self::AbandonedStop(instance) => write!(f, "{instance} (a standby given up on) to stop"),
             Self::OthersStopped => f.write_str("every other member to be seen stopped"),
+            Self::Readiness(check) => write!(f, "readiness check `{check}` to pass"),
+            Self::Clients(mover) => write!(f, "clients to be moved: {mover}"),
             Self::TagWrites => f.write_str("tags to be recorded"),
             Self::RollbackCalls => f.write_str("rollback calls"),
         }
@@ -112,6 +133,11 @@ impl Failover {
         match self.phase {
             Phase::Observing => return WaitingFor::FirstObservation,
             Phase::Closing | Phase::Finished => return WaitingFor::RollbackCalls,
+            Phase::Readying | Phase::MovingClients => {
+                if let Some(stage) = &self.clients {
+                    return stage.waiting_for(&self.spec);
+                }
+            }
             Phase::Fencing | Phase::Promoting | Phase::Recording => {}
         }
         if self.fence_confirmed_at.is_none() {
@@ -145,7 +171,8 @@ impl Failover {
 mod tests {
     use super::Phase::{self, *};
 
-    const ALL: [Phase; 6] = [Observing, Fencing, Promoting, Recording, Closing, Finished];
+    const ALL: [Phase; 8] =
+        [Observing, Fencing, Promoting, Readying, MovingClients, Recording, Closing, Finished];
 
     #[test]
     fn every_phase_can_reach_finished_and_finished_is_final() {

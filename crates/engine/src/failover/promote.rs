@@ -170,9 +170,15 @@ impl Failover {
     /// start accepted late boots after its timeout).
     pub(super) fn skip_candidate(&mut self, now: Timestamp, reason: String) {
         let candidate = self.current.take().expect("skipping needs a current candidate");
-        if self.phase == Phase::Recording {
+        if matches!(self.phase, Phase::Readying | Phase::MovingClients | Phase::Recording) {
             self.enter(Phase::Promoting);
         }
+        // Readiness and movers were for this candidate: nothing of theirs is sent any more.
+        self.clients = None;
+        self.milestones.ready_at = None;
+        self.queue.retain(|queued| {
+            !matches!(queued.call, Call::Probe { .. } | Call::ReadClients { .. } | Call::MoveClients { .. })
+        });
         // What was promoted, verified or recorded was this candidate: the next one must earn it
         // all again (its own tag writes included).
         self.milestones.promoted_at = None;

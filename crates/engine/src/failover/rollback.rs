@@ -24,7 +24,12 @@ impl Failover {
     pub(super) fn fail(&mut self, now: Timestamp, failure: Failure) {
         self.queue.clear();
         self.rollback_started_at = Some(now);
-        let promoted_behind_fence = self.promoted().filter(|_| self.fence_confirmed_at.is_some()).cloned();
+        // Kept running: the only member that can serve. Unless it failed its readiness checks
+        // and the group asks for such a member to be stopped.
+        let stop_unready =
+            matches!(failure, Failure::NotReady { .. }) && self.spec.when_not_ready == WhenNotReady::Stop;
+        let promoted_behind_fence =
+            self.promoted().filter(|_| self.fence_confirmed_at.is_some() && !stop_unready).cloned();
         let mut rollback: BTreeSet<InstanceId> = self.started.union(&self.adopted).cloned().collect();
         rollback.extend(self.abandoned.keys().cloned());
         // Its last observed state may predate the start, and stopping a stopped instance is a

@@ -129,6 +129,8 @@ impl Provider for ScenarioProvider<'_> {
                     availability_zone: String::new(),
                     state_reason: None,
                     tags: BTreeMap::new(),
+                    network_interface: None,
+                    private_ip: None,
                 })
                 .collect();
             return Ok(made_up);

@@ -286,6 +286,9 @@ pub fn generate(seed: u64) -> Scenario {
         ordering: if rng.bool() { Ordering::FenceFirst } else { Ordering::Parallel },
         fence: if rng.f64() < 0.2 { FenceMode::ForceStop } else { FenceMode::Stop },
         timeouts,
+        readiness: Vec::new(),
+        movers: Vec::new(),
+        when_not_ready: coldstandby_engine::WhenNotReady::default(),
     };
 
     let crash_after_steps = (rng.f64() < 0.3).then(|| rng.u64(1..=80));

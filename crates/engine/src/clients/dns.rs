@@ -1,0 +1,73 @@
+//! `dns`: an A record in a Route 53 private hosted zone holding the active member's private
+//! address. Each change deletes the exact value read and creates the new one in one batch, so a
+//! controller acting on a stale read fails instead of overwriting; the move is verified once
+//! Route 53 reports the change `INSYNC` (clients still cache the old answer for the TTL).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Change, Endpoint, Step};
+
+/// The mover's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dns {
+    /// The private hosted zone's id (`Z...`).
+    pub hosted_zone: String,
+    /// The record's fully qualified name, e.g. `db.internal.example.`.
+    pub record: String,
+    /// The TTL written with the record: how long clients may keep the old address.
+    pub ttl: u32,
+}
+
+/// The record as Route 53 answers it, and the state of this run's last change to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordView {
+    /// The record's single value, None when there is no such record.
+    pub value: Option<String>,
+    /// Whether this run's last change has reached every Route 53 server (`GetChange` says
+    /// `INSYNC`); None when this run made no change.
+    pub in_sync: Option<bool>,
+}
+
+impl Dns {
+    /// Verified when the record holds `desired`'s address and this run's change, if it made one,
+    /// is in sync.
+    pub fn next_step(&self, record: &RecordView, desired: &Endpoint) -> Step {
+        if record.value.as_deref() != Some(desired.private_ip.as_str()) {
+            return Step::Change(vec![Change::Record {
+                hosted_zone: self.hosted_zone.clone(),
+                record: self.record.clone(),
+                from: record.value.clone(),
+                to: desired.private_ip.clone(),
+                ttl: self.ttl,
+            }]);
+        }
+        match record.in_sync {
+            Some(false) => Step::Wait(format!("the change to {} is PENDING", self.record)),
+            Some(true) | None => Step::Verified,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_change_swaps_the_exact_value_read_and_verifies_only_in_sync() {
+        let mover = Dns { hosted_zone: "Z1".to_owned(), record: "db.internal.".to_owned(), ttl: 10 };
+        let desired = Endpoint {
+            instance: "i-0000000b".parse().unwrap(),
+            network_interface: "eni-b".to_owned(),
+            private_ip: "10.0.2.10".to_owned(),
+        };
+        let old = RecordView { value: Some("10.0.1.10".to_owned()), in_sync: None };
+        let Step::Change(changes) = mover.next_step(&old, &desired) else { panic!() };
+        assert!(
+            matches!(&changes[0], Change::Record { from: Some(from), to, .. } if from == "10.0.1.10" && to == "10.0.2.10")
+        );
+        let pending = RecordView { value: Some("10.0.2.10".to_owned()), in_sync: Some(false) };
+        assert!(matches!(mover.next_step(&pending, &desired), Step::Wait(_)));
+        let done = RecordView { value: Some("10.0.2.10".to_owned()), in_sync: Some(true) };
+        assert_eq!(mover.next_step(&done, &desired), Step::Verified);
+    }
+}
