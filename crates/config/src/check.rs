@@ -299,7 +299,12 @@ impl<'t> Checker<'t> {
     }
 
     /// The tables of a `[[key]]` array (or an array of inline tables).
-    pub(crate) fn array_of_tables<'a>(&mut self, item: &'a Item, key: &str) -> Vec<&'a dyn TableLike> {
+    pub(crate) fn array_of_tables<'a>(
+        &mut self,
+        item: &'a Item,
+        key: &str,
+        expected: &str,
+    ) -> Vec<&'a dyn TableLike> {
         if let Some(tables) = item.as_array_of_tables() {
             return tables.iter().map(|table| table as &dyn TableLike).collect();
         }
@@ -314,7 +319,7 @@ impl<'t> Checker<'t> {
             }
         }
         let offset = item.span().map(|span| span.start);
-        self.wrong_type(key, offset, "[[group]] tables", item);
+        self.wrong_type(key, offset, expected, item);
         Vec::new()
     }
 }

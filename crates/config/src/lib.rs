@@ -3,6 +3,7 @@
 
 mod alarm;
 mod check;
+mod clients;
 mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,8 +12,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use coldstandby_alarm::AlarmDefinition;
-use coldstandby_engine::{FenceMode, GroupSpec, InstanceId, Ordering, Timeouts};
+use coldstandby_engine::{FenceMode, GroupSpec, InstanceId, Ordering, Timeouts, WhenNotReady};
 
+pub use clients::network_checks;
 pub use render::to_toml;
 
 use check::{Checker, Fields};
@@ -163,7 +165,7 @@ fn read_config(checker: &mut Checker, root: &toml_edit::Table) -> Option<Config>
             Vec::new()
         }
         Some(item) => {
-            let tables = checker.array_of_tables(item, "group");
+            let tables = checker.array_of_tables(item, "group", "[[group]] tables");
             tables
                 .into_iter()
                 .enumerate()
@@ -292,9 +294,18 @@ fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: us
                 None
             }
         });
+    let readiness = fields.take("readiness").map(|item| clients::read_readiness(checker, item, &path));
+    let movers = fields.take("mover").map(|item| clients::read_movers(checker, item, &path));
+    let when_not_ready = checker.choice(
+        &mut fields,
+        "when_not_ready",
+        &[("keep-running", WhenNotReady::KeepRunning), ("stop", WhenNotReady::Stop)],
+    );
     checker.unknown_keys(fields);
 
     let (name, _) = name?;
+    let readiness: Option<Vec<_>> = readiness.unwrap_or_default().into_iter().collect();
+    let movers: Option<Vec<_>> = movers.unwrap_or_default().into_iter().collect();
     let spec = GroupSpec {
         name,
         primary: primary?,
@@ -302,9 +313,9 @@ fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: us
         ordering: ordering.unwrap_or_default(),
         fence: fence.unwrap_or_default(),
         timeouts,
-        readiness: Vec::new(),
-        movers: Vec::new(),
-        when_not_ready: coldstandby_engine::WhenNotReady::default(),
+        readiness: readiness?,
+        movers: movers?,
+        when_not_ready: when_not_ready.unwrap_or_default(),
     };
     let alarm = match alarm {
         Some(None) => return None,

@@ -3,6 +3,7 @@
 //! template puts this text in the function's environment).
 
 use coldstandby_alarm::AlarmDefinition;
+use coldstandby_engine::clients::{Mover, Probe, ReadinessCheck};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table};
 
 use crate::{Config, GroupConfig, Provider};
@@ -45,8 +46,62 @@ fn group_table(group: &GroupConfig) -> Table {
     table["start_timeout_seconds"] = seconds(spec.timeouts.start);
     table["capacity_retry_seconds"] = seconds(spec.timeouts.capacity_retry);
     table["failover_timeout_seconds"] = seconds(spec.timeouts.failover);
+    table["when_not_ready"] = value(spec.when_not_ready.as_str());
+    if !spec.readiness.is_empty() {
+        table["readiness"] = Item::ArrayOfTables(spec.readiness.iter().map(check_table).collect());
+    }
+    if !spec.movers.is_empty() {
+        table["mover"] = Item::ArrayOfTables(spec.movers.iter().map(mover_table).collect());
+    }
     if let Some(alarm) = &group.alarm {
         table["alarm"] = Item::Table(alarm_table(alarm));
+    }
+    table
+}
+
+fn check_table(check: &ReadinessCheck) -> Table {
+    let mut table = Table::new();
+    table["type"] = value(check.probe.kind());
+    match &check.probe {
+        Probe::Tcp { port } => table["port"] = value(i64::from(*port)),
+        Probe::Http { port, path, status, body_contains } => {
+            table["port"] = value(i64::from(*port));
+            table["path"] = value(path.as_str());
+            table["status"] = value(i64::from(*status));
+            if let Some(body) = body_contains {
+                table["body_contains"] = value(body.as_str());
+            }
+        }
+        Probe::Ec2Status => {}
+        Probe::TargetHealth { target_group } => table["target_group"] = value(target_group.as_str()),
+    }
+    table["successes"] = value(i64::from(check.successes));
+    table["interval_seconds"] = seconds(check.interval);
+    table["timeout_seconds"] = seconds(check.timeout);
+    table
+}
+
+fn mover_table(mover: &Mover) -> Table {
+    let mut table = Table::new();
+    table["type"] = value(mover.kind());
+    match mover {
+        Mover::OverlayIp(overlay) => {
+            table["address"] = value(overlay.address.as_str());
+            table["route_tables"] = value(strings(overlay.route_tables.iter().map(String::as_str)));
+        }
+        Mover::Dns(dns) => {
+            table["hosted_zone"] = value(dns.hosted_zone.as_str());
+            table["record"] = value(dns.record.as_str());
+            table["ttl"] = value(i64::from(dns.ttl));
+        }
+        Mover::TargetGroup(group) => {
+            table["arn"] = value(group.arn.as_str());
+            if let Some(port) = group.port {
+                table["port"] = value(i64::from(port));
+            }
+            table["registration"] = value(if group.move_registration { "move" } else { "keep" });
+        }
+        Mover::ElasticIp(address) => table["allocation"] = value(address.allocation.as_str()),
     }
     table
 }
@@ -84,6 +139,15 @@ mod tests {
         let text = to_toml(&config);
         assert_eq!(crate::parse(&text, "rendered").unwrap(), config, "rendered:\n{text}");
         assert!(!text.contains('#'), "comments are not carried over");
+    }
+
+    #[test]
+    fn readiness_checks_and_movers_round_trip() {
+        let config = crate::parse(include_str!("../../../examples/clients.toml"), "clients").unwrap();
+        let spec = &config.groups[0].spec;
+        assert_eq!((spec.readiness.len(), spec.movers.len()), (2, 3));
+        let text = to_toml(&config);
+        assert_eq!(crate::parse(&text, "rendered").unwrap(), config, "rendered:\n{text}");
     }
 
     #[test]

@@ -186,3 +186,73 @@ fn a_bad_alarm_table_names_each_key() {
         "the required threshold is missing"
     );
 }
+
+#[test]
+fn bad_readiness_checks_and_movers_are_each_named_with_their_key() {
+    let text = format!(
+        r#"{MINIMAL}
+[[group.readiness]]
+type = "ping"
+
+[[group.readiness]]
+type = "http"
+path = "health"
+timeout_seconds = 2
+
+[[group.mover]]
+type = "overlay-ip"
+address = "10.255.0.0/24"
+route_tables = ["rtb-xyz"]
+
+[[group.mover]]
+type = "dns"
+hosted_zone = "example.internal"
+record = "db.internal"
+
+[[group.mover]]
+type = "target-group"
+arn = "arn:aws:ec2:ap-northeast-1:111122223333:instance/i-0a1b2c3d"
+color = "blue"
+"#
+    );
+    let error = parse(&text, "clients.toml").unwrap_err();
+    let keys: Vec<&str> = error.problems.iter().map(|problem| problem.key.as_str()).collect();
+    for expected in [
+        "group[0].readiness[0].type",
+        "group[0].readiness[1].port",
+        "group[0].readiness[1].path",
+        "group[0].readiness[1]",
+        "group[0].mover[0].address",
+        "group[0].mover[0].route_tables[0]",
+        "group[0].mover[1].hosted_zone",
+        "group[0].mover[2].arn",
+        "group[0].mover[2].color",
+    ] {
+        assert!(keys.contains(&expected), "{expected} not reported: {error}");
+    }
+    assert!(
+        error.problems.iter().all(|problem| problem.line.is_some() || !problem.key.contains("mover")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_record_name_gets_its_final_dot_and_a_bare_overlay_address_its_prefix() {
+    let text = format!(
+        r#"{MINIMAL}
+[[group.mover]]
+type = "dns"
+hosted_zone = "Z0123456789ABCDEFGHIJ"
+record = "db.internal.example"
+
+[[group.mover]]
+type = "overlay-ip"
+address = "10.255.0.10"
+route_tables = ["rtb-0a1b2c3d"]
+"#
+    );
+    let config = parse(&text, "clients.toml").unwrap();
+    let rendered = coldstandby_config::to_toml(&config);
+    assert!(rendered.contains("record = \"db.internal.example.\""), "{rendered}");
+    assert!(rendered.contains("address = \"10.255.0.10/32\""), "{rendered}");
+}
