@@ -8,13 +8,13 @@ use coldstandby_alarm::{StateChange, TreatMissingData};
 use coldstandby_engine::driver::Quiet;
 use coldstandby_engine::{Event, Ordering, Outcome, Timestamp};
 use coldstandby_sim::scenario::{
-    run_article, ArticleRun, ArticleSetup, FailureKind, ObservedTransition, RtoBreakdown, ALARM, PRIMARY,
-    REGION, STANDBY,
+    run_article, ArticleRun, ArticleSetup, FailureKind, ObservedTransition, Redirect, RtoBreakdown, ALARM,
+    PRIMARY, REGION, STANDBY,
 };
 use serde::Serialize;
 
 use crate::output::{self, millis_as_seconds};
-use crate::{DemoArgs, Exit, FailureArg, OutputFormat};
+use crate::{DemoArgs, Exit, FailureArg, OutputFormat, RedirectArg};
 
 /// A command-line `TreatMissingData` value, spelled as CloudWatch spells it.
 pub fn parse_treat_missing_data(text: &str) -> Result<TreatMissingData, coldstandby_alarm::ValueError> {
@@ -31,6 +31,12 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         ordering: Ordering::from(args.order),
         failure,
         treat_missing_data: args.treat_missing_data,
+        redirect: args.redirect.map(|redirect| match redirect {
+            RedirectArg::OverlayIp => Redirect::OverlayIp,
+            RedirectArg::Dns => Redirect::Dns,
+            RedirectArg::TargetGroup => Redirect::TargetGroup,
+            RedirectArg::ElasticIp => Redirect::ElasticIp,
+        }),
     };
     let run = run_article(setup, &mut Quiet);
     match args.output {
@@ -52,6 +58,8 @@ struct Scenario {
     alarm: &'static str,
     alarm_rule: String,
     failure: FailureKind,
+    /// How clients follow (None: they are not moved).
+    redirect: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -116,6 +124,7 @@ fn scenario(run: &ArticleRun) -> Scenario {
         alarm: ALARM,
         alarm_rule: run.alarm.summary(),
         failure: run.setup.failure,
+        redirect: run.group.movers.first().map(ToString::to_string),
     }
 }
 
@@ -128,9 +137,11 @@ fn render(run: &ArticleRun) -> Vec<String> {
         format!("  EC2-1  {PRIMARY}  primary, running in {}", scenario.primary_zone),
         format!("  EC2-2  {STANDBY}  standby, stopped in {}", scenario.standby_zone),
         format!("  alarm  {ALARM}: {}", scenario.alarm_rule),
-        String::new(),
-        output::header(),
     ];
+    if let Some(mover) = &scenario.redirect {
+        lines.push(format!("  clients {mover}, after a tcp :80 readiness check"));
+    }
+    lines.extend([String::new(), output::header()]);
 
     // Rows sort by time, then by source: the load, the alarm, coldstandby, then the instances
     // (at one instant, coldstandby's call comes before the change it causes).
@@ -159,7 +170,9 @@ fn render(run: &ArticleRun) -> Vec<String> {
 
     lines.push(String::new());
     match (&run.report, run.rto) {
-        (Some(_), Some(rto)) => lines.extend(render_rto(&rto, &run.transitions)),
+        (Some(_), Some(rto)) => {
+            lines.extend(render_rto(&rto, &run.transitions, run.setup.redirect.is_some()))
+        }
         (Some(report), None) => lines.push(format!("The failover did not complete: {}", report.outcome)),
         (None, _) => lines.extend(no_alarm(run)),
     }
@@ -183,25 +196,49 @@ fn no_alarm(run: &ArticleRun) -> Vec<String> {
     lines
 }
 
-fn render_rto(rto: &RtoBreakdown, transitions: &[ObservedTransition]) -> Vec<String> {
+fn render_rto(rto: &RtoBreakdown, transitions: &[ObservedTransition], clients_move: bool) -> Vec<String> {
     let row = |name: &str, millis: u64, what: &str| {
         format!("  {name:<10} {:>10}   {what}", millis_as_seconds(millis))
     };
     let longest_lag = transitions.iter().filter_map(ObservedTransition::lag).max().unwrap_or(Duration::ZERO);
+    let (readiness, clients, total) = if clients_move {
+        (
+            "the standby's readiness check passed (3 in a row)",
+            "clients sent to the standby, read back",
+            "failure to clients served by the standby, recorded active",
+        )
+    } else {
+        (
+            "no readiness check configured",
+            "no mover configured: clients are not moved (try --redirect)",
+            "failure to standby recorded active",
+        )
+    };
     vec![
         "RTO breakdown".to_owned(),
         row("detection", rto.detection_ms, "failure to alarm (the alarm's period and evaluation)"),
         row("fence", rto.fence_ms, "alarm to the primary confirmed stopped"),
         row("promote", rto.promote_ms, "to the standby observed running"),
-        row("verify", rto.verify_ms, "readiness check (instance state; probes come later)"),
+        row("verify", rto.verify_ms, "its state verified, every other member seen stopped"),
+        row("readiness", rto.readiness_ms, readiness),
+        row("clients", rto.clients_ms, clients),
         row("record", rto.record_ms, "active member written to the instances' tags"),
-        row("total", rto.total_ms, "failure to standby recorded active"),
+        row("total", rto.total_ms, total),
         String::new(),
-        format!(
-            "The instances took {} to stop and boot (including any wait before forcing a stop); coldstandby added {} of its own.",
-            millis_as_seconds(rto.instance_ms),
-            millis_as_seconds(rto.overhead_ms)
-        ),
+        if clients_move {
+            format!(
+                "The instances took {} to stop and boot (including any wait before forcing a stop), the service and the clients' mechanism {}; coldstandby added {} of its own.",
+                millis_as_seconds(rto.instance_ms),
+                millis_as_seconds(rto.readiness_ms + rto.clients_ms),
+                millis_as_seconds(rto.overhead_ms)
+            )
+        } else {
+            format!(
+                "The instances took {} to stop and boot (including any wait before forcing a stop); coldstandby added {} of its own.",
+                millis_as_seconds(rto.instance_ms),
+                millis_as_seconds(rto.overhead_ms)
+            )
+        },
         format!("Every instance change was observed within {} (longest lag).", output::seconds(longest_lag)),
     ]
 }

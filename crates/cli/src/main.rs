@@ -211,6 +211,19 @@ pub enum FailureArg {
     Dies,
 }
 
+/// How the demo's clients follow the failover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RedirectArg {
+    /// A /32 routed to the active member's interface in two route tables
+    OverlayIp,
+    /// A private hosted zone's A record holding the active member's address
+    Dns,
+    /// An internal load balancer's target group with every member registered
+    TargetGroup,
+    /// An Elastic IP associated with the active member's interface
+    ElasticIp,
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Seed for the simulated timings; the same seed gives the same run
@@ -226,6 +239,10 @@ pub struct DemoArgs {
     /// a primary that dies (and so stops publishing) ever triggers a failover
     #[arg(long, value_name = "MODE", default_value = "missing", value_parser = demo::parse_treat_missing_data)]
     pub treat_missing_data: coldstandby_alarm::TreatMissingData,
+    /// Move clients to the standby too: a TCP readiness check on port 80, then this mechanism.
+    /// The RTO then runs to clients served by the standby (its `readiness` and `clients` lines)
+    #[arg(long, value_enum, value_name = "MECHANISM")]
+    pub redirect: Option<RedirectArg>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

@@ -77,6 +77,52 @@ fn the_demo_json_pairs_every_change_with_its_observation() {
 }
 
 #[test]
+fn the_demo_with_a_mover_runs_to_clients_served_by_the_standby() {
+    for mechanism in ["overlay-ip", "dns", "target-group", "elastic-ip"] {
+        let text = stdout(&coldstandby(&["demo", "--redirect", mechanism]));
+        for expected in [
+            "readiness check passed",
+            "clients reach it",
+            "  readiness ",
+            "  clients ",
+            "failure to clients served",
+        ] {
+            assert!(text.contains(expected), "{mechanism}: no `{expected}` in:\n{text}");
+        }
+        let output = coldstandby(&["demo", "--redirect", mechanism, "--output", "json"]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let demo = json(&output);
+        let rto = &demo["rto"];
+        let part = |key: &str| rto[key].as_u64().unwrap_or_else(|| panic!("rto.{key} missing in {rto}"));
+        assert!(part("readiness_ms") > 0 && part("clients_ms") > 0, "{mechanism}: {rto}");
+        let parts: u64 = [
+            "detection_ms",
+            "fence_ms",
+            "promote_ms",
+            "verify_ms",
+            "readiness_ms",
+            "clients_ms",
+            "record_ms",
+        ]
+        .into_iter()
+        .map(part)
+        .sum();
+        assert_eq!(parts, part("total_ms"), "{mechanism}: the lines add up to the total");
+        let events = demo["events"].as_array().unwrap();
+        let step_index = |step: &str| events.iter().position(|event| event["step"] == step);
+        let (fenced, changed, recorded) = (
+            step_index("fenced").unwrap(),
+            step_index("clients-moved").unwrap(),
+            step_index("recorded").unwrap(),
+        );
+        assert!(fenced < changed && changed < recorded, "{mechanism}: fence, then clients, then the record");
+    }
+    // The DNS record waits for Route 53 to report the change in sync.
+    let dns = json(&coldstandby(&["demo", "--redirect", "dns", "--output", "json"]));
+    assert!(dns["rto"]["clients_ms"].as_u64().unwrap() >= 30_000, "{}", dns["rto"]);
+}
+
+#[test]
 fn the_same_seed_prints_the_same_demo() {
     let run = |seed: &str| stdout(&coldstandby(&["demo", "--seed", seed, "--output", "json"]));
     assert_eq!(run("8"), run("8"));

@@ -10,6 +10,7 @@ use coldstandby_alarm::evaluator::evaluation_times;
 use coldstandby_alarm::{
     AlarmDefinition, AlarmEvaluator, AlarmState, Comparison, StateChange, Statistic, TreatMissingData,
 };
+use coldstandby_engine::clients::{Dns, ElasticIp, Mover, OverlayIp, Probe, ReadinessCheck, TargetGroup};
 use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::{
     EventKind, Failover, GroupSpec, InstanceId, InstanceState, Options, Ordering, Report, Timestamp,
@@ -76,18 +77,64 @@ pub struct RtoBreakdown {
     pub fence_ms: u64,
     /// Fence (fence-first) or trigger (parallel) to the standby observed running.
     pub promote_ms: u64,
-    /// Standby running (and fence confirmed) to readiness verified.
+    /// Standby running (and fence confirmed) to its state verified (and every other member seen
+    /// stopped).
     pub verify_ms: u64,
-    /// Verified to the active member recorded in tags.
+    /// Verified to every readiness check passed (0 with none configured).
+    pub readiness_ms: u64,
+    /// Ready to every mover verified: clients are sent to the standby (0 with none configured).
+    pub clients_ms: u64,
+    /// Clients moved to the active member recorded in tags.
     pub record_ms: u64,
-    /// Failure to recorded active standby.
+    /// Failure to recorded active standby, clients moved to it.
     pub total_ms: u64,
     /// Trigger to recorded: what the controller is responsible for.
     pub failover_ms: u64,
     /// How long the instances themselves took (stop, then boot; in parallel the longer path).
     pub instance_ms: u64,
-    /// `failover_ms - instance_ms`: the controller's own added time.
+    /// `failover_ms` less `instance_ms`, `readiness_ms` and `clients_ms`: the controller's own
+    /// added time.
     pub overhead_ms: u64,
+}
+
+/// How the demo's clients follow the failover (none: the article's recipe, which moves nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Redirect {
+    OverlayIp,
+    Dns,
+    TargetGroup,
+    ElasticIp,
+}
+
+/// The overlay address, record and target group the demo's clients use.
+pub const OVERLAY_ADDRESS: &str = "10.255.0.80/32";
+pub const ROUTE_TABLES: [&str; 2] = ["rtb-0a1a1a1a1a1a1a1a1", "rtb-0c1c1c1c1c1c1c1c1"];
+pub const HOSTED_ZONE: &str = "Z0DEMOPRIVATEZONE";
+pub const RECORD: &str = "web.internal.example.";
+pub const TARGET_GROUP: &str =
+    "arn:aws:elasticloadbalancing:ap-northeast-1:111122223333:targetgroup/web/0123456789abcdef";
+pub const ALLOCATION: &str = "eipalloc-0e1e1e1e1e1e1e1e1";
+
+impl Redirect {
+    /// The mover this redirect configures.
+    pub fn mover(self) -> Mover {
+        match self {
+            Self::OverlayIp => Mover::OverlayIp(OverlayIp {
+                address: OVERLAY_ADDRESS.to_owned(),
+                route_tables: ROUTE_TABLES.map(str::to_owned).to_vec(),
+            }),
+            Self::Dns => {
+                Mover::Dns(Dns { hosted_zone: HOSTED_ZONE.to_owned(), record: RECORD.to_owned(), ttl: 10 })
+            }
+            Self::TargetGroup => Mover::TargetGroup(TargetGroup {
+                arn: TARGET_GROUP.to_owned(),
+                port: None,
+                move_registration: false,
+            }),
+            Self::ElasticIp => Mover::ElasticIp(ElasticIp { allocation: ALLOCATION.to_owned() }),
+        }
+    }
 }
 
 /// How to run the article's scenario.
@@ -97,6 +144,8 @@ pub struct ArticleSetup {
     pub ordering: Ordering,
     pub failure: FailureKind,
     pub treat_missing_data: TreatMissingData,
+    /// Readiness (a TCP check on port 80) and this mover; None moves no client.
+    pub redirect: Option<Redirect>,
 }
 
 impl Default for ArticleSetup {
@@ -106,6 +155,7 @@ impl Default for ArticleSetup {
             ordering: Ordering::FenceFirst,
             failure: FailureKind::CpuLoad,
             treat_missing_data: TreatMissingData::Missing,
+            redirect: None,
         }
     }
 }
@@ -168,7 +218,12 @@ fn id(text: &str) -> InstanceId {
 /// Run the article's scenario to the end. `observer` sees the failover's events as they happen.
 pub fn run_article(setup: ArticleSetup, observer: &mut impl Observer) -> ArticleRun {
     let region = article_region(setup.seed);
-    let group = article_group(setup.ordering);
+    let mut group = article_group(setup.ordering);
+    if let Some(redirect) = setup.redirect {
+        group.readiness = vec![ReadinessCheck::new(Probe::Tcp { port: 80 })];
+        group.movers = vec![redirect.mover()];
+        region.provision_clients(&group, &group.primary);
+    }
     let alarm = article_alarm(setup.treat_missing_data);
     let mut evaluator = AlarmEvaluator::new(alarm.clone(), AlarmState::Ok);
     let metric = CpuMetric { region: &region, instance: group.primary.clone(), statistic: alarm.statistic };
@@ -276,6 +331,8 @@ pub fn rto_breakdown(
     let promoted = milestones.promoted_at?;
     let verified = milestones.verified_at?;
     let recorded = milestones.recorded_at?;
+    let ready = milestones.ready_at.unwrap_or(verified);
+    let redirected = milestones.redirected_at.unwrap_or(ready);
     let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     let span = |instance: &InstanceId, from_state: InstanceState, to_state: InstanceState| {
         let mut mine = transitions.iter().filter(|t| t.instance == *instance && t.at >= trigger_at);
@@ -313,15 +370,19 @@ pub fn rto_breakdown(
         _ => fenced,
     };
     let failover = recorded.saturating_since(trigger_at);
+    // The service's own start and the mechanism's propagation are not the controller's time.
+    let waited_on_others = redirected.saturating_since(verified);
     Some(RtoBreakdown {
         detection_ms: millis(trigger_at.saturating_since(failure_at)),
         fence_ms: millis(fenced.saturating_since(trigger_at)),
         promote_ms: millis(promoted.saturating_since(promote_from)),
         verify_ms: millis(verified.saturating_since(fenced.max(promoted))),
-        record_ms: millis(recorded.saturating_since(verified)),
+        readiness_ms: millis(ready.saturating_since(verified)),
+        clients_ms: millis(redirected.saturating_since(ready)),
+        record_ms: millis(recorded.saturating_since(redirected)),
         total_ms: millis(recorded.saturating_since(failure_at)),
         failover_ms: millis(failover),
         instance_ms: millis(instance_time),
-        overhead_ms: millis(failover.saturating_sub(instance_time)),
+        overhead_ms: millis(failover.saturating_sub(instance_time).saturating_sub(waited_on_others)),
     })
 }

@@ -220,6 +220,10 @@ impl Failover {
         check.last = Some(result.detail);
         if check.streak >= spec.successes && !check.passed {
             check.passed = true;
+            if stage.checks.iter().all(|check| check.passed) {
+                // Clients move from the next observation, once the convergence rule still holds.
+                self.next_observe_at = now;
+            }
             let instance = stage.target.instance.clone();
             self.emit(
                 now,
