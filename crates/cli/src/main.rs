@@ -129,12 +129,15 @@ enum Command {
     /// forced stops that take minutes, starts that fail, starts whose answer is lost, denied and
     /// unsupported standbys, slow boots, empty, partial and up to 10 s stale describe answers,
     /// tag writes that show late, purged terminated standbys, latency spikes, concurrent and
-    /// duplicate triggers, the controller crashing part-way, and failback; each trigger runs as
+    /// duplicate triggers, the controller crashing part-way, and failback; half the scenarios
+    /// also move clients (readiness checks and movers, with services that never get ready, route
+    /// tables that refuse for a while, DNS changes PENDING for minutes). Each trigger runs as
     /// Lambda runs it (deadline, timeout, two retries). After every engine step, and from the
     /// instances' true states once each trigger ends and the region has settled, it checks:
     /// single-active, single-live, promotes-when-possible, fence-before-start,
     /// fenced-before-active, active-observed-running, rollback-complete, trigger-ends,
-    /// within-request-buckets, backs-off-when-throttled, group-only. The same seed replays the same run; each violation
+    /// within-request-buckets, backs-off-when-throttled, group-only, traffic-to-active-only,
+    /// no-traffic-before-fence. The same seed replays the same run; each violation
     /// is printed with the command that replays it. --output json also lists every trigger's end
     /// with each member's true state and recorded role.
     Simulate(SimulateArgs),

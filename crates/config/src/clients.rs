@@ -19,11 +19,22 @@ pub(crate) fn read_readiness(
 ) -> Vec<Option<ReadinessCheck>> {
     let key = format!("{group_path}.readiness");
     let tables = checker.array_of_tables(item, &key, "[[group.readiness]] tables");
-    tables
+    let checks: Vec<Option<ReadinessCheck>> = tables
         .into_iter()
         .enumerate()
         .map(|(index, table)| read_check(checker, table, &format!("{key}[{index}]")))
-        .collect()
+        .collect();
+    for (index, check) in checks.iter().enumerate() {
+        let Some(check) = check else { continue };
+        if checks[..index].iter().flatten().any(|earlier| earlier.probe == check.probe) {
+            checker.problem(
+                &format!("{key}[{index}]"),
+                None,
+                format!("`{}` is already checked above", check.probe),
+            );
+        }
+    }
+    checks
 }
 
 fn read_check(checker: &mut Checker, table: &dyn toml_edit::TableLike, path: &str) -> Option<ReadinessCheck> {
@@ -93,11 +104,18 @@ pub(crate) fn read_movers(
 ) -> Vec<Option<Mover>> {
     let key = format!("{group_path}.mover");
     let tables = checker.array_of_tables(item, &key, "[[group.mover]] tables");
-    tables
+    let movers: Vec<Option<Mover>> = tables
         .into_iter()
         .enumerate()
         .map(|(index, table)| read_mover(checker, table, &format!("{key}[{index}]")))
-        .collect()
+        .collect();
+    for (index, mover) in movers.iter().enumerate() {
+        let Some(mover) = mover else { continue };
+        if movers[..index].iter().flatten().any(|earlier| earlier == mover) {
+            checker.problem(&format!("{key}[{index}]"), None, format!("`{mover}` is already listed above"));
+        }
+    }
+    movers
 }
 
 fn read_mover(checker: &mut Checker, table: &dyn toml_edit::TableLike, path: &str) -> Option<Mover> {

@@ -173,5 +173,13 @@ impl GroupSpec {
         members.dedup();
         assert_eq!(members.len(), self.standbys.len() + 1, "group {}: a member is listed twice", self.name);
         assert!(!self.timeouts.failover.is_zero(), "group {}: zero failover deadline", self.name);
+        // A probe's or a mover's answer is matched to its check or mover by value.
+        for (index, check) in self.readiness.iter().enumerate() {
+            let twice = self.readiness[..index].iter().any(|earlier| earlier.probe == check.probe);
+            assert!(!twice, "group {}: readiness check {} listed twice", self.name, check.probe);
+        }
+        for (index, mover) in self.movers.iter().enumerate() {
+            assert!(!self.movers[..index].contains(mover), "group {}: {mover} listed twice", self.name);
+        }
     }
 }

@@ -128,6 +128,9 @@ pub struct SimInstance {
     /// When it became `terminated`; describe answers leave it out some time after.
     #[serde(default)]
     pub terminated_at: Option<Timestamp>,
+    /// Its private address; the region gives each instance its own when it is added.
+    #[serde(default)]
+    pub address: Option<String>,
 }
 
 impl SimInstance {
@@ -144,6 +147,7 @@ impl SimInstance {
             publishes_metrics_until: None,
             tags_before_write: None,
             terminated_at: None,
+            address: None,
         }
     }
 
@@ -169,11 +173,15 @@ impl SimInstance {
         format!("eni-{}", self.id.as_str().trim_start_matches("i-"))
     }
 
-    /// Its private address: one subnet per zone (the zone's letter), a host number from the id.
+    /// Its private address (the region assigns one when the instance is added).
     pub fn private_ip(&self) -> String {
-        let zone = self.availability_zone.bytes().last().map_or(0, |letter| letter.saturating_sub(b'a'));
-        let host = self.id.as_str().bytes().fold(0u32, |sum, byte| (sum * 31 + u32::from(byte)) % 250);
-        format!("10.0.{zone}.{}", host + 4)
+        self.address.clone().unwrap_or_else(|| Self::address_for(&self.availability_zone, 0))
+    }
+
+    /// The `index`-th address in the zone's subnet (one subnet per zone, by the zone's letter).
+    pub fn address_for(zone: &str, index: usize) -> String {
+        let zone = zone.bytes().last().map_or(0, |letter| letter.saturating_sub(b'a'));
+        format!("10.{zone}.{}.{}", index / 250, index % 250 + 4)
     }
 
     /// The CPU load at `at` (0 before any load is set).

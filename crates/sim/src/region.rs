@@ -82,8 +82,13 @@ impl SimRegion {
     }
 
     /// Add an instance. Panics if the id is taken (a scenario bug).
-    pub fn add_instance(&self, instance: SimInstance) {
+    pub fn add_instance(&self, mut instance: SimInstance) {
         let mut inner = self.inner.borrow_mut();
+        if instance.address.is_none() {
+            // Unique in the region: the count of instances already added.
+            instance.address =
+                Some(SimInstance::address_for(&instance.availability_zone, inner.instances.len()));
+        }
         let id = instance.id.clone();
         let previous = inner.instances.insert(id.clone(), instance);
         assert!(previous.is_none(), "instance {id} added twice");

@@ -25,6 +25,7 @@ fn a_sweep_finds_no_invariant_violations() {
         "controller crash and retry",
         "failback after failover",
         "throttling burst",
+        "clients moved by readiness checks and movers",
     ] {
         assert!(summary.faults.get(kind).copied().unwrap_or(0) > 0, "no scenario injected {kind}");
     }

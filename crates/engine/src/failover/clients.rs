@@ -132,6 +132,14 @@ impl Failover {
         }
     }
 
+    /// Describe the group now rather than at the next poll, unless a throttled or failed
+    /// describe is backing off.
+    fn observe_soon(&mut self, now: Timestamp) {
+        if self.describe_failures == 0 {
+            self.next_observe_at = self.next_observe_at.min(now);
+        }
+    }
+
     /// The endpoint of `instance` from its latest observation; a provider that does not report
     /// one is fine while no mover needs it.
     fn endpoint_of(&self, instance: &InstanceId) -> Option<Endpoint> {
@@ -220,15 +228,14 @@ impl Failover {
         check.last = Some(result.detail);
         if check.streak >= spec.successes && !check.passed {
             check.passed = true;
-            if stage.checks.iter().all(|check| check.passed) {
-                // Clients move from the next observation, once the convergence rule still holds.
-                self.next_observe_at = now;
-            }
+            let all_passed = stage.checks.iter().all(|check| check.passed);
             let instance = stage.target.instance.clone();
-            self.emit(
-                now,
-                EventKind::CheckPassed { instance, check: spec.probe.to_string(), passes: spec.successes },
-            );
+            let (check, passes) = (spec.probe.to_string(), spec.successes);
+            self.emit(now, EventKind::CheckPassed { instance, check, passes });
+            if all_passed {
+                // Clients move from the next observation, once the convergence rule still holds.
+                self.observe_soon(now);
+            }
         }
     }
 
@@ -251,7 +258,7 @@ impl Failover {
                     self.milestones.redirected_at = Some(now);
                     // Recording follows on the next observation, once the convergence rule
                     // still holds then.
-                    self.next_observe_at = now;
+                    self.observe_soon(now);
                 }
             }
             Step::Change(changes) => {

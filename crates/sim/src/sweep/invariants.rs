@@ -47,7 +47,9 @@ pub const ROLLBACK_COMPLETE: &str = "rollback-complete";
 pub const PROMOTES_WHEN_POSSIBLE: &str = "promotes-when-possible";
 
 /// Every invariant, by name, with what it means (for help texts and summaries).
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 13] = [
+    super::traffic::TRAFFIC_TO_ACTIVE_ONLY,
+    super::traffic::NO_TRAFFIC_BEFORE_FENCE,
     SINGLE_ACTIVE,
     SINGLE_LIVE,
     PROMOTES_WHEN_POSSIBLE,
@@ -81,7 +83,9 @@ pub struct Violation {
 #[derive(Debug)]
 pub struct Checker {
     seed: u64,
-    members: Vec<InstanceId>,
+    pub(super) members: Vec<InstanceId>,
+    /// Traffic changes already judged by `no-traffic-before-fence`.
+    pub(super) traffic_checked: usize,
     calls_checked: usize,
     events_checked: usize,
     ordering: Ordering,
@@ -89,8 +93,8 @@ pub struct Checker {
     fence: Vec<InstanceId>,
     /// When each member was first observed running by the current trigger.
     observed_running: BTreeMap<InstanceId, Timestamp>,
-    /// The last throttled answer per (operation, instance).
-    throttled: BTreeMap<(&'static str, Option<InstanceId>), Timestamp>,
+    /// The last throttled answer per call (its operation, and the whole call as JSON).
+    throttled: BTreeMap<(&'static str, String), Timestamp>,
     pub violations: Vec<Violation>,
 }
 
@@ -99,6 +103,7 @@ impl Checker {
         Self {
             seed,
             members,
+            traffic_checked: 0,
             calls_checked: 0,
             events_checked: 0,
             ordering: Ordering::FenceFirst,
@@ -109,7 +114,7 @@ impl Checker {
         }
     }
 
-    fn violate(&mut self, invariant: &'static str, at: Timestamp, detail: String) {
+    pub(super) fn violate(&mut self, invariant: &'static str, at: Timestamp, detail: String) {
         self.violations.push(Violation { seed: self.seed, invariant, at, detail });
     }
 
@@ -156,7 +161,9 @@ impl Checker {
                 );
                 self.violate(WITHIN_REQUEST_BUCKETS, at, detail);
             }
-            let key = (record.call.operation(), record.call.instance().cloned());
+            // The same call: the same operation on the same thing (two route tables' changes,
+            // or two checks' probes, are different calls).
+            let key = (record.call.operation(), serde_json::to_string(&record.call).unwrap_or_default());
             if let Some(throttled_at) = self.throttled.get(&key).copied() {
                 if at.saturating_since(throttled_at) < MIN_BACKOFF {
                     let detail =
@@ -215,6 +222,7 @@ impl Checker {
             }
         }
         self.calls_checked += calls.len();
+        self.no_traffic_before_fence(region);
 
         let active: Vec<InstanceId> = self
             .members

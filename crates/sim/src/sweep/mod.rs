@@ -6,17 +6,19 @@
 pub mod invariants;
 pub mod scenario;
 mod summary;
+pub mod traffic;
 
 pub use summary::{sweep, Distribution, Summary};
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use coldstandby_engine::budget;
+use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
 use coldstandby_engine::provider::execute;
 use coldstandby_engine::{
-    Action, ApiError, Clock, EventKind, Failover, GroupSpec, InstanceId, InstanceState, Observation, Options,
-    Outcome, Provider, Report, Timestamp,
+    Action, ApiError, Clock, EventKind, Failover, Failure, GroupSpec, InstanceId, InstanceState, Observation,
+    Options, Outcome, Provider, Report, Timestamp, WhenNotReady,
 };
 use serde::Serialize;
 
@@ -145,6 +147,25 @@ impl Provider for ScenarioProvider<'_> {
     }
     async fn set_tags(&self, instance: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
         self.region.set_tags(instance, tags).await
+    }
+    async fn probe(
+        &self,
+        instance: &InstanceId,
+        address: &str,
+        probe: &Probe,
+    ) -> Result<ProbeResult, ApiError> {
+        self.region.probe(instance, address, probe).await
+    }
+    async fn read_clients(
+        &self,
+        mover: &Mover,
+        desired: &Endpoint,
+        change: Option<&str>,
+    ) -> Result<ClientView, ApiError> {
+        self.region.read_clients(mover, desired, change).await
+    }
+    async fn move_clients(&self, change: &Change) -> Result<Option<String>, ApiError> {
+        self.region.move_clients(change).await
     }
 }
 
@@ -308,11 +329,19 @@ impl Run<'_> {
                         Outcome::Planned { .. } | Outcome::Failed { .. } => None,
                     };
                     self.checker.single_live(&self.region, report.finished_at, active.as_ref());
+                    if let Some(active) = &active {
+                        self.checker.traffic_to_active_only(&self.region, report.finished_at, active);
+                    }
                     self.settled_after = report.finished_at + SETTLE;
                     // A failed run may keep the member it last promoted, once its fence held.
                     let fenced = report.events.iter().any(|e| matches!(e.kind, EventKind::Fenced { .. }));
+                    // Unless it failed its readiness checks and the group stops such a member.
+                    let stopped_unready = spec.when_not_ready == WhenNotReady::Stop
+                        && matches!(&report.outcome, Outcome::Failed { failure: Failure::NotReady { .. } });
                     let kept = report.events.iter().rev().find_map(|e| match &e.kind {
-                        EventKind::Promoted { instance } if fenced => Some(instance.clone()),
+                        EventKind::Promoted { instance } if fenced && !stopped_unready => {
+                            Some(instance.clone())
+                        }
                         _ => None,
                     });
                     self.pending_check = Some(SettleCheck {
@@ -373,6 +402,9 @@ impl Run<'_> {
         let at = self.region.now();
         if settle || !check.cut_off {
             self.checker.single_live(&self.region, at, check.active.as_ref());
+            if let Some(active) = &check.active {
+                self.checker.traffic_to_active_only(&self.region, at, active);
+            }
         }
         if check.failed {
             self.started_by_failed_runs.extend(check.started);

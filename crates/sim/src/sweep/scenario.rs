@@ -3,10 +3,14 @@
 
 use std::time::Duration;
 
-use coldstandby_engine::{FenceMode, GroupSpec, InstanceId, InstanceState, Ordering, Timeouts, Timestamp};
+use coldstandby_engine::clients::{Dns, ElasticIp, Mover, OverlayIp, Probe, ReadinessCheck, TargetGroup};
+use coldstandby_engine::{
+    FenceMode, GroupSpec, InstanceId, InstanceState, Ordering, Timeouts, Timestamp, WhenNotReady,
+};
 use serde::Serialize;
 
 use crate::model::{CapacityShortage, SimInstance, Span, Timings};
+use crate::network::{NetworkFaults, NetworkTimings};
 use crate::region::{RegionFaults, SimRegion};
 
 /// Where every scenario's clock starts (2026-11-20T00:00:00Z).
@@ -44,6 +48,10 @@ pub enum FaultKind {
     TagLag,
     StartUnsupported,
     PurgedStandby,
+    Movers,
+    NeverReady,
+    RefusingRouteTable,
+    SlowRecordSync,
 }
 
 impl FaultKind {
@@ -73,6 +81,10 @@ impl FaultKind {
             Self::TagLag => "tag writes visible late",
             Self::StartUnsupported => "start unsupported for one standby",
             Self::PurgedStandby => "terminated standby purged from answers",
+            Self::Movers => "clients moved by readiness checks and movers",
+            Self::NeverReady => "standby whose service never gets ready",
+            Self::RefusingRouteTable => "route table refusing changes for a while",
+            Self::SlowRecordSync => "DNS change PENDING for minutes",
         }
     }
 }
@@ -105,6 +117,9 @@ pub struct Scenario {
     pub failback: bool,
     /// Instances with their starting state, next step and per-instance faults.
     pub instances: Vec<SimInstance>,
+    /// How the services and the movers' mechanisms behave, and their faults.
+    pub network_timings: NetworkTimings,
+    pub network_faults: NetworkFaults,
 }
 
 fn instance_id(rng: &mut fastrand::Rng) -> InstanceId {
@@ -291,6 +306,9 @@ pub fn generate(seed: u64) -> Scenario {
         when_not_ready: coldstandby_engine::WhenNotReady::default(),
     };
 
+    let mut spec = spec;
+    let (network_timings, network_faults) = clients(seed, &mut spec, &mut faults);
+
     let crash_after_steps = (rng.f64() < 0.3).then(|| rng.u64(1..=80));
     let concurrent_after_steps = (rng.f64() < 0.2).then(|| rng.u64(1..=40));
     let duplicate_trigger = rng.f64() < 0.4;
@@ -315,7 +333,90 @@ pub fn generate(seed: u64) -> Scenario {
         duplicate_trigger,
         failback,
         instances,
+        network_timings,
+        network_faults,
     }
+}
+
+/// Half the scenarios move clients: readiness checks and movers drawn from their own stream, so
+/// every earlier draw stays as it was.
+fn clients(seed: u64, spec: &mut GroupSpec, faults: &mut Vec<FaultKind>) -> (NetworkTimings, NetworkFaults) {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0xc11e_475f_0110_0a11);
+    let mut timings = NetworkTimings {
+        service_start_ms: rng.u64(1_000..=30_000),
+        status_ok_after_ms: rng.u64(60_000..=180_000),
+        record_in_sync_ms: rng.u64(5_000..=60_000),
+        health_interval_ms: rng.u64(5_000..=30_000),
+        healthy_threshold: rng.u32(2..=5),
+        registration_ms: rng.u64(60_000..=180_000),
+        deregistration_delay_ms: rng.u64(0..=300_000),
+    };
+    let mut network_faults = NetworkFaults::default();
+    if !rng.bool() {
+        return (timings, network_faults);
+    }
+    faults.push(FaultKind::Movers);
+    let hex = |rng: &mut fastrand::Rng, prefix: &str| {
+        format!("{prefix}{:017x}", rng.u64(..) & 0x0fff_ffff_ffff_ffff)
+    };
+    let tables: Vec<String> = (0..rng.usize(1..=3)).map(|_| hex(&mut rng, "rtb-")).collect();
+    let target_group = format!(
+        "arn:aws:elasticloadbalancing:ap-northeast-1:111122223333:targetgroup/sweep/{:016x}",
+        rng.u64(..)
+    );
+    let all = [
+        Mover::OverlayIp(OverlayIp { address: "10.255.0.10/32".to_owned(), route_tables: tables.clone() }),
+        Mover::Dns(Dns {
+            hosted_zone: "Z0SWEEPZONE".to_owned(),
+            record: "svc.internal.".to_owned(),
+            ttl: 10,
+        }),
+        Mover::TargetGroup(TargetGroup {
+            arn: target_group.clone(),
+            port: None,
+            move_registration: rng.f64() < 0.3,
+        }),
+        Mover::ElasticIp(ElasticIp { allocation: hex(&mut rng, "eipalloc-") }),
+    ];
+    spec.movers = all.into_iter().filter(|_| rng.f64() < 0.5).collect();
+    if spec.movers.is_empty() {
+        spec.movers
+            .push(Mover::OverlayIp(OverlayIp { address: "10.255.0.10/32".to_owned(), route_tables: tables }));
+    }
+    for _ in 0..rng.usize(0..=2) {
+        let probe = match rng.f64() {
+            r if r < 0.6 => Probe::Tcp { port: 5432 },
+            r if r < 0.8 => {
+                Probe::Http { port: 80, path: "/health".to_owned(), status: 200, body_contains: None }
+            }
+            _ => Probe::Ec2Status,
+        };
+        let mut check = ReadinessCheck::new(probe);
+        check.successes = rng.u32(1..=3);
+        check.interval = Duration::from_secs(rng.u64(1..=3));
+        check.timeout = Duration::from_secs(rng.u64(60..=300));
+        if !spec.readiness.iter().any(|earlier| earlier.probe == check.probe) {
+            spec.readiness.push(check);
+        }
+    }
+    spec.when_not_ready = if rng.bool() { WhenNotReady::KeepRunning } else { WhenNotReady::Stop };
+    if rng.f64() < 0.1 {
+        if let Some(standby) = spec.standbys.first() {
+            network_faults.never_ready.insert(standby.clone());
+            faults.push(FaultKind::NeverReady);
+        }
+    }
+    if let Some(Mover::OverlayIp(overlay)) = spec.movers.first() {
+        if rng.f64() < 0.15 {
+            network_faults.refusing_table = Some((overlay.route_tables[0].clone(), rng.u32(1..=8)));
+            faults.push(FaultKind::RefusingRouteTable);
+        }
+    }
+    if rng.f64() < 0.1 {
+        timings.record_in_sync_ms = rng.u64(60_000..=240_000);
+        faults.push(FaultKind::SlowRecordSync);
+    }
+    (timings, network_faults)
 }
 
 impl Scenario {
@@ -326,6 +427,11 @@ impl Scenario {
             region.add_instance(instance.clone());
         }
         region.set_faults(self.steady_faults);
+        region.with_network(|network, _| {
+            network.timings = self.network_timings.clone();
+            network.faults = self.network_faults.clone();
+        });
+        region.provision_clients(&self.spec, &self.spec.primary);
         region
     }
 
