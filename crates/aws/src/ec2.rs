@@ -10,8 +10,10 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName, Reservation, Tag};
 use aws_sdk_ec2::Client;
+use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
 use coldstandby_engine::{ApiError, InstanceId, InstanceState, Observation, Provider};
 
+use crate::clients::ClientApis;
 use crate::errors::from_sdk_error;
 
 /// Connecting to the endpoint.
@@ -30,6 +32,8 @@ const PAGE_SIZE: i32 = 100;
 #[derive(Clone, Debug)]
 pub struct Ec2Provider {
     client: Client,
+    /// Route tables, Route 53, load balancers and addresses, for readiness and movers.
+    clients: ClientApis,
 }
 
 /// The SDK configuration coldstandby uses: explicit timeouts, no SDK-level retries.
@@ -55,7 +59,7 @@ impl Ec2Provider {
     }
 
     pub fn from_config(config: &SdkConfig) -> Self {
-        Self { client: Client::new(config) }
+        Self { client: Client::new(config), clients: ClientApis::from_config(config) }
     }
 
     pub fn client(&self) -> &Client {
@@ -192,5 +196,27 @@ impl Provider for Ec2Provider {
             .await
             .map(|_| ())
             .map_err(|error| from_sdk_error("CreateTags", error))
+    }
+
+    async fn probe(
+        &self,
+        instance: &InstanceId,
+        address: &str,
+        probe: &Probe,
+    ) -> Result<ProbeResult, ApiError> {
+        self.clients.probe(instance, address, probe).await
+    }
+
+    async fn read_clients(
+        &self,
+        mover: &Mover,
+        desired: &Endpoint,
+        change: Option<&str>,
+    ) -> Result<ClientView, ApiError> {
+        self.clients.read(mover, desired, change).await
+    }
+
+    async fn move_clients(&self, change: &Change) -> Result<Option<String>, ApiError> {
+        self.clients.change(change).await
     }
 }

@@ -8,17 +8,38 @@ use coldstandby_engine::{ApiError, ErrorKind};
 /// The engine's reaction to an EC2 error code (and HTTP status, when there is one).
 pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorKind {
     match code {
-        Some("RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "RequestThrottled") => {
-            ErrorKind::Throttled
-        }
+        Some(
+            "RequestLimitExceeded"
+            | "Throttling"
+            | "ThrottlingException"
+            | "RequestThrottled"
+            // Route 53: a change to the same record is still being applied.
+            | "PriorRequestNotComplete",
+        ) => ErrorKind::Throttled,
         Some(
             "InsufficientInstanceCapacity"
             | "InstanceLimitExceeded"
             | "VcpuLimitExceeded"
             | "InsufficientCapacity",
         ) => ErrorKind::Capacity,
-        Some("IncorrectInstanceState" | "IncorrectState") => ErrorKind::WrongState,
-        Some("InvalidInstanceID.NotFound") => ErrorKind::NotFound,
+        // What a change replaces moved meanwhile: read again and decide from what is there.
+        Some(
+            "IncorrectInstanceState"
+            | "IncorrectState"
+            | "InvalidChangeBatch"
+            | "RouteAlreadyExists"
+            | "InvalidTarget"
+            | "Resource.AlreadyAssociated",
+        ) => ErrorKind::WrongState,
+        Some(
+            "InvalidInstanceID.NotFound"
+            | "InvalidRouteTableID.NotFound"
+            | "InvalidNetworkInterfaceID.NotFound"
+            | "InvalidAllocationID.NotFound"
+            | "NoSuchHostedZone"
+            | "NoSuchChange"
+            | "TargetGroupNotFound",
+        ) => ErrorKind::NotFound,
         Some(
             "UnauthorizedOperation"
             | "AuthFailure"
@@ -101,6 +122,9 @@ mod tests {
             ("SomethingNew", 502, ErrorKind::Transient),
             ("InvalidInstanceID.Malformed", 400, ErrorKind::Invalid),
             ("InvalidParameterValue", 400, ErrorKind::Invalid),
+            ("PriorRequestNotComplete", 400, ErrorKind::Throttled),
+            ("InvalidChangeBatch", 400, ErrorKind::WrongState),
+            ("TargetGroupNotFound", 400, ErrorKind::NotFound),
         ];
         for (code, status, kind) in cases {
             assert_eq!(classify(Some(code), Some(status)), kind, "{code}");

@@ -2,6 +2,7 @@
 //! clock, and the handler a CloudWatch alarm action invokes (in Lambda or from the command line).
 //! The only crate of the workspace that compiles the SDK.
 
+pub mod clients;
 pub mod clock;
 pub mod ec2;
 pub mod errors;

@@ -12,33 +12,53 @@ pub fn run(args: &FailoverArgs) -> anyhow::Result<Exit> {
     let config = coldstandby_config::load(&args.target.config)?;
     let group = crate::configured_group(&config, &args.target.config, &args.group)?;
     let target = Target::open(&config, &args.target)?;
+    let run = Run { trigger: "manual (coldstandby failover)", verb: "Failing over", dry_run: args.dry_run };
+    drive(&config, &target, &args.target, group.spec.clone(), &run)
+}
 
+/// What a command-line run of the engine is called and whether it changes anything.
+pub struct Run {
+    pub trigger: &'static str,
+    /// "Failing over", "Switching over": the first line of the text output.
+    pub verb: &'static str,
+    pub dry_run: bool,
+}
+
+/// Run `spec`'s failover on `target` under the group's lock, with a live timeline (text) or the
+/// report (JSON), and keep a simulated region.
+pub fn drive(
+    config: &coldstandby_config::Config,
+    target: &Target,
+    target_args: &crate::TargetArgs,
+    spec: coldstandby_engine::GroupSpec,
+    run: &Run,
+) -> anyhow::Result<Exit> {
     let locks = InProcessLocks::default();
     let _guard = locks
-        .try_lock(&group.spec.name)
+        .try_lock(&spec.name)
         .map_err(|busy| CommandError { exit: Exit::Busy, message: busy.to_string() })?;
 
-    let text = args.target.output == OutputFormat::Text;
+    let text = target_args.output == OutputFormat::Text;
     let now = target.now();
     let options = Options {
-        trigger: "manual (coldstandby failover)".to_owned(),
-        dry_run: args.dry_run,
-        seed: args.target.seed,
+        trigger: run.trigger.to_owned(),
+        dry_run: run.dry_run,
+        seed: target_args.seed,
         ..Options::default()
     };
     if text {
-        let mode = if args.dry_run { " (dry run: nothing will be changed)" } else { "" };
+        let mode = if run.dry_run { " (dry run: nothing will be changed)" } else { "" };
         output::print_lines(&[
-            format!("Failing over group `{}` in {}{mode}", group.spec.name, target.name(&config)),
+            format!("{} group `{}` in {}{mode}", run.verb, spec.name, target.name(config)),
             String::new(),
             output::header(),
         ])?;
     }
     let mut live = LiveTimeline::new(now, text);
-    let failover = Failover::new(group.spec.clone(), options, now);
+    let failover = Failover::new(spec, options, now);
     let report = target.run_failover(failover, &mut live);
     live.finish();
-    if !args.dry_run {
+    if !run.dry_run {
         target.save()?;
     }
 

@@ -12,6 +12,7 @@ mod progress;
 mod sim_target;
 mod simulate;
 mod status;
+mod switchover;
 mod target;
 mod template;
 
@@ -104,6 +105,15 @@ enum Command {
     /// Safe to run again: a group that already failed over is left as it is. A failover that
     /// could not finish (a deadline, a crash) resumes from the instances' real states.
     Failover(FailoverArgs),
+    /// Move a group on purpose to another member (by default back to its configured primary)
+    ///
+    /// The same steps as a failover: the active member is stopped and confirmed stopped, the
+    /// other is started, its readiness checks pass, every mover points clients at it, and it is
+    /// recorded active. If it cannot be started, the other members are tried in the configured
+    /// order; the member moved away from is not started again on its own. A group whose
+    /// failover left it on a standby is back on its primary only through this (or a new
+    /// failover).
+    Switchover(SwitchoverArgs),
     /// Show each group's members, their states, and which member is recorded active
     Status(StatusArgs),
     /// Replay metric history through an alarm: when would it have fired, and how often?
@@ -277,6 +287,21 @@ pub struct FailoverArgs {
     /// The group to fail over (its `name` in the config)
     #[arg(long)]
     pub group: String,
+    /// Observe the group and print what would be done; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchoverArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The group to move (its `name` in the config)
+    #[arg(long)]
+    pub group: String,
+    /// The member to move to (default: the group's configured primary)
+    #[arg(long, value_name = "INSTANCE")]
+    pub to: Option<String>,
     /// Observe the group and print what would be done; change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -495,6 +520,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Failover(args) => failover::run(&args),
+        Command::Switchover(args) => switchover::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Backtest(args) => backtest::run(&args),
         Command::HandleEvent(args) => handle_event::run(&args),

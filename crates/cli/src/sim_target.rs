@@ -38,7 +38,8 @@ impl SimTarget {
         };
         for group in &config.groups {
             let spec = &group.spec;
-            if region.instance(&spec.primary).is_none() {
+            let new_group = region.instance(&spec.primary).is_none();
+            if new_group {
                 let zone = format!("{}{}", config.region, ZONES[0]);
                 let mut primary = SimInstance::new(spec.primary.clone(), zone, InstanceState::Running);
                 primary.cpu_load.push((START, 10.0));
@@ -49,6 +50,10 @@ impl SimTarget {
                     let zone = format!("{}{}", config.region, ZONES[1 + index % (ZONES.len() - 1)]);
                     region.add_instance(SimInstance::new(standby.clone(), zone, InstanceState::Stopped));
                 }
+            }
+            if new_group {
+                // Its routes, record, targets and address as they would be with the primary serving.
+                region.provision_clients(spec, &spec.primary);
             }
         }
         Ok(Self { region, state_file: state_file.map(Path::to_path_buf) })

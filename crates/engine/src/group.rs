@@ -158,6 +158,18 @@ impl GroupSpec {
         std::iter::once(&self.primary).chain(&self.standbys).cloned().collect()
     }
 
+    /// The group as a planned move from `active` to `to` sees it: `active` is the member to
+    /// fence, `to` the first standby, then every other member in the configured order (the
+    /// member moved away from is not started again on its own). Both must be members.
+    pub fn switchover(&self, active: &InstanceId, to: &InstanceId) -> GroupSpec {
+        assert!(self.contains(active) && self.contains(to) && active != to, "switchover between two members");
+        let rest = self.members().into_iter().filter(|member| member != active && member != to);
+        let mut spec = self.clone();
+        spec.primary = active.clone();
+        spec.standbys = std::iter::once(to.clone()).chain(rest).collect();
+        spec
+    }
+
     /// Whether `instance` belongs to this group.
     pub fn contains(&self, instance: &InstanceId) -> bool {
         self.primary == *instance || self.standbys.contains(instance)

@@ -88,8 +88,8 @@ pub struct Network {
     routes: BTreeMap<String, BTreeMap<String, String>>,
     /// Interfaces whose source/destination check is off (on by default, as in EC2).
     source_dest_check_off: BTreeSet<String>,
-    /// (zone, name) -> record.
-    records: BTreeMap<(String, String), Record>,
+    /// Zone -> name -> record.
+    records: BTreeMap<String, BTreeMap<String, Record>>,
     /// Change id -> when it is `INSYNC`.
     record_changes: BTreeMap<String, Timestamp>,
     /// Target group -> member -> registration.
@@ -129,7 +129,8 @@ impl Network {
     }
 
     pub fn add_record(&mut self, zone: &str, name: &str, value: &str, ttl: u32) {
-        self.records.insert((zone.to_owned(), name.to_owned()), Record { value: value.to_owned(), ttl });
+        let record = Record { value: value.to_owned(), ttl };
+        self.records.entry(zone.to_owned()).or_default().insert(name.to_owned(), record);
     }
 
     /// Register `instance` in `target_group`, long enough ago to count for health checks.
@@ -192,7 +193,7 @@ impl Network {
                 }
             }
         }
-        for ((_, name), record) in &self.records {
+        for (name, record) in self.records.values().flatten() {
             if let Some(owner) = instances.owner_of_address(&record.value) {
                 pointers.push((name.clone(), owner));
             }
@@ -332,10 +333,13 @@ impl Network {
                 ClientView::Routes { routes, source_dest_check }
             }
             Mover::Dns(dns) => {
-                let key = (dns.hosted_zone.clone(), dns.record.clone());
-                let value = self.records.get(&key).map(|record| record.value.clone());
+                let record = self.records.get(&dns.hosted_zone).and_then(|zone| zone.get(&dns.record));
                 let in_sync = change.map(|id| self.record_changes.get(id).is_some_and(|at| now >= *at));
-                ClientView::Record(RecordView { value, in_sync })
+                ClientView::Record(RecordView {
+                    value: record.map(|record| record.value.clone()),
+                    ttl: record.map(|record| record.ttl),
+                    in_sync,
+                })
             }
             Mover::TargetGroup(group) => {
                 let Some(targets) = self.target_groups.get(&group.arn) else {
@@ -408,8 +412,9 @@ impl Network {
                 Ok(None)
             }
             Change::Record { hosted_zone, record, from, to, ttl } => {
-                let key = (hosted_zone.clone(), record.clone());
-                let current = self.records.get(&key).map(|r| r.value.clone());
+                let zone = self.records.entry(hosted_zone.clone()).or_default();
+                // Route 53 deletes only an exact match: the value and the TTL.
+                let current = zone.get(record).map(|r| (r.value.clone(), r.ttl));
                 if current != *from {
                     return Err(ApiError::new(
                         ErrorKind::WrongState,
@@ -417,7 +422,7 @@ impl Network {
                         format!("Tried to delete resource record set [name='{record}', type='A'] but the values provided do not match the current values"),
                     ));
                 }
-                self.records.insert(key, Record { value: to.clone(), ttl: *ttl });
+                zone.insert(record.clone(), Record { value: to.clone(), ttl: *ttl });
                 let id = format!("C{:08}", self.record_changes.len() + 1);
                 self.record_changes
                     .insert(id.clone(), now + Duration::from_millis(self.timings.record_in_sync_ms));

@@ -23,6 +23,8 @@ pub struct Dns {
 pub struct RecordView {
     /// The record's single value, None when there is no such record.
     pub value: Option<String>,
+    /// Its TTL as read: a DELETE must name it exactly.
+    pub ttl: Option<u32>,
     /// Whether this run's last change has reached every Route 53 server (`GetChange` says
     /// `INSYNC`); None when this run made no change.
     pub in_sync: Option<bool>,
@@ -36,7 +38,7 @@ impl Dns {
             return Step::Change(vec![Change::Record {
                 hosted_zone: self.hosted_zone.clone(),
                 record: self.record.clone(),
-                from: record.value.clone(),
+                from: record.value.clone().map(|value| (value, record.ttl.unwrap_or(self.ttl))),
                 to: desired.private_ip.clone(),
                 ttl: self.ttl,
             }]);
@@ -60,14 +62,15 @@ mod tests {
             network_interface: "eni-b".to_owned(),
             private_ip: "10.0.2.10".to_owned(),
         };
-        let old = RecordView { value: Some("10.0.1.10".to_owned()), in_sync: None };
+        let old = RecordView { value: Some("10.0.1.10".to_owned()), ttl: Some(300), in_sync: None };
         let Step::Change(changes) = mover.next_step(&old, &desired) else { panic!() };
         assert!(
-            matches!(&changes[0], Change::Record { from: Some(from), to, .. } if from == "10.0.1.10" && to == "10.0.2.10")
+            matches!(&changes[0], Change::Record { from: Some((from, 300)), to, .. } if from == "10.0.1.10" && to == "10.0.2.10"),
+            "the DELETE names the value and the TTL read: {changes:?}"
         );
-        let pending = RecordView { value: Some("10.0.2.10".to_owned()), in_sync: Some(false) };
+        let pending = RecordView { value: Some("10.0.2.10".to_owned()), ttl: Some(10), in_sync: Some(false) };
         assert!(matches!(mover.next_step(&pending, &desired), Step::Wait(_)));
-        let done = RecordView { value: Some("10.0.2.10".to_owned()), in_sync: Some(true) };
+        let done = RecordView { value: Some("10.0.2.10".to_owned()), ttl: Some(10), in_sync: Some(true) };
         assert_eq!(mover.next_step(&done, &desired), Step::Verified);
     }
 }

@@ -115,9 +115,10 @@ pub enum Change {
     Route { route_table: String, destination: String, network_interface: String, create: bool },
     /// `ModifyNetworkInterfaceAttribute` with `SourceDestCheck=false`.
     DisableSourceDestCheck { network_interface: String },
-    /// `ChangeResourceRecordSets`: DELETE of exactly `from` (when there is a record) and CREATE
-    /// of `to`, in one batch: it fails if the record changed meanwhile (a compare-and-swap).
-    Record { hosted_zone: String, record: String, from: Option<String>, to: String, ttl: u32 },
+    /// `ChangeResourceRecordSets`: DELETE of exactly `from` (value and TTL, when there is a
+    /// record) and CREATE of `to`, in one batch: it fails if the record changed meanwhile (a
+    /// compare-and-swap).
+    Record { hosted_zone: String, record: String, from: Option<(String, u32)>, to: String, ttl: u32 },
     /// `RegisterTargets`.
     Register { target_group: String, instance: InstanceId, port: Option<u16> },
     /// `DeregisterTargets`.
@@ -159,7 +160,7 @@ impl fmt::Display for Change {
                 write!(f, "{network_interface}: source/destination check off")
             }
             Self::Record { record, from, to, .. } => match from {
-                Some(from) => write!(f, "{record}: {from} -> {to}"),
+                Some((from, _)) => write!(f, "{record}: {from} -> {to}"),
                 None => write!(f, "{record}: (none) -> {to}"),
             },
             Self::Register { target_group, instance, .. } => write!(f, "{target_group}: register {instance}"),
