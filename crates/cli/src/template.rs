@@ -23,6 +23,27 @@ fn invalid(message: String) -> anyhow::Error {
 
 fn cloudformation(args: &CloudFormationArgs) -> anyhow::Result<Exit> {
     let config = coldstandby_config::load(&args.config)?;
+    if !args.vpc {
+        // A function outside the VPC cannot reach a private address: such a check would fail
+        // every failover. Said now, not on the day of the outage.
+        let unreachable: Vec<String> = config
+            .groups
+            .iter()
+            .flat_map(|group| {
+                coldstandby_config::network_checks(&group.spec.readiness)
+                    .map(move |check| format!("group `{}`: `{}`", group.spec.name, check.probe))
+            })
+            .collect();
+        if !unreachable.is_empty() {
+            return Err(invalid(format!(
+                "{}: these readiness checks connect to the member's private address, which a function \
+                 outside the VPC cannot reach: {}; deploy it in the VPC (--vpc) or use ec2-status and \
+                 target-health checks, which ask AWS",
+                args.config.display(),
+                unreachable.join(", ")
+            )));
+        }
+    }
     let options = TemplateOptions {
         function_name: args.function_name.clone(),
         log_retention_days: args.log_retention_days,

@@ -31,6 +31,10 @@ fn example_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/coldstandby.toml")
 }
 
+fn clients_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/clients.toml")
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("coldstandby-deploy-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -76,8 +80,10 @@ fn generated_templates_pass_cfn_lint_without_errors_or_warnings() {
     let dir = scratch("lint");
     let single = single_group_config(&dir);
     let kms = "arn:aws:kms:ap-northeast-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    let cases: [(&str, &Path, Vec<&str>); 4] = [
+    let clients = clients_config();
+    let cases: [(&str, &Path, Vec<&str>); 5] = [
         ("single", &single, vec![]),
+        ("clients-vpc", &clients, vec!["--vpc"]),
         ("multi", &example_config(), vec![]),
         ("multi-vpc-kms", &example_config(), vec!["--vpc", "--kms-key-arn", kms]),
         ("single-zip", &single, vec!["--config-in-zip", "--function-name", "web-failover"]),
@@ -102,10 +108,14 @@ fn generated_templates_pass_cfn_lint_without_errors_or_warnings() {
 #[test]
 fn the_role_policy_passes_parliament_and_grants_nothing_mutating_on_every_resource() {
     let kms = "arn:aws:kms:ap-northeast-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    let config = example_config();
-    let config = config.to_str().unwrap();
-    let variants: [Vec<&str>; 2] = [vec![], vec!["--vpc-id", "vpc-0123456789abcdef0", "--kms-key-arn", kms]];
-    for extra in variants {
+    let (example, clients) = (example_config(), clients_config());
+    let (example, clients) = (example.to_str().unwrap(), clients.to_str().unwrap());
+    let variants: [(&str, Vec<&str>); 3] = [
+        (example, vec![]),
+        (example, vec!["--vpc-id", "vpc-0123456789abcdef0", "--kms-key-arn", kms]),
+        (clients, vec![]),
+    ];
+    for (config, extra) in variants {
         let mut args = vec!["template", "iam-policy", "--config", config, "--account", "111122223333"];
         args.extend_from_slice(&extra);
         let output = coldstandby(&args);
@@ -146,7 +156,8 @@ fn assert_no_mutation_on_every_resource(policy: &Value) {
             assert!(resources.iter().all(|r| r.contains(":instance/i-")), "{statement}");
         }
         if resources.iter().any(|r| r == "*") {
-            assert!(actions.iter().all(|a| a.starts_with("ec2:Describe")), "{statement}");
+            let read_only = |a: &String| a.split(':').nth(1).is_some_and(|call| call.starts_with("Describe"));
+            assert!(actions.iter().all(read_only), "{statement}");
         }
     }
 }
@@ -568,4 +579,15 @@ fn doctor_checks_the_subnets_of_a_vpc_deployment_before_it_is_made() {
     let (status, check) = doctor(&format!("{},subnet-0123456789abcdef0", subnets[0]));
     assert_eq!(status, Some(1));
     assert!(check["found"].as_str().unwrap().contains("subnet-0123456789abcdef0"), "{check}");
+}
+
+#[test]
+fn a_template_for_network_readiness_checks_needs_the_function_in_the_vpc() {
+    let clients = clients_config();
+    let outside = coldstandby(&["template", "cloudformation", "--config", clients.to_str().unwrap()]);
+    assert_eq!(outside.status.code(), Some(3), "{}", stderr(&outside));
+    assert!(stderr(&outside).contains("group `db`: `tcp :5432`"), "{}", stderr(&outside));
+    assert!(outside.stdout.is_empty(), "no template is printed");
+    let inside = coldstandby(&["template", "cloudformation", "--config", clients.to_str().unwrap(), "--vpc"]);
+    assert_eq!(inside.status.code(), Some(0), "{}", stderr(&inside));
 }

@@ -155,14 +155,17 @@ fn mover_fields(checker: &mut Checker, fields: &mut Fields<'_>) -> Option<Mover>
             address.map(|address| Mover::OverlayIp(OverlayIp { address, route_tables }))
         }
         "dns" => {
-            let zone = checker.required_string(fields, "hosted_zone");
+            // As Route 53 shows it: capital letters and digits (ours start with Z, but AWS does
+            // not promise that), with or without the `/hostedzone/` prefix of its API answers.
+            let zone = checker
+                .required_string(fields, "hosted_zone")
+                .map(|(zone, offset)| (zone.trim_start_matches("/hostedzone/").to_owned(), offset));
             if let Some((zone, offset)) = &zone {
-                let valid = zone.starts_with('Z')
-                    && zone.len() <= 32
-                    && zone.bytes().all(|b| b.is_ascii_alphanumeric());
+                let valid = (1..=32).contains(&zone.len())
+                    && zone.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
                 if !valid {
                     let message = format!(
-                        "`{zone}` is not a hosted zone id (Z and letters or digits, as Route 53 shows it)"
+                        "`{zone}` is not a hosted zone id (capital letters and digits, as Route 53 shows it)"
                     );
                     checker.problem(&fields.key_path("hosted_zone"), *offset, message);
                 }

@@ -4,6 +4,7 @@
 
 pub mod doctor;
 pub mod iam;
+pub mod movers;
 pub mod policy;
 pub mod refusals;
 pub mod sizing;

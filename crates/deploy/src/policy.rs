@@ -106,6 +106,7 @@ pub fn role_statements(config: &Config, options: &RoleOptions) -> Vec<Statement>
             condition: None,
         },
     ];
+    statements.extend(crate::movers::statements(config));
     if !options.kms_key_arns.is_empty() {
         statements.push(Statement {
             sid: "GrantEbsAccessToEncryptionKeys",

@@ -196,3 +196,73 @@ fn moving_registration_registers_the_standby_and_deregisters_the_primary() {
     assert_eq!(operations, ["RegisterTargets", "DeregisterTargets"]);
     assert_eq!(pointed_at(&region), [(TARGET_GROUP.to_owned(), FIRST.to_owned())]);
 }
+
+/// The region, but every record change is refused as a lost compare-and-swap.
+struct RefusesRecords<'a>(&'a SimRegion);
+
+impl coldstandby_engine::Provider for RefusesRecords<'_> {
+    async fn describe(
+        &self,
+        instances: &[coldstandby_engine::InstanceId],
+    ) -> Result<Vec<coldstandby_engine::Observation>, coldstandby_engine::ApiError> {
+        self.0.describe(instances).await
+    }
+    async fn start(
+        &self,
+        instance: &coldstandby_engine::InstanceId,
+    ) -> Result<(), coldstandby_engine::ApiError> {
+        self.0.start(instance).await
+    }
+    async fn stop(
+        &self,
+        instance: &coldstandby_engine::InstanceId,
+        force: bool,
+    ) -> Result<(), coldstandby_engine::ApiError> {
+        self.0.stop(instance, force).await
+    }
+    async fn set_tags(
+        &self,
+        instance: &coldstandby_engine::InstanceId,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), coldstandby_engine::ApiError> {
+        self.0.set_tags(instance, tags).await
+    }
+    async fn read_clients(
+        &self,
+        mover: &Mover,
+        desired: &coldstandby_engine::clients::Endpoint,
+        change: Option<&str>,
+    ) -> Result<coldstandby_engine::clients::ClientView, coldstandby_engine::ApiError> {
+        self.0.read_clients(mover, desired, change).await
+    }
+    async fn move_clients(
+        &self,
+        _change: &coldstandby_engine::clients::Change,
+    ) -> Result<Option<String>, coldstandby_engine::ApiError> {
+        let kind = coldstandby_engine::ErrorKind::WrongState;
+        Err(coldstandby_engine::ApiError::new(kind, "InvalidChangeBatch", "values provided do not match"))
+    }
+}
+
+#[test]
+fn a_change_refused_every_time_fails_the_run_with_the_refusal_after_a_few_tries() {
+    let mut spec = group(Ordering::FenceFirst);
+    spec.movers = vec![movers().remove(1)];
+    let region = provisioned(48, &spec);
+    let report = run_on(&RefusesRecords(&region), &region, spec, Default::default());
+    match failure(&report) {
+        Failure::PermanentError { operation, error, .. } => {
+            assert_eq!(
+                (operation.as_str(), error.code.as_str()),
+                ("ChangeResourceRecordSets", "InvalidChangeBatch")
+            );
+        }
+        other => panic!("expected the refusal, got {other:?}"),
+    }
+    let refused =
+        report.events.iter().filter(|event| matches!(event.kind, EventKind::CallFailed { .. })).count();
+    assert_eq!(refused, 5, "read again after each refusal, five in a row end it");
+    // The standby stays behind the fence that held (nothing else runs); no client was moved.
+    assert_eq!(state(&region, FIRST), InstanceState::Running);
+    assert!(region.traffic_changes().is_empty());
+}

@@ -65,7 +65,7 @@ impl Failover {
                 self.on_clients_read(now, &mover, view)
             }
             (Call::MoveClients { change }, Reply::Moved { change: id }) => {
-                self.on_clients_changed(now, &change, id, true)
+                self.on_clients_changed(now, &change, id)
             }
             (call, reply) => unreachable!("{} answered with {reply:?}", call.operation()),
         }
@@ -204,8 +204,8 @@ impl Failover {
             (Call::MoveClients { change }, ErrorKind::WrongState | ErrorKind::NotFound) => {
                 // What the change replaces moved meanwhile (a compare-and-swap that lost, a
                 // route gone since the read): read again and decide from what is there now.
-                self.call_failed(now, &queued.call, &error, Some(Duration::ZERO));
-                self.on_clients_changed(now, change, None, false);
+                self.call_failed(now, &queued.call, &error, Some(Duration::from_secs(1)));
+                self.on_clients_refused(now, change, error);
             }
             (Call::Start { .. }, ErrorKind::Denied) if error.code == NO_CREDENTIALS => {
                 // Would refuse every standby alike: end the run with the reason.

@@ -8,6 +8,11 @@ use crate::clients::{ClientView, Endpoint, ReadinessCheck, Step};
 /// How often a mover is read again while it waits (a change propagating, a health check).
 const MOVER_POLL: Duration = Duration::from_secs(1);
 
+/// Changes of one mover refused in a row (what they replace moved meanwhile, by the API's
+/// account) before the run gives up on it: a compare-and-swap lost to another writer once or
+/// twice is normal; one refused every time means the change itself is wrong.
+const MAX_REFUSALS: u32 = 5;
+
 /// Readiness and movers for one promoted member. Dropped when that member is given up on: the
 /// next candidate earns it all again.
 #[derive(Clone, Debug)]
@@ -40,6 +45,8 @@ struct MoverRun {
     change: Option<String>,
     /// What the last read said it waits for.
     waiting: Option<String>,
+    /// Changes refused in a row.
+    refusals: u32,
 }
 
 impl ClientsStage {
@@ -58,6 +65,7 @@ impl ClientsStage {
             next_read_at: now,
             change: None,
             waiting: None,
+            refusals: 0,
         };
         Self {
             target,
@@ -275,42 +283,45 @@ impl Failover {
         }
     }
 
-    /// One change of a mover is done (or refused because what it replaced had changed): read
-    /// the mover again once its last change is back.
-    pub(super) fn on_clients_changed(
-        &mut self,
-        now: Timestamp,
-        change: &Change,
-        id: Option<String>,
-        accepted: bool,
-    ) {
+    /// A change was refused because what it replaces moved meanwhile: read again, a second
+    /// later, and decide from what is there; after `MAX_REFUSALS` in a row, fail with the refusal.
+    pub(super) fn on_clients_refused(&mut self, now: Timestamp, change: &Change, error: ApiError) {
         let Some(stage) = self.clients.as_mut() else { return };
-        // A change belongs to the first mover still waiting for changes of its kind.
-        let Some(index) = stage
-            .movers
-            .iter()
-            .zip(&self.spec.movers)
-            .position(|(run, mover)| run.changes_in_flight > 0 && mover_makes(mover, change))
+        let mut runs = stage.movers.iter_mut().zip(&self.spec.movers);
+        let Some((run, _)) =
+            runs.find(|(run, mover)| run.changes_in_flight > 0 && mover_makes(mover, change))
         else {
             return;
         };
-        let run = &mut stage.movers[index];
+        run.refusals += 1;
         run.changes_in_flight -= 1;
+        run.next_read_at = now + MOVER_POLL;
+        if run.refusals >= MAX_REFUSALS {
+            let operation = change.operation().to_owned();
+            self.fail(now, Failure::PermanentError { operation, instance: None, error });
+        }
+    }
+
+    /// One change of a mover is done: read the mover again once its last change is back.
+    pub(super) fn on_clients_changed(&mut self, now: Timestamp, change: &Change, id: Option<String>) {
+        let Some(stage) = self.clients.as_mut() else { return };
+        // A change belongs to the first mover still waiting for changes of its kind.
+        let mut runs = stage.movers.iter_mut().zip(&self.spec.movers);
+        let Some((run, _)) =
+            runs.find(|(run, mover)| run.changes_in_flight > 0 && mover_makes(mover, change))
+        else {
+            return;
+        };
+        run.changes_in_flight -= 1;
+        run.refusals = 0;
         if id.is_some() {
             run.change = id;
         }
         if run.changes_in_flight == 0 {
             run.next_read_at = now;
         }
-        if accepted {
-            self.emit(
-                now,
-                EventKind::ClientsChanged {
-                    operation: change.operation().to_owned(),
-                    change: change.to_string(),
-                },
-            );
-        }
+        let (operation, change) = (change.operation().to_owned(), change.to_string());
+        self.emit(now, EventKind::ClientsChanged { operation, change });
     }
 }
 
