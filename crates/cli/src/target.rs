@@ -3,6 +3,7 @@
 
 use coldstandby_aws::{Ec2Provider, SystemClock};
 use coldstandby_config::{Config, Provider as ConfiguredProvider};
+use coldstandby_engine::clients::{ClientView, Endpoint, Mover};
 use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::lock::InProcessLocks;
 use coldstandby_engine::{ApiError, Clock, Failover, InstanceId, Observation, Provider, Report, Timestamp};
@@ -81,6 +82,15 @@ impl Target {
         match self {
             Self::Sim(sim) => coldstandby_sim::run_ready(sim.region.describe(instances)),
             Self::Aws { runtime, provider, .. } => runtime.block_on(provider.describe(instances)),
+        }
+    }
+
+    pub fn read_clients(&self, mover: &Mover, desired: &Endpoint) -> Result<ClientView, ApiError> {
+        match self {
+            Self::Sim(sim) => coldstandby_sim::run_ready(sim.region.read_clients(mover, desired, None)),
+            Self::Aws { runtime, provider, .. } => {
+                runtime.block_on(provider.read_clients(mover, desired, None))
+            }
         }
     }
 

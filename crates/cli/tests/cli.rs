@@ -485,3 +485,46 @@ fn every_invariant_the_sweep_checks_is_named_in_the_help_and_the_readme() {
         assert!(readme.contains(&format!("| `{name}` |")), "docs/commands.md's invariant table lacks {name}");
     }
 }
+
+#[test]
+fn status_says_where_each_mover_sends_clients_and_warns_when_not_to_the_active_member() {
+    let dir = scratch("status-clients");
+    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/clients.toml");
+    let state = dir.join("region.json");
+    let with_state = |command: &[&str]| {
+        let mut args = command.to_vec();
+        args.extend([
+            "--config",
+            clients.to_str().unwrap(),
+            "--target",
+            "sim",
+            "--sim-state",
+            state.to_str().unwrap(),
+        ]);
+        coldstandby(&args)
+    };
+    let failover = with_state(&["failover", "--group", "db"]);
+    assert_eq!(failover.status.code(), Some(0), "{}", stderr(&failover));
+    let status = json(&with_state(&["status", "--output", "json"]));
+    let group = &status[0];
+    assert_eq!(group["healthy"], true, "{group}");
+    assert!(group["clients"].as_array().unwrap().iter().all(|c| c["to_active"] == true), "{group}");
+
+    // Someone points one route table back at the old primary's interface.
+    let text = std::fs::read_to_string(&state).unwrap();
+    let moved = text.replacen(
+        "\"10.255.0.10/32\": \"eni-0f9e8d7c6b5a40312\"",
+        "\"10.255.0.10/32\": \"eni-0a1b2c3d4e5f60718\"",
+        1,
+    );
+    assert_ne!(moved, text, "the saved region holds the route");
+    std::fs::write(&state, moved).unwrap();
+    let output = with_state(&["status"]);
+    let out = stdout(&output);
+    assert!(out.contains("NEEDS ATTENTION"), "{out}");
+    assert!(
+        out.contains("warning: overlay-ip 10.255.0.10/32")
+            && out.contains("does not send clients to i-0f9e8d7c6b5a40312"),
+        "{out}"
+    );
+}
