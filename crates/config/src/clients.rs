@@ -24,17 +24,20 @@ pub(crate) fn read_readiness(
         .enumerate()
         .map(|(index, table)| read_check(checker, table, &format!("{key}[{index}]")))
         .collect();
-    for (index, check) in checks.iter().enumerate() {
-        let Some(check) = check else { continue };
-        if checks[..index].iter().flatten().any(|earlier| earlier.probe == check.probe) {
-            checker.problem(
-                &format!("{key}[{index}]"),
-                None,
-                format!("`{}` is already checked above", check.probe),
-            );
+    refuse_repeats(checker, &key, &checks, |check| check.probe.to_string());
+    checks
+}
+
+/// A check or mover listed twice is a problem at its second place: the engine matches answers to
+/// them by value, so each may appear once. Two are the same when `describe` says they are.
+fn refuse_repeats<T>(checker: &mut Checker, key: &str, items: &[Option<T>], describe: impl Fn(&T) -> String) {
+    for (index, item) in items.iter().enumerate() {
+        let Some(item) = item else { continue };
+        let text = describe(item);
+        if items[..index].iter().flatten().any(|earlier| describe(earlier) == text) {
+            checker.problem(&format!("{key}[{index}]"), None, format!("`{text}` is already listed above"));
         }
     }
-    checks
 }
 
 fn read_check(checker: &mut Checker, table: &dyn toml_edit::TableLike, path: &str) -> Option<ReadinessCheck> {
@@ -109,12 +112,7 @@ pub(crate) fn read_movers(
         .enumerate()
         .map(|(index, table)| read_mover(checker, table, &format!("{key}[{index}]")))
         .collect();
-    for (index, mover) in movers.iter().enumerate() {
-        let Some(mover) = mover else { continue };
-        if movers[..index].iter().flatten().any(|earlier| earlier == mover) {
-            checker.problem(&format!("{key}[{index}]"), None, format!("`{mover}` is already listed above"));
-        }
-    }
+    refuse_repeats(checker, &key, &movers, ToString::to_string);
     movers
 }
 

@@ -286,13 +286,7 @@ impl Failover {
     /// A change was refused because what it replaces moved meanwhile: read again, a second
     /// later, and decide from what is there; after `MAX_REFUSALS` in a row, fail with the refusal.
     pub(super) fn on_clients_refused(&mut self, now: Timestamp, change: &Change, error: ApiError) {
-        let Some(stage) = self.clients.as_mut() else { return };
-        let mut runs = stage.movers.iter_mut().zip(&self.spec.movers);
-        let Some((run, _)) =
-            runs.find(|(run, mover)| run.changes_in_flight > 0 && mover_makes(mover, change))
-        else {
-            return;
-        };
+        let Some(run) = waiting_run(self.clients.as_mut(), &self.spec.movers, change) else { return };
         run.refusals += 1;
         run.changes_in_flight -= 1;
         run.next_read_at = now + MOVER_POLL;
@@ -304,14 +298,7 @@ impl Failover {
 
     /// One change of a mover is done: read the mover again once its last change is back.
     pub(super) fn on_clients_changed(&mut self, now: Timestamp, change: &Change, id: Option<String>) {
-        let Some(stage) = self.clients.as_mut() else { return };
-        // A change belongs to the first mover still waiting for changes of its kind.
-        let mut runs = stage.movers.iter_mut().zip(&self.spec.movers);
-        let Some((run, _)) =
-            runs.find(|(run, mover)| run.changes_in_flight > 0 && mover_makes(mover, change))
-        else {
-            return;
-        };
+        let Some(run) = waiting_run(self.clients.as_mut(), &self.spec.movers, change) else { return };
         run.changes_in_flight -= 1;
         run.refusals = 0;
         if id.is_some() {
@@ -323,6 +310,18 @@ impl Failover {
         let (operation, change) = (change.operation().to_owned(), change.to_string());
         self.emit(now, EventKind::ClientsChanged { operation, change });
     }
+}
+
+/// The run of the mover `change` belongs to: the first one still waiting for changes of its kind.
+fn waiting_run<'a>(
+    stage: Option<&'a mut ClientsStage>,
+    movers: &[Mover],
+    change: &Change,
+) -> Option<&'a mut MoverRun> {
+    let runs = stage?.movers.iter_mut().zip(movers);
+    runs.filter(|(run, mover)| run.changes_in_flight > 0 && mover_makes(mover, change))
+        .map(|(run, _)| run)
+        .next()
 }
 
 /// Whether `change` is one `mover` asks for.

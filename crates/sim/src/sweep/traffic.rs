@@ -9,7 +9,8 @@ use crate::region::SimRegion;
 /// Once a failover succeeds, every mechanism sends clients to the member recorded active and to
 /// no other member (a route, the record, a healthy target, an address).
 pub const TRAFFIC_TO_ACTIVE_ONLY: &str = "traffic-to-active-only";
-/// No change sends clients to a member while another member of the group is not stopped.
+/// No change sends clients to a member while another member of the group may still serve
+/// (pending, running or stopping).
 pub const NO_TRAFFIC_BEFORE_FENCE: &str = "no-traffic-before-fence";
 
 impl Checker {
@@ -35,8 +36,10 @@ impl Checker {
         for change in &changes[from..] {
             let Some(to) = &change.to else { continue };
             for other in self.members.clone().iter().filter(|member| *member != to) {
+                // Pending, running or stopping: it may serve. A member shutting down is gone
+                // for good, as the engine and `single-live` count it.
                 let state = region.state_at(other, change.at);
-                if state.is_some_and(InstanceState::is_live) {
+                if state.is_some_and(|state| state.is_live() && !state.is_gone()) {
                     let detail = format!(
                         "{} sent to {to} while {other} was {}",
                         change.place,
