@@ -12,7 +12,12 @@ pub fn run(args: &FailoverArgs) -> anyhow::Result<Exit> {
     let config = coldstandby_config::load(&args.target.config)?;
     let group = crate::configured_group(&config, &args.target.config, &args.group)?;
     let target = Target::open(&config, &args.target)?;
-    let run = Run { trigger: "manual (coldstandby failover)", verb: "Failing over", dry_run: args.dry_run };
+    let run = Run {
+        trigger: "manual (coldstandby failover)",
+        verb: "Failing over",
+        switchover: false,
+        dry_run: args.dry_run,
+    };
     drive(&config, &target, &args.target, group.spec.clone(), &run)
 }
 
@@ -21,6 +26,8 @@ pub struct Run {
     pub trigger: &'static str,
     /// "Failing over", "Switching over": the first line of the text output.
     pub verb: &'static str,
+    /// A planned move: its result reads "switched over".
+    pub switchover: bool,
     pub dry_run: bool,
 }
 
@@ -63,14 +70,14 @@ pub fn drive(
     }
 
     if text {
-        print_summary(&report)?;
+        print_summary(&report, run)?;
     } else {
         output::print_json(&report)?;
     }
     Ok(if report.outcome.is_success() { Exit::Success } else { Exit::Failed })
 }
 
-fn print_summary(report: &Report) -> anyhow::Result<()> {
+fn print_summary(report: &Report, run: &Run) -> anyhow::Result<()> {
     let mut lines = vec![String::new()];
     match &report.outcome {
         Outcome::Planned { plan } => {
@@ -89,6 +96,10 @@ fn print_summary(report: &Report) -> anyhow::Result<()> {
                 lines.push(format!("  skip {instance}: {reason}"));
             }
             lines.push("  record the promoted standby as active (tag coldstandby:role)".to_owned());
+        }
+        Outcome::FailedOver { from, to } if run.switchover => {
+            let took = report.finished_at.saturating_since(report.started_at);
+            lines.push(format!("Result: switched over from {from} to {to} (in {})", output::seconds(took)));
         }
         outcome => {
             let took = report.finished_at.saturating_since(report.started_at);

@@ -52,7 +52,11 @@ pub fn run(args: &SwitchoverArgs) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Success);
     }
-    let run =
-        Run { trigger: "planned (coldstandby switchover)", verb: "Switching over", dry_run: args.dry_run };
+    let run = Run {
+        trigger: "planned (coldstandby switchover)",
+        verb: "Switching over",
+        switchover: true,
+        dry_run: args.dry_run,
+    };
     drive(&config, &target, &args.target, spec.switchover(&active, &to), &run)
 }

@@ -528,3 +528,39 @@ fn status_says_where_each_mover_sends_clients_and_warns_when_not_to_the_active_m
         "{out}"
     );
 }
+
+#[test]
+fn switchover_moves_a_failed_over_group_back_and_refuses_a_stranger() {
+    let dir = scratch("switchover");
+    let config = example_config();
+    let state = dir.join("region.json");
+    let run = |command: &[&str]| {
+        let mut args = command.to_vec();
+        args.extend([
+            "--config",
+            config.to_str().unwrap(),
+            "--target",
+            "sim",
+            "--sim-state",
+            state.to_str().unwrap(),
+        ]);
+        coldstandby(&args)
+    };
+    let nothing = run(&["switchover", "--group", "web"]);
+    assert_eq!(nothing.status.code(), Some(0), "{}", stderr(&nothing));
+    assert!(stdout(&nothing).contains("already the active member"), "{}", stdout(&nothing));
+    assert_eq!(run(&["failover", "--group", "web"]).status.code(), Some(0));
+    let back = run(&["switchover", "--group", "web"]);
+    assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
+    assert!(
+        stdout(&back).contains("Result: switched over from i-0f9e8d7c6b5a40312 to i-0a1b2c3d4e5f60718"),
+        "{}",
+        stdout(&back)
+    );
+    let status = json(&run(&["status", "--output", "json"]));
+    assert_eq!(status[0]["active"], "i-0a1b2c3d4e5f60718");
+    assert_eq!(status[0]["healthy"], true);
+    let stranger = run(&["switchover", "--group", "web", "--to", "i-0123456789abcdef0"]);
+    assert_eq!(stranger.status.code(), Some(2), "{}", stderr(&stranger));
+    assert!(stderr(&stranger).contains("is not a member of group `web`"), "{}", stderr(&stranger));
+}
