@@ -262,6 +262,9 @@ pub fn run_checks(context: &Context<'_>, facts: &Facts) -> Vec<Check> {
         checks.extend(alarm_checks(context, facts, alarm, function));
     }
     if let Some(function) = function {
+        checks.extend(
+            context.config.groups.iter().filter_map(|group| crate::reach::readiness_reach(group, function)),
+        );
         if let Some(role) = &facts.role {
             checks.push(role_check(context, function, role));
         }

@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod iam;
 pub mod movers;
 pub mod policy;
+pub mod reach;
 pub mod refusals;
 pub mod sizing;
 pub mod subnets;

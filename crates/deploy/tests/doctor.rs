@@ -285,3 +285,31 @@ fn a_function_in_a_vpc_needs_an_ec2_endpoint_with_private_dns_or_nat() {
         Some(Ok(NetworkFacts { ec2_endpoints: vec![], subnets_with_nat: vec!["subnet-a".to_owned()] }));
     assert!(checks(&facts).iter().all(|c| c.status == Status::Pass));
 }
+
+#[test]
+fn a_tcp_readiness_check_fails_for_a_function_outside_the_vpc_and_passes_inside() {
+    let config = coldstandby_config::parse(
+        &format!(
+            "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"{PRIMARY}\"\nstandbys = [\"{STANDBY}\"]\nalarms = [\"{ALARM}\"]\n[[group.readiness]]\ntype = \"tcp\"\nport = 80\n"
+        ),
+        "test.toml",
+    )
+    .unwrap();
+    let mut facts = healthy();
+    function_mut(&mut facts).environment_config = Some(coldstandby_config::to_toml(&config));
+    let run = |facts: &Facts| run_checks(&Context { config: &config, config_path: "test.toml" }, facts);
+    let reach = |facts: &Facts| run(facts).into_iter().find(|c| c.check == "readiness reach").unwrap();
+    let outside = reach(&facts);
+    assert_eq!(outside.status, Status::Fail, "{outside:#?}");
+    assert!(
+        outside.found.contains("`tcp :80`") && outside.found.contains("outside the VPC"),
+        "{}",
+        outside.found
+    );
+
+    function_mut(&mut facts).vpc = Some(coldstandby_deploy::doctor::VpcPlacement {
+        vpc_id: "vpc-0123456789abcdef0".to_owned(),
+        subnet_ids: vec!["subnet-0123456789abcdef0".to_owned()],
+    });
+    assert_eq!(reach(&facts).status, Status::Pass);
+}
