@@ -125,7 +125,7 @@ pub(crate) fn availability_zone(instance: &Instance) -> String {
 
 /// The engine's view of one described instance. An instance whose id or state cannot be read is
 /// left out, which the engine treats as "unknown" (never as stopped).
-fn observation(instance: &Instance) -> Option<Observation> {
+pub(crate) fn observation(instance: &Instance) -> Option<Observation> {
     let id: InstanceId = instance.instance_id()?.parse().ok()?;
     let state = instance.state().and_then(|s| s.name()).and_then(state_of);
     let Some(state) = state else {

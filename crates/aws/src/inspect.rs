@@ -15,7 +15,9 @@ use coldstandby_deploy::doctor::{
     LookupFailed, MetricFacts, NetworkFacts, PermissionFact, RoleFacts, VpcPlacement,
 };
 use coldstandby_deploy::iam::{self, Decision, Request};
+use coldstandby_deploy::mover_checks::MoverFacts;
 use coldstandby_deploy::subnets::{PlannedSubnets, SubnetFacts};
+use coldstandby_engine::clients::Endpoint;
 use coldstandby_engine::{ApiError, InstanceId};
 use serde_json::Value;
 
@@ -31,6 +33,8 @@ const MAX_ALARM_PAGES: usize = 20;
 #[derive(Clone, Debug)]
 pub struct Inspector {
     ec2: aws_sdk_ec2::Client,
+    /// Route tables, Route 53, load balancing and addresses: the movers' reads.
+    clients: crate::clients::ClientApis,
     lambda: aws_sdk_lambda::Client,
     iam: aws_sdk_iam::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
@@ -60,6 +64,7 @@ impl Inspector {
     pub fn new(config: &SdkConfig) -> Self {
         Self {
             ec2: aws_sdk_ec2::Client::new(config),
+            clients: crate::clients::ClientApis::from_config(config),
             lambda: aws_sdk_lambda::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
@@ -115,7 +120,51 @@ impl Inspector {
                 found: self.subnets(planned_subnets).await,
             })
         };
-        Facts { partition, account, instances, function, alarms, role, network, planned_subnets }
+        let clients = self.movers(config).await;
+        Facts { partition, account, instances, function, alarms, role, network, planned_subnets, clients }
+    }
+
+    /// Every group's movers, read with the same calls a failover makes, judged later against
+    /// the group's active member (recorded in tags, else the configured primary).
+    async fn movers(&self, config: &Config) -> Vec<MoverFacts> {
+        let mut facts = Vec::new();
+        for group in config.groups.iter().filter(|group| !group.spec.movers.is_empty()) {
+            let members = group.spec.members();
+            let observations = crate::ec2::describe_reservations(&self.ec2, &members)
+                .await
+                .map(|reservations| {
+                    reservations
+                        .iter()
+                        .flat_map(|r| r.instances())
+                        .filter_map(crate::ec2::observation)
+                        .collect()
+                })
+                .unwrap_or_else(|_| Vec::new());
+            let status = coldstandby_engine::status::group_status(&group.spec, &observations);
+            let endpoints: Vec<Endpoint> = observations.iter().filter_map(|o| o.endpoint()).collect();
+            let active =
+                status.active.and_then(|active| endpoints.iter().find(|e| e.instance == active).cloned());
+            for mover in &group.spec.movers {
+                let view = match &active {
+                    Some(active) => self
+                        .clients
+                        .read(mover, active, None)
+                        .await
+                        .map_err(|error| lookup_error("reading the mover", error)),
+                    None => Err(LookupFailed(
+                        "the active member was not returned by DescribeInstances".to_owned(),
+                    )),
+                };
+                facts.push(MoverFacts {
+                    group: group.spec.name.clone(),
+                    mover: mover.clone(),
+                    active: active.clone(),
+                    members: endpoints.clone(),
+                    view,
+                });
+            }
+        }
+        facts
     }
 
     /// The subnets among `ids` that exist (a filter, so a missing id is absent, not an error).

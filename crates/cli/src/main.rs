@@ -176,7 +176,8 @@ enum Command {
     /// parses and names existing instances, its resource-based policy lets each alarm invoke it,
     /// its role may make every call the engine makes on those instances, and in a VPC it has an
     /// EC2 endpoint or a NAT route; each alarm exists, invokes the function and watches the
-    /// group's primary. Exits 1 when any check fails.
+    /// group's primary; each mover can be read and sends clients to the active member; tcp and
+    /// http readiness checks have the function in the VPC. Exits 1 when any check fails.
     Doctor(DoctorArgs),
 }
 

@@ -59,6 +59,13 @@ fn provision(article: &Article) -> Movers {
             .send()
             .await
             .unwrap();
+        // As a working overlay address needs (doctor fails the mover without it).
+        ec2.modify_network_interface_attribute()
+            .network_interface_id(&eni)
+            .source_dest_check(aws_sdk_ec2::types::AttributeBooleanValue::builder().value(false).build())
+            .send()
+            .await
+            .unwrap();
 
         let zone = route53
             .create_hosted_zone()
@@ -207,6 +214,14 @@ fn every_mover_follows_a_failover_and_a_switchover_back_and_a_rerun_changes_noth
         before,
         (primary_eni.clone(), primary_ip.clone(), vec![article.primary.clone()], primary_eni.clone())
     );
+
+    // doctor reads every mover and finds each sending clients to the primary.
+    let doctor = article.run(&["doctor", "--config", article.config.to_str().unwrap(), "--output", "json"]);
+    let report = json(&doctor);
+    let mover_checks: Vec<&serde_json::Value> =
+        report["checks"].as_array().unwrap().iter().filter(|check| check["check"] == "mover").collect();
+    assert_eq!(mover_checks.len(), 4, "{report}");
+    assert!(mover_checks.iter().all(|check| check["status"] == "PASS"), "{mover_checks:#?}");
 
     let failover = article.run_with_config("failover", &["--group", "db", "--output", "json"]);
     assert_eq!(failover.status.code(), Some(0), "{}", stderr(&failover));

@@ -153,6 +153,8 @@ pub struct Facts {
     pub network: Option<Lookup<NetworkFacts>>,
     /// Only when `--subnets` names the subnets of a `--vpc` deployment to come.
     pub planned_subnets: Option<crate::subnets::PlannedSubnets>,
+    /// Every group's movers, read now.
+    pub clients: Vec<crate::mover_checks::MoverFacts>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -236,6 +238,7 @@ pub fn run_checks(context: &Context<'_>, facts: &Facts) -> Vec<Check> {
     for group in &context.config.groups {
         checks.extend(group_checks(context, group, &facts.instances));
     }
+    checks.extend(crate::mover_checks::checks(&facts.clients));
     let function = match &facts.function {
         None => {
             checks.push(Check {

@@ -85,6 +85,7 @@ fn healthy() -> Facts {
         role: None,
         network: None,
         planned_subnets: None,
+        clients: Vec::new(),
     }
 }
 
@@ -312,4 +313,49 @@ fn a_tcp_readiness_check_fails_for_a_function_outside_the_vpc_and_passes_inside(
         subnet_ids: vec!["subnet-0123456789abcdef0".to_owned()],
     });
     assert_eq!(reach(&facts).status, Status::Pass);
+}
+
+#[test]
+fn a_mover_is_judged_against_the_active_member_and_an_unreadable_one_fails() {
+    use coldstandby_deploy::mover_checks::MoverFacts;
+    use coldstandby_engine::clients::{ClientView, Endpoint, Mover, OverlayIp, RouteView};
+
+    let endpoint = |id: &str, eni: &str| Endpoint {
+        instance: id.parse().unwrap(),
+        network_interface: eni.to_owned(),
+        private_ip: "10.0.1.10".to_owned(),
+    };
+    let route = |eni: &str| ClientView::Routes {
+        routes: vec![RouteView {
+            route_table: "rtb-0a1b2c3d".to_owned(),
+            network_interface: Some(eni.to_owned()),
+            exists: true,
+            blackhole: false,
+        }],
+        source_dest_check: false,
+    };
+    let overlay = Mover::OverlayIp(OverlayIp {
+        address: "10.255.0.10/32".to_owned(),
+        route_tables: vec!["rtb-0a1b2c3d".to_owned()],
+    });
+    let members = vec![endpoint(PRIMARY, "eni-0000000a"), endpoint(STANDBY, "eni-0000000b")];
+    let facts = |view| MoverFacts {
+        group: "web".to_owned(),
+        mover: overlay.clone(),
+        active: Some(members[0].clone()),
+        members: members.clone(),
+        view,
+    };
+    let judged = |view| {
+        let mut all = healthy();
+        all.clients = vec![facts(view)];
+        checks(&all).into_iter().find(|c| c.check == "mover").unwrap()
+    };
+    assert_eq!(judged(Ok(route("eni-0000000a"))).status, Status::Pass);
+    let elsewhere = judged(Ok(route("eni-0000000b")));
+    assert_eq!(elsewhere.status, Status::Fail);
+    assert!(elsewhere.found.contains("does not send clients to the active member"), "{}", elsewhere.found);
+    let unreadable = judged(Err(LookupFailed("InvalidRouteTableID.NotFound: no such table".to_owned())));
+    assert_eq!(unreadable.status, Status::Fail);
+    assert!(unreadable.found.contains("cannot be read"), "{}", unreadable.found);
 }
