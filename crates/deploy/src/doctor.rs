@@ -229,6 +229,25 @@ pub fn required_permissions(config: &Config, partition: &str, account: &str) -> 
             context: BTreeMap::from([("aws:tagkeys".to_owned(), tag_keys.clone())]),
         });
     }
+    // The movers' and readiness checks' calls: what the template grants, asked one by one.
+    let resolve =
+        |resource: &str| resource.replace(policy::PARTITION, partition).replace(policy::ACCOUNT, account);
+    for statement in crate::movers::statements(config) {
+        let context: BTreeMap<String, Vec<String>> = statement
+            .condition
+            .iter()
+            .map(|condition| (condition.key.to_ascii_lowercase(), condition.values.clone()))
+            .collect();
+        for action in &statement.actions {
+            for resource in &statement.resources {
+                requests.push(Request {
+                    action: (*action).into(),
+                    resource: resolve(resource),
+                    context: context.clone(),
+                });
+            }
+        }
+    }
     requests
 }
 

@@ -172,6 +172,42 @@ mod tests {
     }
 
     #[test]
+    fn doctor_asks_the_role_for_each_granted_call_on_its_resource() {
+        let config = coldstandby_config::parse(CLIENTS, "clients.toml").unwrap();
+        let requests = crate::doctor::required_permissions(&config, "aws", "111122223333");
+        let record = requests.iter().find(|r| r.action == "route53:ChangeResourceRecordSets").unwrap();
+        assert_eq!(record.resource, "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ");
+        assert_eq!(
+            record.context["route53:changeresourcerecordsetsnormalizedrecordnames"],
+            ["db.internal.example"]
+        );
+        let routes: Vec<_> = requests.iter().filter(|r| r.action == "ec2:ReplaceRoute").collect();
+        assert_eq!(routes.len(), 2);
+        assert!(routes
+            .iter()
+            .all(|r| r.resource.starts_with("arn:aws:ec2:ap-northeast-1:111122223333:route-table/rtb-")));
+    }
+
+    /// doctor asks for what the template grants, so this does not prove the grant suffices; it
+    /// proves the rendered policy, conditions included, allows those requests when evaluated.
+    #[test]
+    fn the_role_the_template_makes_allows_every_call_doctor_asks_for() {
+        let config = coldstandby_config::parse(CLIENTS, "clients.toml").unwrap();
+        let options =
+            crate::policy::RoleOptions { function_name: "coldstandby".to_owned(), ..Default::default() };
+        let references = std::collections::BTreeMap::from([
+            (crate::policy::PARTITION, "aws".to_owned()),
+            (crate::policy::ACCOUNT, "111122223333".to_owned()),
+        ]);
+        let statements = crate::policy::role_statements(&config, &options);
+        let document = crate::policy::policy_document(&statements, &references).unwrap();
+        for request in crate::doctor::required_permissions(&config, "aws", "111122223333") {
+            let decision = crate::iam::evaluate(std::slice::from_ref(&document), &request);
+            assert_eq!(decision, crate::iam::Decision::Allowed, "{request:?}");
+        }
+    }
+
+    #[test]
     fn a_group_without_movers_needs_nothing_more() {
         let config =
             coldstandby_config::parse(include_str!("../../../examples/coldstandby.toml"), "example").unwrap();
