@@ -463,20 +463,31 @@ impl Inspector {
             .describe_vpc_endpoints()
             .filters(Filter::builder().name("vpc-id").values(&vpc.vpc_id).build())
             .filters(
-                Filter::builder().name("service-name").values(format!("com.amazonaws.{region}.ec2")).build(),
+                Filter::builder()
+                    .name("service-name")
+                    .values(format!("com.amazonaws.{region}.ec2"))
+                    .values(format!("com.amazonaws.{region}.elasticloadbalancing"))
+                    .values("com.amazonaws.route53")
+                    .build(),
             )
             .send()
             .await
             .map_err(|error| describe_error("DescribeVpcEndpoints", error))?;
-        let ec2_endpoints = endpoints
-            .vpc_endpoints()
-            .iter()
-            .map(|endpoint| EndpointFacts {
-                id: endpoint.vpc_endpoint_id().unwrap_or_default().to_owned(),
-                state: endpoint.state().map_or("unknown", |s| s.as_str()).to_owned(),
-                private_dns: endpoint.private_dns_enabled().unwrap_or(false),
-            })
-            .collect();
+        let of_service = |service: &str| -> Vec<EndpointFacts> {
+            endpoints
+                .vpc_endpoints()
+                .iter()
+                .filter(|endpoint| endpoint.service_name() == Some(service))
+                .map(|endpoint| EndpointFacts {
+                    id: endpoint.vpc_endpoint_id().unwrap_or_default().to_owned(),
+                    state: endpoint.state().map_or("unknown", |s| s.as_str()).to_owned(),
+                    private_dns: endpoint.private_dns_enabled().unwrap_or(false),
+                })
+                .collect()
+        };
+        let ec2_endpoints = of_service(&format!("com.amazonaws.{region}.ec2"));
+        let load_balancing_endpoints = of_service(&format!("com.amazonaws.{region}.elasticloadbalancing"));
+        let route53_endpoints = of_service("com.amazonaws.route53");
         let tables = self
             .ec2
             .describe_route_tables()
@@ -502,7 +513,7 @@ impl Inspector {
             })
             .cloned()
             .collect();
-        Ok(NetworkFacts { ec2_endpoints, subnets_with_nat })
+        Ok(NetworkFacts { ec2_endpoints, load_balancing_endpoints, route53_endpoints, subnets_with_nat })
     }
 }
 

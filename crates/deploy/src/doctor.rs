@@ -131,6 +131,10 @@ pub struct EndpointFacts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetworkFacts {
     pub ec2_endpoints: Vec<EndpointFacts>,
+    /// Interface endpoints for the load-balancing and Route 53 APIs (the movers' and readiness
+    /// checks' calls), in the function's VPC.
+    pub load_balancing_endpoints: Vec<EndpointFacts>,
+    pub route53_endpoints: Vec<EndpointFacts>,
     /// Subnets whose route table sends 0.0.0.0/0 to a NAT gateway.
     pub subnets_with_nat: Vec<String>,
 }
@@ -291,6 +295,9 @@ pub fn run_checks(context: &Context<'_>, facts: &Facts) -> Vec<Check> {
             checks.push(role_check(context, function, role));
         }
         checks.push(network_check(context, function, facts.network.as_ref()));
+        if let (Some(vpc), Some(Ok(network))) = (&function.vpc, &facts.network) {
+            checks.extend(crate::reach::api_reach(context.config, function, vpc, network));
+        }
     }
     if let Some(planned) = &facts.planned_subnets {
         checks.push(crate::subnets::check(planned));

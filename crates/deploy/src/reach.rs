@@ -1,10 +1,12 @@
-//! doctor's readiness-reach check: `tcp` and `http` readiness checks connect to the members'
-//! private addresses, which a function outside the VPC cannot reach; `ec2-status` and
-//! `target-health` ask AWS and work from anywhere.
+//! doctor's reach checks: `tcp` and `http` readiness checks connect to the members' private
+//! addresses, which a function outside the VPC cannot reach; and a function inside a VPC reaches
+//! the load-balancing and Route 53 APIs (for movers and AWS-side checks) only through a NAT route
+//! or an interface endpoint with private DNS.
 
-use coldstandby_config::GroupConfig;
+use coldstandby_config::{Config, GroupConfig};
+use coldstandby_engine::clients::{Mover, Probe};
 
-use crate::doctor::{Check, FunctionFacts, Status};
+use crate::doctor::{Check, EndpointFacts, FunctionFacts, NetworkFacts, Status, VpcPlacement};
 
 /// One check per group with readiness checks that need a network path, given where the deployed
 /// function runs; None for a group with none.
@@ -44,4 +46,58 @@ pub fn readiness_reach(group: &GroupConfig, function: &FunctionFacts) -> Option<
             ),
         },
     })
+}
+
+/// For a function in a VPC: one check per API beyond EC2 that the groups' movers and checks call
+/// (Elastic Load Balancing, Route 53), passing with a NAT route from every subnet or an available
+/// interface endpoint with private DNS.
+pub fn api_reach(
+    config: &Config,
+    function: &FunctionFacts,
+    vpc: &VpcPlacement,
+    network: &NetworkFacts,
+) -> Vec<Check> {
+    let specs = || config.groups.iter().map(|group| &group.spec);
+    let load_balancing = specs().any(|spec| {
+        spec.movers.iter().any(|mover| matches!(mover, Mover::TargetGroup(_)))
+            || spec.readiness.iter().any(|check| matches!(check.probe, Probe::TargetHealth { .. }))
+    });
+    let route53 = specs().any(|spec| spec.movers.iter().any(|mover| matches!(mover, Mover::Dns(_))));
+    let nat_everywhere = !vpc.subnet_ids.is_empty()
+        && vpc.subnet_ids.iter().all(|subnet| network.subnets_with_nat.contains(subnet));
+    let mut checks = Vec::new();
+    let mut reach = |needed: bool, api: &str, endpoints: &[EndpointFacts], service: String| {
+        if !needed {
+            return;
+        }
+        let usable = endpoints.iter().find(|e| e.private_dns && e.state.eq_ignore_ascii_case("available"));
+        let (status, found, fix) = match (usable, nat_everywhere) {
+            (Some(endpoint), _) => (Status::Pass, format!("{api}: endpoint {} with private DNS", endpoint.id), None),
+            (None, true) => (Status::Pass, format!("{api}: every subnet routes to a NAT gateway"), None),
+            (None, false) => (
+                Status::Fail,
+                format!("{api}: no interface endpoint with private DNS and no NAT route from every subnet of {}: the movers' calls cannot leave the VPC", vpc.vpc_id),
+                Some(format!(
+                    "aws ec2 create-vpc-endpoint --vpc-id {} --vpc-endpoint-type Interface --service-name {service} --subnet-ids {} --private-dns-enabled (where the Region offers it), or a NAT route",
+                    vpc.vpc_id,
+                    vpc.subnet_ids.join(" ")
+                )),
+            ),
+        };
+        checks.push(Check {
+            subject: format!("function {}", function.name),
+            check: "mover APIs",
+            status,
+            found,
+            fix,
+        });
+    };
+    reach(
+        load_balancing,
+        "Elastic Load Balancing",
+        &network.load_balancing_endpoints,
+        format!("com.amazonaws.{}.elasticloadbalancing", config.region),
+    );
+    reach(route53, "Route 53", &network.route53_endpoints, "com.amazonaws.route53".to_owned());
+    checks
 }

@@ -100,6 +100,16 @@ fn only_problem(facts: &Facts) -> Check {
     problems.into_iter().next().unwrap()
 }
 
+/// A VPC with no interface endpoint and no NAT route.
+fn no_endpoints() -> NetworkFacts {
+    NetworkFacts {
+        ec2_endpoints: Vec::new(),
+        load_balancing_endpoints: Vec::new(),
+        route53_endpoints: Vec::new(),
+        subnets_with_nat: Vec::new(),
+    }
+}
+
 fn function_mut(facts: &mut Facts) -> &mut FunctionFacts {
     facts.function.as_mut().unwrap().as_mut().unwrap().as_mut().unwrap()
 }
@@ -275,15 +285,26 @@ fn a_function_in_a_vpc_needs_an_ec2_endpoint_with_private_dns_or_nat() {
         Some(VpcPlacement { vpc_id: "vpc-1".to_owned(), subnet_ids: vec!["subnet-a".to_owned()] });
     let endpoint =
         |private_dns| EndpointFacts { id: "vpce-1".to_owned(), state: "available".to_owned(), private_dns };
-    facts.network = Some(Ok(NetworkFacts { ec2_endpoints: vec![endpoint(false)], subnets_with_nat: vec![] }));
+    facts.network = Some(Ok(NetworkFacts {
+        ec2_endpoints: vec![endpoint(false)],
+        subnets_with_nat: vec![],
+        ..no_endpoints()
+    }));
     let problem = only_problem(&facts);
     assert_eq!((problem.check, problem.status), ("network", Status::Fail));
     assert!(problem.fix.unwrap().contains("--service-name com.amazonaws.ap-northeast-1.ec2"));
 
-    facts.network = Some(Ok(NetworkFacts { ec2_endpoints: vec![endpoint(true)], subnets_with_nat: vec![] }));
+    facts.network = Some(Ok(NetworkFacts {
+        ec2_endpoints: vec![endpoint(true)],
+        subnets_with_nat: vec![],
+        ..no_endpoints()
+    }));
     assert!(checks(&facts).iter().all(|c| c.status == Status::Pass));
-    facts.network =
-        Some(Ok(NetworkFacts { ec2_endpoints: vec![], subnets_with_nat: vec!["subnet-a".to_owned()] }));
+    facts.network = Some(Ok(NetworkFacts {
+        ec2_endpoints: vec![],
+        subnets_with_nat: vec!["subnet-a".to_owned()],
+        ..no_endpoints()
+    }));
     assert!(checks(&facts).iter().all(|c| c.status == Status::Pass));
 }
 
@@ -358,4 +379,40 @@ fn a_mover_is_judged_against_the_active_member_and_an_unreadable_one_fails() {
     let unreadable = judged(Err(LookupFailed("InvalidRouteTableID.NotFound: no such table".to_owned())));
     assert_eq!(unreadable.status, Status::Fail);
     assert!(unreadable.found.contains("cannot be read"), "{}", unreadable.found);
+}
+
+#[test]
+fn a_function_in_a_vpc_needs_a_way_to_the_apis_its_movers_call() {
+    let config =
+        coldstandby_config::parse(include_str!("../../../examples/clients.toml"), "clients.toml").unwrap();
+    let mut facts = healthy();
+    function_mut(&mut facts).environment_config = Some(coldstandby_config::to_toml(&config));
+    function_mut(&mut facts).vpc = Some(VpcPlacement {
+        vpc_id: "vpc-0123456789abcdef0".to_owned(),
+        subnet_ids: vec!["subnet-a".to_owned(), "subnet-c".to_owned()],
+    });
+    let endpoint =
+        |id: &str| EndpointFacts { id: id.to_owned(), state: "available".to_owned(), private_dns: true };
+    facts.network = Some(Ok(NetworkFacts { ec2_endpoints: vec![endpoint("vpce-ec2")], ..no_endpoints() }));
+    let run = |facts: &Facts| run_checks(&Context { config: &config, config_path: "clients.toml" }, facts);
+    let api = |facts: &Facts| -> Vec<(String, Status)> {
+        run(facts).into_iter().filter(|c| c.check == "mover APIs").map(|c| (c.found, c.status)).collect()
+    };
+    let without = api(&facts);
+    assert_eq!(without.len(), 2, "target group and DNS movers: {without:?}");
+    assert!(without.iter().all(|(_, status)| *status == Status::Fail), "{without:?}");
+
+    facts.network = Some(Ok(NetworkFacts {
+        ec2_endpoints: vec![endpoint("vpce-ec2")],
+        load_balancing_endpoints: vec![endpoint("vpce-elb")],
+        route53_endpoints: vec![endpoint("vpce-r53")],
+        subnets_with_nat: Vec::new(),
+    }));
+    assert!(api(&facts).iter().all(|(_, status)| *status == Status::Pass), "{:?}", api(&facts));
+    facts.network = Some(Ok(NetworkFacts {
+        ec2_endpoints: vec![endpoint("vpce-ec2")],
+        subnets_with_nat: vec!["subnet-a".to_owned(), "subnet-c".to_owned()],
+        ..no_endpoints()
+    }));
+    assert!(api(&facts).iter().all(|(_, status)| *status == Status::Pass), "NAT everywhere");
 }
