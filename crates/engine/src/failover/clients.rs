@@ -149,11 +149,13 @@ impl Failover {
     }
 
     /// The endpoint of `instance` from its latest observation; a provider that does not report
-    /// one is fine while no mover needs it.
+    /// one is fine while nothing needs it (no mover, no probe over the network).
     fn endpoint_of(&self, instance: &InstanceId) -> Option<Endpoint> {
         let observation = self.seen[instance].observation.as_ref()?;
+        let needed = !self.spec.movers.is_empty()
+            || self.spec.readiness.iter().any(|check| check.probe.needs_network_path());
         observation.endpoint().or_else(|| {
-            self.spec.movers.is_empty().then(|| Endpoint {
+            (!needed).then(|| Endpoint {
                 instance: instance.clone(),
                 network_interface: String::new(),
                 private_ip: String::new(),
