@@ -18,6 +18,7 @@ use coldstandby_deploy::iam::{self, Decision, Request};
 use coldstandby_deploy::mover_checks::MoverFacts;
 use coldstandby_deploy::subnets::{PlannedSubnets, SubnetFacts};
 use coldstandby_engine::clients::Endpoint;
+use coldstandby_engine::Observation;
 use coldstandby_engine::{ApiError, InstanceId};
 use serde_json::Value;
 
@@ -81,9 +82,9 @@ impl Inspector {
         };
         let found = function.as_ref().and_then(|lookup| lookup.as_ref().ok()).and_then(Option::as_ref);
         let ids = doctor::instances_to_describe(config, found.and_then(|f| f.environment_config.as_deref()));
-        let (instances, owner) = match self.instances(&ids).await {
-            Ok((instances, owner)) => (Ok(instances), owner),
-            Err(reason) => (Err(reason), None),
+        let (instances, owner, observations) = match self.instances(&ids).await {
+            Ok((instances, owner, observations)) => (Ok(instances), owner, Ok(observations)),
+            Err(reason) => (Err(reason.clone()), None, Err(reason)),
         };
         let arn_parts = found.map(|f| f.arn.split(':').map(str::to_owned).collect::<Vec<_>>());
         let partition =
@@ -120,26 +121,19 @@ impl Inspector {
                 found: self.subnets(planned_subnets).await,
             })
         };
-        let clients = self.movers(config).await;
+        let clients = self.movers(config, &observations).await;
         Facts { partition, account, instances, function, alarms, role, network, planned_subnets, clients }
     }
 
     /// Every group's movers, read with the same calls a failover makes, judged later against
     /// the group's active member (recorded in tags, else the configured primary).
-    async fn movers(&self, config: &Config) -> Vec<MoverFacts> {
+    async fn movers(&self, config: &Config, described: &Lookup<Vec<Observation>>) -> Vec<MoverFacts> {
         let mut facts = Vec::new();
         for group in config.groups.iter().filter(|group| !group.spec.movers.is_empty()) {
-            let members = group.spec.members();
-            let observations = crate::ec2::describe_reservations(&self.ec2, &members)
-                .await
-                .map(|reservations| {
-                    reservations
-                        .iter()
-                        .flat_map(|r| r.instances())
-                        .filter_map(crate::ec2::observation)
-                        .collect()
-                })
-                .unwrap_or_else(|_| Vec::new());
+            let observations: Vec<Observation> = match described {
+                Ok(all) => all.iter().filter(|o| group.spec.contains(&o.instance)).cloned().collect(),
+                Err(_) => Vec::new(),
+            };
             let status = coldstandby_engine::status::group_status(&group.spec, &observations);
             let endpoints: Vec<Endpoint> = observations.iter().filter_map(|o| o.endpoint()).collect();
             let active =
@@ -151,9 +145,12 @@ impl Inspector {
                         .read(mover, active, None)
                         .await
                         .map_err(|error| lookup_error("reading the mover", error)),
-                    None => Err(LookupFailed(
-                        "the active member was not returned by DescribeInstances".to_owned(),
-                    )),
+                    None => Err(match described {
+                        Err(reason) => reason.clone(),
+                        Ok(_) => {
+                            LookupFailed("the active member was not returned by DescribeInstances".to_owned())
+                        }
+                    }),
                 };
                 facts.push(MoverFacts {
                     group: group.spec.name.clone(),
@@ -191,12 +188,15 @@ impl Inspector {
     async fn instances(
         &self,
         ids: &[InstanceId],
-    ) -> Lookup<(BTreeMap<InstanceId, InstanceFacts>, Option<String>)> {
+    ) -> Lookup<(BTreeMap<InstanceId, InstanceFacts>, Option<String>, Vec<Observation>)> {
         let reservations = ec2::describe_reservations(&self.ec2, ids)
             .await
             .map_err(|error| lookup_error("DescribeInstances", error))?;
         let mut found = BTreeMap::new();
         let mut owner = None;
+        // The same answer as the engine reads it: the movers are judged from it.
+        let observations =
+            reservations.iter().flat_map(|r| r.instances()).filter_map(ec2::observation).collect();
         for reservation in &reservations {
             owner = owner.or_else(|| reservation.owner_id().map(str::to_owned));
             for instance in reservation.instances() {
@@ -219,7 +219,7 @@ impl Inspector {
                 found.insert(id, facts);
             }
         }
-        Ok((found, owner))
+        Ok((found, owner, observations))
     }
 
     async fn function(&self, name: &str) -> Lookup<Option<FunctionFacts>> {
