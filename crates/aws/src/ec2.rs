@@ -23,10 +23,11 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// One call, end to end. The engine retries on its own, with backoff and within its deadlines,
 /// so the SDK's own retries are off.
 pub const CALL_TIMEOUT: Duration = coldstandby_engine::provider::CALL_TIMEOUT;
-/// Pages of DescribeInstances read for one observation (a group has a handful of members).
+/// Pages of DescribeInstances read for one describe (the fleet names at most 200 ids in one).
 const MAX_PAGES: usize = 10;
-/// Instances per DescribeInstances page (AWS allows 5 to 1000).
-const PAGE_SIZE: i32 = 100;
+/// Instances per DescribeInstances page (AWS allows 5 to 1000): every page is a request from the
+/// describe bucket, so the largest page keeps one describe one request.
+const PAGE_SIZE: i32 = 1000;
 
 /// EC2 through the SDK.
 #[derive(Clone, Debug)]
@@ -154,16 +155,21 @@ fn primary_network_interface(instance: &Instance) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Instance ids as the SDK takes them.
+fn ids(instances: &[InstanceId]) -> Vec<String> {
+    instances.iter().map(|id| id.as_str().to_owned()).collect()
+}
+
 impl Provider for Ec2Provider {
     async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
         let reservations = describe_reservations(&self.client, instances).await?;
         Ok(reservations.iter().flat_map(|r| r.instances()).filter_map(observation).collect())
     }
 
-    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
+    async fn start(&self, instances: &[InstanceId]) -> Result<(), ApiError> {
         self.client
             .start_instances()
-            .instance_ids(instance.as_str())
+            .set_instance_ids(Some(ids(instances)))
             .send()
             .await
             .map(|_| ())
@@ -173,10 +179,10 @@ impl Provider for Ec2Provider {
     /// A forced stop is `SkipOsShutdown` (no OS shutdown at all, what `force-stop` promises and
     /// what an escalation after the graceful stop timed out wants) together with `Force` (which
     /// alone would still try a graceful shutdown first, and is what unsticks a hung stop).
-    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
+    async fn stop(&self, instances: &[InstanceId], force: bool) -> Result<(), ApiError> {
         self.client
             .stop_instances()
-            .instance_ids(instance.as_str())
+            .set_instance_ids(Some(ids(instances)))
             .force(force)
             .skip_os_shutdown(force)
             .send()
@@ -185,12 +191,16 @@ impl Provider for Ec2Provider {
             .map_err(|error| from_sdk_error("StopInstances", error))
     }
 
-    async fn set_tags(&self, instance: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    async fn set_tags(
+        &self,
+        instances: &[InstanceId],
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
         let tags: Vec<Tag> =
             tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
         self.client
             .create_tags()
-            .resources(instance.as_str())
+            .set_resources(Some(ids(instances)))
             .set_tags(Some(tags))
             .send()
             .await

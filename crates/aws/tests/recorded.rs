@@ -104,8 +104,8 @@ fn a_forced_stop_skips_the_os_shutdown_and_forces() {
     let instance: InstanceId = "i-0a1b2c3d4e5f60718".parse().unwrap();
     common::runtime().block_on(async {
         let provider = Ec2Provider::from_config(&common::sdk_config(&endpoint).await);
-        provider.stop(&instance, false).await.unwrap();
-        provider.stop(&instance, true).await.unwrap();
+        provider.stop(std::slice::from_ref(&instance), false).await.unwrap();
+        provider.stop(std::slice::from_ref(&instance), true).await.unwrap();
     });
     let requests = server.join().unwrap();
     let graceful = &requests[0].body;

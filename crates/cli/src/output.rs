@@ -55,6 +55,10 @@ pub fn describe(kind: &EventKind) -> (&'static str, String, String) {
             instance.to_string(),
             "missing from DescribeInstances (unknown, never taken as stopped)".to_owned(),
         ),
+        EventKind::Unobservable { instance, zone, error } => {
+            let zone = zone.as_deref().map_or(String::new(), |zone| format!(" ({zone})"));
+            ("unobservable", instance.to_string(), format!("its zone{zone} does not answer: {error}"))
+        }
         EventKind::Planned { fence, candidates } => {
             let fence = if fence.is_empty() { "nothing".to_owned() } else { list(fence) };
             ("planned", String::new(), format!("fence: {fence}; standbys to try: {}", list(candidates)))

@@ -46,7 +46,7 @@ impl LiveTimeline {
 }
 
 impl Observer for LiveTimeline {
-    fn on_event(&mut self, event: &Event) {
+    fn on_event(&mut self, _group: &str, event: &Event) {
         if !self.rows {
             return;
         }
@@ -57,7 +57,7 @@ impl Observer for LiveTimeline {
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 
-    fn on_wait(&mut self, now: Timestamp, _until: Timestamp, waiting_for: &WaitingFor) {
+    fn on_wait(&mut self, _group: &str, now: Timestamp, _until: Timestamp, waiting_for: &WaitingFor) {
         if !self.waiting_line {
             return;
         }

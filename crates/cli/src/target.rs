@@ -69,9 +69,7 @@ impl Target {
 
     pub fn run_failover(&self, failover: Failover, observer: &mut impl Observer) -> Report {
         match self {
-            Self::Sim(sim) => {
-                coldstandby_sim::run_ready(driver::run(failover, &sim.region, &sim.region, observer))
-            }
+            Self::Sim(sim) => sim.region.run(driver::run(failover, &sim.region, &sim.region, observer)),
             Self::Aws { runtime, provider, .. } => {
                 runtime.block_on(driver::run(failover, provider, &SystemClock, observer))
             }
@@ -80,14 +78,14 @@ impl Target {
 
     pub fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
         match self {
-            Self::Sim(sim) => coldstandby_sim::run_ready(sim.region.describe(instances)),
+            Self::Sim(sim) => sim.region.run(sim.region.describe(instances)),
             Self::Aws { runtime, provider, .. } => runtime.block_on(provider.describe(instances)),
         }
     }
 
     pub fn read_clients(&self, mover: &Mover, desired: &Endpoint) -> Result<ClientView, ApiError> {
         match self {
-            Self::Sim(sim) => coldstandby_sim::run_ready(sim.region.read_clients(mover, desired, None)),
+            Self::Sim(sim) => sim.region.run(sim.region.read_clients(mover, desired, None)),
             Self::Aws { runtime, provider, .. } => {
                 runtime.block_on(provider.read_clients(mover, desired, None))
             }
@@ -104,7 +102,7 @@ impl Target {
         match self {
             Self::Sim(sim) => {
                 let handler = handler(config, &sim.region, &sim.region, &locks);
-                coldstandby_sim::run_ready(handler.handle(event, None, observer))
+                sim.region.run(handler.handle(event, None, observer))
             }
             Self::Aws { runtime, provider, .. } => {
                 let handler = handler(config, provider, &SystemClock, &locks);

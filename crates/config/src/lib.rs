@@ -4,6 +4,7 @@
 mod alarm;
 mod check;
 mod clients;
+mod placement;
 mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -301,11 +302,14 @@ fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: us
         "when_not_ready",
         &[("keep-running", WhenNotReady::KeepRunning), ("stop", WhenNotReady::Stop)],
     );
+    let members: Vec<InstanceId> = primary.iter().chain(standbys.iter().flatten()).cloned().collect();
+    let unobservable = placement::read(checker, &mut fields, &path, &members);
     checker.unknown_keys(fields);
 
     let (name, _) = name?;
     let readiness: Option<Vec<_>> = readiness.unwrap_or_default().into_iter().collect();
     let movers: Option<Vec<_>> = movers.unwrap_or_default().into_iter().collect();
+    let unobservable = unobservable?;
     let spec = GroupSpec {
         name,
         primary: primary?,
@@ -316,6 +320,8 @@ fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: us
         readiness: readiness?,
         movers: movers?,
         when_not_ready: when_not_ready.unwrap_or_default(),
+        when_unobservable: unobservable.0,
+        placement: unobservable.1,
     };
     let alarm = match alarm {
         Some(None) => return None,
@@ -352,7 +358,7 @@ fn cross_check(checker: &mut Checker, groups: &[GroupConfig]) {
     }
 }
 
-fn is_region_name(text: &str) -> bool {
+pub(crate) fn is_region_name(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
     parts.len() >= 3
         && parts.iter().all(|part| {

@@ -4,6 +4,7 @@
 
 use coldstandby_alarm::AlarmDefinition;
 use coldstandby_engine::clients::{Mover, Probe, ReadinessCheck};
+use coldstandby_engine::WhenUnobservable;
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table};
 
 use crate::{Config, GroupConfig, Provider};
@@ -47,6 +48,22 @@ fn group_table(group: &GroupConfig) -> Table {
     table["capacity_retry_seconds"] = seconds(spec.timeouts.capacity_retry);
     table["failover_timeout_seconds"] = seconds(spec.timeouts.failover);
     table["when_not_ready"] = value(spec.when_not_ready.as_str());
+    table["when_unobservable"] = value(spec.when_unobservable.as_str());
+    if let WhenUnobservable::Isolate { network_acl } = &spec.when_unobservable {
+        table["quarantine_network_acl"] = value(network_acl.as_str());
+    }
+    if !spec.placement.is_empty() {
+        let mut placement = Table::new();
+        for (member, place) in &spec.placement {
+            let mut entry = InlineTable::new();
+            entry.insert("zone", place.zone.as_str().into());
+            if let Some(subnet) = &place.subnet {
+                entry.insert("subnet", subnet.as_str().into());
+            }
+            placement[member.as_str()] = value(entry);
+        }
+        table["placement"] = Item::Table(placement);
+    }
     if !spec.readiness.is_empty() {
         table["readiness"] = Item::ArrayOfTables(spec.readiness.iter().map(check_table).collect());
     }
@@ -146,6 +163,16 @@ mod tests {
         let config = crate::parse(include_str!("../../../examples/clients.toml"), "clients").unwrap();
         let spec = &config.groups[0].spec;
         assert_eq!((spec.readiness.len(), spec.movers.len()), (2, 3));
+        let text = to_toml(&config);
+        assert_eq!(crate::parse(&text, "rendered").unwrap(), config, "rendered:\n{text}");
+    }
+
+    #[test]
+    fn placement_and_the_isolate_policy_round_trip() {
+        let config = crate::parse(include_str!("../../../examples/az-outage.toml"), "az-outage").unwrap();
+        let spec = &config.groups[0].spec;
+        assert_eq!(spec.when_unobservable.as_str(), "isolate");
+        assert_eq!(spec.placement.len(), 2);
         let text = to_toml(&config);
         assert_eq!(crate::parse(&text, "rendered").unwrap(), config, "rendered:\n{text}");
     }

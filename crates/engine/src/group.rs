@@ -1,6 +1,7 @@
 //! A failover group as the engine receives it: members, ordering, fence mode and timeouts.
 //! (The config crate builds these from the TOML file after validating it.)
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -117,6 +118,40 @@ impl WhenNotReady {
     }
 }
 
+/// What the fence does with a member whose state EC2 cannot tell: every describe naming it fails
+/// while the other members' answer (its Availability Zone is disrupted).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "policy", rename_all = "kebab-case")]
+pub enum WhenUnobservable {
+    /// Keep trying to stop and observe it until the fence's deadline, then fail closed: nothing
+    /// is promoted while it may still serve.
+    #[default]
+    FailClosed,
+    /// Cut it off with Regional calls that need no answer from its zone: its subnet is moved
+    /// onto `network_acl` (a deny-all network ACL), the change read back, and only then is a
+    /// standby promoted. The old instance may still run and write to its own volumes.
+    Isolate { network_acl: String },
+}
+
+impl WhenUnobservable {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::FailClosed => "fail-closed",
+            Self::Isolate { .. } => "isolate",
+        }
+    }
+}
+
+/// Where a member lives, known beforehand: what a controller needs about it when its zone
+/// cannot answer a describe.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Placement {
+    pub zone: String,
+    /// Needed by the `isolate` policy: the subnet whose network ACL cuts the member off.
+    #[serde(default)]
+    pub subnet: Option<String>,
+}
+
 /// One primary and its ordered standbys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupSpec {
@@ -135,6 +170,11 @@ pub struct GroupSpec {
     pub movers: Vec<Mover>,
     #[serde(default)]
     pub when_not_ready: WhenNotReady,
+    #[serde(default)]
+    pub when_unobservable: WhenUnobservable,
+    /// Each member's zone and subnet, where the configuration states them.
+    #[serde(default)]
+    pub placement: BTreeMap<InstanceId, Placement>,
 }
 
 impl GroupSpec {
@@ -150,7 +190,19 @@ impl GroupSpec {
             readiness: Vec::new(),
             movers: Vec::new(),
             when_not_ready: WhenNotReady::default(),
+            when_unobservable: WhenUnobservable::default(),
+            placement: BTreeMap::new(),
         }
+    }
+
+    /// The member's zone, as the configuration states it.
+    pub fn zone_of(&self, member: &InstanceId) -> Option<&str> {
+        self.placement.get(member).map(|placement| placement.zone.as_str())
+    }
+
+    /// The member's subnet, as the configuration states it.
+    pub fn subnet_of(&self, member: &InstanceId) -> Option<&str> {
+        self.placement.get(member).and_then(|placement| placement.subnet.as_deref())
     }
 
     /// Primary first, then the standbys in order.
@@ -192,6 +244,18 @@ impl GroupSpec {
         }
         for (index, mover) in self.movers.iter().enumerate() {
             assert!(!self.movers[..index].contains(mover), "group {}: {mover} listed twice", self.name);
+        }
+        for member in self.placement.keys() {
+            assert!(self.contains(member), "group {}: placement of {member}, not a member", self.name);
+        }
+        if matches!(self.when_unobservable, WhenUnobservable::Isolate { .. }) {
+            for member in self.members() {
+                assert!(
+                    self.subnet_of(&member).is_some(),
+                    "group {}: isolate needs {member}'s subnet",
+                    self.name
+                );
+            }
         }
     }
 }

@@ -1,13 +1,14 @@
 //! coldstandby's failover engine: a pure state machine that takes a group from "primary active"
 //! to "standby active" (fence, promote, verify, redirect, record), with no AWS SDK, no async
 //! runtime and no clock of its own. Adapters implement [`Provider`] and [`Clock`]; [`driver::run`]
-//! connects them.
+//! (one group) and [`driver::run_fleet`] (many at once) connect them.
 
 pub mod backoff;
 pub mod budget;
 pub mod clients;
 pub mod driver;
 pub mod failover;
+pub mod fleet;
 pub mod group;
 pub mod instance;
 pub mod lock;
@@ -19,7 +20,7 @@ pub mod tags;
 pub mod time;
 
 pub use failover::{Action, Failover, Options, Phase, Timer, WaitingFor};
-pub use group::{FenceMode, GroupSpec, Ordering, Timeouts, WhenNotReady};
+pub use group::{FenceMode, GroupSpec, Ordering, Placement, Timeouts, WhenNotReady, WhenUnobservable};
 pub use instance::{InstanceId, InstanceState, Observation};
 pub use provider::{ApiError, Call, ErrorKind, Provider, Reply};
 pub use report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report, Retry};

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::slice;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,17 +27,18 @@ pub trait Provider {
     /// Observe the given instances in one call.
     fn describe(&self, instances: &[InstanceId]) -> impl Future<Output = Result<Vec<Observation>, ApiError>>;
 
-    /// `StartInstances` for one instance.
-    fn start(&self, instance: &InstanceId) -> impl Future<Output = Result<(), ApiError>>;
+    /// `StartInstances` for these instances, in one request (one refused id fails it whole).
+    fn start(&self, instances: &[InstanceId]) -> impl Future<Output = Result<(), ApiError>>;
 
-    /// `StopInstances` for one instance. `force`: stop without an OS shutdown (EC2's
-    /// `SkipOsShutdown` and `Force`), for the `force-stop` fence and for a stop that timed out.
-    fn stop(&self, instance: &InstanceId, force: bool) -> impl Future<Output = Result<(), ApiError>>;
+    /// `StopInstances` for these instances, in one request. `force`: stop without an OS
+    /// shutdown (EC2's `SkipOsShutdown` and `Force`), for the `force-stop` fence and for a stop
+    /// that timed out.
+    fn stop(&self, instances: &[InstanceId], force: bool) -> impl Future<Output = Result<(), ApiError>>;
 
-    /// `CreateTags`: add or overwrite these tags on one instance.
+    /// `CreateTags`: add or overwrite these tags on these instances, in one request.
     fn set_tags(
         &self,
-        instance: &InstanceId,
+        instances: &[InstanceId],
         tags: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), ApiError>>;
 
@@ -219,7 +221,12 @@ impl Call {
 /// What a successful call returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
-    Described(Vec<Observation>),
+    /// What EC2 returned, and the members it could not be asked about: a describe naming them
+    /// failed (their Availability Zone does not answer) while others' answered.
+    Described {
+        observations: Vec<Observation>,
+        failed: BTreeMap<InstanceId, ApiError>,
+    },
     Done,
     Probed(ProbeResult),
     Clients(ClientView),
@@ -232,10 +239,17 @@ pub enum Reply {
 /// Make one call on a provider.
 pub async fn execute<P: Provider>(provider: &P, call: &Call) -> Result<Reply, ApiError> {
     match call {
-        Call::Describe { instances } => provider.describe(instances).await.map(Reply::Described),
-        Call::Start { instance } => provider.start(instance).await.map(|()| Reply::Done),
-        Call::Stop { instance, force } => provider.stop(instance, *force).await.map(|()| Reply::Done),
-        Call::SetTags { instance, tags } => provider.set_tags(instance, tags).await.map(|()| Reply::Done),
+        Call::Describe { instances } => {
+            let observations = provider.describe(instances).await?;
+            Ok(Reply::Described { observations, failed: BTreeMap::new() })
+        }
+        Call::Start { instance } => provider.start(slice::from_ref(instance)).await.map(|()| Reply::Done),
+        Call::Stop { instance, force } => {
+            provider.stop(slice::from_ref(instance), *force).await.map(|()| Reply::Done)
+        }
+        Call::SetTags { instance, tags } => {
+            provider.set_tags(slice::from_ref(instance), tags).await.map(|()| Reply::Done)
+        }
         Call::Probe { instance, address, probe } => {
             provider.probe(instance, address, probe).await.map(Reply::Probed)
         }

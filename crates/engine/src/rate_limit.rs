@@ -27,16 +27,23 @@ pub enum Bucket {
     /// Elastic Load Balancing's API. AWS documents no number here; 10 a second with a burst of
     /// 10 keeps one failover far below what other tools in the account need.
     LoadBalancing,
+    /// Instances started (a resource bucket: one token per instance a StartInstances names):
+    /// burst 1000, refill 2/s.
+    InstancesStarted,
+    /// Instances stopped (one token per instance a StopInstances names): burst 1000, refill 20/s.
+    InstancesStopped,
 }
 
 impl Bucket {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::DescribeFiltered,
         Self::StartInstances,
         Self::Mutating,
         Self::CreateTags,
         Self::Route53,
         Self::LoadBalancing,
+        Self::InstancesStarted,
+        Self::InstancesStopped,
     ];
 
     /// The bucket's documented (burst, refill per second).
@@ -48,6 +55,8 @@ impl Bucket {
             Self::CreateTags => (100, 10),
             Self::Route53 => (5, 5),
             Self::LoadBalancing => (10, 10),
+            Self::InstancesStarted => (1000, 2),
+            Self::InstancesStopped => (1000, 20),
         }
     }
 
@@ -86,13 +95,16 @@ pub struct TokenBucket {
     refill_per_second: u64,
     milli_tokens: u64,
     updated: Option<Timestamp>,
+    /// No token before then: EC2 said the account's bucket is empty.
+    #[serde(default)]
+    held_until: Option<Timestamp>,
 }
 
 impl TokenBucket {
     /// A full bucket holding `capacity` tokens that refills `refill_per_second` tokens a second.
     pub fn new(capacity: u64, refill_per_second: u64) -> Self {
         assert!(capacity > 0 && refill_per_second > 0, "a token bucket needs room and refill");
-        Self { capacity, refill_per_second, milli_tokens: capacity * 1000, updated: None }
+        Self { capacity, refill_per_second, milli_tokens: capacity * 1000, updated: None, held_until: None }
     }
 
     fn refill(&mut self, now: Timestamp) {
@@ -108,15 +120,32 @@ impl TokenBucket {
 
     /// Take one token, or say when one will be there.
     pub fn try_take(&mut self, now: Timestamp) -> Result<(), Timestamp> {
+        self.ready_at(1, now)?;
+        self.milli_tokens -= 1000;
+        Ok(())
+    }
+
+    /// Ok if `count` tokens are there now (taking none), else when they will be. A count above
+    /// the burst is asked for as the whole burst: it can never be there at once.
+    fn ready_at(&mut self, count: u64, now: Timestamp) -> Result<(), Timestamp> {
+        if let Some(held_until) = self.held_until.filter(|until| now < *until) {
+            return Err(held_until);
+        }
         self.refill(now);
-        if self.milli_tokens >= 1000 {
-            self.milli_tokens -= 1000;
+        let wanted = count.min(self.capacity) * 1000;
+        if self.milli_tokens >= wanted {
             Ok(())
         } else {
-            let missing = 1000 - self.milli_tokens;
-            let wait_millis = missing.div_ceil(self.refill_per_second);
+            let wait_millis = (wanted - self.milli_tokens).div_ceil(self.refill_per_second);
             Err(now + Duration::from_millis(wait_millis))
         }
+    }
+
+    /// Take `count` tokens (at most the burst), after `ready_at` said they are there.
+    fn take(&mut self, count: u64) {
+        let taken = count.min(self.capacity) * 1000;
+        debug_assert!(self.milli_tokens >= taken, "take only what ready_at found");
+        self.milli_tokens -= taken;
     }
 }
 
@@ -147,13 +176,42 @@ impl RateLimiter {
 
     /// Take a token for `call`, or say when one will be there.
     pub fn try_take(&mut self, call: &Call, now: Timestamp) -> Result<(), Timestamp> {
-        let Some(wanted) = Bucket::of(call) else { return Ok(()) };
+        match Bucket::of(call) {
+            Some(bucket) => self.try_take_all(&[(bucket, 1)], now),
+            None => Ok(()),
+        }
+    }
+
+    /// Take every token in `wanted` (bucket, count), or none of them and say when all will be
+    /// there.
+    pub fn try_take_all(&mut self, wanted: &[(Bucket, u64)], now: Timestamp) -> Result<(), Timestamp> {
+        let mut ready = Ok(());
+        for (bucket, count) in wanted {
+            if let Err(at) = self.bucket(*bucket).ready_at(*count, now) {
+                ready = Err(ready.err().map_or(at, |earlier: Timestamp| earlier.max(at)));
+            }
+        }
+        ready?;
+        for (bucket, count) in wanted {
+            self.bucket(*bucket).take(*count);
+        }
+        Ok(())
+    }
+
+    /// Give no token from `bucket` before `until`: EC2 answered `RequestLimitExceeded` (the
+    /// account's bucket is shared with other callers, so its level is not ours to know).
+    pub fn hold(&mut self, bucket: Bucket, until: Timestamp) {
+        let held = &mut self.bucket(bucket).held_until;
+        *held = Some(held.map_or(until, |earlier| earlier.max(until)));
+    }
+
+    fn bucket(&mut self, wanted: Bucket) -> &mut TokenBucket {
         let (_, bucket) = self
             .buckets
             .iter_mut()
             .find(|(bucket, _)| *bucket == wanted)
             .expect("every bucket kind is created in RateLimiter::new");
-        bucket.try_take(now)
+        bucket
     }
 }
 

@@ -40,6 +40,13 @@ pub enum EventKind {
     NotVisible {
         instance: InstanceId,
     },
+    /// A describe naming the member failed while other members' answered: its Availability
+    /// Zone does not answer, and its state cannot be known.
+    Unobservable {
+        instance: InstanceId,
+        zone: Option<String>,
+        error: String,
+    },
     /// The plan made from the first observation.
     Planned {
         fence: Vec<InstanceId>,
@@ -138,6 +145,7 @@ impl EventKind {
             Self::Started { .. } => "started",
             Self::Observed { .. } => "observed",
             Self::NotVisible { .. } => "not-visible",
+            Self::Unobservable { .. } => "unobservable",
             Self::Planned { .. } => "planned",
             Self::StopRequested { .. } => "stop-requested",
             Self::FenceEscalated { .. } => "fence-escalated",
@@ -164,6 +172,7 @@ impl EventKind {
         match self {
             Self::Observed { instance, .. }
             | Self::NotVisible { instance }
+            | Self::Unobservable { instance, .. }
             | Self::StopRequested { instance, .. }
             | Self::FenceEscalated { instance, .. }
             | Self::StartRequested { instance }
@@ -207,6 +216,9 @@ pub struct Plan {
 pub enum Failure {
     /// The fence could not be confirmed: nothing was recorded active (fail closed).
     FenceNotConfirmed { instance: InstanceId, last_state: Option<InstanceState> },
+    /// A member to fence could not be observed at all until the fence's deadline (its zone's
+    /// describes failed while others answered), and the group fails closed in that case.
+    Unobservable { instance: InstanceId, zone: Option<String>, error: String },
     /// Every standby was tried (or none could be).
     NoStandbyAvailable { tried: Vec<(InstanceId, String)> },
     /// A call failed in a way no retry can mend.
@@ -235,6 +247,7 @@ impl Failure {
     pub fn retry(&self) -> Retry {
         match self {
             Self::FenceNotConfirmed { .. }
+            | Self::Unobservable { .. }
             | Self::NoStandbyAvailable { .. }
             | Self::DeadlineExceeded { .. }
             | Self::NotReady { .. } => Retry::Transient,
@@ -252,6 +265,14 @@ impl fmt::Display for Failure {
                 write!(
                     f,
                     "could not confirm {instance} stopped (last seen: {state}); no standby was made active"
+                )
+            }
+            Self::Unobservable { instance, zone, error } => {
+                let zone = zone.as_deref().map_or(String::new(), |zone| format!(" in {zone}"));
+                write!(
+                    f,
+                    "primary unobservable: AZ impaired: {instance}{zone} could not be described ({error}); \
+                     it was not confirmed stopped, so no standby was made active (fail-closed)"
                 )
             }
             Self::NoStandbyAvailable { tried } => {

@@ -138,8 +138,7 @@ fn a_stale_record_swap_is_refused_and_made_again_from_what_is_there() {
                         network.add_record("Z0PRIVATE", "db.internal.", "10.9.9.9", 10)
                     });
                 }
-                let result =
-                    coldstandby_sim::run_ready(coldstandby_engine::provider::execute(&region, &call));
+                let result = region.run(coldstandby_engine::provider::execute(&region, &call));
                 failover.on_result(region.now(), result);
             }
             coldstandby_engine::Action::Sleep { until, .. } => region.advance_to(until),
@@ -209,23 +208,23 @@ impl coldstandby_engine::Provider for RefusesRecords<'_> {
     }
     async fn start(
         &self,
-        instance: &coldstandby_engine::InstanceId,
+        instances: &[coldstandby_engine::InstanceId],
     ) -> Result<(), coldstandby_engine::ApiError> {
-        self.0.start(instance).await
+        self.0.start(instances).await
     }
     async fn stop(
         &self,
-        instance: &coldstandby_engine::InstanceId,
+        instances: &[coldstandby_engine::InstanceId],
         force: bool,
     ) -> Result<(), coldstandby_engine::ApiError> {
-        self.0.stop(instance, force).await
+        self.0.stop(instances, force).await
     }
     async fn set_tags(
         &self,
-        instance: &coldstandby_engine::InstanceId,
+        instances: &[coldstandby_engine::InstanceId],
         tags: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), coldstandby_engine::ApiError> {
-        self.0.set_tags(instance, tags).await
+        self.0.set_tags(instances, tags).await
     }
     async fn read_clients(
         &self,

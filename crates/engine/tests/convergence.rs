@@ -14,7 +14,7 @@ use coldstandby_engine::{
     Action, ApiError, Clock, ErrorKind, EventKind, Failover, Failure, InstanceId, InstanceState, Observation,
     Options, Ordering, Outcome, Provider,
 };
-use coldstandby_sim::{run_ready, SimInstance, SimRegion, Timings};
+use coldstandby_sim::{SimInstance, SimRegion, Timings};
 use common::*;
 
 /// Let the region run on its own long enough for any start accepted late to boot and any stop
@@ -71,22 +71,22 @@ impl Provider for Scripted<'_> {
             Describe::Hang => std::future::pending().await,
         }
     }
-    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
-        self.region.start(instance).await?;
+    async fn start(&self, instances: &[InstanceId]) -> Result<(), ApiError> {
+        self.region.start(instances).await?;
         if self.starts_time_out {
             return Err(ApiError::new(ErrorKind::Transient, "Timeout", "StartInstances timed out"));
         }
         Ok(())
     }
-    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
-        self.region.stop(instance, force).await
+    async fn stop(&self, instances: &[InstanceId], force: bool) -> Result<(), ApiError> {
+        self.region.stop(instances, force).await
     }
     async fn set_tags(
         &self,
-        instance: &InstanceId,
+        instances: &[InstanceId],
         tags: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), ApiError> {
-        self.region.set_tags(instance, tags).await
+        self.region.set_tags(instances, tags).await
     }
 }
 
@@ -152,7 +152,7 @@ fn crash_after_a_start(region: &SimRegion, spec: coldstandby_engine::GroupSpec) 
         match failover.poll(region.now()) {
             Action::Call(call) => {
                 let is_start = matches!(call, coldstandby_engine::Call::Start { .. });
-                let result = run_ready(execute(region, &call));
+                let result = region.run(execute(region, &call));
                 let accepted = result.is_ok();
                 failover.on_result(region.now(), result);
                 if is_start && accepted {

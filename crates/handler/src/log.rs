@@ -1,23 +1,25 @@
 //! One structured log line per failover step (group, step, instance, state, elapsed time and
 //! the whole event as JSON), so CloudWatch Logs Insights can query a failover.
 
+use std::collections::BTreeMap;
+
 use coldstandby_engine::driver::Observer;
 use coldstandby_engine::{Event, EventKind, Timestamp, WaitingFor};
 
 /// Logs each engine event through `tracing`.
 #[derive(Debug, Default)]
 pub struct LogObserver {
-    group: String,
-    started_at: Option<Timestamp>,
+    /// When each group's run started.
+    started_at: BTreeMap<String, Timestamp>,
 }
 
 impl Observer for LogObserver {
-    fn on_event(&mut self, event: &Event) {
-        if let EventKind::Started { group, .. } = &event.kind {
-            self.group.clone_from(group);
-            self.started_at = Some(event.at);
+    fn on_event(&mut self, group: &str, event: &Event) {
+        if let EventKind::Started { .. } = &event.kind {
+            self.started_at.insert(group.to_owned(), event.at);
         }
-        let elapsed_ms = event.at.saturating_since(self.started_at.unwrap_or(event.at)).as_millis() as u64;
+        let started_at = self.started_at.get(group).copied().unwrap_or(event.at);
+        let elapsed_ms = event.at.saturating_since(started_at).as_millis() as u64;
         let instance = event.kind.instance().map_or_else(String::new, ToString::to_string);
         let state = match &event.kind {
             EventKind::Observed { state, .. } => state.as_str(),
@@ -25,7 +27,7 @@ impl Observer for LogObserver {
         };
         let details = serde_json::to_string(&event.kind).unwrap_or_default();
         tracing::info!(
-            group = %self.group,
+            group,
             step = event.kind.step(),
             instance = %instance,
             state,
@@ -36,7 +38,7 @@ impl Observer for LogObserver {
         );
     }
 
-    fn on_wait(&mut self, now: Timestamp, until: Timestamp, waiting_for: &WaitingFor) {
-        tracing::debug!(group = %self.group, %waiting_for, wait_ms = until.saturating_since(now).as_millis() as u64, "waiting");
+    fn on_wait(&mut self, group: &str, now: Timestamp, until: Timestamp, waiting_for: &WaitingFor) {
+        tracing::debug!(group, %waiting_for, wait_ms = until.saturating_since(now).as_millis() as u64, "waiting");
     }
 }

@@ -10,7 +10,7 @@ use coldstandby_engine::driver::Quiet;
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
 use coldstandby_engine::{Call, InstanceState, Outcome, Role, Timestamp};
 use coldstandby_handler::{AlarmState, GroupResult, Handled, Handler, HandlerError};
-use coldstandby_sim::{run_ready, SimInstance, SimRegion, Timings};
+use coldstandby_sim::{SimInstance, SimRegion, Timings};
 use serde_json::Value;
 
 const PRIMARY: &str = "i-0a1b2c3d4e5f60718";
@@ -47,7 +47,7 @@ fn event(name: &str) -> Value {
 fn handle(config: &Config, region: &SimRegion, event: &Value) -> Result<Handled, HandlerError> {
     let locks = InProcessLocks::default();
     let handler = Handler { config, provider: region, clock: region, locks: &locks };
-    run_ready(handler.handle(event, None, &mut Quiet))
+    region.run(handler.handle(event, None, &mut Quiet))
 }
 
 fn mutating_calls(region: &SimRegion) -> usize {
@@ -194,7 +194,7 @@ fn a_busy_group_is_not_acted_on_twice() {
     let locks = InProcessLocks::default();
     let _held = locks.try_lock("web").unwrap();
     let handler = Handler { config: &config, provider: &region, clock: &region, locks: &locks };
-    let error = run_ready(handler.handle(&event("cpu-alarm.json"), None, &mut Quiet)).unwrap_err();
+    let error = region.run(handler.handle(&event("cpu-alarm.json"), None, &mut Quiet)).unwrap_err();
     assert!(matches!(error, HandlerError::Busy(_)), "{error}");
     assert_eq!(mutating_calls(&region), 0);
 }
@@ -208,13 +208,13 @@ fn a_short_deadline_fails_the_invocation_and_a_retry_finishes_the_job() {
     let handler = Handler { config: &config, provider: &region, clock: &region, locks: &locks };
     // Lambda's default 3 s timeout plus a little: far too short to fence a hanging primary.
     let deadline = Some(START + std::time::Duration::from_secs(10));
-    let error = run_ready(handler.handle(&event("cpu-alarm.json"), deadline, &mut Quiet)).unwrap_err();
+    let error = region.run(handler.handle(&event("cpu-alarm.json"), deadline, &mut Quiet)).unwrap_err();
     let HandlerError::FailoverFailed { report, .. } = &error else { panic!("{error}") };
     assert!(report.finished_at <= START + std::time::Duration::from_secs(7), "stopped before the margin");
     assert_eq!(state(&region, STANDBY), InstanceState::Stopped, "fence-first: nothing started");
 
     // The retried invocation, with a proper deadline, resumes from the real states.
-    let handled = run_ready(handler.handle(&event("cpu-alarm.json"), None, &mut Quiet)).unwrap();
+    let handled = region.run(handler.handle(&event("cpu-alarm.json"), None, &mut Quiet)).unwrap();
     assert!(matches!(handled, Handled::Acted { .. }));
     assert_eq!(state_of(&region), (InstanceState::Stopped, InstanceState::Running));
 }

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use coldstandby_engine::provider::execute;
 use coldstandby_engine::{Action, Clock, Failover, Options, Ordering};
-use coldstandby_sim::run_ready;
 use coldstandby_sim::scenario::{article_group, article_region};
 
 struct Measured {
@@ -41,7 +40,7 @@ fn one_failover(seed: u64, ordering: Ordering) -> Measured {
         match action {
             Action::Call(call) => {
                 calls += 1;
-                let result = run_ready(execute(&region, &call));
+                let result = region.run(execute(&region, &call));
                 let now = region.now();
                 let started = Instant::now();
                 failover.on_result(now, result);

@@ -33,7 +33,11 @@ impl Level {
     }
 
     fn has_token(&self) -> bool {
-        self.milli >= 1000
+        self.has_tokens(1)
+    }
+
+    fn has_tokens(&self, count: u64) -> bool {
+        self.milli >= count.saturating_mul(1000)
     }
 
     fn take(&mut self) {
@@ -90,9 +94,10 @@ impl Default for Ec2Buckets {
 }
 
 impl Ec2Buckets {
-    /// Admit `call` at `now`, taking its tokens, or refuse it (EC2's `RequestLimitExceeded`)
-    /// taking none: a request and, for start and stop, one instance.
-    pub fn admit(&mut self, call: &Call, now: Timestamp) -> bool {
+    /// Admit a request of `call`s at `now`, taking its tokens, or refuse it (EC2's
+    /// `RequestLimitExceeded`) taking none: one request and, for start and stop, one token per
+    /// instance it names.
+    pub fn admit(&mut self, call: &Call, instances: u64, now: Timestamp) -> bool {
         let (request, resource) = match call {
             Call::Describe { .. } => (&mut self.describe, None),
             Call::Start { .. } => (&mut self.start_requests, Some(&mut self.instances_started)),
@@ -123,11 +128,13 @@ impl Ec2Buckets {
         if let Some(resource) = resource.as_deref_mut() {
             resource.settle(now);
         }
-        let room = request.has_token() && resource.as_deref().is_none_or(Level::has_token);
+        let room = request.has_token() && resource.as_deref().is_none_or(|level| level.has_tokens(instances));
         if room {
             request.take();
             if let Some(resource) = resource {
-                resource.take();
+                for _ in 0..instances {
+                    resource.take();
+                }
             }
         }
         room
@@ -154,11 +161,11 @@ mod tests {
         let now = Timestamp::from_unix_millis(1_000_000);
         let mut buckets = Ec2Buckets::default();
         for _ in 0..5 {
-            assert!(buckets.admit(&start_call(), now));
+            assert!(buckets.admit(&start_call(), 1, now));
         }
-        assert!(!buckets.admit(&start_call(), now), "the request bucket is empty");
-        assert!(!buckets.admit(&start_call(), now + Duration::from_millis(499)));
-        assert!(buckets.admit(&start_call(), now + token_interval(2)));
+        assert!(!buckets.admit(&start_call(), 1, now), "the request bucket is empty");
+        assert!(!buckets.admit(&start_call(), 1, now + Duration::from_millis(499)));
+        assert!(buckets.admit(&start_call(), 1, now + token_interval(2)));
     }
 
     #[test]
@@ -167,11 +174,11 @@ mod tests {
         let mut buckets = Ec2Buckets::default();
         let describe = Call::Describe { instances: Vec::new() };
         for _ in 0..100 {
-            assert!(buckets.admit(&describe, now));
+            assert!(buckets.admit(&describe, 1, now));
         }
         for _ in 0..10 {
-            assert!(!buckets.admit(&describe, now));
+            assert!(!buckets.admit(&describe, 1, now));
         }
-        assert!(buckets.admit(&describe, now + token_interval(20)), "one token after 50 ms, not owed");
+        assert!(buckets.admit(&describe, 1, now + token_interval(20)), "one token after 50 ms, not owed");
     }
 }

@@ -36,6 +36,11 @@ pub struct RegionFaults {
     /// The call takes `latency_spike_ms` longer.
     pub latency_spike: f64,
     pub latency_spike_ms: u64,
+    /// A start or stop naming several instances passes over one in a wrong state (leaving it
+    /// as it is) instead of refusing the whole request. AWS does not say which it does: the
+    /// region models both readings.
+    #[serde(default)]
+    pub wrong_state_spares_batch: bool,
 }
 
 /// The oldest answer the stale-describe fault serves unless told otherwise.

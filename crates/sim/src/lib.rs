@@ -11,21 +11,7 @@ pub mod network;
 pub mod region;
 pub mod scenario;
 pub mod sweep;
-
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+pub mod zones;
 
 pub use model::{CapacityShortage, InstanceFaults, SimInstance, Span, Timings, Transition};
 pub use region::{CallRecord, RegionFaults, SimRegion};
-
-/// Run a future that never waits (anything driven by the simulated region) to completion.
-/// Panics if it does wait: that would mean real I/O or a real timer crept into a simulation.
-pub fn run_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut context = Context::from_waker(Waker::noop());
-    match future.as_mut().poll(&mut context) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("a simulated run waited on something outside the simulation"),
-    }
-}

@@ -3,6 +3,9 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
@@ -18,11 +21,17 @@ use crate::faults::{
 };
 use crate::model::{SimInstance, Timings, Transition};
 use crate::network::{Instances, Network, TrafficChange};
+use crate::zones::{no_answer, ZoneAnswer, HANG};
+pub use crate::zones::{ImpairedCalls, Impairment};
 
-/// One API call as the region received it, for tests and invariant checks.
+/// One API call as the region received it, for tests and invariant checks. A request naming
+/// several instances is recorded as one call per instance, with the same `request`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallRecord {
     pub at: Timestamp,
+    /// Which request it was part of (counted from 0 in the region's life).
+    #[serde(default)]
+    pub request: u64,
     pub call: Call,
     /// The error code, if the call failed.
     pub error: Option<String>,
@@ -32,14 +41,14 @@ pub struct CallRecord {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Inner {
+pub(crate) struct Inner {
     now: Timestamp,
     #[serde(skip, default = "default_rng")]
-    rng: fastrand::Rng,
+    pub(crate) rng: fastrand::Rng,
     seed: u64,
     timings: Timings,
     faults: RegionFaults,
-    instances: BTreeMap<InstanceId, SimInstance>,
+    pub(crate) instances: BTreeMap<InstanceId, SimInstance>,
     transitions: Vec<Transition>,
     calls: Vec<CallRecord>,
     /// EC2's buckets, as the region counts them (not the engine's client-side model).
@@ -48,6 +57,12 @@ struct Inner {
     /// Routes, records, target groups, addresses and the instances' services.
     #[serde(default)]
     network: Network,
+    /// Availability Zones that do not answer.
+    #[serde(default)]
+    pub(crate) impaired: BTreeMap<String, Impairment>,
+    /// Requests answered so far.
+    #[serde(default)]
+    requests: u64,
 }
 
 fn default_rng() -> fastrand::Rng {
@@ -56,12 +71,39 @@ fn default_rng() -> fastrand::Rng {
 
 /// A deterministic simulated EC2 region. Same seed and same calls, same answers, byte for byte.
 ///
-/// It implements the engine's [`Provider`] (the EC2 calls) and [`Clock`] (sleeping jumps the
-/// virtual clock). Its futures never wait: drive it with [`crate::run_ready`].
+/// It implements the engine's [`Provider`] (the EC2 calls) and [`Clock`] (the virtual clock).
+/// A call is answered when it is made and its answer arrives after the call's latency; a sleep
+/// lasts until the virtual clock reaches its end. Drive its futures with [`SimRegion::run`],
+/// which moves the clock from one wake-up to the next, so calls in flight together overlap.
 #[derive(Debug)]
 pub struct SimRegion {
     inner: RefCell<Inner>,
+    /// The ends of the sleeps pending in the future [`SimRegion::run`] drives.
+    wakeups: RefCell<Vec<Timestamp>>,
 }
+
+/// A sleep on the virtual clock: pending until [`SimRegion::run`] moves the clock to its end.
+#[derive(Debug)]
+pub struct Sleep<'a> {
+    region: &'a SimRegion,
+    until: Timestamp,
+}
+
+impl Future for Sleep<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.region.now() >= self.until {
+            return Poll::Ready(());
+        }
+        self.region.wakeups.borrow_mut().push(self.until);
+        Poll::Pending
+    }
+}
+
+/// Upper bound on the wake-ups of one simulated run: each moves the clock forward, so this only
+/// turns a run that never ends into a panic.
+const MAX_WAKEUPS: u64 = 1_000_000_000;
 
 impl SimRegion {
     /// An empty region whose clock reads `start`.
@@ -77,8 +119,45 @@ impl SimRegion {
             calls: Vec::new(),
             buckets: Ec2Buckets::default(),
             network: Network::default(),
+            impaired: BTreeMap::new(),
+            requests: 0,
         };
-        Self { inner: RefCell::new(inner) }
+        Self { inner: RefCell::new(inner), wakeups: RefCell::new(Vec::new()) }
+    }
+
+    /// Run `future` to completion in virtual time: whenever it waits, move the clock to the
+    /// earliest end of a sleep it waits on. Panics if it waits on anything else (real I/O or a
+    /// real timer in a simulation).
+    pub fn run<F: Future>(&self, future: F) -> F::Output {
+        let mut future = pin!(future);
+        let mut context = Context::from_waker(Waker::noop());
+        for _ in 0..MAX_WAKEUPS {
+            self.wakeups.borrow_mut().clear();
+            if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+                return output;
+            }
+            let next = self.wakeups.borrow().iter().copied().min();
+            let next = next.expect("a simulated run waited on something outside the simulation");
+            self.advance_to(next);
+        }
+        panic!("a simulated run woke {MAX_WAKEUPS} times without finishing");
+    }
+
+    /// From now on, `zone` does not answer (see [`Impairment`]).
+    pub fn impair_zone(&self, zone: &str, calls: ImpairedCalls) {
+        let mut inner = self.inner.borrow_mut();
+        let since = inner.now;
+        inner.impaired.insert(zone.to_owned(), Impairment { calls, since });
+    }
+
+    /// `zone` answers again.
+    pub fn restore_zone(&self, zone: &str) {
+        self.inner.borrow_mut().impaired.remove(zone);
+    }
+
+    /// The zones that do not answer now.
+    pub fn impaired_zones(&self) -> Vec<String> {
+        self.inner.borrow().impaired.keys().cloned().collect()
     }
 
     /// Add an instance. Panics if the id is taken (a scenario bug).
@@ -192,28 +271,58 @@ impl SimRegion {
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         let mut inner: Inner = serde_json::from_str(text)?;
         inner.rng = fastrand::Rng::with_seed(inner.seed ^ inner.now.unix_millis());
-        Ok(Self { inner: RefCell::new(inner) })
+        Ok(Self { inner: RefCell::new(inner), wakeups: RefCell::new(Vec::new()) })
     }
 
-    /// Answer one call at the current time, then let the call's latency pass.
-    fn call<T>(
+    /// Answer one request at the current time: one call, or one call per instance it names.
+    /// Returns the answer and when it arrives (after the call's latency; much later for a call
+    /// into a zone that hangs).
+    fn request<T>(
         &self,
-        call: Call,
+        calls: Vec<Call>,
         answer: impl FnOnce(&mut Inner) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
+    ) -> (Result<T, ApiError>, Timestamp) {
         let mut inner = self.inner.borrow_mut();
         let now = inner.now;
         inner.advance_to(now);
-        let fault = inner.injected_fault(&call);
+        let request = inner.requests;
+        inner.requests += 1;
+        let first = calls.first().expect("a request makes at least one call");
+        let impaired = inner.impaired_answer(&calls);
+        let fault = match &impaired {
+            Some(_) => None,
+            None => inner.injected_fault(first, calls.len() as u64),
+        };
         let bucket_exceeded = fault.as_ref().is_some_and(|error| error.message == BUCKET_EXCEEDED);
-        let result = fault.map_or_else(|| answer(&mut inner), Err);
+        let hangs = matches!(impaired, Some(ZoneAnswer::Hang));
+        let result = match impaired {
+            Some(ZoneAnswer::Fail(error)) => Err(error),
+            Some(ZoneAnswer::Hang) => Err(no_answer()),
+            None => fault.map_or_else(|| answer(&mut inner), Err),
+        };
         let error = result.as_ref().err().map(|error| error.code.clone());
-        inner.calls.push(CallRecord { at: now, call, error, bucket_exceeded });
+        for call in calls {
+            let record = CallRecord { at: now, request, call, error: error.clone(), bucket_exceeded };
+            inner.calls.push(record);
+        }
         let mut latency = inner.timings.api_latency.sample(&mut inner.rng);
         if inner.faults.latency_spike > 0.0 && inner.rng.f64() < inner.faults.latency_spike {
             latency += Duration::from_millis(inner.faults.latency_spike_ms);
         }
-        inner.advance_to(now + latency);
+        if hangs {
+            latency = HANG;
+        }
+        (result, now + latency)
+    }
+
+    /// Answer a request at the current time, and wait for the answer to arrive.
+    async fn answered<T>(
+        &self,
+        calls: Vec<Call>,
+        answer: impl FnOnce(&mut Inner) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let (result, arrives_at) = self.request(calls, answer);
+        self.sleep_until(arrives_at).await;
         result
     }
 }
@@ -296,8 +405,9 @@ impl Inner {
         self.transitions.push(Transition { at, instance: id.clone(), from, to });
     }
 
-    /// A region-wide fault for this call, if one strikes; otherwise the request buckets.
-    fn injected_fault(&mut self, call: &Call) -> Option<ApiError> {
+    /// A region-wide fault for this call, if one strikes; otherwise the request buckets (for a
+    /// request naming `instances` instances).
+    fn injected_fault(&mut self, call: &Call, instances: u64) -> Option<ApiError> {
         if matches!(call, Call::Probe { probe: Probe::Tcp { .. } | Probe::Http { .. }, .. }) {
             // A probe over the network calls no API: its failures are failed probes.
             return None;
@@ -318,7 +428,7 @@ impl Inner {
             ));
         }
         let now = self.now;
-        if !self.buckets.admit(call, now) {
+        if !self.buckets.admit(call, instances, now) {
             return Some(ApiError::new(ErrorKind::Throttled, "RequestLimitExceeded", BUCKET_EXCEEDED));
         }
         None
@@ -470,6 +580,113 @@ impl Inner {
         }
     }
 
+    /// Why EC2 would refuse to start `id` now, without changing anything.
+    fn start_refusal(&self, id: &InstanceId) -> Option<ApiError> {
+        let Some(instance) = self.visible(id) else { return Some(not_found(id)) };
+        if instance.faults.denied {
+            return Some(denied(id, "ec2:StartInstances"));
+        }
+        if instance.faults.start_unsupported {
+            return Some(ApiError::new(ErrorKind::Invalid, "UnsupportedOperation", format!("The instance '{id}' cannot be started: its instance type is not supported in this Availability Zone.")));
+        }
+        match instance.state {
+            InstanceState::Stopping | InstanceState::ShuttingDown | InstanceState::Terminated => {
+                Some(incorrect_state(id, "is not in a state from which it can be started."))
+            }
+            InstanceState::Stopped
+                if instance
+                    .faults
+                    .capacity_shortage
+                    .is_some_and(|shortage| shortage.is_short_at(self.now)) =>
+            {
+                Some(ApiError::new(
+                    ErrorKind::Capacity,
+                    "InsufficientInstanceCapacity",
+                    format!(
+                        "We currently do not have sufficient capacity in the Availability Zone {}.",
+                        instance.availability_zone
+                    ),
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Why EC2 would refuse to stop `id` now, without changing anything.
+    fn stop_refusal(&self, id: &InstanceId) -> Option<ApiError> {
+        let Some(instance) = self.visible(id) else { return Some(not_found(id)) };
+        if instance.faults.denied {
+            return Some(denied(id, "ec2:StopInstances"));
+        }
+        match instance.state {
+            InstanceState::Pending => {
+                Some(incorrect_state(id, "cannot be stopped as it has never reached the 'running' state."))
+            }
+            InstanceState::ShuttingDown | InstanceState::Terminated => {
+                Some(incorrect_state(id, "is not in a state from which it can be stopped."))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a request naming `count` instances passes over one in a wrong state (and leaves
+    /// it as it is) instead of refusing whole: AWS does not say which it does.
+    fn spares_wrong_state(&self, count: usize) -> bool {
+        count > 1 && self.faults.wrong_state_spares_batch
+    }
+
+    /// `StartInstances` for several instances: refused whole for one id it cannot find, one it
+    /// may not start, capacity, or (unless the region spares them) one in a wrong state.
+    fn start_many(&mut self, ids: &[InstanceId]) -> Result<(), ApiError> {
+        let spare = self.spares_wrong_state(ids.len());
+        if let Some(refusal) = ids
+            .iter()
+            .filter_map(|id| self.start_refusal(id))
+            .find(|refusal| !(spare && refusal.kind == ErrorKind::WrongState))
+        {
+            return Err(refusal);
+        }
+        let mut lost = Ok(());
+        let startable: Vec<&InstanceId> = ids.iter().filter(|id| self.start_refusal(id).is_none()).collect();
+        for id in startable {
+            if let Err(error) = self.start(id) {
+                lost = Err(error);
+            }
+        }
+        lost
+    }
+
+    /// `StopInstances` for several instances, refused whole as `start_many` is.
+    fn stop_many(&mut self, ids: &[InstanceId], force: bool) -> Result<(), ApiError> {
+        let spare = self.spares_wrong_state(ids.len());
+        if let Some(refusal) = ids
+            .iter()
+            .filter_map(|id| self.stop_refusal(id))
+            .find(|refusal| !(spare && refusal.kind == ErrorKind::WrongState))
+        {
+            return Err(refusal);
+        }
+        let stoppable: Vec<&InstanceId> = ids.iter().filter(|id| self.stop_refusal(id).is_none()).collect();
+        for id in stoppable {
+            self.stop(id, force)?;
+        }
+        Ok(())
+    }
+
+    /// `CreateTags` on several instances: refused whole for one id it cannot find or may not tag.
+    fn set_tags_many(&mut self, ids: &[InstanceId], tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+        for id in ids {
+            let Some(instance) = self.visible(id) else { return Err(not_found(id)) };
+            if instance.faults.denied {
+                return Err(denied(id, "ec2:CreateTags"));
+            }
+        }
+        for id in ids {
+            self.set_tags(id, tags)?;
+        }
+        Ok(())
+    }
+
     fn set_tags(&mut self, id: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
         self.visible(id).ok_or_else(|| not_found(id))?;
         let (now, lag) = (self.now, Duration::from_millis(self.faults.tag_lag_ms));
@@ -509,20 +726,30 @@ impl Instances for Inner {
 impl Provider for SimRegion {
     async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
         let call = Call::Describe { instances: instances.to_vec() };
-        self.call(call, |inner| Ok(inner.describe(instances)))
+        self.answered(vec![call], |inner| Ok(inner.describe(instances))).await
     }
 
-    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
-        self.call(Call::Start { instance: instance.clone() }, |inner| inner.start(instance))
+    async fn start(&self, instances: &[InstanceId]) -> Result<(), ApiError> {
+        let calls = instances.iter().map(|instance| Call::Start { instance: instance.clone() }).collect();
+        self.answered(calls, |inner| inner.start_many(instances)).await
     }
 
-    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
-        self.call(Call::Stop { instance: instance.clone(), force }, |inner| inner.stop(instance, force))
+    async fn stop(&self, instances: &[InstanceId], force: bool) -> Result<(), ApiError> {
+        let calls =
+            instances.iter().map(|instance| Call::Stop { instance: instance.clone(), force }).collect();
+        self.answered(calls, |inner| inner.stop_many(instances, force)).await
     }
 
-    async fn set_tags(&self, instance: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
-        let call = Call::SetTags { instance: instance.clone(), tags: tags.clone() };
-        self.call(call, |inner| inner.set_tags(instance, tags))
+    async fn set_tags(
+        &self,
+        instances: &[InstanceId],
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        let calls = instances
+            .iter()
+            .map(|instance| Call::SetTags { instance: instance.clone(), tags: tags.clone() })
+            .collect();
+        self.answered(calls, |inner| inner.set_tags_many(instances, tags)).await
     }
 
     async fn probe(
@@ -533,7 +760,7 @@ impl Provider for SimRegion {
     ) -> Result<ProbeResult, ApiError> {
         let call =
             Call::Probe { instance: instance.clone(), address: address.to_owned(), probe: probe.clone() };
-        self.call(call, |inner| Ok(inner.network.probe(&*inner, instance, probe, inner.now)))
+        self.answered(vec![call], |inner| Ok(inner.network.probe(&*inner, instance, probe, inner.now))).await
     }
 
     async fn read_clients(
@@ -547,18 +774,20 @@ impl Provider for SimRegion {
             desired: desired.clone(),
             change: change.map(str::to_owned),
         };
-        self.call(call, |inner| inner.network.read(&*inner, mover, desired, change, inner.now))
+        self.answered(vec![call], |inner| inner.network.read(&*inner, mover, desired, change, inner.now))
+            .await
     }
 
     async fn move_clients(&self, change: &Change) -> Result<Option<String>, ApiError> {
         let call = Call::MoveClients { change: change.clone() };
-        self.call(call, |inner| {
+        self.answered(vec![call], |inner| {
             let now = inner.now;
             let mut network = std::mem::take(&mut inner.network);
             let result = network.change(&*inner, change, now);
             inner.network = network;
             result
         })
+        .await
     }
 }
 
@@ -567,7 +796,7 @@ impl Clock for SimRegion {
         self.inner.borrow().now
     }
 
-    async fn sleep_until(&self, until: Timestamp) {
-        self.advance_to(until);
+    fn sleep_until(&self, until: Timestamp) -> impl Future<Output = ()> {
+        Sleep { region: self, until }
     }
 }

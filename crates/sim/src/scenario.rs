@@ -20,7 +20,6 @@ use serde::Serialize;
 use crate::metrics::CpuMetric;
 use crate::model::{SimInstance, Timings, Transition};
 use crate::region::SimRegion;
-use crate::run_ready;
 
 /// The article's primary (EC2-1).
 pub const PRIMARY: &str = "i-0a1b2c3d4e5f60718";
@@ -273,7 +272,7 @@ pub fn run_article(setup: ArticleSetup, observer: &mut impl Observer) -> Article
     };
     let options = Options { trigger: format!("alarm {ALARM}"), seed: setup.seed, ..Options::default() };
     let failover = Failover::new(group.clone(), options, alarm_at);
-    let report = run_ready(driver::run(failover, &region, &region, observer));
+    let report = region.run(driver::run(failover, &region, &region, observer));
     let transitions = pair_transitions(&region.transitions(), &report);
     let rto = rto_breakdown(failure_at, alarm_at, &report, &region.transitions());
     ArticleRun {

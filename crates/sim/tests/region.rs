@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use coldstandby_engine::{ErrorKind, InstanceId, InstanceState, Provider, Role, Timestamp};
-use coldstandby_sim::{run_ready, CapacityShortage, RegionFaults, SimInstance, SimRegion, Timings};
+use coldstandby_sim::{CapacityShortage, RegionFaults, SimInstance, SimRegion, Timings};
 
 const START: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
 
@@ -30,14 +30,14 @@ fn a_capacity_shortage_for_good_survives_saving_and_loading_the_region() {
     region.with_instance(&instance, |i, _| i.faults.capacity_shortage = Some(CapacityShortage::ForGood));
     let loaded = SimRegion::from_json(&region.to_json()).unwrap();
     loaded.advance(Duration::from_secs(86_400));
-    let error = run_ready(loaded.start(&instance)).unwrap_err();
+    let error = loaded.run(loaded.start(std::slice::from_ref(&instance))).unwrap_err();
     assert_eq!(error.kind, ErrorKind::Capacity, "{error:?}");
 }
 
 #[test]
 fn stale_answers_show_past_states_but_never_older_than_the_configured_age() {
     let (region, instance) = one(InstanceState::Running);
-    run_ready(region.stop(&instance, true)).unwrap();
+    region.run(region.stop(std::slice::from_ref(&instance), true)).unwrap();
     let (stopped_at, _) = region.instance(&instance).unwrap().next.expect("the stop is under way");
     region.set_faults(RegionFaults {
         stale_describe: 1.0,
@@ -47,12 +47,12 @@ fn stale_answers_show_past_states_but_never_older_than_the_configured_age() {
     // Just after the stop completes, some answers still show it stopping; 10 s later none do.
     region.advance_to(stopped_at + Duration::from_millis(500));
     let states: Vec<InstanceState> = (0..50)
-        .map(|_| run_ready(region.describe(std::slice::from_ref(&instance))).unwrap()[0].state)
+        .map(|_| region.run(region.describe(std::slice::from_ref(&instance))).unwrap()[0].state)
         .collect();
     assert!(states.contains(&InstanceState::Stopping), "{states:?}");
     region.advance_to(stopped_at + Duration::from_secs(11));
     for _ in 0..50 {
-        let answer = run_ready(region.describe(std::slice::from_ref(&instance))).unwrap();
+        let answer = region.run(region.describe(std::slice::from_ref(&instance))).unwrap();
         assert_eq!(answer[0].state, InstanceState::Stopped);
     }
 }
@@ -65,7 +65,7 @@ fn partial_answers_leave_out_some_instances() {
         region.add_instance(SimInstance::new(instance.clone(), "ap-northeast-1a", InstanceState::Stopped));
     }
     region.set_faults(RegionFaults { partial_describe: 1.0, ..RegionFaults::default() });
-    let sizes: Vec<usize> = (0..20).map(|_| run_ready(region.describe(&ids)).unwrap().len()).collect();
+    let sizes: Vec<usize> = (0..20).map(|_| region.run(region.describe(&ids)).unwrap().len()).collect();
     assert!(sizes.iter().any(|size| *size > 0 && *size < ids.len()), "{sizes:?}");
 }
 
@@ -74,9 +74,9 @@ fn a_tag_write_shows_in_answers_only_after_its_lag() {
     let (region, instance) = one(InstanceState::Running);
     region.set_faults(RegionFaults { tag_lag_ms: 5_000, ..RegionFaults::default() });
     let tags = BTreeMap::from([("coldstandby:role".to_owned(), "active".to_owned())]);
-    run_ready(region.set_tags(&instance, &tags)).unwrap();
+    region.run(region.set_tags(std::slice::from_ref(&instance), &tags)).unwrap();
     let shown = |region: &SimRegion| {
-        Role::recorded_in(&run_ready(region.describe(std::slice::from_ref(&instance))).unwrap()[0].tags)
+        Role::recorded_in(&region.run(region.describe(std::slice::from_ref(&instance))).unwrap()[0].tags)
     };
     assert_eq!(shown(&region), None, "visible at once");
     assert_eq!(
@@ -92,7 +92,7 @@ fn a_tag_write_shows_in_answers_only_after_its_lag() {
 fn an_unsupported_start_is_refused_as_invalid_for_that_instance() {
     let (region, instance) = one(InstanceState::Stopped);
     region.with_instance(&instance, |i, _| i.faults.start_unsupported = true);
-    let error = run_ready(region.start(&instance)).unwrap_err();
+    let error = region.run(region.start(std::slice::from_ref(&instance))).unwrap_err();
     assert_eq!((error.kind, error.code.as_str()), (ErrorKind::Invalid, "UnsupportedOperation"));
     assert_eq!(region.instance(&instance).unwrap().state, InstanceState::Stopped);
 }
@@ -105,18 +105,21 @@ fn a_terminated_instance_drops_out_of_answers_and_calls_find_nothing() {
     });
     region.set_faults(RegionFaults { purge_terminated_after_ms: 60_000, ..RegionFaults::default() });
     region.advance(Duration::from_secs(30));
-    let answer = run_ready(region.describe(std::slice::from_ref(&instance))).unwrap();
+    let answer = region.run(region.describe(std::slice::from_ref(&instance))).unwrap();
     assert_eq!(answer[0].state, InstanceState::Terminated, "still returned a while");
     region.advance(Duration::from_secs(60));
-    assert!(run_ready(region.describe(std::slice::from_ref(&instance))).unwrap().is_empty());
-    assert_eq!(run_ready(region.stop(&instance, true)).unwrap_err().kind, ErrorKind::NotFound);
+    assert!(region.run(region.describe(std::slice::from_ref(&instance))).unwrap().is_empty());
+    assert_eq!(
+        region.run(region.stop(std::slice::from_ref(&instance), true)).unwrap_err().kind,
+        ErrorKind::NotFound
+    );
 }
 
 #[test]
 fn a_forced_stop_on_an_impaired_host_never_finishes() {
     let (region, instance) = one(InstanceState::Running);
     region.with_instance(&instance, |i, _| i.faults.forced_stop_hangs = true);
-    run_ready(region.stop(&instance, true)).unwrap();
+    region.run(region.stop(std::slice::from_ref(&instance), true)).unwrap();
     region.advance(Duration::from_secs(3_600));
     assert_eq!(region.instance(&instance).unwrap().state, InstanceState::Stopping);
 }

@@ -10,6 +10,7 @@
 mod calls;
 mod clients;
 mod complete;
+mod driving;
 mod fence;
 mod observe;
 mod phase;
@@ -27,7 +28,6 @@ use crate::clients::{Change, Mover, Probe, ProbeResult};
 use crate::group::{FenceMode, GroupSpec, Ordering, WhenNotReady};
 use crate::instance::{InstanceId, InstanceState, Observation};
 use crate::provider::{ApiError, Call, ErrorKind, Reply, CALL_TIMEOUT};
-use crate::rate_limit::RateLimiter;
 use crate::report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report};
 use crate::tags::Role;
 use crate::time::Timestamp;
@@ -163,7 +163,8 @@ pub struct Failover {
     options: Options,
     phase: Phase,
     rng: fastrand::Rng,
-    limiter: RateLimiter,
+    /// Until when the driver had no request token for this run's last call.
+    token_wait_until: Option<Timestamp>,
     started_at: Timestamp,
     deadline: Timestamp,
     events: Vec<Event>,
@@ -222,7 +223,7 @@ impl Failover {
         let mut failover = Self {
             phase: Phase::Observing,
             rng: fastrand::Rng::with_seed(options.seed),
-            limiter: RateLimiter::new(),
+            token_wait_until: None,
             started_at: now,
             deadline,
             events: Vec::new(),
@@ -333,26 +334,13 @@ impl Failover {
             None => None,
         };
         if let Some(queued) = next {
-            match self.limiter.try_take(&queued.call, now) {
-                Ok(()) => {
-                    *self.calls.entry(queued.call.operation()).or_default() += 1;
-                    let call = queued.call.clone();
-                    let time_left = self.retries_until().max(now + Duration::from_secs(1));
-                    self.answer_by = Some((now + CALL_TIMEOUT).min(time_left));
-                    self.call_sent_at = Some(now);
-                    self.in_flight = Some(queued);
-                    return Action::Call(call);
-                }
-                Err(token_at) => {
-                    // Put a mutating call back; a describe is simply made again when due.
-                    if !matches!(queued.call, Call::Describe { .. }) {
-                        self.queue.insert(0, Queued { not_before: token_at, ..queued });
-                    } else {
-                        self.next_observe_at = token_at;
-                    }
-                    return Action::Sleep { until: token_at, waiting_for: WaitingFor::RequestToken };
-                }
-            }
+            *self.calls.entry(queued.call.operation()).or_default() += 1;
+            let call = queued.call.clone();
+            let time_left = self.retries_until().max(now + Duration::from_secs(1));
+            self.answer_by = Some((now + CALL_TIMEOUT).min(time_left));
+            self.call_sent_at = Some(now);
+            self.in_flight = Some(queued);
+            return Action::Call(call);
         }
 
         let until = Timer::ALL
@@ -360,7 +348,11 @@ impl Failover {
             .filter_map(|timer| self.timer(timer))
             .min()
             .expect("a failover that is not finished always has a timer set");
-        Action::Sleep { until, waiting_for: self.waiting_for() }
+        let waiting_for = match self.token_wait_until {
+            Some(at) if now < at => WaitingFor::RequestToken,
+            _ => self.waiting_for(),
+        };
+        Action::Sleep { until, waiting_for }
     }
 
     /// When `timer` fires, if it is set. While closing, only queued calls wake the run.

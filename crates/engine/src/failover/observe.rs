@@ -14,11 +14,19 @@ pub(super) struct Seen {
     /// The run's start, or this run's latest start or stop request on it (accepted, or sent
     /// without an answer): answers from before `DESCRIBE_STALENESS` after it may predate it.
     changed_at: Timestamp,
+    /// Since when describes naming it have failed while others answered, and the last error.
+    pub(super) unobservable: Option<(Timestamp, ApiError)>,
 }
 
 impl Seen {
     pub(super) fn new(run_started_at: Timestamp) -> Self {
-        Self { observation: None, observed_at: None, absent_since: None, changed_at: run_started_at }
+        Self {
+            observation: None,
+            observed_at: None,
+            absent_since: None,
+            changed_at: run_started_at,
+            unobservable: None,
+        }
     }
 
     /// This run asked EC2 to change the instance's state at `at`.
@@ -47,7 +55,14 @@ impl Failover {
     /// Take in one describe result: note what changed, and what went missing.
     /// `asked_at` is when the describe was sent: what the answer shows may be that much older
     /// than its arrival, on top of its staleness.
-    pub(super) fn observe(&mut self, now: Timestamp, asked_at: Timestamp, observations: Vec<Observation>) {
+    /// `failed`: members a describe could not be asked about (their zone failed it).
+    pub(super) fn observe(
+        &mut self,
+        now: Timestamp,
+        asked_at: Timestamp,
+        observations: Vec<Observation>,
+        failed: BTreeMap<InstanceId, ApiError>,
+    ) {
         let mut by_id: BTreeMap<InstanceId, Observation> = observations
             .into_iter()
             .filter(|observation| self.seen.contains_key(&observation.instance))
@@ -57,6 +72,7 @@ impl Failover {
             let seen = self.seen.get_mut(&member).expect("every member has an entry");
             match by_id.remove(&member) {
                 Some(observation) => {
+                    seen.unobservable = None;
                     let previous = seen.state();
                     let state = observation.state;
                     seen.absent_since = None;
@@ -67,8 +83,21 @@ impl Failover {
                     }
                 }
                 None => {
-                    if seen.absent_since.is_none() {
+                    let newly_absent = seen.absent_since.is_none();
+                    if newly_absent {
                         seen.absent_since = Some(now);
+                    }
+                    if let Some(error) = failed.get(&member) {
+                        let first = seen.unobservable.is_none();
+                        let since = seen.unobservable.as_ref().map_or(now, |(since, _)| *since);
+                        seen.unobservable = Some((since, error.clone()));
+                        if first {
+                            let zone = seen.observation.as_ref().map(|o| o.availability_zone.clone());
+                            let zone = zone.or_else(|| self.spec.zone_of(&member).map(str::to_owned));
+                            let error = error.to_string();
+                            self.emit(now, EventKind::Unobservable { instance: member, zone, error });
+                        }
+                    } else if newly_absent {
                         self.emit(now, EventKind::NotVisible { instance: member });
                     }
                 }

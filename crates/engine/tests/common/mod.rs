@@ -10,7 +10,7 @@ use coldstandby_engine::{
     Call, EventKind, Failover, Failure, GroupSpec, InstanceId, InstanceState, Options, Ordering, Outcome,
     Provider, Report, Role, Timestamp,
 };
-use coldstandby_sim::{run_ready, SimInstance, SimRegion, Timings};
+use coldstandby_sim::{SimInstance, SimRegion, Timings};
 
 pub const PRIMARY: &str = "i-0000000000000000a";
 pub const FIRST: &str = "i-0000000000000000b";
@@ -38,7 +38,7 @@ pub fn group(ordering: Ordering) -> GroupSpec {
 
 pub fn run_on<P: Provider>(provider: &P, clock: &SimRegion, spec: GroupSpec, options: Options) -> Report {
     let failover = Failover::new(spec, options, coldstandby_engine::Clock::now(clock));
-    run_ready(driver::run(failover, provider, clock, &mut Quiet))
+    clock.run(driver::run(failover, provider, clock, &mut Quiet))
 }
 
 pub fn run(region: &SimRegion, spec: GroupSpec) -> Report {

@@ -15,15 +15,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use coldstandby_engine::budget;
 use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
-use coldstandby_engine::provider::execute;
+use std::ops::ControlFlow;
+
+use coldstandby_engine::driver::{self, Driven, Quiet};
+use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::{
-    Action, ApiError, Clock, EventKind, Failover, Failure, GroupSpec, InstanceId, InstanceState, Observation,
+    ApiError, Clock, EventKind, Failover, Failure, GroupSpec, InstanceId, InstanceState, Observation,
     Options, Outcome, Provider, Report, Timestamp, WhenNotReady,
 };
 use serde::Serialize;
 
 use crate::region::SimRegion;
-use crate::run_ready;
 use invariants::{Checker, Violation};
 use scenario::{FaultKind, Scenario, RETRY_AFTER};
 
@@ -139,14 +141,18 @@ impl Provider for ScenarioProvider<'_> {
         }
         Ok(answer)
     }
-    async fn start(&self, instance: &InstanceId) -> Result<(), ApiError> {
-        self.region.start(instance).await
+    async fn start(&self, instances: &[InstanceId]) -> Result<(), ApiError> {
+        self.region.start(instances).await
     }
-    async fn stop(&self, instance: &InstanceId, force: bool) -> Result<(), ApiError> {
-        self.region.stop(instance, force).await
+    async fn stop(&self, instances: &[InstanceId], force: bool) -> Result<(), ApiError> {
+        self.region.stop(instances, force).await
     }
-    async fn set_tags(&self, instance: &InstanceId, tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
-        self.region.set_tags(instance, tags).await
+    async fn set_tags(
+        &self,
+        instances: &[InstanceId],
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        self.region.set_tags(instances, tags).await
     }
     async fn probe(
         &self,
@@ -239,6 +245,17 @@ struct SettleCheck {
     cut_off: bool,
 }
 
+/// Why a trigger's run was stopped before it finished.
+#[derive(Clone, Copy, Debug)]
+enum Cut {
+    /// The controller crashed after this many steps.
+    Crashed { after_steps: u64 },
+    /// Lambda ended the invocation at its timeout.
+    InvocationEnded,
+    /// The run took more steps than any run can.
+    Hung,
+}
+
 /// How long the region runs on its own before a finished trigger is judged again: longer than a
 /// start accepted late takes to boot, and than a stop takes to complete.
 const SETTLE: std::time::Duration = std::time::Duration::from_secs(600);
@@ -270,16 +287,66 @@ impl Run<'_> {
             deadline: Some(began + invocation_timeout.saturating_sub(budget::DEADLINE_MARGIN)),
             ..Options::default()
         };
-        let mut failover = Failover::new(spec.clone(), options, self.region.now());
+        let failover = Failover::new(spec.clone(), options, self.region.now());
         let deadline = failover.deadline();
+        // Driven as the product drives it (a fleet of one), with the invariants judged after
+        // every step and a crash or the invocation's end able to strike between any two.
+        let fleet = Fleet::new(vec![failover], Zones::default(), self.region.now());
         self.checker.start_trigger(spec.ordering);
-        for step in 1..=MAX_STEPS_PER_TRIGGER {
-            let now = self.region.now();
+        let mut step = 0;
+        let mut cut = None;
+        let (region, scenario, checker, ends, locks) =
+            (&self.region, self.scenario, &mut self.checker, &mut self.ends, &self.locks);
+        let hook = |fleet: &Fleet, now: Timestamp| {
+            if step > 0 {
+                let events = fleet.failovers().next().expect("a fleet of one").events();
+                check(checker, region, scenario, events);
+                if concurrent_after == Some(step) {
+                    // A concurrent delivery: the lock is held, so it must do nothing.
+                    let busy = locks.try_lock(&spec.name).is_err();
+                    assert!(busy, "the group's lock is held during a run");
+                    ends.record(region, scenario, TriggerEnd::Busy);
+                }
+                if crash_after == Some(step) {
+                    cut = Some(Cut::Crashed { after_steps: step });
+                    return ControlFlow::Break(());
+                }
+            }
             if now >= invocation_ends {
+                cut = Some(Cut::InvocationEnded);
+                return ControlFlow::Break(());
+            }
+            if step >= MAX_STEPS_PER_TRIGGER {
+                cut = Some(Cut::Hung);
+                return ControlFlow::Break(());
+            }
+            step += 1;
+            region.set_faults(scenario.faults_at(now));
+            ControlFlow::Continue(())
+        };
+        let driven = self.region.run(driver::drive(fleet, &provider, &self.region, &mut Quiet, hook));
+        let fleet = match driven {
+            Driven::Finished(mut reports) => {
+                let report = reports.remove(0);
+                self.judge_finished(spec, began, deadline, report);
+                return;
+            }
+            Driven::Stopped(fleet) => fleet,
+        };
+        let now = self.region.now();
+        match cut.expect("a stopped run says why") {
+            Cut::Crashed { after_steps } => {
+                self.ends.record(&self.region, self.scenario, TriggerEnd::Crashed { after_steps });
+            }
+            Cut::Hung => {
+                self.checker.hung(now, MAX_STEPS_PER_TRIGGER);
+                self.ends.record(&self.region, self.scenario, TriggerEnd::Hung);
+            }
+            Cut::InvocationEnded => {
                 // What the run started is the retry's to adopt; judged like a failed run's. Once
                 // its fence held, the standby it was last bringing up may stay (it would have
                 // been promoted had the invocation lasted).
-                let events = failover.events();
+                let events = fleet.failovers().next().expect("a fleet of one").events();
                 let fenced = events.iter().any(|e| matches!(e.kind, EventKind::Fenced { .. }));
                 let kept = events.iter().rev().filter(|_| fenced).find_map(|e| match &e.kind {
                     EventKind::StartRequested { instance } => Some(instance.clone()),
@@ -293,86 +360,48 @@ impl Run<'_> {
                     cut_off: true,
                 });
                 self.settled_after = now + SETTLE;
-                let events = failover.events().to_vec();
+                let events = events.to_vec();
                 self.ends.record(&self.region, self.scenario, TriggerEnd::TimedOut { events });
-                return;
-            }
-            self.region.set_faults(self.scenario.faults_at(now));
-            let action = failover.poll(now);
-            match action {
-                Action::Call(call) => {
-                    let result = run_ready(execute(&provider, &call));
-                    failover.on_result(self.region.now(), result);
-                }
-                Action::Sleep { until, .. } => self.region.advance_to(until),
-                Action::Finished => {
-                    let report = failover.into_report();
-                    check(&mut self.checker, &self.region, self.scenario, &report.events);
-                    self.checker.after_trigger(&self.region, &report, deadline);
-                    // A throttling burst during the run can hide, for tens of seconds, what the
-                    // region did: this invariant judges only runs that could see.
-                    let throttled =
-                        self.scenario.bursts.iter().any(|b| b.from < report.finished_at && b.until > began);
-                    if !throttled {
-                        self.checker.promotes_when_possible(
-                            &self.region,
-                            spec,
-                            &self.scenario.timings,
-                            began,
-                            &report,
-                        );
-                    }
-                    let active = match &report.outcome {
-                        Outcome::FailedOver { to, .. } | Outcome::AlreadyActive { active: to } => {
-                            Some(to.clone())
-                        }
-                        Outcome::Planned { .. } | Outcome::Failed { .. } => None,
-                    };
-                    self.checker.single_live(&self.region, report.finished_at, active.as_ref());
-                    if let Some(active) = &active {
-                        self.checker.traffic_to_active_only(&self.region, report.finished_at, active);
-                    }
-                    self.settled_after = report.finished_at + SETTLE;
-                    // A failed run may keep the member it last promoted, once its fence held.
-                    let fenced = report.events.iter().any(|e| matches!(e.kind, EventKind::Fenced { .. }));
-                    // Unless it failed its readiness checks and the group stops such a member.
-                    let stopped_unready = spec.when_not_ready == WhenNotReady::Stop
-                        && matches!(&report.outcome, Outcome::Failed { failure: Failure::NotReady { .. } });
-                    let kept = report.events.iter().rev().find_map(|e| match &e.kind {
-                        EventKind::Promoted { instance } if fenced && !stopped_unready => {
-                            Some(instance.clone())
-                        }
-                        _ => None,
-                    });
-                    self.pending_check = Some(SettleCheck {
-                        active,
-                        failed: matches!(report.outcome, Outcome::Failed { .. }),
-                        started: self.started_since(began),
-                        kept,
-                        cut_off: false,
-                    });
-                    self.ends.record(
-                        &self.region,
-                        self.scenario,
-                        TriggerEnd::Finished { report: Box::new(report) },
-                    );
-                    return;
-                }
-            }
-            check(&mut self.checker, &self.region, self.scenario, failover.events());
-            if concurrent_after == Some(step) {
-                // A concurrent delivery: the lock is held, so it must do nothing.
-                let busy = self.locks.try_lock(&spec.name).is_err();
-                assert!(busy, "the group's lock is held during a run");
-                self.ends.record(&self.region, self.scenario, TriggerEnd::Busy);
-            }
-            if crash_after == Some(step) {
-                self.ends.record(&self.region, self.scenario, TriggerEnd::Crashed { after_steps: step });
-                return;
             }
         }
-        self.checker.hung(self.region.now(), MAX_STEPS_PER_TRIGGER);
-        self.ends.record(&self.region, self.scenario, TriggerEnd::Hung);
+    }
+
+    /// Judge a run that finished: its report against the region, then what it leaves behind.
+    fn judge_finished(&mut self, spec: &GroupSpec, began: Timestamp, deadline: Timestamp, report: Report) {
+        check(&mut self.checker, &self.region, self.scenario, &report.events);
+        self.checker.after_trigger(&self.region, &report, deadline);
+        // A throttling burst during the run can hide, for tens of seconds, what the
+        // region did: this invariant judges only runs that could see.
+        let throttled = self.scenario.bursts.iter().any(|b| b.from < report.finished_at && b.until > began);
+        if !throttled {
+            self.checker.promotes_when_possible(&self.region, spec, &self.scenario.timings, began, &report);
+        }
+        let active = match &report.outcome {
+            Outcome::FailedOver { to, .. } | Outcome::AlreadyActive { active: to } => Some(to.clone()),
+            Outcome::Planned { .. } | Outcome::Failed { .. } => None,
+        };
+        self.checker.single_live(&self.region, report.finished_at, active.as_ref());
+        if let Some(active) = &active {
+            self.checker.traffic_to_active_only(&self.region, report.finished_at, active);
+        }
+        self.settled_after = report.finished_at + SETTLE;
+        // A failed run may keep the member it last promoted, once its fence held.
+        let fenced = report.events.iter().any(|e| matches!(e.kind, EventKind::Fenced { .. }));
+        // Unless it failed its readiness checks and the group stops such a member.
+        let stopped_unready = spec.when_not_ready == WhenNotReady::Stop
+            && matches!(&report.outcome, Outcome::Failed { failure: Failure::NotReady { .. } });
+        let kept = report.events.iter().rev().find_map(|e| match &e.kind {
+            EventKind::Promoted { instance } if fenced && !stopped_unready => Some(instance.clone()),
+            _ => None,
+        });
+        self.pending_check = Some(SettleCheck {
+            active,
+            failed: matches!(report.outcome, Outcome::Failed { .. }),
+            started: self.started_since(began),
+            kept,
+            cut_off: false,
+        });
+        self.ends.record(&self.region, self.scenario, TriggerEnd::Finished { report: Box::new(report) });
     }
 
     /// The instances the region started (moved into pending) since `from`: whatever the caller

@@ -304,6 +304,8 @@ pub fn generate(seed: u64) -> Scenario {
         readiness: Vec::new(),
         movers: Vec::new(),
         when_not_ready: coldstandby_engine::WhenNotReady::default(),
+        when_unobservable: coldstandby_engine::WhenUnobservable::default(),
+        placement: std::collections::BTreeMap::new(),
     };
 
     let mut spec = spec;

@@ -60,7 +60,6 @@ mod tests {
 
     use super::*;
     use crate::model::{SimInstance, Timings};
-    use crate::run_ready;
 
     fn id(text: &str) -> InstanceId {
         text.parse().unwrap()
@@ -91,7 +90,7 @@ mod tests {
             network_interface: "eni-0000000b".to_owned(),
             create: false,
         };
-        run_ready(region.move_clients(&change)).unwrap();
+        region.run(region.move_clients(&change)).unwrap();
         checker.no_traffic_before_fence(&region);
         checker.traffic_to_active_only(&region, Timestamp::from_unix_millis(2_000_000), &id("i-0000000a"));
         let names: Vec<&str> = checker.violations.iter().map(|v| v.invariant).collect();

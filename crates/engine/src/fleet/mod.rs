@@ -1,0 +1,420 @@
+//! The fleet: every group that is failing over, stepped together, with their calls merged. EC2's
+//! request limits are per account and Region, so a thousand groups fail over as fast as one only
+//! if they share requests: one describe round per poll for all of them (one request per
+//! Availability Zone and per [`MAX_IDS_PER_REQUEST`] ids), starts, stops and tag writes merged by
+//! zone and kind, and one set of request buckets. A merged request refused for one instance is
+//! asked again in halves until every instance has its own answer; each group's [`Failover`] sees
+//! only its own instances' results.
+//!
+//! Like `Failover` it reads no clock and makes no call: [`Fleet::poll`] says what to send and
+//! when to wake, [`Fleet::on_answer`] takes what came back. One group alone is a fleet of one.
+
+mod request;
+mod round;
+mod zones;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+pub use request::{Answer, Request, MAX_IDS_PER_REQUEST};
+pub use zones::Zones;
+
+use crate::backoff::Backoff;
+use crate::driver::Observer;
+use crate::failover::{Action, Failover, WaitingFor};
+use crate::instance::{InstanceId, Observation};
+use crate::provider::{ApiError, Call, ErrorKind, Reply};
+use crate::rate_limit::{Bucket, RateLimiter};
+use crate::report::Report;
+use crate::time::Timestamp;
+use request::MergeKey;
+use round::Round;
+
+/// How many describe requests a second the fleet allows itself: half the filtered-describe
+/// bucket's refill, leaving the rest to movers' reads and to other tools in the account.
+const DESCRIBES_PER_SECOND: u64 = 10;
+
+/// One request sent, as the driver makes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    pub id: u64,
+    pub request: Request,
+    /// Abandon it (a transient failure: it may have happened) if no answer came by then.
+    pub answer_by: Timestamp,
+}
+
+/// What to do after a poll.
+#[derive(Debug, Default)]
+pub struct Poll {
+    /// Requests to send now.
+    pub send: Vec<Outgoing>,
+    /// Poll again then, if no answer comes first (None: only an answer can change anything).
+    pub wake_at: Option<Timestamp>,
+}
+
+/// Requests by operation, for reports and benchmarks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FleetStats {
+    /// Requests sent, by operation.
+    pub requests: BTreeMap<&'static str, u64>,
+    /// Requests EC2 refused with `RequestLimitExceeded`.
+    pub throttled: u64,
+    /// Merged requests refused and asked again in halves.
+    pub splits: u64,
+}
+
+#[derive(Debug)]
+struct Run {
+    failover: Failover,
+    /// Its call is with the fleet: queued for a round, or sent.
+    busy: bool,
+    answer_by: Option<Timestamp>,
+    /// Events already passed to the observer.
+    reported: usize,
+    /// Its latest sleep, and the last one passed to the observer.
+    sleep: Option<(Timestamp, WaitingFor)>,
+    last_wait: Option<(Timestamp, WaitingFor)>,
+}
+
+/// One instance's share of a merged request.
+#[derive(Clone, Debug)]
+struct Part {
+    run: usize,
+    instance: InstanceId,
+}
+
+#[derive(Debug)]
+enum Sent {
+    /// One request of the describe round in flight, for one zone (None: zone not known yet).
+    Round {
+        request: Request,
+        zone: Option<String>,
+    },
+    Merged {
+        request: Request,
+        parts: Vec<Part>,
+    },
+    Single {
+        run: usize,
+    },
+}
+
+/// Many groups' failovers, stepped together.
+#[derive(Debug)]
+pub struct Fleet {
+    runs: Vec<Run>,
+    limiter: RateLimiter,
+    zones: Zones,
+    poll_interval: Duration,
+    /// Runs with nothing at the fleet, by when they next need a poll.
+    idle: BTreeSet<(Timestamp, usize)>,
+    /// Runs polled or answered since the observer last heard.
+    touched: BTreeSet<usize>,
+    sent: BTreeMap<u64, Sent>,
+    /// Halves of refused merged requests, to send at the next poll.
+    resend: Vec<(Request, Vec<Part>)>,
+    round: Option<Round>,
+    /// Runs whose describe waits for the round in flight to end.
+    next_round: Vec<usize>,
+    next_id: u64,
+    stats: FleetStats,
+    /// Throttled answers in a row, by bucket: how long the next hold lasts.
+    throttled_in_a_row: BTreeMap<Bucket, u32>,
+    /// The jitter of those holds.
+    rng: fastrand::Rng,
+}
+
+impl Fleet {
+    /// A fleet of these failovers (built at `now`), with what is known of their zones. Their
+    /// poll interval stretches, if need be, so the describe rounds stay within
+    /// `DESCRIBES_PER_SECOND`.
+    pub fn new(failovers: Vec<Failover>, mut zones: Zones, now: Timestamp) -> Self {
+        assert!(!failovers.is_empty(), "a fleet needs at least one failover");
+        for failover in &failovers {
+            zones.hint(failover.spec().placement.iter().map(|(member, placement)| (member, &placement.zone)));
+        }
+        let mut members = BTreeSet::new();
+        for failover in &failovers {
+            members.extend(failover.spec().members());
+        }
+        let mut by_zone: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+        for member in &members {
+            *by_zone.entry(zones.zone_of(member)).or_default() += 1;
+        }
+        let requests: usize = by_zone.values().map(|count| count.div_ceil(MAX_IDS_PER_REQUEST)).sum();
+        let round_every = Duration::from_millis(1000 * requests as u64 / DESCRIBES_PER_SECOND);
+        let runs: Vec<Run> = failovers
+            .into_iter()
+            .map(|mut failover| {
+                failover.stretch_poll_interval(round_every);
+                Run { failover, busy: false, answer_by: None, reported: 0, sleep: None, last_wait: None }
+            })
+            .collect();
+        let poll_interval = runs.iter().map(|run| run.failover.poll_interval()).max().unwrap_or_default();
+        let seed = runs[0].failover.seed() ^ 0x00f1_ee75;
+        Self {
+            idle: (0..runs.len()).map(|index| (now, index)).collect(),
+            touched: (0..runs.len()).collect(),
+            runs,
+            limiter: RateLimiter::new(),
+            zones,
+            poll_interval,
+            sent: BTreeMap::new(),
+            resend: Vec::new(),
+            round: None,
+            next_round: Vec::new(),
+            next_id: 0,
+            stats: FleetStats::default(),
+            throttled_in_a_row: BTreeMap::new(),
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    /// Every run finished and nothing is in flight.
+    pub fn is_finished(&self) -> bool {
+        self.sent.is_empty() && self.runs.iter().all(|run| run.failover.is_finished())
+    }
+
+    pub fn stats(&self) -> &FleetStats {
+        &self.stats
+    }
+
+    /// What the fleet knows of zones now (learned from answers).
+    pub fn zones(&self) -> &Zones {
+        &self.zones
+    }
+
+    /// The runs, in the order given.
+    pub fn failovers(&self) -> impl Iterator<Item = &Failover> {
+        self.runs.iter().map(|run| &run.failover)
+    }
+
+    /// Every run's report, in the order given. Panics if the fleet has not finished.
+    pub fn into_reports(self) -> Vec<Report> {
+        assert!(self.is_finished(), "into_reports before the fleet finished");
+        self.runs.into_iter().map(|run| run.failover.into_report()).collect()
+    }
+
+    /// What to send at `now`, and when to poll again.
+    pub fn poll(&mut self, now: Timestamp) -> Poll {
+        let mut describing = Vec::new();
+        let mut merged: BTreeMap<MergeKey, Vec<Part>> = BTreeMap::new();
+        let mut singles = Vec::new();
+        let due: Vec<(Timestamp, usize)> = self.idle.range(..=(now, usize::MAX)).copied().collect();
+        for entry in due {
+            self.idle.remove(&entry);
+            self.poll_run(entry.1, now, &mut describing, &mut merged, &mut singles);
+        }
+        if !describing.is_empty() {
+            // Bring together the observations due within a poll interval: one round for all.
+            let soon = now + self.poll_interval;
+            let upcoming: Vec<(Timestamp, usize)> = self.idle.range(..=(soon, usize::MAX)).copied().collect();
+            for entry in upcoming {
+                if self.runs[entry.1].failover.observe_early(now, soon) {
+                    self.idle.remove(&entry);
+                    self.poll_run(entry.1, now, &mut describing, &mut merged, &mut singles);
+                }
+            }
+        }
+        let mut send = Vec::new();
+        self.next_round.append(&mut describing);
+        if self.round.is_none() && !self.next_round.is_empty() {
+            let runs = std::mem::take(&mut self.next_round);
+            self.start_round(now, runs, &mut send);
+        }
+        self.send_round_splits(now, &mut send);
+        for (key, parts) in merged {
+            for chunk in parts.chunks(MAX_IDS_PER_REQUEST) {
+                let request = key.request(chunk.iter().map(|part| part.instance.clone()).collect());
+                self.send_merged(now, request, chunk.to_vec(), &mut send);
+            }
+        }
+        for (request, parts) in std::mem::take(&mut self.resend) {
+            self.send_merged(now, request, parts, &mut send);
+        }
+        for (run, call) in singles {
+            self.send_single(now, run, call, &mut send);
+        }
+        let wake_at = self.idle.first().map(|(at, _)| *at);
+        Poll { send, wake_at }
+    }
+
+    /// Take in the answer to request `id` at `now` (a timeout is a transient error).
+    pub fn on_answer(&mut self, now: Timestamp, id: u64, result: Result<Answer, ApiError>) {
+        let sent = self.sent.remove(&id).expect("an answer to a request that was sent");
+        self.note_throttling(now, &sent, &result);
+        match sent {
+            Sent::Single { run } => {
+                let result = result.map(|answer| match answer {
+                    Answer::Single(reply) => reply,
+                    other => unreachable!("a single call answered with {other:?}"),
+                });
+                self.deliver(now, run, result);
+            }
+            Sent::Merged { request, parts } => match result {
+                Ok(_) => {
+                    for part in parts {
+                        self.deliver(now, part.run, Ok(Reply::Done));
+                    }
+                }
+                Err(error) if parts.len() > 1 && !error.kind.is_retryable() => {
+                    // EC2 refuses a whole request for one id or state: ask again in halves, so
+                    // every instance gets its own answer.
+                    self.stats.splits += 1;
+                    let (first, second) = parts.split_at(parts.len() / 2);
+                    for half in [first, second] {
+                        let ids = half.iter().map(|part| part.instance.clone()).collect();
+                        self.resend.push((request.with_instances(ids), half.to_vec()));
+                    }
+                }
+                Err(error) => {
+                    for part in parts {
+                        self.deliver(now, part.run, Err(error.clone()));
+                    }
+                }
+            },
+            Sent::Round { request, zone } => self.on_round_answer(now, request, zone, result),
+        }
+    }
+
+    /// Pass every new event and changed wait to `observer`.
+    pub fn report(&mut self, now: Timestamp, observer: &mut impl Observer) {
+        for index in std::mem::take(&mut self.touched) {
+            let run = &mut self.runs[index];
+            let group = run.failover.spec().name.clone();
+            for event in &run.failover.events()[run.reported..] {
+                observer.on_event(&group, event);
+            }
+            run.reported = run.failover.events().len();
+            if run.busy || run.failover.is_finished() {
+                continue;
+            }
+            if run.sleep.is_some() && run.sleep != run.last_wait {
+                let (until, waiting_for) = run.sleep.clone().expect("checked above");
+                observer.on_wait(&group, now, until, &waiting_for);
+                run.last_wait = run.sleep.clone();
+            }
+        }
+    }
+
+    fn poll_run(
+        &mut self,
+        index: usize,
+        now: Timestamp,
+        describing: &mut Vec<usize>,
+        merged: &mut BTreeMap<MergeKey, Vec<Part>>,
+        singles: &mut Vec<(usize, Call)>,
+    ) {
+        self.touched.insert(index);
+        let run = &mut self.runs[index];
+        assert!(!run.busy, "a run is polled while its call is with the fleet");
+        match run.failover.poll(now) {
+            Action::Call(call) => {
+                run.busy = true;
+                run.sleep = None;
+                run.answer_by = Some(run.failover.answer_by());
+                let zone = call.instance().and_then(|instance| self.zones.zone_of(instance));
+                match (&call, MergeKey::of(&call, zone)) {
+                    (Call::Describe { .. }, _) => describing.push(index),
+                    (_, Some((key, instance))) => {
+                        merged.entry(key).or_default().push(Part { run: index, instance })
+                    }
+                    (_, None) => singles.push((index, call)),
+                }
+            }
+            Action::Sleep { until, waiting_for } => {
+                run.sleep = Some((until, waiting_for));
+                self.idle.insert((until, index));
+            }
+            Action::Finished => {}
+        }
+    }
+
+    /// A new request id, recorded as `sent`.
+    fn record(&mut self, request: &Request, sent: Sent) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        *self.stats.requests.entry(request.operation()).or_default() += 1;
+        self.sent.insert(id, sent);
+        id
+    }
+
+    /// The earliest time any of `runs` must have its answer by (at least a second from now).
+    fn answer_by(&self, now: Timestamp, runs: impl IntoIterator<Item = usize>) -> Timestamp {
+        let earliest = runs.into_iter().filter_map(|run| self.runs[run].answer_by).min();
+        earliest.unwrap_or(now).max(now + Duration::from_secs(1))
+    }
+
+    fn send_merged(&mut self, now: Timestamp, request: Request, parts: Vec<Part>, send: &mut Vec<Outgoing>) {
+        let (request_bucket, instance_bucket) = request.buckets();
+        let wanted: Vec<(Bucket, u64)> =
+            request_bucket.map(|b| (b, 1)).into_iter().chain(instance_bucket).collect();
+        if let Err(at) = self.limiter.try_take_all(&wanted, now) {
+            for part in parts {
+                self.defer(now, part.run, at);
+            }
+            return;
+        }
+        let answer_by = self.answer_by(now, parts.iter().map(|part| part.run));
+        let id = self.record(&request, Sent::Merged { request: request.clone(), parts });
+        send.push(Outgoing { id, request, answer_by });
+    }
+
+    fn send_single(&mut self, now: Timestamp, run: usize, call: Call, send: &mut Vec<Outgoing>) {
+        if let Err(at) = self.limiter.try_take(&call, now) {
+            self.defer(now, run, at);
+            return;
+        }
+        let request = Request::Single(call);
+        let answer_by = self.answer_by(now, [run]);
+        let id = self.record(&request, Sent::Single { run });
+        send.push(Outgoing { id, request, answer_by });
+    }
+
+    /// EC2's buckets are the account's, shared with other callers: after a throttled answer the
+    /// whole fleet leaves that bucket alone for a jittered, growing while.
+    fn note_throttling(&mut self, now: Timestamp, sent: &Sent, result: &Result<Answer, ApiError>) {
+        let request = match sent {
+            Sent::Round { request, .. } | Sent::Merged { request, .. } => request,
+            Sent::Single { .. } => match result {
+                Err(error) if error.kind == ErrorKind::Throttled => {
+                    self.stats.throttled += 1;
+                    return; // the run backs off on its own; its bucket is not known here
+                }
+                _ => return,
+            },
+        };
+        let Some(bucket) = request.buckets().0 else { return };
+        match result {
+            Err(error) if error.kind == ErrorKind::Throttled => {
+                self.stats.throttled += 1;
+                let in_a_row = self.throttled_in_a_row.entry(bucket).or_default();
+                let delay = Backoff::API.delay(*in_a_row, &mut self.rng);
+                *in_a_row += 1;
+                self.limiter.hold(bucket, now + delay);
+            }
+            Ok(_) => {
+                self.throttled_in_a_row.remove(&bucket);
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn deliver(&mut self, now: Timestamp, index: usize, result: Result<Reply, ApiError>) {
+        let run = &mut self.runs[index];
+        run.failover.on_result(now, result);
+        run.busy = false;
+        run.answer_by = None;
+        self.idle.insert((now, index));
+        self.touched.insert(index);
+    }
+
+    fn defer(&mut self, now: Timestamp, index: usize, until: Timestamp) {
+        let run = &mut self.runs[index];
+        run.failover.defer(now, until);
+        run.busy = false;
+        run.answer_by = None;
+        self.idle.insert((until, index));
+        self.touched.insert(index);
+    }
+}
