@@ -72,7 +72,17 @@ pub fn describe(kind: &EventKind) -> (&'static str, String, String) {
             instance.to_string(),
             format!("not stopped after {}: forcing the stop", millis_as_seconds(*waited_ms)),
         ),
-        EventKind::Fenced { instances } => ("fenced", list(instances), "confirmed stopped".to_owned()),
+        EventKind::Isolated { instance, subnet, network_acl } => (
+            "isolated",
+            instance.to_string(),
+            format!("{subnet} moved onto {network_acl} (deny-all), read back"),
+        ),
+        EventKind::Fenced { instances, cut_off } if cut_off.is_empty() => {
+            ("fenced", list(instances), "confirmed stopped".to_owned())
+        }
+        EventKind::Fenced { instances, cut_off } => {
+            ("fenced", list(instances), format!("confirmed stopped or cut off ({} cut off)", list(cut_off)))
+        }
         EventKind::StartRequested { instance } => {
             ("start", instance.to_string(), "StartInstances accepted".to_owned())
         }

@@ -11,6 +11,7 @@ pub mod failover;
 pub mod fleet;
 pub mod group;
 pub mod instance;
+pub mod isolation;
 pub mod lock;
 pub mod provider;
 pub mod rate_limit;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
 use crate::instance::{InstanceId, Observation};
+use crate::isolation::SubnetAcl;
 
 /// The longest one provider call may take, answer or not: a provider gives up on a call (and
 /// reports it as transient: it may have happened) after this long. Deadlines are sized with it.
@@ -71,6 +72,20 @@ pub trait Provider {
     /// Make one change; returns the change's id when the mechanism has one to follow.
     fn move_clients(&self, change: &Change) -> impl Future<Output = Result<Option<String>, ApiError>> {
         let refusal = unsupported(change.operation());
+        async move { Err(refusal) }
+    }
+
+    /// `DescribeNetworkAcls` for the ACL `subnet` is associated with.
+    fn read_network_acl(&self, subnet: &str) -> impl Future<Output = Result<SubnetAcl, ApiError>> {
+        let _ = subnet;
+        let refusal = unsupported("DescribeNetworkAcls");
+        async move { Err(refusal) }
+    }
+
+    /// `ReplaceNetworkAclAssociation`: move the subnet of `association` onto `network_acl`.
+    fn isolate(&self, association: &str, network_acl: &str) -> impl Future<Output = Result<(), ApiError>> {
+        let _ = (association, network_acl);
+        let refusal = unsupported("ReplaceNetworkAclAssociation");
         async move { Err(refusal) }
     }
 }
@@ -179,6 +194,16 @@ pub enum Call {
     MoveClients {
         change: Change,
     },
+    /// Which network ACL a subnet is on (to cut off a member whose zone does not answer).
+    ReadNetworkAcl {
+        subnet: String,
+    },
+    /// Move a subnet onto the quarantine network ACL.
+    Isolate {
+        subnet: String,
+        association: String,
+        network_acl: String,
+    },
 }
 
 impl Call {
@@ -202,13 +227,18 @@ impl Call {
                 Mover::ElasticIp(_) => "DescribeAddresses",
             },
             Self::MoveClients { change } => change.operation(),
+            Self::ReadNetworkAcl { .. } => "DescribeNetworkAcls",
+            Self::Isolate { .. } => "ReplaceNetworkAclAssociation",
         }
     }
 
     /// The one instance a mutating call touches.
     pub fn instance(&self) -> Option<&InstanceId> {
         match self {
-            Self::Describe { .. } | Self::ReadClients { .. } => None,
+            Self::Describe { .. }
+            | Self::ReadClients { .. }
+            | Self::ReadNetworkAcl { .. }
+            | Self::Isolate { .. } => None,
             Self::Start { instance }
             | Self::Stop { instance, .. }
             | Self::SetTags { instance, .. }
@@ -234,6 +264,7 @@ pub enum Reply {
     Moved {
         change: Option<String>,
     },
+    NetworkAcl(SubnetAcl),
 }
 
 /// Make one call on a provider.
@@ -258,6 +289,10 @@ pub async fn execute<P: Provider>(provider: &P, call: &Call) -> Result<Reply, Ap
         }
         Call::MoveClients { change } => {
             provider.move_clients(change).await.map(|change| Reply::Moved { change })
+        }
+        Call::ReadNetworkAcl { subnet } => provider.read_network_acl(subnet).await.map(Reply::NetworkAcl),
+        Call::Isolate { association, network_acl, .. } => {
+            provider.isolate(association, network_acl).await.map(|()| Reply::Done)
         }
     }
 }

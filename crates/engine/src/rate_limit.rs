@@ -77,6 +77,8 @@ impl Bucket {
                 Mover::Dns(_) => Self::Route53,
                 Mover::TargetGroup(_) => Self::LoadBalancing,
             },
+            Call::ReadNetworkAcl { .. } => Self::DescribeFiltered,
+            Call::Isolate { .. } => Self::Mutating,
             Call::MoveClients { change } => match change {
                 Change::Route { .. } | Change::DisableSourceDestCheck { .. } | Change::Associate { .. } => {
                     Self::Mutating

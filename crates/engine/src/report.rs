@@ -61,9 +61,19 @@ pub enum EventKind {
         instance: InstanceId,
         waited_ms: u64,
     },
-    /// Every member that could serve is confirmed stopped (or terminated).
+    /// A member that could not be observed was cut off: its subnet is on the quarantine
+    /// network ACL, as read back.
+    Isolated {
+        instance: InstanceId,
+        subnet: String,
+        network_acl: String,
+    },
+    /// Every member that could serve is confirmed stopped (or terminated), or cut off.
     Fenced {
         instances: Vec<InstanceId>,
+        /// Those of them cut off rather than seen stopped (their zone did not answer).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        cut_off: Vec<InstanceId>,
     },
     StartRequested {
         instance: InstanceId,
@@ -149,6 +159,7 @@ impl EventKind {
             Self::Planned { .. } => "planned",
             Self::StopRequested { .. } => "stop-requested",
             Self::FenceEscalated { .. } => "fence-escalated",
+            Self::Isolated { .. } => "isolated",
             Self::Fenced { .. } => "fenced",
             Self::StartRequested { .. } => "start-requested",
             Self::StandbySkipped { .. } => "standby-skipped",
@@ -173,6 +184,7 @@ impl EventKind {
             Self::Observed { instance, .. }
             | Self::NotVisible { instance }
             | Self::Unobservable { instance, .. }
+            | Self::Isolated { instance, .. }
             | Self::StopRequested { instance, .. }
             | Self::FenceEscalated { instance, .. }
             | Self::StartRequested { instance }
@@ -380,7 +392,7 @@ mod tests {
         let kinds = [
             EventKind::NotVisible { instance: instance.clone() },
             EventKind::StopRequested { instance: instance.clone(), force: true },
-            EventKind::Fenced { instances: vec![instance.clone()] },
+            EventKind::Fenced { instances: vec![instance.clone()], cut_off: Vec::new() },
             EventKind::RolledBack { instance },
         ];
         for kind in kinds {

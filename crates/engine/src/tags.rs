@@ -13,6 +13,11 @@ pub const ROLE_TAG: &str = "coldstandby:role";
 /// The tag naming the trigger (an alarm event, a manual run) that made the member active.
 pub const TRIGGER_TAG: &str = "coldstandby:trigger";
 
+/// On the active member: the member it replaced. A member cut off because its zone did not
+/// answer keeps its `active` record until its zone answers (its tags cannot be written); this tag
+/// says which of the two records is the newer.
+pub const SUPERSEDES_TAG: &str = "coldstandby:supersedes";
+
 /// EC2 tag values hold at most 256 characters.
 const MAX_TAG_VALUE_CHARS: usize = 256;
 

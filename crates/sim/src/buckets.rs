@@ -113,6 +113,8 @@ impl Ec2Buckets {
                 Mover::Dns(_) => (&mut self.route53_requests, None),
                 Mover::TargetGroup(_) => (&mut self.load_balancing_requests, None),
             },
+            Call::ReadNetworkAcl { .. } => (&mut self.describe, None),
+            Call::Isolate { .. } => (&mut self.mutating_requests, None),
             Call::MoveClients { change } => match change {
                 Change::Record { .. } => (&mut self.route53_requests, None),
                 Change::Register { .. } | Change::Deregister { .. } => {

@@ -3,6 +3,7 @@
 //! engine's `Provider` and `Clock`, so every scenario runs locally, in virtual time, with no AWS
 //! account, and the same seed replays the same run byte for byte.
 
+pub mod acls;
 pub mod buckets;
 pub mod faults;
 pub mod metrics;
@@ -15,3 +16,4 @@ pub mod zones;
 
 pub use model::{CapacityShortage, InstanceFaults, SimInstance, Span, Timings, Transition};
 pub use region::{CallRecord, RegionFaults, SimRegion};
+pub use zones::{ImpairedCalls, Impairment};

@@ -131,6 +131,9 @@ pub struct SimInstance {
     /// Its private address; the region gives each instance its own when it is added.
     #[serde(default)]
     pub address: Option<String>,
+    /// The subnet it lives in, where a scenario says (network ACLs apply by subnet).
+    #[serde(default)]
+    pub subnet: Option<String>,
 }
 
 impl SimInstance {
@@ -148,6 +151,7 @@ impl SimInstance {
             tags_before_write: None,
             terminated_at: None,
             address: None,
+            subnet: None,
         }
     }
 

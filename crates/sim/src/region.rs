@@ -9,11 +9,13 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
+use coldstandby_engine::isolation::SubnetAcl;
 use coldstandby_engine::{
     ApiError, Call, Clock, ErrorKind, InstanceId, InstanceState, Observation, Provider, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::acls::NetworkAcls;
 use crate::buckets::Ec2Buckets;
 pub use crate::faults::RegionFaults;
 use crate::faults::{
@@ -57,6 +59,9 @@ pub(crate) struct Inner {
     /// Routes, records, target groups, addresses and the instances' services.
     #[serde(default)]
     network: Network,
+    /// Subnets' network ACLs.
+    #[serde(default)]
+    acls: NetworkAcls,
     /// Availability Zones that do not answer.
     #[serde(default)]
     pub(crate) impaired: BTreeMap<String, Impairment>,
@@ -120,6 +125,7 @@ impl SimRegion {
             buckets: Ec2Buckets::default(),
             network: Network::default(),
             impaired: BTreeMap::new(),
+            acls: NetworkAcls::default(),
             requests: 0,
         };
         Self { inner: RefCell::new(inner), wakeups: RefCell::new(Vec::new()) }
@@ -141,6 +147,18 @@ impl SimRegion {
             self.advance_to(next);
         }
         panic!("a simulated run woke {MAX_WAKEUPS} times without finishing");
+    }
+
+    /// Change the subnets' network ACLs in place.
+    pub fn with_acls<R>(&self, change: impl FnOnce(&mut NetworkAcls) -> R) -> R {
+        change(&mut self.inner.borrow_mut().acls)
+    }
+
+    /// Whether `instance` is cut off from the network (its subnet is on a deny-all ACL).
+    pub fn is_cut_off(&self, instance: &InstanceId) -> bool {
+        let inner = self.inner.borrow();
+        let subnet = inner.instances.get(instance).and_then(|i| i.subnet.as_deref());
+        subnet.is_some_and(|subnet| inner.acls.is_cut_off(subnet))
     }
 
     /// From now on, `zone` does not answer (see [`Impairment`]).
@@ -788,6 +806,30 @@ impl Provider for SimRegion {
             result
         })
         .await
+    }
+    async fn read_network_acl(&self, subnet: &str) -> Result<SubnetAcl, ApiError> {
+        self.read_acl(subnet).await
+    }
+
+    async fn isolate(&self, association: &str, network_acl: &str) -> Result<(), ApiError> {
+        let subnet = self.inner.borrow().acls.subnet_of(association).unwrap_or_default();
+        let call = Call::Isolate {
+            subnet,
+            association: association.to_owned(),
+            network_acl: network_acl.to_owned(),
+        };
+        self.answered(vec![call], |inner| {
+            let now = inner.now;
+            inner.acls.replace(association, network_acl, now)
+        })
+        .await
+    }
+}
+
+impl SimRegion {
+    async fn read_acl(&self, subnet: &str) -> Result<SubnetAcl, ApiError> {
+        let call = Call::ReadNetworkAcl { subnet: subnet.to_owned() };
+        self.answered(vec![call], |inner| inner.acls.read(subnet)).await
     }
 }
 

@@ -343,7 +343,7 @@ pub fn rto_breakdown(
         .events
         .iter()
         .find_map(|event| match &event.kind {
-            EventKind::Fenced { instances } => Some(instances.clone()),
+            EventKind::Fenced { instances, .. } => Some(instances.clone()),
             _ => None,
         })
         .unwrap_or_default()

@@ -67,6 +67,8 @@ impl Failover {
             (Call::MoveClients { change }, Reply::Moved { change: id }) => {
                 self.on_clients_changed(now, &change, id)
             }
+            (Call::ReadNetworkAcl { .. }, Reply::NetworkAcl(read)) => self.on_network_acl(now, read),
+            (Call::Isolate { subnet, .. }, Reply::Done) => self.reread_network_acl(now, subnet),
             (call, reply) => unreachable!("{} answered with {reply:?}", call.operation()),
         }
     }
@@ -200,6 +202,11 @@ impl Failover {
                 // standby this role may not touch, say): it cannot make two members active.
                 self.call_failed(now, &queued.call, &error, None);
                 self.tag_write_settled(now);
+            }
+            (Call::Isolate { subnet, .. }, ErrorKind::WrongState | ErrorKind::NotFound) => {
+                // The association changed since the read (someone moved the subnet): read again.
+                self.call_failed(now, &queued.call, &error, Some(Duration::ZERO));
+                self.reread_network_acl(now, subnet.clone());
             }
             (Call::MoveClients { change }, ErrorKind::WrongState | ErrorKind::NotFound) => {
                 // What the change replaces moved meanwhile (a compare-and-swap that lost, a

@@ -2,7 +2,7 @@
 //! (readiness, then movers) and record the new active member in the instances' tags.
 
 use super::*;
-use crate::tags::{trigger_tag_value, TRIGGER_TAG};
+use crate::tags::{trigger_tag_value, SUPERSEDES_TAG, TRIGGER_TAG};
 
 impl Failover {
     /// Verify, move clients and record once the fence holds and the standby runs alone.
@@ -23,10 +23,11 @@ impl Failover {
         }
         // Settled answers only: a stale one may show a fenced member still stopping.
         let restarted = self.fence.iter().find(|t| {
-            matches!(
-                self.seen[&t.instance].settled_state(),
-                Some(InstanceState::Pending | InstanceState::Running)
-            )
+            !self.is_isolated(&t.instance)
+                && matches!(
+                    self.seen[&t.instance].settled_state(),
+                    Some(InstanceState::Pending | InstanceState::Running)
+                )
         });
         if let Some(restarted) = restarted {
             // Something outside this run brought a fenced member back: the fence no longer
@@ -69,6 +70,10 @@ impl Failover {
                 // Which trigger made it active: a duplicate delivery of the same alarm event
                 // is recognised from this tag.
                 wanted.insert(TRIGGER_TAG.to_owned(), trigger_tag_value(&self.options.trigger));
+                let replaced = &self.plan.as_ref().expect("recording follows planning").active;
+                if *replaced != target {
+                    wanted.insert(SUPERSEDES_TAG.to_owned(), replaced.to_string());
+                }
             }
             // A member never seen does not exist (or cannot be seen): there is nothing to tag.
             let Some(observation) = &self.seen[&member].observation else { continue };

@@ -14,7 +14,14 @@ impl Failover {
         let mut unconfirmed = false;
         let mut to_stop = Vec::new();
         let mut escalations = Vec::new();
-        for target in &mut self.fence {
+        let isolated: Vec<bool> =
+            self.fence.iter().map(|target| self.is_isolated(&target.instance)).collect();
+        let isolating: Vec<bool> =
+            self.fence.iter().map(|target| self.isolates_instead_of_stopping(&target.instance)).collect();
+        for (index, target) in self.fence.iter_mut().enumerate() {
+            if isolated[index] {
+                continue; // cut off from the network: fenced, whatever it is doing
+            }
             let seen = &self.seen[&target.instance];
             let state = seen.state();
             match state {
@@ -38,7 +45,7 @@ impl Failover {
                     // Someone else's stop (an old EC2 alarm action, say): time it from now.
                     target.stop_requested_at = Some(now);
                 }
-                None if !target.blind_stop_sent && !target.stop_in_flight => {
+                None if !target.blind_stop_sent && !target.stop_in_flight && !isolating[index] => {
                     // Not visible: stopping it anyway costs nothing, but only an observed
                     // `stopped` will ever confirm the fence.
                     target.blind_stop_sent = true;
@@ -71,7 +78,10 @@ impl Failover {
             self.fence_confirmed_at = Some(now);
             self.milestones.fence_confirmed_at = Some(now);
             let instances = self.fence.iter().map(|target| target.instance.clone()).collect();
-            self.emit(now, EventKind::Fenced { instances });
+            let cut_off =
+                isolated.iter().zip(&self.fence).filter(|(cut, _)| **cut).map(|(_, t)| t.instance.clone());
+            let cut_off = cut_off.collect();
+            self.emit(now, EventKind::Fenced { instances, cut_off });
         }
     }
 

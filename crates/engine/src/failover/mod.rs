@@ -12,6 +12,7 @@ mod clients;
 mod complete;
 mod driving;
 mod fence;
+mod isolate;
 mod observe;
 mod phase;
 mod plan;
@@ -21,6 +22,7 @@ mod rollback;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
+pub use isolate::UNOBSERVABLE_GRACE;
 pub use phase::{Phase, Timer, WaitingFor};
 
 use crate::backoff::Backoff;
@@ -110,6 +112,8 @@ struct FenceTarget {
     stop_in_flight: bool,
     /// A stop was sent while the target was not visible (sent once: it may not exist).
     blind_stop_sent: bool,
+    /// Cutting it off, when it cannot be observed and the group isolates such members.
+    isolation: Option<isolate::Isolation>,
 }
 
 /// A duration in whole milliseconds, as events carry it.
@@ -402,8 +406,9 @@ impl Failover {
             let confirmed = |state: Option<InstanceState>| {
                 matches!(state, Some(InstanceState::Stopped | InstanceState::Terminated))
             };
-            let target =
-                self.fence.iter().find(|target| !confirmed(self.seen[&target.instance].settled_state()));
+            let target = self.fence.iter().find(|target| {
+                !confirmed(self.seen[&target.instance].settled_state()) && !self.is_isolated(&target.instance)
+            });
             let Some(target) = target else {
                 // Every target is settled stopped (or left the fence to become the candidate)
                 // since the fence was last advanced: it holds.
@@ -411,7 +416,14 @@ impl Failover {
                 return;
             };
             let (instance, last_state) = (target.instance.clone(), self.seen[&target.instance].state());
-            self.fail(now, Failure::FenceNotConfirmed { instance, last_state });
+            let failure = match &self.seen[&instance].unobservable {
+                Some((_, error)) => {
+                    let zone = self.zone_of(&instance);
+                    Failure::Unobservable { instance, zone, error: error.to_string() }
+                }
+                None => Failure::FenceNotConfirmed { instance, last_state },
+            };
+            self.fail(now, failure);
         } else if now >= self.deadline {
             let waiting_for = self.waiting_for().to_string();
             self.fail(now, Failure::DeadlineExceeded { waiting_for });
@@ -442,6 +454,7 @@ impl Failover {
                 return;
             }
         }
+        self.advance_isolation(now);
         self.advance_fence(now);
         self.advance_abandoned(now);
         if self.phase == Phase::Fencing && self.fence_confirmed_at.is_some() {

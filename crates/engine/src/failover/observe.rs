@@ -92,8 +92,7 @@ impl Failover {
                         let since = seen.unobservable.as_ref().map_or(now, |(since, _)| *since);
                         seen.unobservable = Some((since, error.clone()));
                         if first {
-                            let zone = seen.observation.as_ref().map(|o| o.availability_zone.clone());
-                            let zone = zone.or_else(|| self.spec.zone_of(&member).map(str::to_owned));
+                            let zone = self.zone_of(&member);
                             let error = error.to_string();
                             self.emit(now, EventKind::Unobservable { instance: member, zone, error });
                         }
@@ -103,6 +102,12 @@ impl Failover {
                 }
             }
         }
+    }
+
+    /// The member's zone: from its last observation, else from the configuration.
+    pub(super) fn zone_of(&self, member: &InstanceId) -> Option<String> {
+        let observed = self.seen[member].observation.as_ref().map(|o| o.availability_zone.clone());
+        observed.filter(|zone| !zone.is_empty()).or_else(|| self.spec.zone_of(member).map(str::to_owned))
     }
 
     /// Whether the latest observation of `instance` records it active.
@@ -115,7 +120,9 @@ impl Failover {
     /// stopped or gone (or has not been returned for longer than answers stay stale, after last
     /// being seen gone or never at all).
     pub(super) fn others_settled(&self, target: &InstanceId, now: Timestamp) -> bool {
-        self.seen.iter().filter(|(member, _)| *member != target).all(|(_, seen)| match seen.state() {
+        let mut others =
+            self.seen.iter().filter(|(member, _)| *member != target && !self.is_isolated(member));
+        others.all(|(_, seen)| match seen.state() {
             Some(state) if seen.settled_state().is_none() => state.is_gone(),
             Some(state) => !state.is_live() || state.is_gone(),
             None => {

@@ -2,8 +2,26 @@
 //! standbys to try, in what order.
 
 use super::*;
+use crate::tags::SUPERSEDES_TAG;
 
 impl Failover {
+    /// Of two members recorded active, the one whose record says it superseded the other (a
+    /// member cut off in a zone that did not answer keeps its old record); otherwise all of them.
+    fn newest_records(&self, recorded_active: Vec<InstanceId>) -> Vec<InstanceId> {
+        let supersedes = |member: &InstanceId, other: &InstanceId| {
+            let tags = self.seen[member].observation.as_ref().map(|o| &o.tags);
+            tags.and_then(|tags| tags.get(SUPERSEDES_TAG)).is_some_and(|value| value == other.as_str())
+        };
+        if let [first, second] = recorded_active.as_slice() {
+            match (supersedes(first, second), supersedes(second, first)) {
+                (true, false) => return vec![first.clone()],
+                (false, true) => return vec![second.clone()],
+                _ => {}
+            }
+        }
+        recorded_active
+    }
+
     /// The first observation decides who is active, what to fence and which standbys to try.
     pub(super) fn make_plan(&mut self, now: Timestamp) {
         let members = self.spec.members();
@@ -15,6 +33,7 @@ impl Failover {
             })
             .cloned()
             .collect();
+        let recorded_active = self.newest_records(recorded_active);
         if recorded_active.len() > 1 {
             self.fail(now, Failure::ConflictingRecords { active: recorded_active });
             return;
@@ -110,6 +129,7 @@ impl Failover {
                 force_requested: false,
                 stop_in_flight: false,
                 blind_stop_sent: false,
+                isolation: None,
             })
             .collect();
         self.fence_started_at = Some(now);
@@ -121,7 +141,11 @@ impl Failover {
         // A member to fence that is already `stopping` (an earlier attempt's stop that has not
         // finished, an impaired host) gains little from a parallel start and risks a standby the
         // rollback cannot stop in time (EC2 refuses to stop it while it is pending): fence first.
-        let fence_stuck = plan.fence.iter().any(|(_, state)| *state == Some(InstanceState::Stopping));
+        // Likewise a member that cannot be observed: a standby started beside it could not be
+        // kept until the fence holds, and may never be.
+        let fence_stuck = plan.fence.iter().any(|(member, state)| {
+            *state == Some(InstanceState::Stopping) || self.seen[member].unobservable.is_some()
+        });
         self.enter(match self.spec.ordering {
             Ordering::Parallel if !fence_stuck => Phase::Promoting,
             Ordering::Parallel | Ordering::FenceFirst => Phase::Fencing,

@@ -94,6 +94,10 @@ enum Sent {
         request: Request,
         parts: Vec<Part>,
     },
+    /// One call several runs asked for alike (one subnet's isolation): one answer for all.
+    Shared {
+        runs: Vec<usize>,
+    },
     Single {
         run: usize,
     },
@@ -199,7 +203,7 @@ impl Fleet {
     pub fn poll(&mut self, now: Timestamp) -> Poll {
         let mut describing = Vec::new();
         let mut merged: BTreeMap<MergeKey, Vec<Part>> = BTreeMap::new();
-        let mut singles = Vec::new();
+        let mut singles: Vec<(Vec<usize>, Call)> = Vec::new();
         let due: Vec<(Timestamp, usize)> = self.idle.range(..=(now, usize::MAX)).copied().collect();
         for entry in due {
             self.idle.remove(&entry);
@@ -232,8 +236,8 @@ impl Fleet {
         for (request, parts) in std::mem::take(&mut self.resend) {
             self.send_merged(now, request, parts, &mut send);
         }
-        for (run, call) in singles {
-            self.send_single(now, run, call, &mut send);
+        for (runs, call) in singles {
+            self.send_single(now, runs, call, &mut send);
         }
         let wake_at = self.idle.first().map(|(at, _)| *at);
         Poll { send, wake_at }
@@ -250,6 +254,15 @@ impl Fleet {
                     other => unreachable!("a single call answered with {other:?}"),
                 });
                 self.deliver(now, run, result);
+            }
+            Sent::Shared { runs } => {
+                let result = result.map(|answer| match answer {
+                    Answer::Single(reply) => reply,
+                    other => unreachable!("a shared call answered with {other:?}"),
+                });
+                for run in runs {
+                    self.deliver(now, run, result.clone());
+                }
             }
             Sent::Merged { request, parts } => match result {
                 Ok(_) => {
@@ -303,7 +316,7 @@ impl Fleet {
         now: Timestamp,
         describing: &mut Vec<usize>,
         merged: &mut BTreeMap<MergeKey, Vec<Part>>,
-        singles: &mut Vec<(usize, Call)>,
+        singles: &mut Vec<(Vec<usize>, Call)>,
     ) {
         self.touched.insert(index);
         let run = &mut self.runs[index];
@@ -319,7 +332,14 @@ impl Fleet {
                     (_, Some((key, instance))) => {
                         merged.entry(key).or_default().push(Part { run: index, instance })
                     }
-                    (_, None) => singles.push((index, call)),
+                    // A subnet's isolation, asked by every group with a member in it: once.
+                    (Call::ReadNetworkAcl { .. } | Call::Isolate { .. }, None) => {
+                        match singles.iter_mut().find(|(_, same)| *same == call) {
+                            Some((runs, _)) => runs.push(index),
+                            None => singles.push((vec![index], call)),
+                        }
+                    }
+                    (_, None) => singles.push((vec![index], call)),
                 }
             }
             Action::Sleep { until, waiting_for } => {
@@ -360,14 +380,20 @@ impl Fleet {
         send.push(Outgoing { id, request, answer_by });
     }
 
-    fn send_single(&mut self, now: Timestamp, run: usize, call: Call, send: &mut Vec<Outgoing>) {
+    fn send_single(&mut self, now: Timestamp, runs: Vec<usize>, call: Call, send: &mut Vec<Outgoing>) {
         if let Err(at) = self.limiter.try_take(&call, now) {
-            self.defer(now, run, at);
+            for run in runs {
+                self.defer(now, run, at);
+            }
             return;
         }
         let request = Request::Single(call);
-        let answer_by = self.answer_by(now, [run]);
-        let id = self.record(&request, Sent::Single { run });
+        let answer_by = self.answer_by(now, runs.iter().copied());
+        let sent = match runs.as_slice() {
+            [run] => Sent::Single { run: *run },
+            _ => Sent::Shared { runs },
+        };
+        let id = self.record(&request, sent);
         send.push(Outgoing { id, request, answer_by });
     }
 
@@ -376,7 +402,7 @@ impl Fleet {
     fn note_throttling(&mut self, now: Timestamp, sent: &Sent, result: &Result<Answer, ApiError>) {
         let request = match sent {
             Sent::Round { request, .. } | Sent::Merged { request, .. } => request,
-            Sent::Single { .. } => match result {
+            Sent::Single { .. } | Sent::Shared { .. } => match result {
                 Err(error) if error.kind == ErrorKind::Throttled => {
                     self.stats.throttled += 1;
                     return; // the run backs off on its own; its bucket is not known here

@@ -1,0 +1,190 @@
+//! A primary whose Availability Zone does not answer: `fail-closed` promotes nothing and says
+//! why; `isolate` cuts the primary's subnet off, reads it back, and only then starts a standby;
+//! the fleet's per-zone describes keep the other zones visible; a batch refused for one instance
+//! is split so the others still get their answers. Judged from the simulated region's truth.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use coldstandby_engine::driver::{self, Quiet};
+use coldstandby_engine::fleet::{Fleet, Zones};
+use coldstandby_engine::tags::SUPERSEDES_TAG;
+use coldstandby_engine::{
+    Call, EventKind, Failover, Failure, GroupSpec, InstanceState, Options, Ordering, Outcome, Placement,
+    Role, WhenUnobservable,
+};
+use coldstandby_sim::{ImpairedCalls, SimInstance, SimRegion, Timings};
+use common::*;
+
+const PRIMARY_SUBNET: &str = "subnet-0aaaaaaaaaaaaaaa1";
+const QUARANTINE: &str = "acl-0d0d0d0d0d0d0d0d0";
+
+/// The common group, with each member's zone and subnet known, and its policy.
+fn placed_group(ordering: Ordering, policy: WhenUnobservable) -> GroupSpec {
+    let mut spec = group(ordering);
+    for (member, zone, subnet) in [
+        (PRIMARY, "ap-northeast-1a", PRIMARY_SUBNET),
+        (FIRST, "ap-northeast-1c", "subnet-0ccccccccccccccc1"),
+        (SECOND, "ap-northeast-1d", "subnet-0ddddddddddddddd1"),
+    ] {
+        let placement = Placement { zone: zone.to_owned(), subnet: Some(subnet.to_owned()) };
+        spec.placement.insert(id(member), placement);
+    }
+    spec.when_unobservable = policy;
+    spec
+}
+
+/// The common region with subnets, a deny-all ACL, and zone 1a impaired from the start.
+fn impaired_region(seed: u64, calls: ImpairedCalls) -> SimRegion {
+    let region = region(seed);
+    for (member, subnet) in
+        [(PRIMARY, PRIMARY_SUBNET), (FIRST, "subnet-0ccccccccccccccc1"), (SECOND, "subnet-0ddddddddddddddd1")]
+    {
+        region.with_instance(&id(member), |instance, _| instance.subnet = Some(subnet.to_owned()));
+        region.with_acls(|acls| acls.add_subnet(subnet, "acl-0default0"));
+    }
+    region.with_acls(|acls| acls.add_deny_all(QUARANTINE));
+    region.impair_zone("ap-northeast-1a", calls);
+    region
+}
+
+fn isolate() -> WhenUnobservable {
+    WhenUnobservable::Isolate { network_acl: QUARANTINE.to_owned() }
+}
+
+#[test]
+fn fail_closed_promotes_nothing_and_reports_the_primary_unobservable() {
+    for (calls, ordering) in
+        [(ImpairedCalls::Fail, Ordering::FenceFirst), (ImpairedCalls::Hang, Ordering::Parallel)]
+    {
+        let region = impaired_region(31, calls);
+        let spec = placed_group(ordering, WhenUnobservable::FailClosed);
+        let report = run(&region, spec.clone());
+        let Failure::Unobservable { instance, zone, .. } = failure(&report) else {
+            panic!("{:?}", report.outcome)
+        };
+        assert_eq!((instance.as_str(), zone.as_deref()), (PRIMARY, Some("ap-northeast-1a")));
+        assert!(failure(&report).to_string().starts_with("primary unobservable: AZ impaired"));
+        // Even with parallel ordering: no standby is started beside a member nobody can see.
+        assert!(region.calls().iter().all(|record| !matches!(record.call, Call::Start { .. })));
+        assert_eq!(
+            (state(&region, FIRST), state(&region, SECOND)),
+            (InstanceState::Stopped, InstanceState::Stopped)
+        );
+        assert!(report.finished_at <= START + spec.timeouts.failover, "within the failover deadline");
+        assert!(!region.is_cut_off(&id(PRIMARY)), "fail-closed cuts nothing off");
+    }
+}
+
+#[test]
+fn isolate_cuts_the_primary_off_before_the_standby_starts_and_records_what_it_superseded() {
+    for calls in [ImpairedCalls::Fail, ImpairedCalls::Hang, ImpairedCalls::Either] {
+        let region = impaired_region(32, calls);
+        let report = run(&region, placed_group(Ordering::Parallel, isolate()));
+        failed_over_to(&report, FIRST);
+        assert!(region.is_cut_off(&id(PRIMARY)), "the primary's subnet is on the deny-all ACL");
+        assert_eq!(state(&region, FIRST), InstanceState::Running);
+        let isolated_at = region.with_acls(|acls| acls.changes()[0].at);
+        let started_at = call_times(&region, is_start_of(FIRST))[0];
+        assert!(isolated_at < started_at, "cut off at {isolated_at:?}, started at {started_at:?}");
+        assert!(
+            region.calls().iter().all(|record| !matches!(record.call, Call::Stop { .. })),
+            "no stop into the zone"
+        );
+        let tags = region.instance(&id(FIRST)).unwrap().tags;
+        assert_eq!(tags.get(SUPERSEDES_TAG).map(String::as_str), Some(PRIMARY));
+        assert!(report
+            .events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Isolated { subnet, .. } if subnet == PRIMARY_SUBNET)));
+    }
+}
+
+#[test]
+fn once_the_zone_answers_again_the_next_run_keeps_the_newer_record_and_stops_the_isolated_primary() {
+    let region = impaired_region(33, ImpairedCalls::Fail);
+    let spec = placed_group(Ordering::FenceFirst, isolate());
+    region.with_instance(&id(PRIMARY), |primary, _| {
+        primary.tags = Role::Active.tags_for("web");
+    });
+    failed_over_to(&run(&region, spec.clone()), FIRST);
+    assert_eq!(role(&region, PRIMARY), Some(Role::Active), "its tags could not be written");
+
+    region.restore_zone("ap-northeast-1a");
+    region.advance(Duration::from_secs(60));
+    let report = run(&region, spec);
+    assert!(
+        matches!(report.outcome, Outcome::FailedOver { .. } | Outcome::AlreadyActive { .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(state(&region, PRIMARY), InstanceState::Stopped, "the isolated primary is stopped at last");
+    assert_eq!((role(&region, PRIMARY), role(&region, FIRST)), (Some(Role::Standby), Some(Role::Active)));
+}
+
+#[test]
+fn a_fleet_sees_the_zones_that_answer_and_splits_a_batch_refused_for_one_instance() {
+    let region = SimRegion::new(34, START, Timings::default());
+    let mut specs = Vec::new();
+    for group in 0..3u64 {
+        let primary = id(&format!("i-{:017x}", 0x100 + group));
+        let standby = id(&format!("i-{:017x}", 0x200 + group));
+        region.add_instance(SimInstance::new(primary.clone(), "ap-northeast-1a", InstanceState::Running));
+        region.add_instance(SimInstance::new(standby.clone(), "ap-northeast-1c", InstanceState::Stopped));
+        let mut spec = GroupSpec::new(format!("g{group}"), primary, vec![standby]);
+        // Parallel: every group starts its standby once its first observation is in, together.
+        spec.ordering = Ordering::Parallel;
+        specs.push(spec);
+    }
+    // The second group's standby may not be started: the batch of three starts is refused whole.
+    region.with_instance(&specs[1].standbys[0], |standby, _| standby.faults.denied = true);
+    let failovers = specs.iter().map(|spec| Failover::new(spec.clone(), Options::default(), START)).collect();
+    let fleet = Fleet::new(failovers, Zones::default(), START);
+    let reports = region.run(driver::run_fleet(fleet, &region, &region, &mut Quiet));
+
+    for (spec, report) in specs.iter().zip(&reports) {
+        let standby = region.instance(&spec.standbys[0]).unwrap().state;
+        if spec.name == "g1" {
+            assert!(matches!(
+                report.outcome,
+                Outcome::Failed { failure: Failure::NoStandbyAvailable { .. } }
+            ));
+            assert_eq!(standby, InstanceState::Stopped);
+        } else {
+            assert!(
+                matches!(report.outcome, Outcome::FailedOver { .. }),
+                "{}: {:?}",
+                spec.name,
+                report.outcome
+            );
+            assert_eq!(standby, InstanceState::Running);
+        }
+    }
+    // One describe per zone per round, for all three groups: never one per group.
+    let mut by_request: BTreeMap<u64, usize> = BTreeMap::new();
+    for record in region.calls().iter().filter(|r| matches!(r.call, Call::Describe { .. })) {
+        if let Call::Describe { instances } = &record.call {
+            by_request.insert(record.request, instances.len());
+        }
+    }
+    assert!(
+        by_request.values().any(|ids| *ids >= 3),
+        "a describe names several groups' members: {by_request:?}"
+    );
+    let starts: Vec<usize> = region
+        .calls()
+        .iter()
+        .filter(|r| matches!(r.call, Call::Start { .. }))
+        .fold(BTreeMap::<u64, usize>::new(), |mut m, r| {
+            *m.entry(r.request).or_default() += 1;
+            m
+        })
+        .into_values()
+        .collect();
+    assert_eq!(starts[0], 3, "the three starts went out as one request: {starts:?}");
+    assert!(starts[1..].iter().all(|n| *n < 3), "then in halves: {starts:?}");
+}
