@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 
 use coldstandby_config::Config;
-use coldstandby_engine::tags::{GROUP_TAG, ROLE_TAG, TRIGGER_TAG};
+use coldstandby_engine::tags::{ACTIVATED_AT_TAG, GROUP_TAG, ROLE_TAG, TRIGGER_TAG};
 use serde_json::{json, Value};
 
 use crate::yaml::Node;
 
 /// The tag keys the engine writes: the only ones the role may write.
-pub const TOOL_TAG_KEYS: [&str; 3] = [GROUP_TAG, ROLE_TAG, TRIGGER_TAG];
+pub const TOOL_TAG_KEYS: [&str; 4] = [GROUP_TAG, ROLE_TAG, TRIGGER_TAG, ACTIVATED_AT_TAG];
 
 /// The references a resource string may contain, CloudFormation style.
 pub const PARTITION: &str = "${AWS::Partition}";
@@ -292,7 +292,12 @@ mod tests {
         assert_eq!(error.to_string(), "the policy needs a value for ${VpcId}");
         assert_eq!(
             document["Statement"][2]["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"],
-            json!(["coldstandby:group", "coldstandby:role", "coldstandby:trigger"])
+            json!([
+                "coldstandby:group",
+                "coldstandby:role",
+                "coldstandby:trigger",
+                "coldstandby:activated-at"
+            ])
         );
     }
 }

@@ -13,10 +13,11 @@ pub const ROLE_TAG: &str = "coldstandby:role";
 /// The tag naming the trigger (an alarm event, a manual run) that made the member active.
 pub const TRIGGER_TAG: &str = "coldstandby:trigger";
 
-/// On the active member: the member it replaced. A member cut off because its zone did not
-/// answer keeps its `active` record until its zone answers (its tags cannot be written); this tag
-/// says which of the two records is the newer.
-pub const SUPERSEDES_TAG: &str = "coldstandby:supersedes";
+/// On the active member: when the run that made it active began (Unix milliseconds). A member
+/// cut off because its zone did not answer keeps its `active` record until its zone answers (its
+/// tags cannot be written); this tag says which of two records is the newer. Every group of one
+/// fleet run gets the same value, so their tag writes share requests.
+pub const ACTIVATED_AT_TAG: &str = "coldstandby:activated-at";
 
 /// EC2 tag values hold at most 256 characters.
 const MAX_TAG_VALUE_CHARS: usize = 256;
@@ -66,6 +67,11 @@ impl Role {
             Some("standby") => Some(Self::Standby),
             _ => None,
         }
+    }
+
+    /// The tag that records this role alone (the group is recorded once, when missing).
+    pub fn tag(self) -> BTreeMap<String, String> {
+        BTreeMap::from([(ROLE_TAG.to_owned(), self.as_str().to_owned())])
     }
 
     /// The tags that record this role for `group`.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use coldstandby_engine::driver::{self, Quiet};
 use coldstandby_engine::fleet::{Fleet, Zones};
-use coldstandby_engine::tags::SUPERSEDES_TAG;
+use coldstandby_engine::tags::ACTIVATED_AT_TAG;
 use coldstandby_engine::{
     Call, EventKind, Failover, Failure, GroupSpec, InstanceState, Options, Ordering, Outcome, Placement,
     Role, WhenUnobservable,
@@ -81,7 +81,7 @@ fn fail_closed_promotes_nothing_and_reports_the_primary_unobservable() {
 }
 
 #[test]
-fn isolate_cuts_the_primary_off_before_the_standby_starts_and_records_what_it_superseded() {
+fn isolate_cuts_the_primary_off_before_the_standby_starts_and_records_when_it_did() {
     for calls in [ImpairedCalls::Fail, ImpairedCalls::Hang, ImpairedCalls::Either] {
         let region = impaired_region(32, calls);
         let report = run(&region, placed_group(Ordering::Parallel, isolate()));
@@ -96,7 +96,7 @@ fn isolate_cuts_the_primary_off_before_the_standby_starts_and_records_what_it_su
             "no stop into the zone"
         );
         let tags = region.instance(&id(FIRST)).unwrap().tags;
-        assert_eq!(tags.get(SUPERSEDES_TAG).map(String::as_str), Some(PRIMARY));
+        assert_eq!(tags.get(ACTIVATED_AT_TAG), Some(&START.unix_millis().to_string()));
         assert!(report
             .events
             .iter()

@@ -2,7 +2,7 @@
 //! (readiness, then movers) and record the new active member in the instances' tags.
 
 use super::*;
-use crate::tags::{trigger_tag_value, SUPERSEDES_TAG, TRIGGER_TAG};
+use crate::tags::{trigger_tag_value, ACTIVATED_AT_TAG, GROUP_TAG, TRIGGER_TAG};
 
 impl Failover {
     /// Verify, move clients and record once the fence holds and the standby runs alone.
@@ -65,18 +65,20 @@ impl Failover {
         let mut writes = Vec::new();
         for member in self.spec.members() {
             let role = if member == target { Role::Active } else { Role::Standby };
-            let mut wanted = role.tags_for(&self.spec.name);
+            let mut wanted = role.tag();
             if role == Role::Active {
                 // Which trigger made it active: a duplicate delivery of the same alarm event
                 // is recognised from this tag.
                 wanted.insert(TRIGGER_TAG.to_owned(), trigger_tag_value(&self.options.trigger));
-                let replaced = &self.plan.as_ref().expect("recording follows planning").active;
-                if *replaced != target {
-                    wanted.insert(SUPERSEDES_TAG.to_owned(), replaced.to_string());
-                }
+                wanted.insert(ACTIVATED_AT_TAG.to_owned(), self.started_at.unix_millis().to_string());
             }
             // A member never seen does not exist (or cannot be seen): there is nothing to tag.
             let Some(observation) = &self.seen[&member].observation else { continue };
+            // The group is written only where it is missing: role writes that name no group are
+            // alike across groups, and a fleet makes them in shared requests.
+            if observation.tags.get(GROUP_TAG) != Some(&self.spec.name) {
+                wanted.insert(GROUP_TAG.to_owned(), self.spec.name.clone());
+            }
             let up_to_date = wanted.iter().all(|(k, v)| observation.tags.get(k) == Some(v));
             if !up_to_date {
                 writes.push((role, Call::SetTags { instance: member, tags: wanted }));

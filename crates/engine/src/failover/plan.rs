@@ -2,20 +2,23 @@
 //! standbys to try, in what order.
 
 use super::*;
-use crate::tags::SUPERSEDES_TAG;
+use crate::tags::ACTIVATED_AT_TAG;
 
 impl Failover {
-    /// Of two members recorded active, the one whose record says it superseded the other (a
-    /// member cut off in a zone that did not answer keeps its old record); otherwise all of them.
+    /// Of two members recorded active, the one recorded later (a member cut off in a zone that
+    /// did not answer keeps its old record); otherwise, or without both times, all of them.
     fn newest_records(&self, recorded_active: Vec<InstanceId>) -> Vec<InstanceId> {
-        let supersedes = |member: &InstanceId, other: &InstanceId| {
+        let activated_at = |member: &InstanceId| {
             let tags = self.seen[member].observation.as_ref().map(|o| &o.tags);
-            tags.and_then(|tags| tags.get(SUPERSEDES_TAG)).is_some_and(|value| value == other.as_str())
+            tags.and_then(|tags| tags.get(ACTIVATED_AT_TAG)).and_then(|value| value.parse::<u64>().ok())
         };
         if let [first, second] = recorded_active.as_slice() {
-            match (supersedes(first, second), supersedes(second, first)) {
-                (true, false) => return vec![first.clone()],
-                (false, true) => return vec![second.clone()],
+            match (activated_at(first), activated_at(second)) {
+                (Some(a), Some(b)) if a > b => return vec![first.clone()],
+                (Some(a), Some(b)) if b > a => return vec![second.clone()],
+                // A record from before activation times were written is the older one.
+                (Some(_), None) => return vec![first.clone()],
+                (None, Some(_)) => return vec![second.clone()],
                 _ => {}
             }
         }
