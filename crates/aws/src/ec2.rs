@@ -11,6 +11,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName, Reservation, Tag};
 use aws_sdk_ec2::Client;
 use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
+use coldstandby_engine::isolation::SubnetAcl;
 use coldstandby_engine::{ApiError, InstanceId, InstanceState, Observation, Provider};
 
 use crate::clients::ClientApis;
@@ -141,6 +142,7 @@ pub(crate) fn observation(instance: &Instance) -> Option<Observation> {
         tags: tags(instance),
         network_interface: primary_network_interface(instance),
         private_ip: instance.private_ip_address().map(str::to_owned),
+        instance_type: instance.instance_type().map(|kind| kind.as_str().to_owned()),
     })
 }
 
@@ -228,5 +230,13 @@ impl Provider for Ec2Provider {
 
     async fn move_clients(&self, change: &Change) -> Result<Option<String>, ApiError> {
         self.clients.change(change).await
+    }
+
+    async fn read_network_acl(&self, subnet: &str) -> Result<SubnetAcl, ApiError> {
+        self.clients.read_network_acl(subnet).await
+    }
+
+    async fn isolate(&self, association: &str, network_acl: &str) -> Result<(), ApiError> {
+        self.clients.isolate(association, network_acl).await
     }
 }

@@ -36,6 +36,9 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorKind {
             | "InvalidRouteTableID.NotFound"
             | "InvalidNetworkInterfaceID.NotFound"
             | "InvalidAllocationID.NotFound"
+            // The subnet's association changed since it was read: read again.
+            | "InvalidAssociationID.NotFound"
+            | "InvalidSubnetID.NotFound"
             | "NoSuchHostedZone"
             | "NoSuchChange"
             | "TargetGroupNotFound",
@@ -125,6 +128,8 @@ mod tests {
             ("PriorRequestNotComplete", 400, ErrorKind::Throttled),
             ("InvalidChangeBatch", 400, ErrorKind::WrongState),
             ("TargetGroupNotFound", 400, ErrorKind::NotFound),
+            ("InvalidAssociationID.NotFound", 400, ErrorKind::NotFound),
+            ("InvalidNetworkAclID.NotFound", 400, ErrorKind::Invalid),
         ];
         for (code, status, kind) in cases {
             assert_eq!(classify(Some(code), Some(status)), kind, "{code}");

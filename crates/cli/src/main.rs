@@ -150,6 +150,16 @@ enum Command {
     /// no-traffic-before-fence. The same seed replays the same run; each violation
     /// is printed with the command that replays it. --output json also lists every trigger's end
     /// with each member's true state and recorded role.
+    ///
+    /// With --az-outage: one Availability Zone goes down under --groups groups at once (every
+    /// primary in it, 25 to a subnet; one or two standbys each in two other zones, in a mix of
+    /// orderings and states; one instance type short of capacity in one zone for a while; calls
+    /// into the down zone fail, hang, or either). All groups fail over in one fleet run, and
+    /// again one at a time on a copy of the region; the report shows both, the slowest group
+    /// alone, the least time EC2's request limits allow for what cannot be batched (with its
+    /// arithmetic), requests by kind, throttled requests, failed groups and invariant
+    /// violations (one-member-can-serve, fence-before-start, fail-closed-starts-nothing,
+    /// within-deadline, within-request-buckets).
     Simulate(SimulateArgs),
     /// Run as the AWS Lambda function (what `bootstrap` with no arguments does)
     ///
@@ -179,6 +189,15 @@ enum Command {
     /// group's primary; each mover can be read and sends clients to the active member; tcp and
     /// http readiness checks have the function in the VPC. Exits 1 when any check fails.
     Doctor(DoctorArgs),
+}
+
+/// The `when_unobservable` policy of the simulated groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FenceArg {
+    /// Keep trying to stop it until the fence's deadline; promote nothing (the default)
+    FailClosed,
+    /// Cut its subnet off with a deny-all network ACL, verify, then promote
+    Isolate,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -342,11 +361,23 @@ pub struct BacktestArgs {
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// How many seeds (scenarios) to run
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, conflicts_with = "az_outage")]
     pub seeds: u64,
     /// The first seed
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "az_outage")]
     pub start_seed: u64,
+    /// Simulate one Availability Zone going down under many groups instead of the sweep
+    #[arg(long)]
+    pub az_outage: bool,
+    /// With --az-outage: how many groups have their primary in the zone that goes down
+    #[arg(long, default_value_t = 100, requires = "az_outage", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub groups: u32,
+    /// With --az-outage: the scenario's seed (the same seed replays the same outage)
+    #[arg(long, default_value_t = 0, requires = "az_outage")]
+    pub seed: u64,
+    /// With --az-outage: what every group does with a primary it cannot observe
+    #[arg(long, value_enum, default_value_t = FenceArg::FailClosed, requires = "az_outage")]
+    pub fence: FenceArg,
     /// Print every trigger's steps for each seed (to study a replayed seed)
     #[arg(long)]
     pub events: bool,

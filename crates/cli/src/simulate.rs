@@ -18,7 +18,12 @@ struct JsonResult<'a> {
 use crate::output;
 use crate::{Exit, OutputFormat, SimulateArgs};
 
+mod outage;
+
 pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
+    if args.az_outage {
+        return outage::run(args);
+    }
     let text = args.output == OutputFormat::Text;
     let progress = text && std::io::stderr().is_terminal();
     let mut done = 0u64;

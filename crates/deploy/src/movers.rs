@@ -5,6 +5,7 @@
 
 use coldstandby_config::Config;
 use coldstandby_engine::clients::{Mover, Probe};
+use coldstandby_engine::WhenUnobservable;
 
 use crate::policy::{Condition, Statement, ACCOUNT, PARTITION};
 
@@ -103,6 +104,25 @@ pub fn statements(config: &Config) -> Vec<Statement> {
                 });
             }
         }
+    }
+    // The `isolate` fence: read which ACL a member's subnet is on, and move it onto the
+    // quarantine ACL (the new ACL and the subnet are named; the ACL it leaves is not known).
+    for spec in config.groups.iter().map(|group| &group.spec) {
+        let WhenUnobservable::Isolate { network_acl } = &spec.when_unobservable else { continue };
+        reads.push("ec2:DescribeNetworkAcls");
+        let mut resources = vec![format!("arn:{PARTITION}:ec2:{region}:{ACCOUNT}:network-acl/{network_acl}")];
+        resources.extend(
+            spec.members()
+                .iter()
+                .filter_map(|member| spec.subnet_of(member))
+                .map(|subnet| format!("arn:{PARTITION}:ec2:{region}:{ACCOUNT}:subnet/{subnet}")),
+        );
+        statements.push(Statement {
+            sid: "IsolateUnobservableMembersSubnets",
+            actions: vec!["ec2:ReplaceNetworkAclAssociation"],
+            resources,
+            condition: None,
+        });
     }
     if !reads.is_empty() {
         reads.sort_unstable();
@@ -205,6 +225,27 @@ mod tests {
             let decision = crate::iam::evaluate(std::slice::from_ref(&document), &request);
             assert_eq!(decision, crate::iam::Decision::Allowed, "{request:?}");
         }
+    }
+
+    #[test]
+    fn isolate_is_granted_on_the_quarantine_acl_and_the_members_subnets_only() {
+        let text = include_str!("../../../examples/az-outage.toml");
+        let config = coldstandby_config::parse(text, "az-outage.toml").unwrap();
+        let statements = statements(&config);
+        let isolate = statements.iter().find(|s| s.sid == "IsolateUnobservableMembersSubnets").unwrap();
+        assert_eq!(isolate.actions, ["ec2:ReplaceNetworkAclAssociation"]);
+        assert_eq!(
+            isolate.resources,
+            [
+                "arn:${AWS::Partition}:ec2:ap-northeast-1:${AWS::AccountId}:network-acl/acl-0123456789abcdef0",
+                "arn:${AWS::Partition}:ec2:ap-northeast-1:${AWS::AccountId}:subnet/subnet-0aaaaaaaaaaaaaaa1",
+                "arn:${AWS::Partition}:ec2:ap-northeast-1:${AWS::AccountId}:subnet/subnet-0ccccccccccccccc1",
+            ]
+        );
+        let reads = statements.iter().find(|s| s.sid == "ReadWhereClientsAreSent").unwrap();
+        assert_eq!(reads.actions, ["ec2:DescribeNetworkAcls"]);
+        let requests = crate::doctor::required_permissions(&config, "aws", "111122223333");
+        assert!(requests.iter().any(|r| r.action == "ec2:ReplaceNetworkAclAssociation"), "doctor asks for it");
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub async fn run<P: Provider, C: Clock>(
 }
 
 /// A request in flight: its id and the future that makes it (or times it out).
-type InFlight<'a> = (u64, Pin<Box<dyn Future<Output = Result<Answer, ApiError>> + 'a>>);
+pub type InFlight<'a> = (u64, Pin<Box<dyn Future<Output = Result<Answer, ApiError>> + 'a>>);
 
 /// Run every failover of `fleet` to the end; their reports, in the fleet's order.
 pub async fn run_fleet<P: Provider, C: Clock>(
@@ -110,7 +110,7 @@ pub async fn drive<P: Provider, C: Clock>(
 
 /// Make one request sent at `sent_at`, or give up on it at its `answer_by` (a transient error:
 /// it may have happened).
-async fn make<P: Provider, C: Clock>(
+pub async fn make<P: Provider, C: Clock>(
     provider: &P,
     clock: &C,
     outgoing: Outgoing,
@@ -126,7 +126,7 @@ async fn make<P: Provider, C: Clock>(
 }
 
 /// The first request in flight to answer (removed from the list), or None if `wake` comes first.
-async fn next_answer<'a>(
+pub async fn next_answer<'a>(
     in_flight: &mut Vec<InFlight<'a>>,
     wake: Option<impl Future<Output = ()>>,
 ) -> Option<(u64, Result<Answer, ApiError>)> {

@@ -147,6 +147,10 @@ pub struct Observation {
     /// The primary private IPv4 address: what a DNS record holds.
     #[serde(default)]
     pub private_ip: Option<String>,
+    /// `m5.large`: EC2 runs short of capacity by instance type and zone, so starts are merged
+    /// by both.
+    #[serde(default)]
+    pub instance_type: Option<String>,
 }
 
 impl Observation {

@@ -115,6 +115,7 @@ mod tests {
             tags: role.map(|role| role.tags_for("web")).unwrap_or_default(),
             network_interface: None,
             private_ip: None,
+            instance_type: None,
         }
     }
 

@@ -9,6 +9,7 @@ pub mod faults;
 pub mod metrics;
 pub mod model;
 pub mod network;
+pub mod outage;
 pub mod region;
 pub mod scenario;
 pub mod sweep;

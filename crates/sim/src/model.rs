@@ -134,6 +134,12 @@ pub struct SimInstance {
     /// The subnet it lives in, where a scenario says (network ACLs apply by subnet).
     #[serde(default)]
     pub subnet: Option<String>,
+    #[serde(default = "default_instance_type")]
+    pub instance_type: String,
+}
+
+fn default_instance_type() -> String {
+    "m5.large".to_owned()
 }
 
 impl SimInstance {
@@ -152,6 +158,7 @@ impl SimInstance {
             terminated_at: None,
             address: None,
             subnet: None,
+            instance_type: default_instance_type(),
         }
     }
 
@@ -169,6 +176,7 @@ impl SimInstance {
             tags,
             network_interface: Some(self.network_interface()),
             private_ip: Some(self.private_ip()),
+            instance_type: Some(self.instance_type.clone()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The AWS side of readiness probes and movers: each mechanism's read and change as SDK calls,
 //! one module per mechanism, answering in the engine's terms (`ClientView`, `ApiError`).
 
+mod acls;
 mod addresses;
 mod probes;
 mod records;
@@ -58,6 +59,19 @@ impl ClientApis {
             Mover::TargetGroup(group) => targets::read(&self.load_balancing, group).await,
             Mover::ElasticIp(address) => addresses::read(&self.ec2, address).await,
         }
+    }
+
+    /// Which network ACL `subnet` is on.
+    pub async fn read_network_acl(
+        &self,
+        subnet: &str,
+    ) -> Result<coldstandby_engine::isolation::SubnetAcl, ApiError> {
+        acls::read(&self.ec2, subnet).await
+    }
+
+    /// Move the subnet of `association` onto `network_acl`.
+    pub async fn isolate(&self, association: &str, network_acl: &str) -> Result<(), ApiError> {
+        acls::replace(&self.ec2, association, network_acl).await
     }
 
     pub async fn change(&self, change: &Change) -> Result<Option<String>, ApiError> {

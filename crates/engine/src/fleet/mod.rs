@@ -61,6 +61,8 @@ pub struct FleetStats {
     pub throttled: u64,
     /// Merged requests refused and asked again in halves.
     pub splits: u64,
+    /// The most describe requests one round made.
+    pub largest_round: usize,
 }
 
 #[derive(Debug)]
@@ -115,13 +117,16 @@ pub struct Fleet {
     /// Runs polled or answered since the observer last heard.
     touched: BTreeSet<usize>,
     sent: BTreeMap<u64, Sent>,
-    /// Halves of refused merged requests, to send at the next poll.
-    resend: Vec<(Request, Vec<Part>)>,
+    /// Pieces of refused merged requests, to send as soon as their tokens allow (their runs
+    /// wait for them: sent again merged, they would be refused again).
+    resend: Vec<(Timestamp, Request, Vec<Part>)>,
     round: Option<Round>,
     /// Runs whose describe waits for the round in flight to end.
     next_round: Vec<usize>,
     next_id: u64,
     stats: FleetStats,
+    /// Instances whose calls go alone: a merged request was refused because of them.
+    solo: BTreeSet<InstanceId>,
     /// Throttled answers in a row, by bucket: how long the next hold lasts.
     throttled_in_a_row: BTreeMap<Bucket, u32>,
     /// The jitter of those holds.
@@ -169,6 +174,7 @@ impl Fleet {
             next_round: Vec::new(),
             next_id: 0,
             stats: FleetStats::default(),
+            solo: BTreeSet::new(),
             throttled_in_a_row: BTreeMap::new(),
             rng: fastrand::Rng::with_seed(seed),
         }
@@ -233,13 +239,21 @@ impl Fleet {
                 self.send_merged(now, request, chunk.to_vec(), &mut send);
             }
         }
-        for (request, parts) in std::mem::take(&mut self.resend) {
-            self.send_merged(now, request, parts, &mut send);
+        let (due, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.resend).into_iter().partition(|(at, _, _)| *at <= now);
+        self.resend = later;
+        for (_, request, parts) in due {
+            let wanted = Self::tokens_for(&request);
+            match self.limiter.try_take_all(&wanted, now) {
+                Ok(()) => self.send_taken(now, request, parts, &mut send),
+                Err(at) => self.resend.push((at, request, parts)),
+            }
         }
         for (runs, call) in singles {
             self.send_single(now, runs, call, &mut send);
         }
-        let wake_at = self.idle.first().map(|(at, _)| *at);
+        let resend_at = self.resend.iter().map(|(at, _, _)| *at).min();
+        let wake_at = self.idle.first().map(|(at, _)| *at).into_iter().chain(resend_at).min();
         Poll { send, wake_at }
     }
 
@@ -270,14 +284,35 @@ impl Fleet {
                         self.deliver(now, part.run, Ok(Reply::Done));
                     }
                 }
+                Err(error) if error.kind == ErrorKind::Capacity && Self::one_type(&request, &self.zones) => {
+                    // Short of one instance type in one zone: the refusal speaks for every
+                    // instance in the request, and each run retries within its own budget.
+                    for part in parts {
+                        self.deliver(now, part.run, Err(error.clone()));
+                    }
+                }
                 Err(error) if parts.len() > 1 && !error.kind.is_retryable() => {
-                    // EC2 refuses a whole request for one id or state: ask again in halves, so
+                    // EC2 refuses a whole request for one id or state: ask again without the
+                    // instances the refusal names (each alone from now on), else in halves, so
                     // every instance gets its own answer.
                     self.stats.splits += 1;
-                    let (first, second) = parts.split_at(parts.len() / 2);
-                    for half in [first, second] {
-                        let ids = half.iter().map(|part| part.instance.clone()).collect();
-                        self.resend.push((request.with_instances(ids), half.to_vec()));
+                    let (named, rest): (Vec<Part>, Vec<Part>) =
+                        parts.into_iter().partition(|part| error.message.contains(part.instance.as_str()));
+                    let pieces: Vec<Vec<Part>> = if named.is_empty() || rest.is_empty() {
+                        let mut all = if named.is_empty() { rest } else { named };
+                        let second = all.split_off(all.len() / 2);
+                        vec![all, second]
+                    } else {
+                        self.solo.extend(named.iter().map(|part| part.instance.clone()));
+                        named.into_iter().map(|part| vec![part]).chain([rest]).collect()
+                    };
+                    for piece in pieces {
+                        if let [part] = piece.as_slice() {
+                            // Refused alone next time too, perhaps: its retries go alone.
+                            self.solo.insert(part.instance.clone());
+                        }
+                        let ids = piece.iter().map(|part| part.instance.clone()).collect();
+                        self.resend.push((now, request.with_instances(ids), piece));
                     }
                 }
                 Err(error) => {
@@ -327,7 +362,10 @@ impl Fleet {
                 run.sleep = None;
                 run.answer_by = Some(run.failover.answer_by());
                 let zone = call.instance().and_then(|instance| self.zones.zone_of(instance));
-                match (&call, MergeKey::of(&call, zone)) {
+                let alone = call.instance().is_some_and(|instance| self.solo.contains(instance));
+                let kind = call.instance().and_then(|instance| self.zones.type_of(instance));
+                let key = MergeKey::of(&call, zone, kind).filter(|_| !alone);
+                match (&call, key) {
                     (Call::Describe { .. }, _) => describing.push(index),
                     (_, Some((key, instance))) => {
                         merged.entry(key).or_default().push(Part { run: index, instance })
@@ -365,16 +403,31 @@ impl Fleet {
         earliest.unwrap_or(now).max(now + Duration::from_secs(1))
     }
 
-    fn send_merged(&mut self, now: Timestamp, request: Request, parts: Vec<Part>, send: &mut Vec<Outgoing>) {
+    /// Whether every instance `request` names is known to be of one instance type.
+    fn one_type(request: &Request, zones: &Zones) -> bool {
+        let mut kinds = request.instances().iter().map(|instance| zones.type_of(instance));
+        let first = kinds.next().flatten();
+        first.is_some() && kinds.all(|kind| kind == first)
+    }
+
+    /// The tokens a request takes: one request, and for starts and stops one per instance.
+    fn tokens_for(request: &Request) -> Vec<(Bucket, u64)> {
         let (request_bucket, instance_bucket) = request.buckets();
-        let wanted: Vec<(Bucket, u64)> =
-            request_bucket.map(|b| (b, 1)).into_iter().chain(instance_bucket).collect();
-        if let Err(at) = self.limiter.try_take_all(&wanted, now) {
+        request_bucket.map(|bucket| (bucket, 1)).into_iter().chain(instance_bucket).collect()
+    }
+
+    fn send_merged(&mut self, now: Timestamp, request: Request, parts: Vec<Part>, send: &mut Vec<Outgoing>) {
+        if let Err(at) = self.limiter.try_take_all(&Self::tokens_for(&request), now) {
             for part in parts {
                 self.defer(now, part.run, at);
             }
             return;
         }
+        self.send_taken(now, request, parts, send);
+    }
+
+    /// Send a merged request whose tokens are taken.
+    fn send_taken(&mut self, now: Timestamp, request: Request, parts: Vec<Part>, send: &mut Vec<Outgoing>) {
         let answer_by = self.answer_by(now, parts.iter().map(|part| part.run));
         let id = self.record(&request, Sent::Merged { request: request.clone(), parts });
         send.push(Outgoing { id, request, answer_by });

@@ -110,17 +110,36 @@ pub enum Answer {
 /// Availability Zone (a zone that does not answer must not hold up another's calls).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum MergeKey {
-    Start { zone: Option<String> },
-    Stop { zone: Option<String>, force: bool },
-    SetTags { zone: Option<String>, tags: BTreeMap<String, String> },
+    /// Starts by instance type too: EC2 runs short of capacity by type and zone, so a capacity
+    /// refusal of such a request speaks for all of it.
+    Start {
+        zone: Option<String>,
+        instance_type: Option<String>,
+    },
+    Stop {
+        zone: Option<String>,
+        force: bool,
+    },
+    SetTags {
+        zone: Option<String>,
+        tags: BTreeMap<String, String>,
+    },
 }
 
 impl MergeKey {
-    /// The key of `call` on an instance in `zone`, or None for a call that is never merged.
-    pub(super) fn of(call: &Call, zone: Option<&str>) -> Option<(Self, InstanceId)> {
+    /// The key of `call` on an instance in `zone` of `instance_type`, or None for a call that
+    /// is never merged.
+    pub(super) fn of(
+        call: &Call,
+        zone: Option<&str>,
+        instance_type: Option<&str>,
+    ) -> Option<(Self, InstanceId)> {
         let zone = zone.map(str::to_owned);
         match call {
-            Call::Start { instance } => Some((Self::Start { zone }, instance.clone())),
+            Call::Start { instance } => {
+                let instance_type = instance_type.map(str::to_owned);
+                Some((Self::Start { zone, instance_type }, instance.clone()))
+            }
             Call::Stop { instance, force } => Some((Self::Stop { zone, force: *force }, instance.clone())),
             Call::SetTags { instance, tags } => {
                 Some((Self::SetTags { zone, tags: tags.clone() }, instance.clone()))

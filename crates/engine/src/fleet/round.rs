@@ -67,6 +67,7 @@ impl Fleet {
         }
         let answer_by = self.answer_by(now, round.runs.iter().copied());
         round.outstanding = requests.len();
+        self.stats.largest_round = self.stats.largest_round.max(requests.len());
         for (zone, request) in requests {
             let id = self.record(&request, Sent::Round { request: request.clone(), zone });
             send.push(Outgoing { id, request, answer_by });

@@ -19,6 +19,8 @@ const LONGEST_REST: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug, Default)]
 pub struct Zones {
     of: BTreeMap<InstanceId, String>,
+    /// Instance types, learned from answers.
+    types: BTreeMap<InstanceId, String>,
     failing: BTreeMap<String, Failing>,
 }
 
@@ -32,7 +34,7 @@ struct Failing {
 impl Zones {
     /// Zones known beforehand (the configuration's placement).
     pub fn with_hints(hints: impl IntoIterator<Item = (InstanceId, String)>) -> Self {
-        Self { of: hints.into_iter().collect(), failing: BTreeMap::new() }
+        Self { of: hints.into_iter().collect(), types: BTreeMap::new(), failing: BTreeMap::new() }
     }
 
     /// Add zones known beforehand, for instances whose zone is not known yet.
@@ -52,8 +54,20 @@ impl Zones {
         &self.of
     }
 
-    /// Take in the zones an answer shows.
+    /// The instance's type, if an answer showed it.
+    pub fn type_of(&self, instance: &InstanceId) -> Option<&str> {
+        self.types.get(instance).map(String::as_str)
+    }
+
+    /// Take in the zones (and instance types) an answer shows.
     pub fn learn(&mut self, observations: &[Observation]) {
+        for observation in observations {
+            if let Some(kind) = &observation.instance_type {
+                if self.type_of(&observation.instance) != Some(kind.as_str()) {
+                    self.types.insert(observation.instance.clone(), kind.clone());
+                }
+            }
+        }
         for observation in observations.iter().filter(|o| !o.availability_zone.is_empty()) {
             if self.zone_of(&observation.instance) != Some(observation.availability_zone.as_str()) {
                 self.of.insert(observation.instance.clone(), observation.availability_zone.clone());

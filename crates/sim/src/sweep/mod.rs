@@ -135,6 +135,7 @@ impl Provider for ScenarioProvider<'_> {
                     tags: BTreeMap::new(),
                     network_interface: None,
                     private_ip: None,
+                    instance_type: None,
                 })
                 .collect();
             return Ok(made_up);

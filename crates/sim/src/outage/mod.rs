@@ -1,0 +1,217 @@
+//! An Availability Zone goes down under many groups at once (`coldstandby simulate
+//! --az-outage`): every group's primary lives in the zone, the function handles them all in one
+//! fleet run, and the same groups are also handled one at a time (one alarm event after another,
+//! as a function with reserved concurrency 1 and no fleet would), on a fresh copy of the region,
+//! so the two can be compared in one report. Judged by the region's truth (`checks`).
+
+mod bound;
+mod checks;
+pub mod layout;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use coldstandby_engine::driver::{self, Driven, Quiet};
+use coldstandby_engine::fleet::{Fleet, Zones};
+use coldstandby_engine::rate_limit::Bucket;
+use coldstandby_engine::{Clock, Failover, GroupSpec, Options, Outcome, Report, Timestamp};
+use serde::Serialize;
+
+pub use bound::{Bound, Unbatched};
+pub use checks::OutageViolation;
+use layout::{Policy, DOWN_ZONE};
+
+use crate::region::SimRegion;
+use crate::zones::ImpairedCalls;
+
+/// When the zone goes down.
+pub const OUTAGE_START: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
+/// From the outage to the function's first run: a status-check alarm with a one-minute period
+/// reaches ALARM, and its action invokes the function. The same for every way of handling it.
+pub const DETECTION: Duration = Duration::from_secs(60);
+
+/// How long the region runs on after the fleet run before it is judged.
+const SETTLE: Duration = Duration::from_secs(600);
+
+/// What to simulate.
+#[derive(Clone, Copy, Debug)]
+pub struct OutageOptions {
+    pub groups: usize,
+    pub seed: u64,
+    pub policy: Policy,
+}
+
+/// What happened, by the region's truth.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutageReport {
+    pub groups: usize,
+    pub seed: u64,
+    pub policy: &'static str,
+    pub down_zone: &'static str,
+    /// How calls into the zone fail: `fail`, `hang` or `either`.
+    pub zone_calls: ImpairedCalls,
+    /// From the outage to the last group recorded active (None if none was).
+    pub outage_to_last_active_ms: Option<u64>,
+    /// From the outage to the last group's run ending, whatever its outcome.
+    pub outage_to_last_finished_ms: u64,
+    /// The slowest group handled alone, with the same timings: what one group's failover takes.
+    pub single_group_ms: u64,
+    /// Every group handled one after another, each alone.
+    pub one_at_a_time_ms: u64,
+    pub request_limit_bound_ms: u64,
+    pub request_limit_bound: Vec<String>,
+    /// Requests the region received in the fleet run, by operation.
+    pub calls: BTreeMap<String, u64>,
+    /// Requests refused with `RequestLimitExceeded`.
+    pub throttled_calls: u64,
+    /// The most describe requests one round of the fleet made.
+    pub describes_per_round: usize,
+    pub active_groups: usize,
+    pub failed_groups: usize,
+    /// Failed groups by reason.
+    pub failures: BTreeMap<String, usize>,
+    pub violations: Vec<OutageViolation>,
+}
+
+/// How calls into the down zone fail, drawn from the seed.
+fn zone_calls(seed: u64) -> ImpairedCalls {
+    [ImpairedCalls::Fail, ImpairedCalls::Hang, ImpairedCalls::Either][(seed % 3) as usize]
+}
+
+/// The region and groups at the first run: the zone down since `OUTAGE_START`.
+fn outage(options: &OutageOptions) -> (SimRegion, Vec<GroupSpec>) {
+    let (region, specs) = layout::build(options.seed, options.groups, options.policy, OUTAGE_START);
+    region.impair_zone(DOWN_ZONE, zone_calls(options.seed));
+    region.advance_to(OUTAGE_START + DETECTION);
+    (region, specs)
+}
+
+fn run_options(seed: u64) -> Options {
+    Options { trigger: "az-outage".to_owned(), seed, ..Options::default() }
+}
+
+fn millis_since_outage(at: Timestamp) -> u64 {
+    u64::try_from(at.saturating_since(OUTAGE_START).as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Run the scenario both ways.
+pub fn run(options: &OutageOptions) -> OutageReport {
+    assert!(options.groups > 0, "an outage needs at least one group");
+    let (region, specs) = outage(options);
+    let began = region.now();
+    let failovers =
+        specs.iter().map(|spec| Failover::new(spec.clone(), run_options(options.seed), began)).collect();
+    let fleet = Fleet::new(failovers, Zones::default(), began);
+    let mut describes_per_round = 0;
+    let hook = |fleet: &Fleet, _: Timestamp| {
+        describes_per_round = describes_per_round.max(fleet.stats().largest_round);
+        ControlFlow::Continue(())
+    };
+    let reports = match region.run(driver::drive(fleet, &region, &region, &mut Quiet, hook)) {
+        Driven::Finished(reports) => reports,
+        Driven::Stopped(_) => unreachable!("the hook never stops the run"),
+    };
+    // Judged once what the runs asked for has happened (a rollback's stop takes its while).
+    region.advance(SETTLE);
+    let violations = checks::check(&region, &specs, &reports, options.policy);
+    let (calls, throttled_calls) = requests(&region);
+    let bound = bound::bound(&unbatched(&specs, options.policy));
+
+    let active: Vec<&Report> =
+        reports.iter().filter(|r| matches!(r.outcome, Outcome::FailedOver { .. })).collect();
+    let mut failures = BTreeMap::new();
+    for report in &reports {
+        if let Outcome::Failed { failure } = &report.outcome {
+            *failures.entry(failure_kind(&failure.to_string())).or_default() += 1;
+        }
+    }
+    let (single_group_ms, one_at_a_time_ms) = one_at_a_time(options);
+    OutageReport {
+        groups: options.groups,
+        seed: options.seed,
+        policy: options.policy.as_str(),
+        down_zone: DOWN_ZONE,
+        zone_calls: zone_calls(options.seed),
+        outage_to_last_active_ms: active.iter().map(|r| millis_since_outage(r.finished_at)).max(),
+        outage_to_last_finished_ms: reports
+            .iter()
+            .map(|r| millis_since_outage(r.finished_at))
+            .max()
+            .unwrap_or(0),
+        single_group_ms,
+        one_at_a_time_ms,
+        request_limit_bound_ms: bound.ms,
+        request_limit_bound: bound.arithmetic,
+        calls,
+        throttled_calls,
+        describes_per_round,
+        active_groups: active.len(),
+        failed_groups: reports.len() - active.len(),
+        failures,
+        violations,
+    }
+}
+
+/// A failure's kind, from its message's first words (`primary unobservable: AZ impaired`).
+fn failure_kind(message: &str) -> String {
+    message.split(':').take(2).collect::<Vec<_>>().join(":")
+}
+
+/// Requests by operation (a request naming many instances counts once), and those throttled.
+fn requests(region: &SimRegion) -> (BTreeMap<String, u64>, u64) {
+    let mut seen = BTreeSet::new();
+    let mut calls = BTreeMap::new();
+    let mut throttled = 0;
+    for record in region.calls() {
+        if seen.insert(record.request) {
+            *calls.entry(record.call.operation().to_owned()).or_default() += 1;
+            if record.error.as_deref() == Some("RequestLimitExceeded") {
+                throttled += 1;
+            }
+        }
+    }
+    (calls, throttled)
+}
+
+/// The calls this scenario cannot merge: one isolation per subnet (read, replace, read back),
+/// and one instance token per standby started.
+fn unbatched(specs: &[GroupSpec], policy: Policy) -> Vec<Unbatched> {
+    let subnets: BTreeSet<&str> = specs.iter().filter_map(|spec| spec.subnet_of(&spec.primary)).collect();
+    let subnets = subnets.len() as u64;
+    let mut calls = vec![Unbatched {
+        what: "instances started (one first standby per group)".to_owned(),
+        count: specs.len() as u64,
+        bucket: Bucket::InstancesStarted,
+    }];
+    if policy == Policy::Isolate {
+        calls.push(Unbatched {
+            what: format!("ReplaceNetworkAclAssociation (one per subnet, {subnets} subnets)"),
+            count: subnets,
+            bucket: Bucket::Mutating,
+        });
+        calls.push(Unbatched {
+            what: "DescribeNetworkAcls (a read and a read-back per subnet)".to_owned(),
+            count: 2 * subnets,
+            bucket: Bucket::DescribeFiltered,
+        });
+    } else {
+        calls.truncate(0); // fail-closed starts nothing
+    }
+    calls
+}
+
+/// Each group alone, one after another, on a fresh copy of the region: the slowest group's time
+/// from the outage, and the time from the outage to the last group's end.
+fn one_at_a_time(options: &OutageOptions) -> (u64, u64) {
+    let (region, specs) = outage(options);
+    let mut slowest = Duration::ZERO;
+    for spec in specs {
+        let began = region.now();
+        let failover = Failover::new(spec, run_options(options.seed), began);
+        let report = region.run(driver::run(failover, &region, &region, &mut Quiet));
+        slowest = slowest.max(report.finished_at.saturating_since(began));
+    }
+    let slowest_ms = u64::try_from((DETECTION + slowest).as_millis()).unwrap_or(u64::MAX);
+    (slowest_ms, millis_since_outage(region.now()))
+}
