@@ -245,7 +245,10 @@ mod tests {
         let reads = statements.iter().find(|s| s.sid == "ReadWhereClientsAreSent").unwrap();
         assert_eq!(reads.actions, ["ec2:DescribeNetworkAcls"]);
         let requests = crate::doctor::required_permissions(&config, "aws", "111122223333");
-        assert!(requests.iter().any(|r| r.action == "ec2:ReplaceNetworkAclAssociation"), "doctor asks for it");
+        assert!(
+            requests.iter().any(|r| r.action == "ec2:ReplaceNetworkAclAssociation"),
+            "doctor asks for it"
+        );
     }
 
     #[test]
