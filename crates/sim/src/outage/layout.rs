@@ -56,14 +56,24 @@ const INSTANCE_TYPES: [&str; 3] = ["m5.large", "c5.xlarge", "r5.2xlarge"];
 /// One instance type in one standby zone runs short of capacity for a while (the other zones take
 /// the failed one's load), as EC2 runs short: by type and zone.
 pub fn build(seed: u64, groups: usize, policy: Policy, start: Timestamp) -> (SimRegion, Vec<GroupSpec>) {
-    let region = SimRegion::new(seed, start, Timings::default());
+    build_groups(seed, 0..groups, policy, start)
+}
+
+/// Only the groups in `range` of the layout (group `k` is the same whatever else is built).
+pub fn build_groups(
+    seed: u64,
+    range: std::ops::Range<usize>,
+    policy: Policy,
+    start: Timestamp,
+) -> (SimRegion, Vec<GroupSpec>) {
+    let region = SimRegion::new(seed ^ range.start as u64, start, Timings::default());
     let mut scenario_rng = fastrand::Rng::with_seed(seed);
     let short_zone = STANDBY_ZONES[scenario_rng.usize(0..STANDBY_ZONES.len())];
     let short_type = INSTANCE_TYPES[scenario_rng.usize(0..INSTANCE_TYPES.len())];
     let short_until = start + Duration::from_secs(scenario_rng.u64(60..=150));
     region.with_acls(|acls| acls.add_deny_all(QUARANTINE_ACL));
-    let mut specs = Vec::with_capacity(groups);
-    for group in 0..groups {
+    let mut specs = Vec::with_capacity(range.len());
+    for group in range {
         let mut rng =
             fastrand::Rng::with_seed(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(group as u64));
         let name = format!("g{group:04}");
