@@ -434,13 +434,13 @@ impl Fleet {
     }
 
     fn send_single(&mut self, now: Timestamp, runs: Vec<usize>, call: Call, send: &mut Vec<Outgoing>) {
-        if let Err(at) = self.limiter.try_take(&call, now) {
+        let request = Request::Single(call);
+        if let Err(at) = self.limiter.try_take_all(&Self::tokens_for(&request), now) {
             for run in runs {
                 self.defer(now, run, at);
             }
             return;
         }
-        let request = Request::Single(call);
         let answer_by = self.answer_by(now, runs.iter().copied());
         let sent = match runs.as_slice() {
             [run] => Sent::Single { run: *run },

@@ -60,6 +60,11 @@ impl Request {
             Self::Start { .. } => (Some(Bucket::StartInstances), Some((Bucket::InstancesStarted, count))),
             Self::Stop { .. } => (Some(Bucket::Mutating), Some((Bucket::InstancesStopped, count))),
             Self::SetTags { .. } => (Some(Bucket::CreateTags), None),
+            // A start or stop sent alone still draws its instance's token.
+            Self::Single(call @ Call::Start { .. }) => {
+                (Bucket::of(call), Some((Bucket::InstancesStarted, 1)))
+            }
+            Self::Single(call @ Call::Stop { .. }) => (Bucket::of(call), Some((Bucket::InstancesStopped, 1))),
             Self::Single(call) => (Bucket::of(call), None),
         }
     }
