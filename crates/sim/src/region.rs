@@ -173,11 +173,6 @@ impl SimRegion {
         self.inner.borrow_mut().impaired.remove(zone);
     }
 
-    /// The zones that do not answer now.
-    pub fn impaired_zones(&self) -> Vec<String> {
-        self.inner.borrow().impaired.keys().cloned().collect()
-    }
-
     /// Add an instance. Panics if the id is taken (a scenario bug).
     pub fn add_instance(&self, mut instance: SimInstance) {
         let mut inner = self.inner.borrow_mut();

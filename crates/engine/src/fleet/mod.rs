@@ -189,11 +189,6 @@ impl Fleet {
         &self.stats
     }
 
-    /// What the fleet knows of zones now (learned from answers).
-    pub fn zones(&self) -> &Zones {
-        &self.zones
-    }
-
     /// The runs, in the order given.
     pub fn failovers(&self) -> impl Iterator<Item = &Failover> {
         self.runs.iter().map(|run| &run.failover)
@@ -303,7 +298,6 @@ impl Fleet {
                         let second = all.split_off(all.len() / 2);
                         vec![all, second]
                     } else {
-                        self.solo.extend(named.iter().map(|part| part.instance.clone()));
                         named.into_iter().map(|part| vec![part]).chain([rest]).collect()
                     };
                     for piece in pieces {

@@ -32,11 +32,6 @@ struct Failing {
 }
 
 impl Zones {
-    /// Zones known beforehand (the configuration's placement).
-    pub fn with_hints(hints: impl IntoIterator<Item = (InstanceId, String)>) -> Self {
-        Self { of: hints.into_iter().collect(), types: BTreeMap::new(), failing: BTreeMap::new() }
-    }
-
     /// Add zones known beforehand, for instances whose zone is not known yet.
     pub fn hint<'a>(&mut self, hints: impl IntoIterator<Item = (&'a InstanceId, &'a String)>) {
         for (instance, zone) in hints {
@@ -47,11 +42,6 @@ impl Zones {
     /// The instance's zone, if known.
     pub fn zone_of(&self, instance: &InstanceId) -> Option<&str> {
         self.of.get(instance).map(String::as_str)
-    }
-
-    /// Every instance's zone, as known now.
-    pub fn known(&self) -> &BTreeMap<InstanceId, String> {
-        &self.of
     }
 
     /// The instance's type, if an answer showed it.
@@ -90,10 +80,5 @@ impl Zones {
     /// The error a resting zone's instances count as failed with, while it rests at `now`.
     pub fn resting(&self, zone: &str, now: Timestamp) -> Option<&ApiError> {
         self.failing.get(zone).filter(|failing| now < failing.rest_until).map(|failing| &failing.error)
-    }
-
-    /// Zones whose last describe failed, with that error.
-    pub fn failing(&self) -> impl Iterator<Item = (&str, &ApiError)> {
-        self.failing.iter().map(|(zone, failing)| (zone.as_str(), &failing.error))
     }
 }

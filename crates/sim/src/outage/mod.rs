@@ -186,28 +186,28 @@ fn requests(region: &SimRegion) -> (BTreeMap<String, u64>, u64) {
 /// The calls this scenario cannot merge: one isolation per subnet (read, replace, read back),
 /// and one instance token per standby started.
 fn unbatched(specs: &[GroupSpec], policy: Policy) -> Vec<Unbatched> {
+    if policy == Policy::FailClosed {
+        return Vec::new(); // it starts nothing, and every stop can share a request
+    }
     let subnets: BTreeSet<&str> = specs.iter().filter_map(|spec| spec.subnet_of(&spec.primary)).collect();
     let subnets = subnets.len() as u64;
-    let mut calls = vec![Unbatched {
-        what: "instances started (one first standby per group)".to_owned(),
-        count: specs.len() as u64,
-        bucket: Bucket::InstancesStarted,
-    }];
-    if policy == Policy::Isolate {
-        calls.push(Unbatched {
+    vec![
+        Unbatched {
+            what: "instances started (one first standby per group)".to_owned(),
+            count: specs.len() as u64,
+            bucket: Bucket::InstancesStarted,
+        },
+        Unbatched {
             what: format!("ReplaceNetworkAclAssociation (one per subnet, {subnets} subnets)"),
             count: subnets,
             bucket: Bucket::Mutating,
-        });
-        calls.push(Unbatched {
+        },
+        Unbatched {
             what: "DescribeNetworkAcls (a read and a read-back per subnet)".to_owned(),
             count: 2 * subnets,
             bucket: Bucket::DescribeFiltered,
-        });
-    } else {
-        calls.truncate(0); // fail-closed starts nothing
-    }
-    calls
+        },
+    ]
 }
 
 /// Each group alone, one after another, each handled once the one before has ended: the slowest
