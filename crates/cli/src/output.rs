@@ -59,6 +59,12 @@ pub fn describe(kind: &EventKind) -> (&'static str, String, String) {
             let zone = zone.as_deref().map_or(String::new(), |zone| format!(" ({zone})"));
             ("unobservable", instance.to_string(), format!("its zone{zone} does not answer: {error}"))
         }
+        EventKind::LeaseTaken { epoch, owner } => {
+            ("lease", String::new(), format!("taken by {owner}, epoch {epoch}"))
+        }
+        EventKind::StoppedActing { reason } => {
+            ("stopped", String::new(), format!("lease {reason}: no further call, rollback included"))
+        }
         EventKind::Planned { fence, candidates } => {
             let fence = if fence.is_empty() { "nothing".to_owned() } else { list(fence) };
             ("planned", String::new(), format!("fence: {fence}; standbys to try: {}", list(candidates)))

@@ -12,6 +12,7 @@ pub mod fleet;
 pub mod group;
 pub mod instance;
 pub mod isolation;
+pub mod lease;
 pub mod lock;
 pub mod provider;
 pub mod rate_limit;

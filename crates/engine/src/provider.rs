@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
 use crate::instance::{InstanceId, Observation};
 use crate::isolation::SubnetAcl;
+use crate::lease::{LeaseCall, LeaseReply};
 
 /// The longest one provider call may take, answer or not: a provider gives up on a call (and
 /// reports it as transient: it may have happened) after this long. Deadlines are sized with it.
@@ -79,6 +80,13 @@ pub trait Provider {
     fn read_network_acl(&self, subnet: &str) -> impl Future<Output = Result<SubnetAcl, ApiError>> {
         let _ = subnet;
         let refusal = unsupported("DescribeNetworkAcls");
+        async move { Err(refusal) }
+    }
+
+    /// A call to the store of groups' leases (a DynamoDB table): a strongly consistent read, or
+    /// a write conditional on the stored version (refused with [`ErrorKind::WrongState`]).
+    fn lease(&self, call: &LeaseCall) -> impl Future<Output = Result<LeaseReply, ApiError>> {
+        let refusal = unsupported(call.operation());
         async move { Err(refusal) }
     }
 

@@ -47,6 +47,16 @@ pub enum EventKind {
         zone: Option<String>,
         error: String,
     },
+    /// The group's lease was taken (`epoch`: the fencing token written into the trigger tag).
+    LeaseTaken {
+        epoch: u64,
+        owner: String,
+    },
+    /// The run stopped acting: its lease ended before the run did (taken over, or not renewed
+    /// in time), so it made no further call, rollback included.
+    StoppedActing {
+        reason: String,
+    },
     /// The plan made from the first observation.
     Planned {
         fence: Vec<InstanceId>,
@@ -156,6 +166,8 @@ impl EventKind {
             Self::Observed { .. } => "observed",
             Self::NotVisible { .. } => "not-visible",
             Self::Unobservable { .. } => "unobservable",
+            Self::LeaseTaken { .. } => "lease-taken",
+            Self::StoppedActing { .. } => "stopped-acting",
             Self::Planned { .. } => "planned",
             Self::StopRequested { .. } => "stop-requested",
             Self::FenceEscalated { .. } => "fence-escalated",
@@ -200,6 +212,8 @@ impl EventKind {
             | Self::RolledBack { instance } => Some(instance),
             Self::CallFailed { instance, .. } => instance.as_ref(),
             Self::Started { .. }
+            | Self::LeaseTaken { .. }
+            | Self::StoppedActing { .. }
             | Self::Planned { .. }
             | Self::Fenced { .. }
             | Self::ClientsChanged { .. }
@@ -241,6 +255,13 @@ pub enum Failure {
     ConflictingRecords { active: Vec<InstanceId> },
     /// The promoted member did not pass a readiness check in time: no client was moved to it.
     NotReady { instance: InstanceId, check: String, last: String },
+    /// Another process holds the group's lease and renews it: this run did nothing.
+    LeaseHeld { owner: String, epoch: u64 },
+    /// The group's lease ended while the run acted (taken over, or not renewed in time): it
+    /// stopped acting at once, wherever it was.
+    LeaseLost { why: String },
+    /// The lease store refused (permissions, a missing table): nothing was done.
+    LeaseUnavailable { error: ApiError },
 }
 
 /// Whether running the same thing again later can succeed: what a caller that retries (Lambda's
@@ -262,7 +283,11 @@ impl Failure {
             | Self::Unobservable { .. }
             | Self::NoStandbyAvailable { .. }
             | Self::DeadlineExceeded { .. }
-            | Self::NotReady { .. } => Retry::Transient,
+            | Self::NotReady { .. }
+            | Self::LeaseHeld { .. }
+            | Self::LeaseLost { .. } => Retry::Transient,
+            Self::LeaseUnavailable { error } if !error.kind.is_permanent() => Retry::Transient,
+            Self::LeaseUnavailable { .. } => Retry::Permanent,
             Self::PermanentError { error, .. } if !error.kind.is_permanent() => Retry::Transient,
             Self::PermanentError { .. } | Self::ConflictingRecords { .. } => Retry::Permanent,
         }
@@ -300,6 +325,17 @@ impl fmt::Display for Failure {
             },
             Self::DeadlineExceeded { waiting_for } => {
                 write!(f, "deadline reached while {waiting_for}; run the failover again to resume")
+            }
+            Self::LeaseHeld { owner, epoch } => write!(
+                f,
+                "another process holds this group's lease and renews it: {owner} (epoch {epoch}); \
+                 this run did nothing"
+            ),
+            Self::LeaseLost { why } => {
+                write!(f, "the group's lease was {why}; this run stopped acting where it was")
+            }
+            Self::LeaseUnavailable { error } => {
+                write!(f, "the lease table could not be used ({error}); nothing was done")
             }
             Self::NotReady { instance, check, last } => write!(
                 f,

@@ -22,18 +22,47 @@ pub const ACTIVATED_AT_TAG: &str = "coldstandby:activated-at";
 /// EC2 tag values hold at most 256 characters.
 const MAX_TAG_VALUE_CHARS: usize = 256;
 
-/// `trigger` as a tag value can hold it: as it is when it fits; else a hash of the whole and its
-/// end, which holds the state change's time. (Cutting off the end made every ALARM of an alarm
-/// with a long name look like the same, already handled, state change.)
+/// What separates the trigger from the lease epoch in the trigger tag.
+const EPOCH_SEPARATOR: &str = " lease-epoch ";
+
+/// The characters the trigger itself may use: the rest is kept for the lease epoch, so the
+/// trigger's part reads the same with or without one.
+const MAX_TRIGGER_CHARS: usize = MAX_TAG_VALUE_CHARS - EPOCH_SEPARATOR.len() - 20;
+
+/// `trigger` as the trigger tag records it: as it is when it fits; else a hash of the whole and
+/// its end, which holds the state change's time. (Cutting off the end made every ALARM of an
+/// alarm with a long name look like the same, already handled, state change.)
 pub fn trigger_tag_value(trigger: &str) -> String {
     let length = trigger.chars().count();
-    if length <= MAX_TAG_VALUE_CHARS {
+    if length <= MAX_TRIGGER_CHARS {
         return trigger.to_owned();
     }
     let hash = format!("#{:016x} ...", fnv1a(trigger));
-    let keep = MAX_TAG_VALUE_CHARS - hash.chars().count();
+    let keep = MAX_TRIGGER_CHARS - hash.chars().count();
     let tail: String = trigger.chars().skip(length - keep).collect();
     format!("{hash}{tail}")
+}
+
+/// The trigger tag's value: the trigger, and the epoch of the group's lease when the run held
+/// one (the fencing token: which holder acted).
+pub fn trigger_tag(trigger: &str, lease_epoch: Option<u64>) -> String {
+    let trigger = trigger_tag_value(trigger);
+    match lease_epoch {
+        Some(epoch) => format!("{trigger}{EPOCH_SEPARATOR}{epoch}"),
+        None => trigger,
+    }
+}
+
+/// The trigger a trigger tag's value records (as [`trigger_tag_value`] gives it), and the lease
+/// epoch, if one was written.
+pub fn recorded_trigger(value: &str) -> (&str, Option<u64>) {
+    match value.rsplit_once(EPOCH_SEPARATOR) {
+        Some((trigger, epoch)) => match epoch.parse() {
+            Ok(epoch) => (trigger, Some(epoch)),
+            Err(_) => (value, None),
+        },
+        None => (value, None),
+    }
 }
 
 /// 64-bit FNV-1a: stable across builds and platforms, which a tag written by one version and
@@ -102,9 +131,21 @@ mod tests {
         assert_ne!(a, b, "two state changes of one alarm are two triggers");
         assert_eq!(a, trigger_tag_value(&first), "the same trigger gives the same value");
         assert!(
-            a.chars().count() <= MAX_TAG_VALUE_CHARS && a.ends_with("ALARM at 2026-11-20T03:02:07.118+0000"),
+            a.chars().count() <= MAX_TRIGGER_CHARS && a.ends_with("ALARM at 2026-11-20T03:02:07.118+0000"),
             "{a}"
         );
         assert_eq!(trigger_tag_value("manual"), "manual");
+    }
+
+    #[test]
+    fn the_lease_epoch_rides_in_the_trigger_tag_and_reads_back() {
+        let long = format!("{} ALARM at 2026-11-20T03:02:07.118+0000", "y".repeat(400));
+        for trigger in ["manual", long.as_str()] {
+            let value = trigger_tag(trigger, Some(u64::MAX));
+            assert!(value.chars().count() <= MAX_TAG_VALUE_CHARS, "{value}");
+            assert_eq!(recorded_trigger(&value), (trigger_tag_value(trigger).as_str(), Some(u64::MAX)));
+            let without = trigger_tag(trigger, None);
+            assert_eq!(recorded_trigger(&without), (trigger_tag_value(trigger).as_str(), None));
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use coldstandby_config::{Config, GroupConfig};
 use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::lock::{GroupBusy, GroupLock, InProcessLocks};
-use coldstandby_engine::tags::{trigger_tag_value, TRIGGER_TAG};
+use coldstandby_engine::tags::{recorded_trigger, trigger_tag_value, TRIGGER_TAG};
 use coldstandby_engine::{
     ApiError, Clock, Failover, InstanceId, Options, Outcome, Provider, Report, Retry, Timestamp,
 };
@@ -198,7 +198,10 @@ impl<P: Provider, C: Clock> Handler<'_, P, C> {
         let trigger = event.trigger();
         let observations = self.preflight(group).await?;
         let tag = trigger_tag_value(&trigger);
-        if let Some(handled_by) = observations.iter().find(|o| o.tags.get(TRIGGER_TAG) == Some(&tag)) {
+        if let Some(handled_by) = observations
+            .iter()
+            .find(|o| o.tags.get(TRIGGER_TAG).is_some_and(|value| recorded_trigger(value).0 == tag))
+        {
             tracing::info!(group = %name, trigger = %trigger, instance = %handled_by.instance, "duplicate delivery of a handled alarm event; nothing to do");
             return Ok(GroupResult::Duplicate { group: name, handled_by: handled_by.instance.clone() });
         }

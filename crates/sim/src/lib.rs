@@ -5,7 +5,9 @@
 
 pub mod acls;
 pub mod buckets;
+pub mod controller;
 pub mod faults;
+pub mod leases;
 pub mod metrics;
 pub mod model;
 pub mod network;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
 use coldstandby_engine::isolation::SubnetAcl;
+use coldstandby_engine::lease::{LeaseCall, LeaseReply};
 use coldstandby_engine::{
     ApiError, Call, Clock, ErrorKind, InstanceId, InstanceState, Observation, Provider, Timestamp,
 };
@@ -21,6 +22,7 @@ pub use crate::faults::RegionFaults;
 use crate::faults::{
     denied, incorrect_state, not_found, BUCKET_EXCEEDED, DEFAULT_MAX_STALENESS, DEFAULT_PURGE_AFTER,
 };
+use crate::leases::{LeaseChange, LeaseTable};
 use crate::model::{SimInstance, Timings, Transition};
 use crate::network::{Instances, Network, TrafficChange};
 use crate::zones::{no_answer, ZoneAnswer, HANG};
@@ -40,6 +42,9 @@ pub struct CallRecord {
     /// The call was refused because the caller exceeded EC2's request bucket (not an injected fault).
     #[serde(default)]
     pub bucket_exceeded: bool,
+    /// The controller that made it, when several share the region (see [`SimRegion::controller`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,6 +73,9 @@ pub(crate) struct Inner {
     /// Requests answered so far.
     #[serde(default)]
     requests: u64,
+    /// The groups' lease table (DynamoDB).
+    #[serde(default)]
+    leases: LeaseTable,
 }
 
 fn default_rng() -> fastrand::Rng {
@@ -85,6 +93,8 @@ pub struct SimRegion {
     inner: RefCell<Inner>,
     /// The ends of the sleeps pending in the future [`SimRegion::run`] drives.
     wakeups: RefCell<Vec<Timestamp>>,
+    /// The controller whose future is being polled, if one is (see [`SimRegion::controller`]).
+    caller: RefCell<Option<String>>,
 }
 
 /// A sleep on the virtual clock: pending until [`SimRegion::run`] moves the clock to its end.
@@ -127,8 +137,9 @@ impl SimRegion {
             impaired: BTreeMap::new(),
             acls: NetworkAcls::default(),
             requests: 0,
+            leases: LeaseTable::default(),
         };
-        Self { inner: RefCell::new(inner), wakeups: RefCell::new(Vec::new()) }
+        Self { inner: RefCell::new(inner), wakeups: RefCell::new(Vec::new()), caller: RefCell::new(None) }
     }
 
     /// Run `future` to completion in virtual time: whenever it waits, move the clock to the
@@ -147,6 +158,28 @@ impl SimRegion {
             self.advance_to(next);
         }
         panic!("a simulated run woke {MAX_WAKEUPS} times without finishing");
+    }
+
+    /// Change the lease table (its faults, who is cut off from it) in place.
+    pub fn with_leases<R>(&self, change: impl FnOnce(&mut LeaseTable) -> R) -> R {
+        change(&mut self.inner.borrow_mut().leases)
+    }
+
+    /// Every lease write that landed, oldest first.
+    pub fn lease_history(&self) -> Vec<LeaseChange> {
+        self.inner.borrow().leases.history().to_vec()
+    }
+
+    /// Poll `future` as `name`: the calls it makes are recorded as that controller's.
+    pub(crate) async fn as_caller<F: Future>(&self, name: &str, future: F) -> F::Output {
+        let mut future = pin!(future);
+        std::future::poll_fn(|context| {
+            let previous = self.caller.replace(Some(name.to_owned()));
+            let result = future.as_mut().poll(context);
+            self.caller.replace(previous);
+            result
+        })
+        .await
     }
 
     /// Change the subnets' network ACLs in place.
@@ -284,7 +317,7 @@ impl SimRegion {
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         let mut inner: Inner = serde_json::from_str(text)?;
         inner.rng = fastrand::Rng::with_seed(inner.seed ^ inner.now.unix_millis());
-        Ok(Self { inner: RefCell::new(inner), wakeups: RefCell::new(Vec::new()) })
+        Ok(Self { inner: RefCell::new(inner), wakeups: RefCell::new(Vec::new()), caller: RefCell::new(None) })
     }
 
     /// Answer one request at the current time: one call, or one call per instance it names.
@@ -314,8 +347,10 @@ impl SimRegion {
             None => fault.map_or_else(|| answer(&mut inner), Err),
         };
         let error = result.as_ref().err().map(|error| error.code.clone());
+        let caller = self.caller.borrow().clone();
         for call in calls {
-            let record = CallRecord { at: now, request, call, error: error.clone(), bucket_exceeded };
+            let caller = caller.clone();
+            let record = CallRecord { at: now, request, call, error: error.clone(), bucket_exceeded, caller };
             inner.calls.push(record);
         }
         let mut latency = inner.timings.api_latency.sample(&mut inner.rng);
@@ -804,6 +839,17 @@ impl Provider for SimRegion {
     }
     async fn read_network_acl(&self, subnet: &str) -> Result<SubnetAcl, ApiError> {
         self.read_acl(subnet).await
+    }
+
+    async fn lease(&self, call: &LeaseCall) -> Result<LeaseReply, ApiError> {
+        let (result, arrives_at) = {
+            let mut inner = self.inner.borrow_mut();
+            let inner = &mut *inner;
+            let caller = self.caller.borrow().clone();
+            inner.leases.answer(caller.as_deref(), call, inner.now, inner.calls.len(), &mut inner.rng)
+        };
+        self.sleep_until(arrives_at).await;
+        result
     }
 
     async fn isolate(&self, association: &str, network_acl: &str) -> Result<(), ApiError> {

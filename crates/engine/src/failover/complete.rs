@@ -2,7 +2,7 @@
 //! (readiness, then movers) and record the new active member in the instances' tags.
 
 use super::*;
-use crate::tags::{trigger_tag_value, ACTIVATED_AT_TAG, GROUP_TAG, TRIGGER_TAG};
+use crate::tags::{trigger_tag, ACTIVATED_AT_TAG, GROUP_TAG, TRIGGER_TAG};
 
 impl Failover {
     /// Verify, move clients and record once the fence holds and the standby runs alone.
@@ -69,7 +69,7 @@ impl Failover {
             if role == Role::Active {
                 // Which trigger made it active: a duplicate delivery of the same alarm event
                 // is recognised from this tag.
-                wanted.insert(TRIGGER_TAG.to_owned(), trigger_tag_value(&self.options.trigger));
+                wanted.insert(TRIGGER_TAG.to_owned(), trigger_tag(&self.options.trigger, self.lease_epoch));
                 wanted.insert(ACTIVATED_AT_TAG.to_owned(), self.started_at.unix_millis().to_string());
             }
             // A member never seen does not exist (or cannot be seen): there is nothing to tag.

@@ -55,4 +55,28 @@ impl Failover {
         }
         due
     }
+
+    /// The group's lease was taken by `owner` with `epoch`: the fencing token this run writes
+    /// into the trigger tag.
+    pub fn lease_taken(&mut self, now: Timestamp, epoch: u64, owner: &str) {
+        self.lease_epoch = Some(epoch);
+        self.emit(now, EventKind::LeaseTaken { epoch, owner: owner.to_owned() });
+    }
+
+    /// Stop at once, with no further call (a rollback included): the right to act is gone (the
+    /// lease was lost or never held). A run already closing keeps its outcome and says why its
+    /// remaining calls were not made.
+    pub fn stop_acting(&mut self, now: Timestamp, failure: Failure) {
+        assert!(self.in_flight.is_none(), "stop_acting while a call awaits its result");
+        if self.is_finished() {
+            return;
+        }
+        self.queue.clear();
+        self.activation = None;
+        self.emit(now, EventKind::StoppedActing { reason: failure.to_string() });
+        if !self.phase.is_closing() {
+            self.close(now, Outcome::Failed { failure });
+        }
+        self.finish(now);
+    }
 }

@@ -14,6 +14,7 @@ mod driving;
 mod fence;
 mod isolate;
 mod observe;
+mod options;
 mod phase;
 mod plan;
 mod promote;
@@ -23,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 pub use isolate::UNOBSERVABLE_GRACE;
+pub use options::Options;
 pub use phase::{Phase, Timer, WaitingFor};
 
 use crate::backoff::Backoff;
@@ -57,32 +59,6 @@ pub const DESCRIBE_STALENESS: Duration = Duration::from_secs(10);
 /// refuses to stop it until it runs): longer than a slow boot. Past it, the invocation's retry
 /// (or the next run) finds the standby and deals with it.
 pub const ROLLBACK_LIMIT: Duration = Duration::from_secs(600);
-
-/// How a failover is run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Options {
-    /// Why this failover runs (an alarm name, "manual", ...), for the report.
-    pub trigger: String,
-    /// Observe and plan, change nothing.
-    pub dry_run: bool,
-    pub poll_interval: Duration,
-    /// Seeds the backoff jitter, so a simulated run replays exactly.
-    pub seed: u64,
-    /// A deadline earlier than the group's own (e.g. a Lambda invocation's remaining time).
-    pub deadline: Option<Timestamp>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            trigger: "manual".to_owned(),
-            dry_run: false,
-            poll_interval: DEFAULT_POLL_INTERVAL,
-            seed: 0,
-            deadline: None,
-        }
-    }
-}
 
 /// What the caller must do next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,6 +190,8 @@ pub struct Failover {
     describe_failures: u32,
     /// Set when the run enters `Closing`.
     outcome: Option<Outcome>,
+    /// The epoch of the group's lease, when the run holds one (for the trigger tag).
+    lease_epoch: Option<u64>,
 }
 
 impl Failover {
@@ -257,6 +235,7 @@ impl Failover {
             next_observe_at: now,
             describe_failures: 0,
             outcome: None,
+            lease_epoch: None,
             spec,
             options,
         };
@@ -297,7 +276,7 @@ impl Failover {
         self.answer_by.expect("answer_by is asked while a call is in flight")
     }
 
-    /// The final report. Panics if the failover has not finished.
+    /// The final report. Panics if the run has not finished.
     pub fn into_report(self) -> Report {
         assert!(self.is_finished(), "into_report before the failover finished");
         let outcome = self.outcome.expect("a finished failover has an outcome");

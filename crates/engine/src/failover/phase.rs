@@ -105,6 +105,11 @@ pub enum WaitingFor {
     TagWrites,
     /// A failed run's rollback stops.
     RollbackCalls,
+    /// The group's lease, held by another process (if known): taken over once seen unchanged
+    /// for its whole duration.
+    Lease {
+        holder: Option<String>,
+    },
 }
 
 impl fmt::Display for WaitingFor {
@@ -121,6 +126,11 @@ impl fmt::Display for WaitingFor {
             Self::Clients(mover) => write!(f, "clients to be moved: {mover}"),
             Self::TagWrites => f.write_str("tags to be recorded"),
             Self::RollbackCalls => f.write_str("rollback calls"),
+            Self::Lease { holder: Some(holder) } => write!(
+                f,
+                "the group's lease, held by {holder} (taken over if it stays unchanged for its duration)"
+            ),
+            Self::Lease { holder: None } => f.write_str("the group's lease"),
         }
     }
 }

@@ -9,8 +9,10 @@
 //! Like `Failover` it reads no clock and makes no call: [`Fleet::poll`] says what to send and
 //! when to wake, [`Fleet::on_answer`] takes what came back. One group alone is a fleet of one.
 
+mod leasing;
 mod request;
 mod round;
+mod sending;
 mod zones;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +25,7 @@ use crate::backoff::Backoff;
 use crate::driver::Observer;
 use crate::failover::{Action, Failover, WaitingFor};
 use crate::instance::{InstanceId, Observation};
+use crate::lease::Lease;
 use crate::provider::{ApiError, Call, ErrorKind, Reply};
 use crate::rate_limit::{Bucket, RateLimiter};
 use crate::report::Report;
@@ -76,6 +79,13 @@ struct Run {
     /// Its latest sleep, and the last one passed to the observer.
     sleep: Option<(Timestamp, WaitingFor)>,
     last_wait: Option<(Timestamp, WaitingFor)>,
+    /// The group's lease, when the fleet runs with leases: the run is polled only once it is
+    /// held, and only while it may act.
+    lease: Option<Lease>,
+    /// Polled at least once (with leases: the lease was taken).
+    started: bool,
+    /// A lease call is in flight.
+    lease_busy: bool,
 }
 
 /// One instance's share of a merged request.
@@ -101,6 +111,9 @@ enum Sent {
         runs: Vec<usize>,
     },
     Single {
+        run: usize,
+    },
+    Lease {
         run: usize,
     },
 }
@@ -131,6 +144,8 @@ pub struct Fleet {
     throttled_in_a_row: BTreeMap<Bucket, u32>,
     /// The jitter of those holds.
     rng: fastrand::Rng,
+    /// Runs' leases with nothing in flight, by when they next need a poll.
+    lease_idle: BTreeSet<(Timestamp, usize)>,
 }
 
 impl Fleet {
@@ -156,7 +171,17 @@ impl Fleet {
             .into_iter()
             .map(|mut failover| {
                 failover.stretch_poll_interval(round_every);
-                Run { failover, busy: false, answer_by: None, reported: 0, sleep: None, last_wait: None }
+                Run {
+                    failover,
+                    busy: false,
+                    answer_by: None,
+                    reported: 0,
+                    sleep: None,
+                    last_wait: None,
+                    lease: None,
+                    started: true,
+                    lease_busy: false,
+                }
             })
             .collect();
         let poll_interval = runs.iter().map(|run| run.failover.poll_interval()).max().unwrap_or_default();
@@ -177,12 +202,17 @@ impl Fleet {
             solo: BTreeSet::new(),
             throttled_in_a_row: BTreeMap::new(),
             rng: fastrand::Rng::with_seed(seed),
+            lease_idle: BTreeSet::new(),
         }
     }
 
-    /// Every run finished and nothing is in flight.
+    /// Every run finished, every lease released and nothing is in flight.
     pub fn is_finished(&self) -> bool {
-        self.sent.is_empty() && self.runs.iter().all(|run| run.failover.is_finished())
+        self.sent.is_empty()
+            && self
+                .runs
+                .iter()
+                .all(|run| run.failover.is_finished() && run.lease.as_ref().is_none_or(Lease::is_ended))
     }
 
     pub fn stats(&self) -> &FleetStats {
@@ -202,6 +232,8 @@ impl Fleet {
 
     /// What to send at `now`, and when to poll again.
     pub fn poll(&mut self, now: Timestamp) -> Poll {
+        let mut send = Vec::new();
+        self.poll_leases(now, &mut send);
         let mut describing = Vec::new();
         let mut merged: BTreeMap<MergeKey, Vec<Part>> = BTreeMap::new();
         let mut singles: Vec<(Vec<usize>, Call)> = Vec::new();
@@ -221,7 +253,6 @@ impl Fleet {
                 }
             }
         }
-        let mut send = Vec::new();
         self.next_round.append(&mut describing);
         if self.round.is_none() && !self.next_round.is_empty() {
             let runs = std::mem::take(&mut self.next_round);
@@ -238,6 +269,7 @@ impl Fleet {
             std::mem::take(&mut self.resend).into_iter().partition(|(at, _, _)| *at <= now);
         self.resend = later;
         for (_, request, parts) in due {
+            let Some((request, parts)) = self.still_allowed(now, request, parts) else { continue };
             let wanted = Self::tokens_for(&request);
             match self.limiter.try_take_all(&wanted, now) {
                 Ok(()) => self.send_taken(now, request, parts, &mut send),
@@ -248,7 +280,8 @@ impl Fleet {
             self.send_single(now, runs, call, &mut send);
         }
         let resend_at = self.resend.iter().map(|(at, _, _)| *at).min();
-        let wake_at = self.idle.first().map(|(at, _)| *at).into_iter().chain(resend_at).min();
+        let lease_at = self.lease_idle.first().map(|(at, _)| *at);
+        let wake_at = self.idle.first().map(|(at, _)| *at).into_iter().chain(resend_at).chain(lease_at).min();
         Poll { send, wake_at }
     }
 
@@ -316,6 +349,13 @@ impl Fleet {
                 }
             },
             Sent::Round { request, zone } => self.on_round_answer(now, request, zone, result),
+            Sent::Lease { run } => {
+                let result = result.map(|answer| match answer {
+                    Answer::Lease(reply) => reply,
+                    other => unreachable!("a lease call answered with {other:?}"),
+                });
+                self.on_lease_answer(now, run, result);
+            }
         }
     }
 
@@ -348,6 +388,9 @@ impl Fleet {
         singles: &mut Vec<(Vec<usize>, Call)>,
     ) {
         self.touched.insert(index);
+        if !self.may_act(index, now) {
+            self.stop_run(index, now);
+        }
         let run = &mut self.runs[index];
         assert!(!run.busy, "a run is polled while its call is with the fleet");
         match run.failover.poll(now) {
@@ -378,102 +421,11 @@ impl Fleet {
                 run.sleep = Some((until, waiting_for));
                 self.idle.insert((until, index));
             }
-            Action::Finished => {}
+            Action::Finished => self.release_lease(index, now),
         }
     }
 
-    /// A new request id, recorded as `sent`.
-    fn record(&mut self, request: &Request, sent: Sent) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        *self.stats.requests.entry(request.operation()).or_default() += 1;
-        self.sent.insert(id, sent);
-        id
-    }
-
-    /// The earliest time any of `runs` must have its answer by (at least a second from now).
-    fn answer_by(&self, now: Timestamp, runs: impl IntoIterator<Item = usize>) -> Timestamp {
-        let earliest = runs.into_iter().filter_map(|run| self.runs[run].answer_by).min();
-        earliest.unwrap_or(now).max(now + Duration::from_secs(1))
-    }
-
-    /// Whether every instance `request` names is known to be of one instance type.
-    fn one_type(request: &Request, zones: &Zones) -> bool {
-        let mut kinds = request.instances().iter().map(|instance| zones.type_of(instance));
-        let first = kinds.next().flatten();
-        first.is_some() && kinds.all(|kind| kind == first)
-    }
-
-    /// The tokens a request takes: one request, and for starts and stops one per instance.
-    fn tokens_for(request: &Request) -> Vec<(Bucket, u64)> {
-        let (request_bucket, instance_bucket) = request.buckets();
-        request_bucket.map(|bucket| (bucket, 1)).into_iter().chain(instance_bucket).collect()
-    }
-
-    fn send_merged(&mut self, now: Timestamp, request: Request, parts: Vec<Part>, send: &mut Vec<Outgoing>) {
-        if let Err(at) = self.limiter.try_take_all(&Self::tokens_for(&request), now) {
-            for part in parts {
-                self.defer(now, part.run, at);
-            }
-            return;
-        }
-        self.send_taken(now, request, parts, send);
-    }
-
-    /// Send a merged request whose tokens are taken.
-    fn send_taken(&mut self, now: Timestamp, request: Request, parts: Vec<Part>, send: &mut Vec<Outgoing>) {
-        let answer_by = self.answer_by(now, parts.iter().map(|part| part.run));
-        let id = self.record(&request, Sent::Merged { request: request.clone(), parts });
-        send.push(Outgoing { id, request, answer_by });
-    }
-
-    fn send_single(&mut self, now: Timestamp, runs: Vec<usize>, call: Call, send: &mut Vec<Outgoing>) {
-        let request = Request::Single(call);
-        if let Err(at) = self.limiter.try_take_all(&Self::tokens_for(&request), now) {
-            for run in runs {
-                self.defer(now, run, at);
-            }
-            return;
-        }
-        let answer_by = self.answer_by(now, runs.iter().copied());
-        let sent = match runs.as_slice() {
-            [run] => Sent::Single { run: *run },
-            _ => Sent::Shared { runs },
-        };
-        let id = self.record(&request, sent);
-        send.push(Outgoing { id, request, answer_by });
-    }
-
-    /// EC2's buckets are the account's, shared with other callers: after a throttled answer the
-    /// whole fleet leaves that bucket alone for a jittered, growing while.
-    fn note_throttling(&mut self, now: Timestamp, sent: &Sent, result: &Result<Answer, ApiError>) {
-        let request = match sent {
-            Sent::Round { request, .. } | Sent::Merged { request, .. } => request,
-            Sent::Single { .. } | Sent::Shared { .. } => match result {
-                Err(error) if error.kind == ErrorKind::Throttled => {
-                    self.stats.throttled += 1;
-                    return; // the run backs off on its own; its bucket is not known here
-                }
-                _ => return,
-            },
-        };
-        let Some(bucket) = request.buckets().0 else { return };
-        match result {
-            Err(error) if error.kind == ErrorKind::Throttled => {
-                self.stats.throttled += 1;
-                let in_a_row = self.throttled_in_a_row.entry(bucket).or_default();
-                let delay = Backoff::API.delay(*in_a_row, &mut self.rng);
-                *in_a_row += 1;
-                self.limiter.hold(bucket, now + delay);
-            }
-            Ok(_) => {
-                self.throttled_in_a_row.remove(&bucket);
-            }
-            Err(_) => {}
-        }
-    }
-
-    fn deliver(&mut self, now: Timestamp, index: usize, result: Result<Reply, ApiError>) {
+    pub(super) fn deliver(&mut self, now: Timestamp, index: usize, result: Result<Reply, ApiError>) {
         let run = &mut self.runs[index];
         run.failover.on_result(now, result);
         run.busy = false;
@@ -482,7 +434,7 @@ impl Fleet {
         self.touched.insert(index);
     }
 
-    fn defer(&mut self, now: Timestamp, index: usize, until: Timestamp) {
+    pub(super) fn defer(&mut self, now: Timestamp, index: usize, until: Timestamp) {
         let run = &mut self.runs[index];
         run.failover.defer(now, until);
         run.busy = false;

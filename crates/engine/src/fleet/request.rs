@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::instance::{InstanceId, Observation};
+use crate::lease::{LeaseCall, LeaseReply};
 use crate::provider::{execute, ApiError, Call, Provider, Reply};
 use crate::rate_limit::Bucket;
 
@@ -26,6 +27,8 @@ pub enum Request {
     SetTags { instances: Vec<InstanceId>, tags: BTreeMap<String, String> },
     /// One group's call that is never merged: a probe, a mover's read or change.
     Single(Call),
+    /// A call to the lease store (not EC2: no request bucket).
+    Lease(LeaseCall),
 }
 
 impl Request {
@@ -37,6 +40,7 @@ impl Request {
             Self::Stop { .. } => "StopInstances",
             Self::SetTags { .. } => "CreateTags",
             Self::Single(call) => call.operation(),
+            Self::Lease(call) => call.operation(),
         }
     }
 
@@ -47,7 +51,7 @@ impl Request {
             | Self::Start { instances }
             | Self::Stop { instances, .. }
             | Self::SetTags { instances, .. } => instances,
-            Self::Single(_) => &[],
+            Self::Single(_) | Self::Lease(_) => &[],
         }
     }
 
@@ -66,6 +70,7 @@ impl Request {
             }
             Self::Single(call @ Call::Stop { .. }) => (Bucket::of(call), Some((Bucket::InstancesStopped, 1))),
             Self::Single(call) => (Bucket::of(call), None),
+            Self::Lease(_) => (None, None),
         }
     }
 
@@ -77,6 +82,7 @@ impl Request {
             Self::Stop { force, .. } => Self::Stop { instances: part, force: *force },
             Self::SetTags { tags, .. } => Self::SetTags { instances: part, tags: tags.clone() },
             Self::Single(call) => Self::Single(call.clone()),
+            Self::Lease(call) => Self::Lease(call.clone()),
         }
     }
 
@@ -90,6 +96,7 @@ impl Request {
                 provider.set_tags(instances, tags).await.map(|()| Answer::Done)
             }
             Self::Single(call) => execute(provider, call).await.map(Answer::Single),
+            Self::Lease(call) => provider.lease(call).await.map(Answer::Lease),
         }
     }
 }
@@ -98,6 +105,7 @@ impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Single(call) => f.write_str(call.operation()),
+            Self::Lease(call) => write!(f, "{} (lease of {})", call.operation(), call.group()),
             request => write!(f, "{} ({} instances)", request.operation(), request.instances().len()),
         }
     }
@@ -109,6 +117,7 @@ pub enum Answer {
     Described(Vec<Observation>),
     Done,
     Single(Reply),
+    Lease(LeaseReply),
 }
 
 /// Which calls of different groups may share one request: the same operation, arguments and

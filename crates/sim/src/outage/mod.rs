@@ -163,6 +163,9 @@ fn failure_kind(failure: &Failure) -> String {
         Failure::DeadlineExceeded { .. } => "deadline reached",
         Failure::ConflictingRecords { .. } => "tags record several active members",
         Failure::NotReady { .. } => "not ready",
+        Failure::LeaseHeld { .. } => "lease held by another process",
+        Failure::LeaseLost { .. } => "lease lost",
+        Failure::LeaseUnavailable { .. } => "lease table unavailable",
     }
     .to_owned()
 }
