@@ -160,6 +160,14 @@ enum Command {
     /// arithmetic), requests by kind, throttled requests, failed groups and invariant
     /// violations (one-member-can-serve, fence-before-start, fail-closed-starts-nothing,
     /// within-deadline, within-request-buckets).
+    ///
+    /// With --race: for each seed, two or three controllers (a Lambda invocation, an operator's
+    /// CLI, a second invocation) fail the same group over at once under the group's lease in a
+    /// simulated DynamoDB table (lease of 6, 10 or 20 s; the table throttles and loses answers;
+    /// controllers crash holding the lease or lose the table for up to a minute, their calls
+    /// failing or hanging), then a last Lambda retry. Checks one-controller-per-group (every
+    /// start, stop, tag write, traffic move and isolation made while the table named its caller
+    /// the holder) and single-live once the region has settled.
     Simulate(SimulateArgs),
     /// Run as the AWS Lambda function (what `bootstrap` with no arguments does)
     ///
@@ -363,6 +371,9 @@ pub struct SimulateArgs {
     /// How many seeds (scenarios) to run
     #[arg(long, default_value_t = 1000, conflicts_with = "az_outage")]
     pub seeds: u64,
+    /// Race two or three controllers on each seed's group under the group lease
+    #[arg(long, conflicts_with_all = ["az_outage", "events"])]
+    pub race: bool,
     /// The first seed
     #[arg(long, default_value_t = 0, conflicts_with = "az_outage")]
     pub start_seed: u64,

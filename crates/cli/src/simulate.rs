@@ -19,10 +19,14 @@ use crate::output;
 use crate::{Exit, OutputFormat, SimulateArgs};
 
 mod outage;
+mod race;
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
     if args.az_outage {
         return outage::run(args);
+    }
+    if args.race {
+        return race::run(args);
     }
     let text = args.output == OutputFormat::Text;
     let progress = text && std::io::stderr().is_terminal();

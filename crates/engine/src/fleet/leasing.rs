@@ -16,9 +16,19 @@ impl Fleet {
             let group = run.failover.spec().name.clone();
             run.lease = Some(Lease::new(settings.clone(), &group, now, run.failover.seed()));
             run.started = false;
+            run.lease_wake = Some(now);
             self.lease_idle.insert((now, index));
         }
         self
+    }
+
+    /// Poll run `index`'s lease at `at` (once: an earlier wake-up it had is dropped).
+    fn wake_lease(&mut self, index: usize, at: Timestamp) {
+        let run = &mut self.runs[index];
+        if let Some(previous) = run.lease_wake.replace(at) {
+            self.lease_idle.remove(&(previous, index));
+        }
+        self.lease_idle.insert((at, index));
     }
 
     /// How each run's lease ended, in the fleet's order (None: no lease, or not ended yet).
@@ -37,6 +47,7 @@ impl Fleet {
         let due: Vec<(Timestamp, usize)> = self.lease_idle.range(..=(now, usize::MAX)).copied().collect();
         for entry in due {
             self.lease_idle.remove(&entry);
+            self.runs[entry.1].lease_wake = None;
             self.poll_lease(entry.1, now, send);
         }
     }
@@ -60,12 +71,10 @@ impl Fleet {
                 let until = until.min(deadline);
                 let holder = lease.watching().map(str::to_owned);
                 run.sleep = Some((until, WaitingFor::Lease { holder }));
-                self.lease_idle.insert((until, index));
+                self.wake_lease(index, until);
                 self.touched.insert(index);
             }
-            LeaseStep::Sleep { until } => {
-                self.lease_idle.insert((until, index));
-            }
+            LeaseStep::Sleep { until } => self.wake_lease(index, until),
             LeaseStep::Ended => self.lease_ended(index, now),
         }
     }
@@ -88,7 +97,7 @@ impl Fleet {
                 self.idle.insert((now, index));
             }
         }
-        self.lease_idle.insert((now, index));
+        self.wake_lease(index, now);
         self.touched.insert(index);
     }
 
@@ -129,7 +138,7 @@ impl Fleet {
         if let Some(lease) = run.lease.as_mut() {
             lease.release();
             if !run.lease_busy {
-                self.lease_idle.insert((now, index));
+                self.wake_lease(index, now);
             }
         }
     }

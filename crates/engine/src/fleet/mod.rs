@@ -86,6 +86,8 @@ struct Run {
     started: bool,
     /// A lease call is in flight.
     lease_busy: bool,
+    /// When its lease is next polled (its entry in `lease_idle`), if it waits.
+    lease_wake: Option<Timestamp>,
 }
 
 /// One instance's share of a merged request.
@@ -181,6 +183,7 @@ impl Fleet {
                     lease: None,
                     started: true,
                     lease_busy: false,
+                    lease_wake: None,
                 }
             })
             .collect();

@@ -46,8 +46,12 @@ pub const ROLLBACK_COMPLETE: &str = "rollback-complete";
 /// blinded for a while.
 pub const PROMOTES_WHEN_POSSIBLE: &str = "promotes-when-possible";
 
+/// With racing controllers under the group's lease: every mutating call is made while the lease
+/// table names its caller the holder (judged from the table's history and the call log).
+pub const ONE_CONTROLLER_PER_GROUP: &str = "one-controller-per-group";
+
 /// Every invariant, by name, with what it means (for help texts and summaries).
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 14] = [
     super::traffic::TRAFFIC_TO_ACTIVE_ONLY,
     super::traffic::NO_TRAFFIC_BEFORE_FENCE,
     SINGLE_ACTIVE,
@@ -61,6 +65,7 @@ pub const ALL: [&str; 13] = [
     WITHIN_REQUEST_BUCKETS,
     BACKS_OFF_WHEN_THROTTLED,
     GROUP_ONLY,
+    ONE_CONTROLLER_PER_GROUP,
 ];
 
 /// How long after its deadline a failing trigger may still be stopping standbys it started: the

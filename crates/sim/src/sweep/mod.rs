@@ -4,6 +4,7 @@
 //! byte for byte.
 
 pub mod invariants;
+pub mod race;
 pub mod scenario;
 mod summary;
 pub mod traffic;
@@ -31,7 +32,7 @@ use scenario::{FaultKind, Scenario, RETRY_AFTER};
 
 /// Engine steps one trigger may take before the sweep calls it hung. A failover ends by its
 /// deadline (at most 840 s here, about 4 describes a second plus retries), far below this.
-const MAX_STEPS_PER_TRIGGER: u64 = 200_000;
+pub(crate) const MAX_STEPS_PER_TRIGGER: u64 = 200_000;
 
 /// Which fence the sweep runs with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -187,17 +188,7 @@ impl Ends {
     /// Record how a trigger ended, with the members as the region shows them now.
     fn record(&mut self, region: &SimRegion, scenario: &Scenario, end: TriggerEnd) {
         let outcome = match &end {
-            TriggerEnd::Finished { report } => match &report.outcome {
-                Outcome::FailedOver { .. } => "failed-over".to_owned(),
-                Outcome::AlreadyActive { .. } => "already-active".to_owned(),
-                Outcome::Planned { .. } => "planned".to_owned(),
-                Outcome::Failed { failure } => {
-                    let reason = serde_json::to_value(failure)
-                        .ok()
-                        .and_then(|v| v["reason"].as_str().map(str::to_owned));
-                    format!("failed: {}", reason.unwrap_or_default())
-                }
-            },
+            TriggerEnd::Finished { report } => outcome_name(&report.outcome),
             TriggerEnd::Crashed { .. } => "crashed".to_owned(),
             TriggerEnd::TimedOut { .. } => "timed-out".to_owned(),
             TriggerEnd::Busy => "busy".to_owned(),
@@ -216,6 +207,20 @@ impl Ends {
             .collect();
         self.triggers.push(end);
         self.runs.push(RunRecord { seed: scenario.seed, trigger: self.triggers.len(), outcome, members });
+    }
+}
+
+/// An outcome's short name: `failed-over`, `already-active`, `planned`, `failed: REASON`.
+pub(crate) fn outcome_name(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::FailedOver { .. } => "failed-over".to_owned(),
+        Outcome::AlreadyActive { .. } => "already-active".to_owned(),
+        Outcome::Planned { .. } => "planned".to_owned(),
+        Outcome::Failed { failure } => {
+            let reason =
+                serde_json::to_value(failure).ok().and_then(|v| v["reason"].as_str().map(str::to_owned));
+            format!("failed: {}", reason.unwrap_or_default())
+        }
     }
 }
 
@@ -259,7 +264,7 @@ enum Cut {
 
 /// How long the region runs on its own before a finished trigger is judged again: longer than a
 /// start accepted late takes to boot, and than a stop takes to complete.
-const SETTLE: std::time::Duration = std::time::Duration::from_secs(600);
+pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Run<'_> {
     /// Run one trigger of `spec`. `crash_after` cuts it off; `concurrent_after` makes a second

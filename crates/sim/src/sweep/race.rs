@@ -1,0 +1,301 @@
+//! Racing controllers: two or three processes (a Lambda invocation, its retry, a second
+//! invocation, an operator's CLI) fail the same group over at once on one simulated region, each
+//! under the group's lease. Some crash holding it, some lose the lease table for a while (their
+//! calls failing, or never answering), the table throttles and loses answers. A last retry runs
+//! after them all, as Lambda retries a failed invocation.
+//!
+//! Judged from the world: `one-controller-per-group` from the table's history of writes and the
+//! region's log of calls (each mutating call made while the table named its caller the holder),
+//! and `single-live` from the members' true states once the region has settled.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::ops::ControlFlow;
+use std::pin::Pin;
+use std::time::Duration;
+
+use coldstandby_engine::budget;
+use coldstandby_engine::driver::{self, Driven, Quiet};
+use coldstandby_engine::fleet::{Fleet, Zones};
+use coldstandby_engine::lease::LeaseSettings;
+use coldstandby_engine::{Call, Clock, Failover, InstanceId, Options, Timestamp};
+use serde::Serialize;
+
+use super::invariants::{Checker, Violation, ONE_CONTROLLER_PER_GROUP};
+use super::scenario::{self, Scenario, RETRY_AFTER};
+use super::{outcome_name, MAX_STEPS_PER_TRIGGER, SETTLE};
+use crate::controller::join_all;
+use crate::leases::{CutOff, LeaseFaults};
+use crate::region::SimRegion;
+
+/// The lease table the racers share.
+const TABLE: &str = "coldstandby-leases";
+
+/// Whether every racer takes the lease.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RaceMode {
+    #[default]
+    Leased,
+    /// Test-only: the second racer runs without the lease (an operator's CLI configured
+    /// without it). The sweep must catch it.
+    #[doc(hidden)]
+    SecondWithoutLeaseForTesting,
+}
+
+/// One racing controller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Racer {
+    pub name: String,
+    /// After the scenario's first trigger time.
+    pub start_after_ms: u64,
+    /// It dies after this many engine steps, its lease left held.
+    pub crash_after_steps: Option<u64>,
+    /// It cannot reach the lease table for a while.
+    pub cut_off: Option<CutOff>,
+    pub leased: bool,
+}
+
+/// What one seed's race did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RaceResult {
+    pub seed: u64,
+    pub lease_seconds: u64,
+    pub table_faults: LeaseFaults,
+    pub racers: Vec<Racer>,
+    /// Each racer's end (`failed-over`, `failed: lease-held`, `crashed`, ...), the last retry's last.
+    pub outcomes: Vec<String>,
+    /// Lease writes that landed.
+    pub lease_writes: usize,
+    pub violations: Vec<Violation>,
+}
+
+/// The command that replays one seed's race.
+pub fn replay_command(seed: u64) -> String {
+    format!("coldstandby simulate --race --seeds 1 --start-seed {seed}")
+}
+
+/// Race the controllers of `seed`.
+pub fn run_race(seed: u64, mode: RaceMode) -> RaceResult {
+    let scenario = scenario::generate(seed);
+    let region = scenario.region();
+    let start = scenario::SCENARIO_START + scenario::FIRST_TRIGGER_AFTER;
+    region.advance_to(start);
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0x0dac_e0ff_1ea5_e5ed);
+    let lease_seconds = [6, 10, 20][rng.usize(0..3)];
+    let table_faults = LeaseFaults {
+        throttle: if rng.f64() < 0.3 { rng.f64() * 0.1 } else { 0.0 },
+        lost_answer: if rng.f64() < 0.3 { rng.f64() * 0.3 } else { 0.0 },
+    };
+    let names = ["lambda", "operator-cli", "lambda-second"];
+    let racers: Vec<Racer> = (0..rng.usize(2..=3))
+        .map(|index| {
+            let start_after_ms = if index == 0 { 0 } else { rng.u64(0..=30_000) };
+            let cut_off = (rng.f64() < 0.25).then(|| {
+                let from = start + Duration::from_millis(start_after_ms + rng.u64(0..=20_000));
+                CutOff {
+                    from,
+                    until: from + Duration::from_millis(rng.u64(1_000..=60_000)),
+                    hang: rng.bool(),
+                }
+            });
+            Racer {
+                name: names[index].to_owned(),
+                start_after_ms,
+                crash_after_steps: (rng.f64() < 0.25).then(|| rng.u64(1..=400)),
+                cut_off,
+                leased: !(mode == RaceMode::SecondWithoutLeaseForTesting && index == 1),
+            }
+        })
+        .collect();
+    region.with_leases(|table| {
+        table.faults = table_faults;
+        for racer in &racers {
+            if let Some(cut) = racer.cut_off {
+                table.cut_off.insert(racer.name.clone(), cut);
+            }
+        }
+    });
+    let settings = |name: &str| LeaseSettings {
+        table: TABLE.to_owned(),
+        owner: name.to_owned(),
+        duration: Duration::from_secs(lease_seconds),
+    };
+
+    let races: Vec<Pin<Box<dyn Future<Output = String> + '_>>> = racers
+        .iter()
+        .enumerate()
+        .map(|(number, racer)| {
+            let settings = racer.leased.then(|| settings(&racer.name));
+            let at = start + Duration::from_millis(racer.start_after_ms);
+            Box::pin(race_one(
+                &region,
+                &scenario,
+                &racer.name,
+                at,
+                number as u64,
+                settings,
+                racer.crash_after_steps,
+            )) as Pin<Box<dyn Future<Output = String> + '_>>
+        })
+        .collect();
+    let mut outcomes = region.run(join_all(races));
+    // Lambda retries a failed invocation: one more run after them all, which nothing disturbs.
+    let retry_at = region.now() + RETRY_AFTER;
+    let last =
+        race_one(&region, &scenario, "lambda-retry", retry_at, 9, Some(settings("lambda-retry")), None);
+    let last_outcome = region.run(last);
+    outcomes.push(last_outcome);
+    region.with_leases(|table| table.faults = LeaseFaults::default());
+
+    let settled = region.now() + SETTLE;
+    region.advance_to(settled);
+    let mut checker = Checker::new(seed, scenario.spec.members());
+    let active = recorded_active(&region, &scenario);
+    checker.single_live(&region, settled, active.as_ref());
+    let mut violations = checker.violations;
+    violations.extend(one_controller_per_group(&region, seed));
+    RaceResult {
+        seed,
+        lease_seconds,
+        table_faults,
+        racers,
+        outcomes,
+        lease_writes: region.lease_history().len(),
+        violations,
+    }
+}
+
+/// One racer's run, from `at`: its outcome's name.
+async fn race_one(
+    region: &SimRegion,
+    scenario: &Scenario,
+    name: &str,
+    at: Timestamp,
+    number: u64,
+    lease: Option<LeaseSettings>,
+    crash_after: Option<u64>,
+) -> String {
+    let controller = region.controller(name);
+    controller.sleep_until(at).await;
+    let spec = scenario.spec.clone();
+    let began = region.now();
+    // As Lambda runs it: an invocation timeout sized from the group, the deadline before it.
+    let invocation_timeout = budget::invocation_timeout(budget::longest_run(&spec));
+    let invocation_ends = began + invocation_timeout;
+    let options = Options {
+        trigger: format!("race {name}"),
+        seed: scenario.seed.wrapping_mul(31).wrapping_add(number),
+        deadline: Some(began + invocation_timeout.saturating_sub(budget::DEADLINE_MARGIN)),
+        ..Options::default()
+    };
+    let failover = Failover::new(spec, options, began);
+    let mut fleet = Fleet::new(vec![failover], Zones::default(), began);
+    if let Some(settings) = &lease {
+        fleet = fleet.with_leases(settings, began);
+    }
+    let mut steps = 0;
+    let hook = |_: &Fleet, now: Timestamp| {
+        steps += 1;
+        if crash_after.is_some_and(|after| steps > after)
+            || steps > MAX_STEPS_PER_TRIGGER
+            || now >= invocation_ends
+        {
+            return ControlFlow::Break(());
+        }
+        region.set_faults(scenario.faults_at(now));
+        ControlFlow::Continue(())
+    };
+    match driver::drive(fleet, &controller, &controller, &mut Quiet, hook).await {
+        Driven::Finished(reports) => outcome_name(&reports[0].outcome),
+        Driven::Stopped(_) if crash_after.is_some_and(|after| steps > after) => "crashed".to_owned(),
+        Driven::Stopped(_) => "timed-out".to_owned(),
+    }
+}
+
+/// The member the tags record active, if exactly one is.
+fn recorded_active(region: &SimRegion, scenario: &Scenario) -> Option<InstanceId> {
+    let active: Vec<InstanceId> = scenario
+        .spec
+        .members()
+        .into_iter()
+        .filter(|id| {
+            region.instance(id).is_some_and(|instance| {
+                coldstandby_engine::Role::recorded_in(&instance.tags)
+                    == Some(coldstandby_engine::Role::Active)
+            })
+        })
+        .collect();
+    match active.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// Every mutating call (a start, stop, tag write, traffic move or isolation, answered or not)
+/// was made while the lease table named its caller the group's holder.
+fn one_controller_per_group(region: &SimRegion, seed: u64) -> Vec<Violation> {
+    let history = region.lease_history();
+    let mut violations = Vec::new();
+    for (index, record) in region.calls().iter().enumerate() {
+        let mutating = matches!(
+            record.call,
+            Call::Start { .. }
+                | Call::Stop { .. }
+                | Call::SetTags { .. }
+                | Call::MoveClients { .. }
+                | Call::Isolate { .. }
+        );
+        let Some(caller) = record.caller.as_deref().filter(|_| mutating) else { continue };
+        let holder = history
+            .iter()
+            .rfind(|change| change.calls_before <= index)
+            .and_then(|change| change.owner.as_deref());
+        if holder != Some(caller) {
+            let detail = format!(
+                "{caller} made {} while the lease table named {} the holder",
+                record.call.operation(),
+                holder.unwrap_or("no one")
+            );
+            violations.push(Violation { seed, invariant: ONE_CONTROLLER_PER_GROUP, at: record.at, detail });
+        }
+    }
+    violations
+}
+
+/// The totals of a race sweep.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RaceSummary {
+    pub start_seed: u64,
+    pub seeds: u64,
+    /// Seeds by how many controllers raced.
+    pub by_racers: BTreeMap<usize, u64>,
+    /// Racers' ends by outcome (the last retries included).
+    pub outcomes: BTreeMap<String, u64>,
+    pub crashes: u64,
+    pub cut_off_from_table: u64,
+    pub lease_writes: u64,
+    pub violations: Vec<Violation>,
+    pub replay: BTreeMap<u64, String>,
+}
+
+/// Race `count` seeds from `start_seed`, calling `on_seed` after each.
+pub fn race_sweep(start_seed: u64, count: u64, mut on_seed: impl FnMut(&RaceResult)) -> RaceSummary {
+    let mut summary = RaceSummary { start_seed, ..RaceSummary::default() };
+    for seed in start_seed..start_seed.saturating_add(count) {
+        let result = run_race(seed, RaceMode::Leased);
+        on_seed(&result);
+        summary.seeds += 1;
+        *summary.by_racers.entry(result.racers.len()).or_default() += 1;
+        for outcome in &result.outcomes {
+            *summary.outcomes.entry(outcome.clone()).or_default() += 1;
+        }
+        summary.crashes += result.racers.iter().filter(|r| r.crash_after_steps.is_some()).count() as u64;
+        summary.cut_off_from_table += result.racers.iter().filter(|r| r.cut_off.is_some()).count() as u64;
+        summary.lease_writes += result.lease_writes as u64;
+        if !result.violations.is_empty() {
+            summary.replay.insert(seed, replay_command(seed));
+        }
+        summary.violations.extend(result.violations);
+    }
+    summary
+}
