@@ -12,6 +12,7 @@ use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName, Reservation, Tag};
 use aws_sdk_ec2::Client;
 use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
 use coldstandby_engine::isolation::SubnetAcl;
+use coldstandby_engine::lease::{LeaseCall, LeaseReply};
 use coldstandby_engine::{ApiError, InstanceId, InstanceState, Observation, Provider};
 
 use crate::clients::ClientApis;
@@ -36,6 +37,8 @@ pub struct Ec2Provider {
     client: Client,
     /// Route tables, Route 53, load balancers and addresses, for readiness and movers.
     clients: ClientApis,
+    /// The groups' lease table.
+    dynamodb: aws_sdk_dynamodb::Client,
 }
 
 /// The SDK configuration coldstandby uses: explicit timeouts, no SDK-level retries.
@@ -61,7 +64,11 @@ impl Ec2Provider {
     }
 
     pub fn from_config(config: &SdkConfig) -> Self {
-        Self { client: Client::new(config), clients: ClientApis::from_config(config) }
+        Self {
+            client: Client::new(config),
+            clients: ClientApis::from_config(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -238,5 +245,9 @@ impl Provider for Ec2Provider {
 
     async fn isolate(&self, association: &str, network_acl: &str) -> Result<(), ApiError> {
         self.clients.isolate(association, network_acl).await
+    }
+
+    async fn lease(&self, call: &LeaseCall) -> Result<LeaseReply, ApiError> {
+        crate::clients::leases::call(&self.dynamodb, call).await
     }
 }

@@ -13,6 +13,7 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorKind {
             | "Throttling"
             | "ThrottlingException"
             | "RequestThrottled"
+            | "ProvisionedThroughputExceededException"
             // Route 53: a change to the same record is still being applied.
             | "PriorRequestNotComplete",
         ) => ErrorKind::Throttled,
@@ -29,7 +30,9 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorKind {
             | "InvalidChangeBatch"
             | "RouteAlreadyExists"
             | "InvalidTarget"
-            | "Resource.AlreadyAssociated",
+            | "Resource.AlreadyAssociated"
+            // DynamoDB: a conditional write found another version (the lease moved).
+            | "ConditionalCheckFailedException",
         ) => ErrorKind::WrongState,
         Some(
             "InvalidInstanceID.NotFound"
@@ -41,7 +44,8 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorKind {
             | "InvalidSubnetID.NotFound"
             | "NoSuchHostedZone"
             | "NoSuchChange"
-            | "TargetGroupNotFound",
+            | "TargetGroupNotFound"
+            | "ResourceNotFoundException",
         ) => ErrorKind::NotFound,
         Some(
             "UnauthorizedOperation"

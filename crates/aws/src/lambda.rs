@@ -163,7 +163,10 @@ pub async fn run() -> Result<(), LambdaError> {
     let (config, provider, locks) = (&config, &provider, &locks);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Timestamp::from_unix_millis(event.context.deadline);
-        let handler = Handler { config, provider, clock: &SystemClock, locks };
+        // Unique among racing processes: a retry of the same event is another invocation.
+        let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+        let owner = format!("lambda {function} request {}", event.context.request_id);
+        let handler = Handler { config, provider, clock: &SystemClock, locks, owner: &owner };
         let mut observer = LogObserver::default();
         let handled = handler.handle(&event.payload, Some(deadline), &mut observer).await;
         invocation_result(handled.map(|handled| serde_json::to_value(&handled).unwrap_or(Value::Null)))

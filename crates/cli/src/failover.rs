@@ -1,7 +1,7 @@
 //! `coldstandby failover`: one group, fenced and promoted on the target, with a live timeline.
 
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
-use coldstandby_engine::{Failover, Options, Outcome, Report};
+use coldstandby_engine::{Failover, Failure, Options, Outcome, Report};
 
 use crate::output;
 use crate::progress::LiveTimeline;
@@ -63,7 +63,10 @@ pub fn drive(
     }
     let mut live = LiveTimeline::new(now, text);
     let failover = Failover::new(spec, options, now);
-    let report = target.run_failover(failover, &mut live);
+    // A dry run changes nothing, so it takes no lease.
+    let lease =
+        config.lease.as_ref().filter(|_| !run.dry_run).map(|lease| lease.settings(crate::process_owner()));
+    let report = target.run_failover(failover, lease.as_ref(), &mut live);
     live.finish();
     if !run.dry_run {
         target.save()?;
@@ -74,7 +77,11 @@ pub fn drive(
     } else {
         output::print_json(&report)?;
     }
-    Ok(if report.outcome.is_success() { Exit::Success } else { Exit::Failed })
+    Ok(match &report.outcome {
+        outcome if outcome.is_success() => Exit::Success,
+        Outcome::Failed { failure: Failure::LeaseHeld { .. } } => Exit::Busy,
+        _ => Exit::Failed,
+    })
 }
 
 fn print_summary(report: &Report, run: &Run) -> anyhow::Result<()> {

@@ -573,3 +573,22 @@ fn run_command(cli: Cli) -> anyhow::Result<Exit> {
         Command::Doctor(args) => doctor::run(&args),
     }
 }
+
+/// This process as other processes see it in a group's lease: user, host, process id and start
+/// time (a process id alone is reused).
+pub fn process_owner() -> &'static str {
+    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWNER.get_or_init(|| {
+        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "unknown-host".to_owned());
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis());
+        format!("cli {user}@{host} pid {} started {started}", std::process::id())
+    })
+}

@@ -5,6 +5,7 @@ use coldstandby_aws::{Ec2Provider, SystemClock};
 use coldstandby_config::{Config, Provider as ConfiguredProvider};
 use coldstandby_engine::clients::{ClientView, Endpoint, Mover};
 use coldstandby_engine::driver::{self, Observer};
+use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::lock::InProcessLocks;
 use coldstandby_engine::{ApiError, Clock, Failover, InstanceId, Observation, Provider, Report, Timestamp};
 use coldstandby_handler::{Handled, Handler, HandlerError};
@@ -67,11 +68,19 @@ impl Target {
         }
     }
 
-    pub fn run_failover(&self, failover: Failover, observer: &mut impl Observer) -> Report {
+    /// Run `failover`, under the group's lease when `lease` is given.
+    pub fn run_failover(
+        &self,
+        failover: Failover,
+        lease: Option<&LeaseSettings>,
+        observer: &mut impl Observer,
+    ) -> Report {
         match self {
-            Self::Sim(sim) => sim.region.run(driver::run(failover, &sim.region, &sim.region, observer)),
+            Self::Sim(sim) => {
+                sim.region.run(driver::run_leased(failover, lease, &sim.region, &sim.region, observer))
+            }
             Self::Aws { runtime, provider, .. } => {
-                runtime.block_on(driver::run(failover, provider, &SystemClock, observer))
+                runtime.block_on(driver::run_leased(failover, lease, provider, &SystemClock, observer))
             }
         }
     }
@@ -118,5 +127,5 @@ fn handler<'a, P: Provider, C: Clock>(
     clock: &'a C,
     locks: &'a InProcessLocks,
 ) -> Handler<'a, P, C> {
-    Handler { config, provider, clock, locks }
+    Handler { config, provider, clock, locks, owner: crate::process_owner() }
 }

@@ -4,6 +4,7 @@
 mod alarm;
 mod check;
 mod clients;
+mod lease;
 mod placement;
 mod render;
 
@@ -16,6 +17,7 @@ use coldstandby_alarm::AlarmDefinition;
 use coldstandby_engine::{FenceMode, GroupSpec, InstanceId, Ordering, Timeouts, WhenNotReady};
 
 pub use clients::network_checks;
+pub use lease::LeaseConfig;
 pub use render::to_toml;
 
 use check::{Checker, Fields};
@@ -40,6 +42,9 @@ pub struct Config {
     pub region: String,
     pub provider: Provider,
     pub groups: Vec<GroupConfig>,
+    /// Each group's lease in DynamoDB, when configured: then every process acts on a group only
+    /// while it holds the group's lease.
+    pub lease: Option<LeaseConfig>,
 }
 
 /// One group and the alarms that trigger it.
@@ -177,10 +182,15 @@ fn read_config(checker: &mut Checker, root: &toml_edit::Table) -> Option<Config>
     let provider = checker
         .choice(&mut fields, "provider", &[("aws", Provider::Aws), ("sim", Provider::Sim)])
         .unwrap_or_default();
+    let lease_given = fields.has("lease");
+    let lease = lease::read(checker, &mut fields);
     checker.unknown_keys(fields);
     cross_check(checker, &groups);
     let (region, _) = region?;
-    Some(Config { region, provider, groups })
+    if lease_given && lease.is_none() {
+        return None;
+    }
+    Some(Config { region, provider, groups, lease })
 }
 
 /// The longest any one timeout may be: a day.

@@ -16,6 +16,12 @@ pub fn to_toml(config: &Config) -> String {
     if config.provider == Provider::Sim {
         document["provider"] = value("sim");
     }
+    if let Some(lease) = &config.lease {
+        let mut table = Table::new();
+        table["table"] = value(lease.table.as_str());
+        table["duration_seconds"] = seconds(lease.duration);
+        document["lease"] = Item::Table(table);
+    }
     let mut groups = ArrayOfTables::new();
     for group in &config.groups {
         groups.push(group_table(group));
@@ -173,6 +179,8 @@ mod tests {
         let spec = &config.groups[0].spec;
         assert_eq!(spec.when_unobservable.as_str(), "isolate");
         assert_eq!(spec.placement.len(), 2);
+        let lease = config.lease.as_ref().unwrap();
+        assert_eq!((lease.table.as_str(), lease.duration.as_secs()), ("coldstandby-leases", 20));
         let text = to_toml(&config);
         assert_eq!(crate::parse(&text, "rendered").unwrap(), config, "rendered:\n{text}");
     }

@@ -10,6 +10,7 @@ use std::task::Poll;
 
 use crate::failover::{Failover, WaitingFor};
 use crate::fleet::{Answer, Fleet, Outgoing, Zones};
+use crate::lease::LeaseSettings;
 use crate::provider::{ApiError, ErrorKind, Provider};
 use crate::report::{Event, Report};
 use crate::time::{Clock, Timestamp};
@@ -39,7 +40,23 @@ pub async fn run<P: Provider, C: Clock>(
     clock: &C,
     observer: &mut impl Observer,
 ) -> Report {
-    let fleet = Fleet::new(vec![failover], Zones::default(), clock.now());
+    run_leased(failover, None, provider, clock, observer).await
+}
+
+/// Run one group's `failover` to the end, acting only while it holds the group's lease in
+/// `lease` when one is given (a dry run needs none: it changes nothing).
+pub async fn run_leased<P: Provider, C: Clock>(
+    failover: Failover,
+    lease: Option<&LeaseSettings>,
+    provider: &P,
+    clock: &C,
+    observer: &mut impl Observer,
+) -> Report {
+    let now = clock.now();
+    let mut fleet = Fleet::new(vec![failover], Zones::default(), now);
+    if let Some(settings) = lease {
+        fleet = fleet.with_leases(settings, now);
+    }
     let mut reports = run_fleet(fleet, provider, clock, observer).await;
     assert_eq!(reports.len(), 1, "a fleet of one has one report");
     reports.remove(0)

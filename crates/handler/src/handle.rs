@@ -9,7 +9,7 @@ use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::lock::{GroupBusy, GroupLock, InProcessLocks};
 use coldstandby_engine::tags::{recorded_trigger, trigger_tag_value, TRIGGER_TAG};
 use coldstandby_engine::{
-    ApiError, Clock, Failover, InstanceId, Options, Outcome, Provider, Report, Retry, Timestamp,
+    ApiError, Clock, Failover, Failure, InstanceId, Options, Outcome, Provider, Report, Retry, Timestamp,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -111,6 +111,11 @@ impl HandlerError {
             Self::UnknownInstances { .. } => "ColdStandby.UnknownInstances",
             Self::Describe { .. } => "ColdStandby.DescribeFailed",
             Self::Busy(_) => "ColdStandby.GroupBusy",
+            Self::FailoverFailed { report, .. }
+                if matches!(&report.outcome, Outcome::Failed { failure: Failure::LeaseHeld { .. } }) =>
+            {
+                "ColdStandby.GroupBusy"
+            }
             Self::FailoverFailed { .. } => "ColdStandby.FailoverFailed",
             Self::GroupsFailed { .. } => "ColdStandby.GroupsFailed",
         }
@@ -128,6 +133,8 @@ pub struct Handler<'a, P, C> {
     pub provider: &'a P,
     pub clock: &'a C,
     pub locks: &'a InProcessLocks,
+    /// This process as other processes see it in a group's lease (with `[lease]` configured).
+    pub owner: &'a str,
 }
 
 impl<P: Provider, C: Clock> Handler<'_, P, C> {
@@ -216,7 +223,8 @@ impl<P: Provider, C: Clock> Handler<'_, P, C> {
             ..Options::default()
         };
         let failover = Failover::new(group.spec.clone(), options, self.clock.now());
-        let report = driver::run(failover, self.provider, self.clock, observer).await;
+        let lease = self.config.lease.as_ref().map(|lease| lease.settings(self.owner));
+        let report = driver::run_leased(failover, lease.as_ref(), self.provider, self.clock, observer).await;
         let outcome = report.outcome.clone();
         tracing::info!(group = %name, outcome = %outcome, "failover finished");
         if outcome.is_success() {

@@ -3,6 +3,7 @@
 
 mod acls;
 mod addresses;
+pub mod leases;
 mod probes;
 mod records;
 mod routes;
