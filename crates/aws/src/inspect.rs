@@ -39,6 +39,7 @@ pub struct Inspector {
     lambda: aws_sdk_lambda::Client,
     iam: aws_sdk_iam::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
 }
 
 fn describe_error<E>(operation: &str, error: SdkError<E, HttpResponse>) -> LookupFailed
@@ -69,6 +70,7 @@ impl Inspector {
             lambda: aws_sdk_lambda::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
         }
     }
 
@@ -122,7 +124,22 @@ impl Inspector {
             })
         };
         let clients = self.movers(config, &observations).await;
-        Facts { partition, account, instances, function, alarms, role, network, planned_subnets, clients }
+        let lease_table = match &config.lease {
+            Some(lease) => Some(crate::inspect_lease::lease_table(&self.dynamodb, &lease.table).await),
+            None => None,
+        };
+        Facts {
+            partition,
+            account,
+            instances,
+            function,
+            alarms,
+            role,
+            network,
+            planned_subnets,
+            clients,
+            lease_table,
+        }
     }
 
     /// Every group's movers, read with the same calls a failover makes, judged later against
@@ -502,18 +519,33 @@ impl Inspector {
         };
         let main =
             tables.route_tables().iter().find(|t| t.associations().iter().any(|a| a.main() == Some(true)));
-        let subnets_with_nat = vpc
+        let table_of = |subnet: &str| {
+            let explicit = tables
+                .route_tables()
+                .iter()
+                .find(|table| table.associations().iter().any(|a| a.subnet_id() == Some(subnet)));
+            explicit.or(main)
+        };
+        let subnets_with_nat =
+            vpc.subnet_ids.iter().filter(|subnet| table_of(subnet).is_some_and(has_nat)).cloned().collect();
+        let subnet_route_tables = vpc
             .subnet_ids
             .iter()
-            .filter(|subnet| {
-                let explicit = tables.route_tables().iter().find(|table| {
-                    table.associations().iter().any(|a| a.subnet_id() == Some(subnet.as_str()))
-                });
-                explicit.or(main).is_some_and(has_nat)
+            .filter_map(|subnet| {
+                let table = table_of(subnet)?.route_table_id()?;
+                Some((subnet.clone(), table.to_owned()))
             })
-            .cloned()
             .collect();
-        Ok(NetworkFacts { ec2_endpoints, load_balancing_endpoints, route53_endpoints, subnets_with_nat })
+        let dynamodb_gateway_route_tables =
+            crate::inspect_lease::dynamodb_gateway_route_tables(&self.ec2, region, &vpc.vpc_id).await?;
+        Ok(NetworkFacts {
+            ec2_endpoints,
+            load_balancing_endpoints,
+            route53_endpoints,
+            subnets_with_nat,
+            subnet_route_tables,
+            dynamodb_gateway_route_tables,
+        })
     }
 }
 

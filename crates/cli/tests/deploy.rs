@@ -81,7 +81,10 @@ fn generated_templates_pass_cfn_lint_without_errors_or_warnings() {
     let single = single_group_config(&dir);
     let kms = "arn:aws:kms:ap-northeast-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     let clients = clients_config();
-    let cases: [(&str, &Path, Vec<&str>); 5] = [
+    let leased = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/az-outage.toml");
+    let cases: [(&str, &Path, Vec<&str>); 7] = [
+        ("leased", &leased, vec![]),
+        ("leased-vpc", &leased, vec!["--vpc"]),
         ("single", &single, vec![]),
         ("clients-vpc", &clients, vec!["--vpc"]),
         ("multi", &example_config(), vec![]),
@@ -319,6 +322,39 @@ impl Account {
         self.block_on(request.send()).unwrap();
     }
 
+    /// Create the stack `coldstandby` from `body` in moto; its final status and reason.
+    fn create_stack(&self, body: &str) -> (String, Option<String>) {
+        let cloudformation = aws_sdk_cloudformation::Client::new(&self.article.sdk);
+        let parameter = |key: &str, value: &str| {
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key(key)
+                .parameter_value(value)
+                .build()
+        };
+        self.block_on(
+            cloudformation
+                .create_stack()
+                .stack_name("coldstandby")
+                .template_body(body)
+                .parameters(parameter("CodeS3Bucket", "artifacts"))
+                .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+                .send(),
+        )
+        .unwrap();
+        let started = Instant::now();
+        loop {
+            let stacks =
+                self.block_on(cloudformation.describe_stacks().stack_name("coldstandby").send()).unwrap();
+            let stack = &stacks.stacks()[0];
+            let status = stack.stack_status().unwrap().as_str().to_owned();
+            if !status.ends_with("_IN_PROGRESS") {
+                break (status, stack.stack_status_reason().map(str::to_owned));
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "the stack is still {status}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn doctor(&self) -> (Output, Value) {
         let config = self.article.config.to_str().unwrap();
         let output =
@@ -425,32 +461,7 @@ fn the_template_deploys_into_moto_cloudformation_and_doctor_passes_it() {
     let account = Account::new("stack");
     let body = template(&account.article.config, &[]);
     let cloudformation = aws_sdk_cloudformation::Client::new(&account.article.sdk);
-    let parameter = |key: &str, value: &str| {
-        aws_sdk_cloudformation::types::Parameter::builder().parameter_key(key).parameter_value(value).build()
-    };
-    account
-        .block_on(
-            cloudformation
-                .create_stack()
-                .stack_name("coldstandby")
-                .template_body(&body)
-                .parameters(parameter("CodeS3Bucket", "artifacts"))
-                .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
-                .send(),
-        )
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        let stacks =
-            account.block_on(cloudformation.describe_stacks().stack_name("coldstandby").send()).unwrap();
-        let stack = &stacks.stacks()[0];
-        let status = stack.stack_status().unwrap().as_str().to_owned();
-        if !status.ends_with("_IN_PROGRESS") {
-            break (status, stack.stack_status_reason().map(str::to_owned));
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "the stack is still {status}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = account.create_stack(&body);
     assert_eq!(status.0, "CREATE_COMPLETE", "{:?}", status.1);
 
     let resources =
@@ -590,4 +601,44 @@ fn a_template_for_network_readiness_checks_needs_the_function_in_the_vpc() {
     assert!(outside.stdout.is_empty(), "no template is printed");
     let inside = coldstandby(&["template", "cloudformation", "--config", clients.to_str().unwrap(), "--vpc"]);
     assert_eq!(inside.status.code(), Some(0), "{}", stderr(&inside));
+}
+
+#[test]
+fn the_leased_template_creates_the_lease_table_and_doctor_checks_it() {
+    let account = Account::new("leased-stack");
+    let mut text = std::fs::read_to_string(&account.article.config).unwrap();
+    text.push_str("\n[lease]\ntable = \"coldstandby-leases\"\n");
+    std::fs::write(&account.article.config, text).unwrap();
+    let body = template(&account.article.config, &[]);
+    let status = account.create_stack(&body);
+    assert_eq!(status.0, "CREATE_COMPLETE", "{:?}", status.1);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&account.article.sdk);
+    let table = account.block_on(dynamodb.describe_table().table_name("coldstandby-leases").send()).unwrap();
+    let table = table.table().unwrap();
+    assert_eq!(table.key_schema()[0].attribute_name(), "group");
+    // Raised with the lease (moto keeps the parameter's value as the string "10", which the SDK
+    // refuses to read as a number, so the template is what is checked).
+    assert!(body.contains("    MaxValue: 1000\n    Default: \"10\""), "{body}");
+
+    account.create_alarm();
+    let (_, report) = account.doctor();
+    let check = find(&report, "lease table coldstandby-leases", "lease table");
+    assert_ne!(check["status"], "FAIL", "{check}");
+
+    // Without the table, doctor fails the deployment and says how to make it.
+    account
+        .block_on(
+            dynamodb
+                .update_table()
+                .table_name("coldstandby-leases")
+                .deletion_protection_enabled(false)
+                .send(),
+        )
+        .unwrap();
+    account.block_on(dynamodb.delete_table().table_name("coldstandby-leases").send()).unwrap();
+    let (output, report) = account.doctor();
+    assert_ne!(output.status.code(), Some(0));
+    let check = find(&report, "lease table coldstandby-leases", "lease table");
+    assert_eq!(check["status"], "FAIL", "{check}");
+    assert!(check["fix"].as_str().unwrap().contains("aws dynamodb create-table"), "{check}");
 }

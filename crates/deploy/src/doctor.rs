@@ -137,6 +137,10 @@ pub struct NetworkFacts {
     pub route53_endpoints: Vec<EndpointFacts>,
     /// Subnets whose route table sends 0.0.0.0/0 to a NAT gateway.
     pub subnets_with_nat: Vec<String>,
+    /// The function's subnets' route tables (explicit association, else the VPC's main table).
+    pub subnet_route_tables: BTreeMap<String, String>,
+    /// Route tables a DynamoDB gateway endpoint in the VPC is on.
+    pub dynamodb_gateway_route_tables: Vec<String>,
 }
 
 /// Everything doctor looked at.
@@ -159,6 +163,8 @@ pub struct Facts {
     pub planned_subnets: Option<crate::subnets::PlannedSubnets>,
     /// Every group's movers, read now.
     pub clients: Vec<crate::mover_checks::MoverFacts>,
+    /// The lease table, with `[lease]` configured. Ok(None): it does not exist.
+    pub lease_table: Option<Lookup<Option<crate::lease_checks::LeaseTableFacts>>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -233,10 +239,10 @@ pub fn required_permissions(config: &Config, partition: &str, account: &str) -> 
             context: BTreeMap::from([("aws:tagkeys".to_owned(), tag_keys.clone())]),
         });
     }
-    // The movers' and readiness checks' calls: what the template grants, asked one by one.
+    // The movers', readiness checks' and lease's calls: what the template grants, asked one by one.
     let resolve =
         |resource: &str| resource.replace(policy::PARTITION, partition).replace(policy::ACCOUNT, account);
-    for statement in crate::movers::statements(config) {
+    for statement in crate::movers::statements(config).into_iter().chain(policy::lease_statement(config)) {
         let context: BTreeMap<String, Vec<String>> = statement
             .condition
             .iter()
@@ -262,6 +268,7 @@ pub fn run_checks(context: &Context<'_>, facts: &Facts) -> Vec<Check> {
         checks.extend(group_checks(context, group, &facts.instances));
     }
     checks.extend(crate::mover_checks::checks(&facts.clients));
+    checks.extend(crate::lease_checks::table_check(context.config, facts.lease_table.as_ref()));
     let function = match &facts.function {
         None => {
             checks.push(Check {
@@ -297,6 +304,7 @@ pub fn run_checks(context: &Context<'_>, facts: &Facts) -> Vec<Check> {
         checks.push(network_check(context, function, facts.network.as_ref()));
         if let (Some(vpc), Some(Ok(network))) = (&function.vpc, &facts.network) {
             checks.extend(crate::reach::api_reach(context.config, function, vpc, network));
+            checks.extend(crate::lease_checks::reach_check(context.config, function, vpc, network));
         }
     }
     if let Some(planned) = &facts.planned_subnets {

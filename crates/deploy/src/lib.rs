@@ -4,6 +4,7 @@
 
 pub mod doctor;
 pub mod iam;
+pub mod lease_checks;
 pub mod mover_checks;
 pub mod movers;
 pub mod policy;

@@ -62,9 +62,25 @@ pub fn log_group_arn(region: &str, function_name: &str) -> String {
     format!("arn:{PARTITION}:logs:{region}:{ACCOUNT}:log-group:{}:*", log_group_name(function_name))
 }
 
+/// The ARN of the lease table; partition and account are references.
+pub fn lease_table_arn(region: &str, table: &str) -> String {
+    format!("arn:{PARTITION}:dynamodb:{region}:{ACCOUNT}:table/{table}")
+}
+
 /// The log group Lambda writes the function's logs to.
 pub fn log_group_name(function_name: &str) -> String {
     format!("/aws/lambda/{function_name}")
+}
+
+/// Reading and conditionally writing the group lease's items, when `[lease]` is configured.
+pub fn lease_statement(config: &Config) -> Option<Statement> {
+    let lease = config.lease.as_ref()?;
+    Some(Statement {
+        sid: "TakeAndRenewGroupLeases",
+        actions: vec!["dynamodb:GetItem", "dynamodb:PutItem"],
+        resources: vec![lease_table_arn(&config.region, &lease.table)],
+        condition: None,
+    })
 }
 
 /// The statements the execution role needs for `config`.
@@ -107,6 +123,7 @@ pub fn role_statements(config: &Config, options: &RoleOptions) -> Vec<Statement>
         },
     ];
     statements.extend(crate::movers::statements(config));
+    statements.extend(lease_statement(config));
     if !options.kms_key_arns.is_empty() {
         statements.push(Statement {
             sid: "GrantEbsAccessToEncryptionKeys",

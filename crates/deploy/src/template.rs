@@ -126,7 +126,7 @@ pub fn cloudformation(config: &Config, options: &TemplateOptions) -> Result<Stri
         .with("LogGroup", log_group(options))
         .with("OnFailureTopic", on_failure_topic())
         .with("ExecutionRole", execution_role(config, options))
-        .with("Function", function(options, worst.function_timeout.as_secs(), &config_text))
+        .with("Function", function(options, worst.function_timeout.as_secs(), &config_text, config.lease.is_some()))
         .with("EventInvokeConfig", event_invoke_config(options));
     for (logical_id, resource) in crate::refusals::resources(reference("LogGroup"), on_failure_destination())
     {
@@ -150,12 +150,18 @@ pub fn cloudformation(config: &Config, options: &TemplateOptions) -> Result<Stri
             resources.insert(id, resource);
         }
     }
+    if let Some(lease) = &config.lease {
+        resources.insert("LeaseTable", lease_table(&lease.table));
+        if options.vpc {
+            resources.insert("LeaseTableEndpoint", lease_table_endpoint());
+        }
+    }
     let template = Node::map()
         .with("AWSTemplateFormatVersion", "2010-09-09")
         .with("Description", description)
-        .with("Parameters", parameters(options))
+        .with("Parameters", parameters(options, config.lease.is_some()))
         .with("Rules", region_rule(&config.region))
-        .with("Conditions", conditions(options))
+        .with("Conditions", conditions(options, config.lease.is_some()))
         .with("Resources", resources)
         .with("Outputs", outputs());
     Ok(yaml::to_string(&template))
@@ -184,7 +190,37 @@ fn on_failure_destination() -> Node {
     )
 }
 
-fn parameters(options: &TemplateOptions) -> Node {
+/// Without the lease, two events for one group must not run at once: 1 (reserved) or 0 (none
+/// reserved, for an account with none to spare). With it, each group is acted on by one
+/// invocation at a time whatever runs, so more may run together.
+fn reserved_concurrency(leased: bool) -> Node {
+    if leased {
+        return Node::map()
+            .with("Type", "Number")
+            .with("MinValue", 0u32)
+            .with("MaxValue", 1000u32)
+            .with("Default", "10")
+            .with(
+                "Description",
+                "Invocations that may run at once (0: no reservation). The group lease keeps each group \
+                 to one at a time, so an alarm storm's events are handled together; each unit comes \
+                 out of the account's unreserved concurrency",
+            );
+    }
+    Node::map()
+        .with("Type", "Number")
+        .with("AllowedValues", Node::list(["1", "0"]))
+        .with("Default", "1")
+        .with(
+            "Description",
+            "1: alarm events are handled one at a time (the safe setting without [lease]; needs one \
+             unit of the account's concurrency beyond the unreserved minimum Lambda keeps). 0: no \
+             reservation, for accounts whose quota leaves none to reserve; two events for one group \
+             may then run at once (see docs/safety.md)",
+        )
+}
+
+fn parameters(options: &TemplateOptions, leased: bool) -> Node {
     let mut parameters = Node::map()
         .with(
             "CodeS3Bucket",
@@ -207,20 +243,7 @@ fn parameters(options: &TemplateOptions) -> Node {
                 .with("Default", "x86_64")
                 .with("Description", "The architecture the zip's bootstrap was built for"),
         )
-        .with(
-            "ReservedConcurrency",
-            Node::map()
-                .with("Type", "Number")
-                .with("AllowedValues", Node::list(["1", "0"]))
-                .with("Default", "1")
-                .with(
-                    "Description",
-                    "1: alarm events are handled one at a time (the safe setting; needs one unit of the \
-                     account's concurrency beyond the unreserved minimum Lambda keeps). 0: no \
-                     reservation, for accounts whose quota leaves none to reserve; two events for \
-                     one group may then run at once (see docs/safety.md)",
-                ),
-        )
+        .with("ReservedConcurrency", reserved_concurrency(leased))
         .with(
             "OnFailureTopicArn",
             Node::map().with("Type", "String").with("Default", "").with(
@@ -241,6 +264,16 @@ fn parameters(options: &TemplateOptions) -> Node {
                      (coldstandby doctor --subnets checks them)",
             ),
         );
+        if leased {
+            parameters.insert(
+                "DynamoDbRouteTableIds",
+                Node::map().with("Type", "CommaDelimitedList").with("Default", "").with(
+                    "Description",
+                    "Route tables of the function's subnets, to get a DynamoDB gateway endpoint for the \
+                     group lease; empty when the VPC already has one (coldstandby doctor checks)",
+                ),
+            );
+        }
         parameters.insert(
             "CreateEc2Endpoint",
             Node::map()
@@ -266,7 +299,7 @@ fn region_rule(region: &str) -> Node {
     Node::map().with("StackInConfiguredRegion", Node::map().with("Assertions", Node::list([assertion])))
 }
 
-fn conditions(options: &TemplateOptions) -> Node {
+fn conditions(options: &TemplateOptions, leased: bool) -> Node {
     let mut conditions = Node::map()
         .with(
             "CreateOnFailureTopic",
@@ -274,8 +307,21 @@ fn conditions(options: &TemplateOptions) -> Node {
         )
         .with(
             "ReserveConcurrency",
-            Node::tagged("!Equals", Node::list([reference("ReservedConcurrency"), Node::from("1")])),
+            Node::tagged(
+                "!Not",
+                Node::list([Node::tagged(
+                    "!Equals",
+                    Node::list([reference("ReservedConcurrency"), Node::from("0")]),
+                )]),
+            ),
         );
+    if options.vpc && leased {
+        let joined = Node::tagged("!Join", Node::list([Node::from(""), reference("DynamoDbRouteTableIds")]));
+        conditions.insert(
+            "ShouldCreateDynamoDbEndpoint",
+            Node::tagged("!Not", Node::list([Node::tagged("!Equals", Node::list([joined, Node::from("")]))])),
+        );
+    }
     if options.vpc {
         conditions.insert(
             "ShouldCreateEc2Endpoint",
@@ -339,7 +385,10 @@ fn execution_role(config: &Config, options: &TemplateOptions) -> Node {
     )
 }
 
-fn function(options: &TemplateOptions, timeout_seconds: u64, config_text: &str) -> Node {
+fn function(options: &TemplateOptions, timeout_seconds: u64, config_text: &str, leased: bool) -> Node {
+    // Without the lease the parameter allows only 1 or 0, so "reserve" means 1 (a literal, which
+    // every CloudFormation implementation reads as a number).
+    let reservation = if leased { reference("ReservedConcurrency") } else { Node::from(1u32) };
     let mut properties = Node::map()
         .with("FunctionName", options.function_name.as_str())
         .with("Description", "coldstandby: fences a failed primary and promotes a standby (alarm action)")
@@ -356,8 +405,7 @@ fn function(options: &TemplateOptions, timeout_seconds: u64, config_text: &str) 
             "ReservedConcurrentExecutions",
             Node::tagged(
                 "!If",
-                // The parameter allows only 1 or 0, so "reserve" means 1.
-                Node::list([Node::from("ReserveConcurrency"), Node::from(1u32), reference("AWS::NoValue")]),
+                Node::list([Node::from("ReserveConcurrency"), reservation, reference("AWS::NoValue")]),
             ),
         )
         .with("Role", get_att("ExecutionRole", "Arn"));
@@ -485,6 +533,47 @@ fn alarm_resource(definition: &AlarmDefinition, groups: &[String], on_insufficie
     Node::map().with("Type", "AWS::CloudWatch::Alarm").with("Properties", properties)
 }
 
+/// The groups' lease table: on-demand (a lease costs a few writes a failover), kept when the
+/// stack is deleted and protected from deletion, since a lost table resets every epoch.
+fn lease_table(name: &str) -> Node {
+    let key = |attribute: &str, key_type: &str| {
+        Node::map().with("AttributeName", attribute).with("KeyType", key_type)
+    };
+    Node::map()
+        .with("Type", "AWS::DynamoDB::Table")
+        .with("DeletionPolicy", "Retain")
+        .with("UpdateReplacePolicy", "Retain")
+        .with(
+            "Properties",
+            Node::map()
+                .with("TableName", name)
+                .with("BillingMode", "PAY_PER_REQUEST")
+                .with("DeletionProtectionEnabled", true)
+                .with(
+                    "AttributeDefinitions",
+                    Node::list([Node::map().with("AttributeName", "group").with("AttributeType", "S")]),
+                )
+                .with("KeySchema", Node::list([key("group", "HASH")]))
+                .with(
+                    "PointInTimeRecoverySpecification",
+                    Node::map().with("PointInTimeRecoveryEnabled", true),
+                ),
+        )
+}
+
+/// A gateway endpoint, so a function in a VPC without a NAT reaches DynamoDB (free of charge),
+/// on the route tables given.
+fn lease_table_endpoint() -> Node {
+    Node::map().with("Type", "AWS::EC2::VPCEndpoint").with("Condition", "ShouldCreateDynamoDbEndpoint").with(
+        "Properties",
+        Node::map()
+            .with("VpcId", reference("VpcId"))
+            .with("ServiceName", sub("com.amazonaws.${AWS::Region}.dynamodb"))
+            .with("VpcEndpointType", "Gateway")
+            .with("RouteTableIds", reference("DynamoDbRouteTableIds")),
+    )
+}
+
 fn vpc_resources() -> Vec<(&'static str, Node)> {
     let function_group = Node::map().with("Type", "AWS::EC2::SecurityGroup").with(
         "Properties",
@@ -594,14 +683,42 @@ mod tests {
     }
 
     #[test]
-    fn the_reservation_is_a_parameter_that_can_be_dropped() {
+    fn the_reservation_is_a_parameter_that_can_be_dropped_and_raised_only_with_the_lease() {
         let text = cloudformation(&config(r#""a""#, 0), &TemplateOptions::default()).unwrap();
-        assert!(text.contains("ReservedConcurrentExecutions: !If\n        - ReserveConcurrency\n        - 1\n        - !Ref AWS::NoValue"), "{text}");
         assert!(
-            text.contains("ReserveConcurrency: !Equals\n    - !Ref ReservedConcurrency\n    - '1'")
-                || text.contains("ReserveConcurrency: !Equals\n    - !Ref ReservedConcurrency\n    - \"1\""),
+            text.contains("ReservedConcurrentExecutions: !If\n        - ReserveConcurrency\n        - 1\n        - !Ref AWS::NoValue"),
             "{text}"
         );
+        assert!(
+            text.contains("AllowedValues:\n      - '1'\n      - '0'")
+                || text.contains("AllowedValues:\n      - \"1\"\n      - \"0\""),
+            "{text}"
+        );
+        assert!(!text.contains("LeaseTable") && !text.contains("dynamodb"), "no lease, no table");
+
+        let mut leased = config(r#""a""#, 0);
+        leased.lease = Some(coldstandby_config::LeaseConfig {
+            table: "coldstandby-leases".to_owned(),
+            duration: std::time::Duration::from_secs(20),
+        });
+        let vpc = TemplateOptions { vpc: true, ..TemplateOptions::default() };
+        let text = cloudformation(&leased, &vpc).unwrap();
+        assert!(text.contains("MaxValue: 1000") && !text.contains("AllowedValues:\n      - '1'"), "{text}");
+        assert!(text.contains("- ReserveConcurrency\n        - !Ref ReservedConcurrency"), "{text}");
+        for expected in [
+            "Type: AWS::DynamoDB::Table",
+            "DeletionPolicy: Retain",
+            "BillingMode: PAY_PER_REQUEST",
+            "DeletionProtectionEnabled: true",
+            "TableName: coldstandby-leases",
+            "- dynamodb:GetItem",
+            "- dynamodb:PutItem",
+            ":table/coldstandby-leases",
+            "VpcEndpointType: Gateway",
+            "DynamoDbRouteTableIds:",
+        ] {
+            assert!(text.contains(expected), "{expected} missing:\n{text}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use coldstandby_deploy::doctor::{
     run_checks, AccountConcurrency, AlarmFacts, Check, Context, EndpointFacts, Facts, FunctionFacts,
     InstanceFacts, LookupFailed, MetricFacts, NetworkFacts, Status, VpcPlacement,
 };
+use coldstandby_deploy::lease_checks::LeaseTableFacts;
 use coldstandby_engine::InstanceId;
 use serde_json::json;
 
@@ -86,6 +87,7 @@ fn healthy() -> Facts {
         network: None,
         planned_subnets: None,
         clients: Vec::new(),
+        lease_table: None,
     }
 }
 
@@ -107,6 +109,8 @@ fn no_endpoints() -> NetworkFacts {
         load_balancing_endpoints: Vec::new(),
         route53_endpoints: Vec::new(),
         subnets_with_nat: Vec::new(),
+        subnet_route_tables: BTreeMap::new(),
+        dynamodb_gateway_route_tables: Vec::new(),
     }
 }
 
@@ -406,7 +410,7 @@ fn a_function_in_a_vpc_needs_a_way_to_the_apis_its_movers_call() {
         ec2_endpoints: vec![endpoint("vpce-ec2")],
         load_balancing_endpoints: vec![endpoint("vpce-elb")],
         route53_endpoints: vec![endpoint("vpce-r53")],
-        subnets_with_nat: Vec::new(),
+        ..no_endpoints()
     }));
     assert!(api(&facts).iter().all(|(_, status)| *status == Status::Pass), "{:?}", api(&facts));
     facts.network = Some(Ok(NetworkFacts {
@@ -415,4 +419,76 @@ fn a_function_in_a_vpc_needs_a_way_to_the_apis_its_movers_call() {
         ..no_endpoints()
     }));
     assert!(api(&facts).iter().all(|(_, status)| *status == Status::Pass), "NAT everywhere");
+}
+
+#[test]
+fn the_lease_table_must_exist_with_its_key_and_be_reachable_from_the_vpc() {
+    let mut config = config();
+    config.lease = Some(coldstandby_config::LeaseConfig {
+        table: "coldstandby-leases".to_owned(),
+        duration: std::time::Duration::from_secs(20),
+    });
+    let run = |facts: &Facts| run_checks(&Context { config: &config, config_path: "test.toml" }, facts);
+    let problems = |facts: &Facts| -> Vec<Check> {
+        run(facts).into_iter().filter(|c| c.status != Status::Pass).collect()
+    };
+    let good = LeaseTableFacts {
+        key: vec![("group".to_owned(), "HASH".to_owned(), "S".to_owned())],
+        billing_mode: "PAY_PER_REQUEST".to_owned(),
+        deletion_protection: true,
+        status: "ACTIVE".to_owned(),
+    };
+    let mut facts = healthy();
+    function_mut(&mut facts).environment_config = Some(coldstandby_config::to_toml(&config));
+    facts.lease_table = Some(Ok(Some(good.clone())));
+    assert!(problems(&facts).is_empty(), "{:#?}", problems(&facts));
+
+    facts.lease_table = Some(Ok(None));
+    let found = problems(&facts);
+    assert_eq!((found[0].check, found[0].status), ("lease table", Status::Fail), "{found:#?}");
+    assert!(found[0].fix.as_ref().unwrap().contains("--key-schema AttributeName=group,KeyType=HASH"));
+
+    facts.lease_table = Some(Ok(Some(LeaseTableFacts {
+        key: vec![("id".into(), "HASH".into(), "S".into())],
+        ..good.clone()
+    })));
+    assert_eq!(problems(&facts)[0].status, Status::Fail);
+    facts.lease_table = Some(Ok(Some(LeaseTableFacts { deletion_protection: false, ..good.clone() })));
+    let found = problems(&facts);
+    assert_eq!(found[0].status, Status::Warn);
+    assert!(found[0].found.contains("deletion protection is off"), "{found:#?}");
+
+    // In a VPC with an EC2 endpoint: DynamoDB needs its own way out.
+    facts.lease_table = Some(Ok(Some(good)));
+    function_mut(&mut facts).vpc = Some(VpcPlacement {
+        vpc_id: "vpc-1".to_owned(),
+        subnet_ids: vec!["subnet-a".to_owned(), "subnet-b".to_owned()],
+    });
+    let ec2 = EndpointFacts { id: "vpce-ec2".to_owned(), state: "available".to_owned(), private_dns: true };
+    let routes = BTreeMap::from([
+        ("subnet-a".to_owned(), "rtb-a".to_owned()),
+        ("subnet-b".to_owned(), "rtb-b".to_owned()),
+    ]);
+    facts.network = Some(Ok(NetworkFacts {
+        ec2_endpoints: vec![ec2],
+        subnet_route_tables: routes,
+        dynamodb_gateway_route_tables: vec!["rtb-a".to_owned()],
+        ..no_endpoints()
+    }));
+    let found = problems(&facts);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!((found[0].check, found[0].status), ("lease table reach", Status::Fail));
+    assert!(found[0].found.starts_with("subnet-b "), "{found:#?}");
+    assert!(found[0].fix.as_ref().unwrap().contains("--route-table-ids rtb-b"), "{found:#?}");
+    if let Some(Ok(network)) = facts.network.as_mut() {
+        network.dynamodb_gateway_route_tables.push("rtb-b".to_owned());
+    }
+    assert!(problems(&facts).is_empty(), "{:#?}", problems(&facts));
+
+    // The role is asked for exactly the lease's calls on the table.
+    let asked = coldstandby_deploy::doctor::required_permissions(&config, "aws", "111122223333");
+    for action in ["dynamodb:GetItem", "dynamodb:PutItem"] {
+        assert!(asked.iter().any(|r| r.action == action
+            && r.resource == "arn:aws:dynamodb:ap-northeast-1:111122223333:table/coldstandby-leases"));
+    }
 }
