@@ -12,7 +12,7 @@ use coldstandby_handler::{Handler, HandlerError, LogObserver};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
-use crate::{Ec2Provider, SystemClock};
+use crate::{CloudWatchAlarms, Ec2Provider, SystemClock};
 
 pub use coldstandby_config::CONFIG_VARIABLE;
 /// The configuration file looked for in the task root when the variable is not set.
@@ -158,15 +158,17 @@ pub async fn run() -> Result<(), LambdaError> {
         }
     };
     tracing::info!(region = %config.region, groups = config.groups.len(), "configuration loaded");
-    let provider = Ec2Provider::connect(&config.region).await;
+    let sdk = crate::ec2::sdk_config(&config.region).await;
+    let provider = Ec2Provider::from_config(&sdk);
+    let alarms = CloudWatchAlarms::new(&sdk);
     let locks = InProcessLocks::default();
-    let (config, provider, locks) = (&config, &provider, &locks);
+    let (config, provider, locks, alarms) = (&config, &provider, &locks, &alarms);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Timestamp::from_unix_millis(event.context.deadline);
         // Unique among racing processes: a retry of the same event is another invocation.
         let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
         let owner = format!("lambda {function} request {}", event.context.request_id);
-        let handler = Handler { config, provider, clock: &SystemClock, locks, owner: &owner };
+        let handler = Handler { config, provider, clock: &SystemClock, locks, owner: &owner, alarms };
         let mut observer = LogObserver::default();
         let handled = handler.handle(&event.payload, Some(deadline), &mut observer).await;
         invocation_result(handled.map(|handled| serde_json::to_value(&handled).unwrap_or(Value::Null)))

@@ -1,14 +1,14 @@
 //! Where a command acts: the simulated region built from the config, or EC2 through the SDK.
 //! Each operation is written once, generically, and run here on the target's executor.
 
-use coldstandby_aws::{Ec2Provider, SystemClock};
+use coldstandby_aws::{CloudWatchAlarms, Ec2Provider, SystemClock};
 use coldstandby_config::{Config, Provider as ConfiguredProvider};
 use coldstandby_engine::clients::{ClientView, Endpoint, Mover};
 use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::lock::InProcessLocks;
 use coldstandby_engine::{ApiError, Clock, Failover, InstanceId, Observation, Provider, Report, Timestamp};
-use coldstandby_handler::{Handled, Handler, HandlerError};
+use coldstandby_handler::{AlarmStates, Handled, Handler, HandlerError, NoAlarmStates};
 use serde_json::Value;
 
 use crate::sim_target::SimTarget;
@@ -18,7 +18,7 @@ use crate::{TargetArg, TargetArgs};
 #[derive(Debug)]
 pub enum Target {
     Sim(Box<SimTarget>),
-    Aws { runtime: tokio::runtime::Runtime, provider: Ec2Provider, region: String },
+    Aws { runtime: tokio::runtime::Runtime, provider: Ec2Provider, alarms: CloudWatchAlarms, region: String },
 }
 
 impl Target {
@@ -39,8 +39,9 @@ impl Target {
                     ));
                 }
                 let runtime = crate::sdk_runtime()?;
-                let provider = runtime.block_on(Ec2Provider::connect(&config.region));
-                Ok(Self::Aws { runtime, provider, region: config.region.clone() })
+                let sdk = runtime.block_on(coldstandby_aws::ec2::sdk_config(&config.region));
+                let (provider, alarms) = (Ec2Provider::from_config(&sdk), CloudWatchAlarms::new(&sdk));
+                Ok(Self::Aws { runtime, provider, alarms, region: config.region.clone() })
             }
         }
     }
@@ -109,23 +110,25 @@ impl Target {
     ) -> Result<Handled, HandlerError> {
         let locks = InProcessLocks::default();
         match self {
+            // The simulated region has no alarms: only the event's groups act.
             Self::Sim(sim) => {
-                let handler = handler(config, &sim.region, &sim.region, &locks);
+                let handler = handler(config, &sim.region, &sim.region, &locks, &NoAlarmStates);
                 sim.region.run(handler.handle(event, None, observer))
             }
-            Self::Aws { runtime, provider, .. } => {
-                let handler = handler(config, provider, &SystemClock, &locks);
+            Self::Aws { runtime, provider, alarms, .. } => {
+                let handler = handler(config, provider, &SystemClock, &locks, alarms);
                 runtime.block_on(handler.handle(event, None, observer))
             }
         }
     }
 }
 
-fn handler<'a, P: Provider, C: Clock>(
+fn handler<'a, P: Provider, C: Clock, A: AlarmStates>(
     config: &'a Config,
     provider: &'a P,
     clock: &'a C,
     locks: &'a InProcessLocks,
-) -> Handler<'a, P, C> {
-    Handler { config, provider, clock, locks, owner: crate::process_owner() }
+    alarms: &'a A,
+) -> Handler<'a, P, C, A> {
+    Handler { config, provider, clock, locks, owner: crate::process_owner(), alarms }
 }

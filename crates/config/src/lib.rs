@@ -45,6 +45,10 @@ pub struct Config {
     /// Each group's lease in DynamoDB, when configured: then every process acts on a group only
     /// while it holds the group's lease.
     pub lease: Option<LeaseConfig>,
+    /// When handling an alarm event, also read the state of every alarm the groups list (one
+    /// DescribeAlarms per 100) and fail over, in the same run, every group whose alarm is in
+    /// ALARM: an Availability Zone's outage is one storm of events, handled at once.
+    pub check_every_alarm: bool,
 }
 
 /// One group and the alarms that trigger it.
@@ -182,6 +186,7 @@ fn read_config(checker: &mut Checker, root: &toml_edit::Table) -> Option<Config>
     let provider = checker
         .choice(&mut fields, "provider", &[("aws", Provider::Aws), ("sim", Provider::Sim)])
         .unwrap_or_default();
+    let check_every_alarm = checker.boolean(&mut fields, "check_every_alarm").unwrap_or(true);
     let lease_given = fields.has("lease");
     let lease = lease::read(checker, &mut fields);
     checker.unknown_keys(fields);
@@ -190,7 +195,7 @@ fn read_config(checker: &mut Checker, root: &toml_edit::Table) -> Option<Config>
     if lease_given && lease.is_none() {
         return None;
     }
-    Some(Config { region, provider, groups, lease })
+    Some(Config { region, provider, groups, lease, check_every_alarm })
 }
 
 /// The longest any one timeout may be: a day.

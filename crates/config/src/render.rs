@@ -16,6 +16,7 @@ pub fn to_toml(config: &Config) -> String {
     if config.provider == Provider::Sim {
         document["provider"] = value("sim");
     }
+    document["check_every_alarm"] = value(config.check_every_alarm);
     if let Some(lease) = &config.lease {
         let mut table = Table::new();
         table["table"] = value(lease.table.as_str());

@@ -242,7 +242,8 @@ pub fn required_permissions(config: &Config, partition: &str, account: &str) -> 
     // The movers', readiness checks' and lease's calls: what the template grants, asked one by one.
     let resolve =
         |resource: &str| resource.replace(policy::PARTITION, partition).replace(policy::ACCOUNT, account);
-    for statement in crate::movers::statements(config).into_iter().chain(policy::lease_statement(config)) {
+    let extra = policy::lease_statement(config).into_iter().chain(policy::alarm_states_statement(config));
+    for statement in crate::movers::statements(config).into_iter().chain(extra) {
         let context: BTreeMap<String, Vec<String>> = statement
             .condition
             .iter()

@@ -83,6 +83,25 @@ pub fn lease_statement(config: &Config) -> Option<Statement> {
     })
 }
 
+/// Reading the listed alarms' states, for `check_every_alarm` (an alarm storm handled at once).
+pub fn alarm_states_statement(config: &Config) -> Option<Statement> {
+    if !config.check_every_alarm {
+        return None;
+    }
+    let mut names: Vec<&String> = config.groups.iter().flat_map(|group| &group.alarms).collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return None;
+    }
+    Some(Statement {
+        sid: "ReadListedAlarmStates",
+        actions: vec!["cloudwatch:DescribeAlarms"],
+        resources: names.iter().map(|name| alarm_arn(PARTITION, &config.region, ACCOUNT, name)).collect(),
+        condition: None,
+    })
+}
+
 /// The statements the execution role needs for `config`.
 pub fn role_statements(config: &Config, options: &RoleOptions) -> Vec<Statement> {
     let region = &config.region;
@@ -124,6 +143,7 @@ pub fn role_statements(config: &Config, options: &RoleOptions) -> Vec<Statement>
     ];
     statements.extend(crate::movers::statements(config));
     statements.extend(lease_statement(config));
+    statements.extend(alarm_states_statement(config));
     if !options.kms_key_arns.is_empty() {
         statements.push(Statement {
             sid: "GrantEbsAccessToEncryptionKeys",

@@ -126,7 +126,10 @@ pub fn cloudformation(config: &Config, options: &TemplateOptions) -> Result<Stri
         .with("LogGroup", log_group(options))
         .with("OnFailureTopic", on_failure_topic())
         .with("ExecutionRole", execution_role(config, options))
-        .with("Function", function(options, worst.function_timeout.as_secs(), &config_text, config.lease.is_some()))
+        .with(
+            "Function",
+            function(options, worst.function_timeout.as_secs(), &config_text, config.lease.is_some()),
+        )
         .with("EventInvokeConfig", event_invoke_config(options));
     for (logical_id, resource) in crate::refusals::resources(reference("LogGroup"), on_failure_destination())
     {

@@ -2,10 +2,9 @@
 //! ALARM (or INSUFFICIENT_DATA for groups that opt in), check the event watches the group's
 //! primary, recognise duplicate deliveries, and run the failover within the caller's deadline.
 
-use std::time::Duration;
-
 use coldstandby_config::{Config, GroupConfig};
 use coldstandby_engine::driver::{self, Observer};
+use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::lock::{GroupBusy, GroupLock, InProcessLocks};
 use coldstandby_engine::tags::{recorded_trigger, trigger_tag_value, TRIGGER_TAG};
 use coldstandby_engine::{
@@ -15,15 +14,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::event::{self, AlarmEvent, MalformedEvent};
+use crate::preflight;
+use crate::storm::{self, AlarmStates, NoAlarmStates};
 use crate::AlarmState;
 
 /// Time kept back from the caller's deadline (a Lambda invocation's), so the failover stops,
 /// rolls back, reports and returns before the invocation is cut off.
 pub use coldstandby_engine::budget::DEADLINE_MARGIN;
-
-/// Attempts of the preflight describe on throttled or transient errors.
-const PREFLIGHT_ATTEMPTS: u32 = 3;
-const PREFLIGHT_PAUSE: Duration = Duration::from_millis(500);
 
 /// What happened to one group.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -128,16 +125,24 @@ fn list(instances: &[InstanceId]) -> String {
 
 /// The handler's collaborators, built once (per Lambda cold start, or per command).
 #[derive(Debug)]
-pub struct Handler<'a, P, C> {
+pub struct Handler<'a, P, C, A = NoAlarmStates> {
     pub config: &'a Config,
     pub provider: &'a P,
     pub clock: &'a C,
     pub locks: &'a InProcessLocks,
     /// This process as other processes see it in a group's lease (with `[lease]` configured).
     pub owner: &'a str,
+    /// Where the other alarms' states are read (`check_every_alarm`).
+    pub alarms: &'a A,
 }
 
-impl<P: Provider, C: Clock> Handler<'_, P, C> {
+/// A group to fail over in this run, and why.
+struct Acting<'c> {
+    group: &'c GroupConfig,
+    trigger: String,
+}
+
+impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
     /// Handle one alarm event. `deadline` is when the caller must have returned (e.g. the Lambda
     /// invocation's); the failover stops `DEADLINE_MARGIN` earlier.
     pub async fn handle(
@@ -174,18 +179,16 @@ impl<P: Provider, C: Clock> Handler<'_, P, C> {
         for group in &acting {
             check_dimension(&event, group)?;
         }
-        // Each group in turn, every one of them: one that fails does not keep the others from
-        // failing over.
-        let mut done = Vec::new();
-        let mut failed = Vec::new();
-        for group in acting {
-            match self.handle_group(&event, group, deadline, observer).await {
-                Ok(result) => done.push(result),
-                Err(error) => failed.push(error),
-            }
+        let trigger = event.trigger();
+        let mut runs: Vec<Acting<'_>> =
+            acting.iter().map(|group| Acting { group, trigger: trigger.clone() }).collect();
+        if self.config.check_every_alarm {
+            runs.extend(self.storm(&acting, &trigger).await);
         }
+        // Every group, all in one run: one that fails does not keep the others from failing over.
+        let (done, mut failed) = self.run_groups(runs, deadline, observer).await;
         if failed.is_empty() {
-            return Ok(Handled::Acted { alarm, state: event.state, trigger: event.trigger(), groups: done });
+            return Ok(Handled::Acted { alarm, state: event.state, trigger, groups: done });
         }
         if failed.len() == 1 && done.is_empty() {
             return Err(failed.remove(0));
@@ -193,79 +196,104 @@ impl<P: Provider, C: Clock> Handler<'_, P, C> {
         Err(HandlerError::GroupsFailed { done, failed })
     }
 
-    async fn handle_group(
-        &self,
-        event: &AlarmEvent,
-        group: &GroupConfig,
-        deadline: Option<Timestamp>,
-        observer: &mut impl Observer,
-    ) -> Result<GroupResult, HandlerError> {
-        let name = group.spec.name.clone();
-        let _guard = self.locks.try_lock(&name)?;
-        let trigger = event.trigger();
-        let observations = self.preflight(group).await?;
-        let tag = trigger_tag_value(&trigger);
-        if let Some(handled_by) = observations
-            .iter()
-            .find(|o| o.tags.get(TRIGGER_TAG).is_some_and(|value| recorded_trigger(value).0 == tag))
-        {
-            tracing::info!(group = %name, trigger = %trigger, instance = %handled_by.instance, "duplicate delivery of a handled alarm event; nothing to do");
-            return Ok(GroupResult::Duplicate { group: name, handled_by: handled_by.instance.clone() });
-        }
-        let options = Options {
-            trigger,
-            deadline: deadline.map(|at| {
-                Timestamp::from_unix_millis(
-                    at.unix_millis().saturating_sub(DEADLINE_MARGIN.as_millis() as u64),
-                )
-            }),
-            seed: self.clock.now().unix_millis(),
-            ..Options::default()
-        };
-        let failover = Failover::new(group.spec.clone(), options, self.clock.now());
-        let lease = self.config.lease.as_ref().map(|lease| lease.settings(self.owner));
-        let report = driver::run_leased(failover, lease.as_ref(), self.provider, self.clock, observer).await;
-        let outcome = report.outcome.clone();
-        tracing::info!(group = %name, outcome = %outcome, "failover finished");
-        if outcome.is_success() {
-            Ok(GroupResult::Ran { group: name, outcome, report: Box::new(report) })
-        } else {
-            Err(HandlerError::FailoverFailed { group: name, report: Box::new(report) })
-        }
-    }
-
-    /// Describe the group once before acting: the primary and at least one standby must exist
-    /// (else the configuration names the wrong instances). A standby EC2 no longer returns
-    /// (terminated long ago, say) is left for the engine, which skips it.
-    async fn preflight(
-        &self,
-        group: &GroupConfig,
-    ) -> Result<Vec<coldstandby_engine::Observation>, HandlerError> {
-        let members = group.spec.members();
-        let mut attempt = 0;
-        let observations = loop {
-            attempt += 1;
-            match self.provider.describe(&members).await {
-                Ok(observations) => break observations,
-                Err(error) if error.kind.is_retryable() && attempt < PREFLIGHT_ATTEMPTS => {
-                    self.clock.sleep_until(self.clock.now() + PREFLIGHT_PAUSE).await;
-                }
-                Err(error) => return Err(HandlerError::Describe { group: group.spec.name.clone(), error }),
+    /// The other groups whose alarms are firing now, read in one DescribeAlarms per 100 alarms.
+    /// A read that fails leaves the storm to their own events.
+    async fn storm(&self, acting: &[&GroupConfig], trigger: &str) -> Vec<Acting<'_>> {
+        let states = match storm::read_states(self.alarms, &storm::listed_alarms(self.config)).await {
+            Ok(states) => states,
+            Err(error) => {
+                tracing::warn!(error = %error, "could not read the other alarms' states; only this event's groups are handled");
+                return Vec::new();
             }
         };
-        let missing: Vec<InstanceId> = members
+        storm::storm_groups(self.config, acting, &states)
             .into_iter()
-            .filter(|member| !observations.iter().any(|o| o.instance == *member))
+            .map(|(group, alarm)| {
+                tracing::info!(group = %group.spec.name, alarm = %alarm, "its alarm is firing too: failed over in the same run");
+                Acting { group, trigger: format!("{alarm} firing (read while handling {trigger})") }
+            })
+            .collect()
+    }
+
+    /// Lock, check and fail over `runs` together: one preflight for all, one fleet run.
+    async fn run_groups(
+        &self,
+        runs: Vec<Acting<'_>>,
+        deadline: Option<Timestamp>,
+        observer: &mut impl Observer,
+    ) -> (Vec<GroupResult>, Vec<HandlerError>) {
+        let (mut done, mut failed) = (Vec::new(), Vec::new());
+        let mut guards = Vec::new();
+        let mut locked = Vec::new();
+        for run in runs {
+            match self.locks.try_lock(&run.group.spec.name) {
+                Ok(guard) => {
+                    guards.push(guard);
+                    locked.push(run);
+                }
+                Err(busy) => failed.push(HandlerError::Busy(busy)),
+            }
+        }
+        let members: Vec<InstanceId> = locked.iter().flat_map(|run| run.group.spec.members()).collect();
+        let placements = locked
+            .iter()
+            .flat_map(|run| run.group.spec.placement.iter())
+            .map(|(member, placement)| (member.clone(), placement.zone.clone()))
             .collect();
-        let primary_missing = missing.contains(&group.spec.primary);
-        let no_standby = group.spec.standbys.iter().all(|standby| missing.contains(standby));
-        if primary_missing || no_standby {
-            return Err(HandlerError::UnknownInstances { group: group.spec.name.clone(), missing });
+        let (observations, unanswered) =
+            preflight::describe(self.provider, self.clock, &members, &placements).await;
+        let mut failovers = Vec::new();
+        let now = self.clock.now();
+        for (index, run) in locked.into_iter().enumerate() {
+            let name = run.group.spec.name.clone();
+            let mine = match preflight::check_group(run.group, &observations, &unanswered) {
+                Ok(mine) => mine,
+                Err(error) => {
+                    failed.push(error);
+                    continue;
+                }
+            };
+            let tag = trigger_tag_value(&run.trigger);
+            let handled_by = mine
+                .iter()
+                .find(|o| o.tags.get(TRIGGER_TAG).is_some_and(|value| recorded_trigger(value).0 == tag));
+            if let Some(handled_by) = handled_by {
+                tracing::info!(group = %name, trigger = %run.trigger, instance = %handled_by.instance, "duplicate delivery of a handled alarm event; nothing to do");
+                done.push(GroupResult::Duplicate { group: name, handled_by: handled_by.instance.clone() });
+                continue;
+            }
+            let options = Options {
+                trigger: run.trigger,
+                deadline: deadline.map(|at| {
+                    Timestamp::from_unix_millis(
+                        at.unix_millis().saturating_sub(DEADLINE_MARGIN.as_millis() as u64),
+                    )
+                }),
+                seed: now.unix_millis().wrapping_add(index as u64),
+                ..Options::default()
+            };
+            failovers.push(Failover::new(run.group.spec.clone(), options, now));
         }
-        if !missing.is_empty() {
-            tracing::warn!(group = %group.spec.name, missing = %list(&missing), "standbys not returned by DescribeInstances; they will be skipped");
+        if failovers.is_empty() {
+            return (done, failed);
         }
-        Ok(observations)
+        let mut zones = Zones::default();
+        zones.learn(&observations);
+        let mut fleet = Fleet::new(failovers, zones, now);
+        if let Some(lease) = &self.config.lease {
+            fleet = fleet.with_leases(&lease.settings(self.owner), now);
+        }
+        for report in driver::run_fleet(fleet, self.provider, self.clock, observer).await {
+            let (name, outcome) = (report.group.clone(), report.outcome.clone());
+            tracing::info!(group = %name, outcome = %outcome, "failover finished");
+            if outcome.is_success() {
+                done.push(GroupResult::Ran { group: name, outcome, report: Box::new(report) });
+            } else {
+                failed.push(HandlerError::FailoverFailed { group: name, report: Box::new(report) });
+            }
+        }
+        drop(guards);
+        (done, failed)
     }
 }
 

@@ -6,8 +6,11 @@
 pub mod event;
 pub mod handle;
 pub mod log;
+pub mod preflight;
+pub mod storm;
 
 pub use coldstandby_alarm::AlarmState;
 pub use event::{AlarmEvent, MalformedEvent};
 pub use handle::{GroupResult, Handled, Handler, HandlerError};
 pub use log::LogObserver;
+pub use storm::{AlarmStates, NoAlarmStates};

@@ -9,7 +9,7 @@ use coldstandby_config::Config;
 use coldstandby_engine::driver::Quiet;
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
 use coldstandby_engine::{Call, InstanceState, Outcome, Role, Timestamp};
-use coldstandby_handler::{AlarmState, GroupResult, Handled, Handler, HandlerError};
+use coldstandby_handler::{AlarmState, GroupResult, Handled, Handler, HandlerError, NoAlarmStates};
 use coldstandby_sim::{SimInstance, SimRegion, Timings};
 use serde_json::Value;
 
@@ -46,7 +46,14 @@ fn event(name: &str) -> Value {
 
 fn handle(config: &Config, region: &SimRegion, event: &Value) -> Result<Handled, HandlerError> {
     let locks = InProcessLocks::default();
-    let handler = Handler { config, provider: region, clock: region, locks: &locks, owner: "test" };
+    let handler = Handler {
+        config,
+        provider: region,
+        clock: region,
+        locks: &locks,
+        owner: "test",
+        alarms: &NoAlarmStates,
+    };
     region.run(handler.handle(event, None, &mut Quiet))
 }
 
@@ -193,8 +200,14 @@ fn a_busy_group_is_not_acted_on_twice() {
     let region = region();
     let locks = InProcessLocks::default();
     let _held = locks.try_lock("web").unwrap();
-    let handler =
-        Handler { config: &config, provider: &region, clock: &region, locks: &locks, owner: "test" };
+    let handler = Handler {
+        config: &config,
+        provider: &region,
+        clock: &region,
+        locks: &locks,
+        owner: "test",
+        alarms: &NoAlarmStates,
+    };
     let error = region.run(handler.handle(&event("cpu-alarm.json"), None, &mut Quiet)).unwrap_err();
     assert!(matches!(error, HandlerError::Busy(_)), "{error}");
     assert_eq!(mutating_calls(&region), 0);
@@ -206,8 +219,14 @@ fn a_short_deadline_fails_the_invocation_and_a_retry_finishes_the_job() {
     let region = region();
     region.with_instance(&PRIMARY.parse().unwrap(), |primary, _| primary.faults.stop_hangs = true);
     let locks = InProcessLocks::default();
-    let handler =
-        Handler { config: &config, provider: &region, clock: &region, locks: &locks, owner: "test" };
+    let handler = Handler {
+        config: &config,
+        provider: &region,
+        clock: &region,
+        locks: &locks,
+        owner: "test",
+        alarms: &NoAlarmStates,
+    };
     // Lambda's default 3 s timeout plus a little: far too short to fence a hanging primary.
     let deadline = Some(START + std::time::Duration::from_secs(10));
     let error = region.run(handler.handle(&event("cpu-alarm.json"), deadline, &mut Quiet)).unwrap_err();

@@ -1,0 +1,67 @@
+//! The handler's view of alarms on CloudWatch: the current state of the alarms the configuration
+//! lists, metric and composite, with DescribeAlarms (at most 100 names a call, every page).
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
+use coldstandby_engine::ApiError;
+use coldstandby_handler::{AlarmState, AlarmStates};
+
+use crate::errors::from_sdk_error;
+
+/// Pages of one DescribeAlarms (100 names need 2 at 50 alarms a page; the bound is generous).
+const MAX_PAGES: usize = 20;
+
+/// CloudWatch's alarms, as the handler reads them.
+#[derive(Clone, Debug)]
+pub struct CloudWatchAlarms {
+    client: aws_sdk_cloudwatch::Client,
+}
+
+impl CloudWatchAlarms {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self { client: aws_sdk_cloudwatch::Client::new(config) }
+    }
+}
+
+fn state_of(value: &StateValue) -> Option<AlarmState> {
+    match value {
+        StateValue::Alarm => Some(AlarmState::Alarm),
+        StateValue::Ok => Some(AlarmState::Ok),
+        StateValue::InsufficientData => Some(AlarmState::InsufficientData),
+        _ => None,
+    }
+}
+
+impl AlarmStates for CloudWatchAlarms {
+    async fn alarm_states(&self, names: &[String]) -> Result<BTreeMap<String, AlarmState>, ApiError> {
+        let mut states = BTreeMap::new();
+        let mut next_token = None;
+        for _ in 0..MAX_PAGES {
+            let page = self
+                .client
+                .describe_alarms()
+                .set_alarm_names(Some(names.to_vec()))
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|error| from_sdk_error("DescribeAlarms", error))?;
+            let metric = page.metric_alarms().iter().map(|alarm| (alarm.alarm_name(), alarm.state_value()));
+            let composite =
+                page.composite_alarms().iter().map(|alarm| (alarm.alarm_name(), alarm.state_value()));
+            for (name, state) in metric.chain(composite) {
+                if let (Some(name), Some(state)) = (name, state.and_then(state_of)) {
+                    states.insert(name.to_owned(), state);
+                }
+            }
+            next_token = page.next_token().filter(|token| !token.is_empty()).map(str::to_owned);
+            if next_token.is_none() {
+                break;
+            }
+        }
+        Ok(states)
+    }
+}
