@@ -506,3 +506,150 @@ fn package_lambda_refuses_a_binary_provided_al2023_cannot_load() {
     assert_eq!(status, Some(1), "{said}");
     assert!(said.contains("needs glibc 2.36, but provided.al2023 has 2.34"), "{said}");
 }
+
+/// Twenty groups whose primaries are in ap-northeast-1a (the article's group and 19 more), each
+/// with an alarm in moto's CloudWatch set to ALARM: an Availability Zone's outage as the function
+/// sees it. Returns the groups' (primary, standby) ids and the configuration text (with the lease).
+fn storm_setup(article: &Article) -> (Vec<(String, String)>, String) {
+    let ec2 = &article.client;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&article.sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&article.sdk);
+    let mut pairs = vec![(article.primary.clone(), article.standby.clone())];
+    article.runtime.block_on(async {
+        let images = ec2.describe_images().owners("amazon").send().await.unwrap();
+        let image = images.images()[0].image_id().unwrap().to_owned();
+        for _ in 1..20 {
+            let mut ids = Vec::new();
+            for zone in ["ap-northeast-1a", "ap-northeast-1c"] {
+                let placement = aws_sdk_ec2::types::Placement::builder().availability_zone(zone).build();
+                let run = ec2
+                    .run_instances()
+                    .image_id(&image)
+                    .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                    .placement(placement)
+                    .min_count(1)
+                    .max_count(1)
+                    .send()
+                    .await
+                    .unwrap();
+                ids.push(run.instances()[0].instance_id().unwrap().to_owned());
+            }
+            ec2.stop_instances().instance_ids(&ids[1]).send().await.unwrap();
+            pairs.push((ids[0].clone(), ids[1].clone()));
+        }
+        for (n, (primary, _)) in pairs.iter().enumerate() {
+            let dimension =
+                aws_sdk_cloudwatch::types::Dimension::builder().name("InstanceId").value(primary).build();
+            cloudwatch
+                .put_metric_alarm()
+                .alarm_name(format!("g{n}-down"))
+                .namespace("AWS/EC2")
+                .metric_name("StatusCheckFailed")
+                .dimensions(dimension)
+                .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+                .period(60)
+                .evaluation_periods(1)
+                .threshold(1.0)
+                .comparison_operator(
+                    aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+                )
+                .send()
+                .await
+                .unwrap();
+            let alarm = cloudwatch.set_alarm_state().alarm_name(format!("g{n}-down"));
+            alarm
+                .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+                .state_reason("down")
+                .send()
+                .await
+                .unwrap();
+        }
+        let key = |name: &str| {
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap()
+        };
+        let attribute = aws_sdk_dynamodb::types::AttributeDefinition::builder()
+            .attribute_name("group")
+            .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+            .build()
+            .unwrap();
+        dynamodb
+            .create_table()
+            .table_name("coldstandby-leases")
+            .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+            .attribute_definitions(attribute)
+            .key_schema(key("group"))
+            .send()
+            .await
+            .unwrap();
+    });
+    let mut config = format!("region = \"{REGION}\"\n[lease]\ntable = \"coldstandby-leases\"\n");
+    for (n, (primary, standby)) in pairs.iter().enumerate() {
+        config.push_str(&format!(
+            "[[group]]\nname = \"g{n}\"\nprimary = \"{primary}\"\nstandbys = [\"{standby}\"]\nalarms = [\"g{n}-down\"]\n"
+        ));
+    }
+    (pairs, config)
+}
+
+fn storm_event(alarm: &str, at: &str) -> String {
+    serde_json::json!({
+        "source": "aws.cloudwatch",
+        "alarmArn": format!("arn:aws:cloudwatch:{REGION}:111122223333:alarm:{alarm}"),
+        "accountId": "111122223333",
+        "time": at,
+        "region": REGION,
+        "alarmData": {
+            "alarmName": alarm,
+            "state": {"value": "ALARM", "reason": "down", "timestamp": at},
+            "previousState": {"value": "OK", "reason": "up", "timestamp": "2026-11-20T02:41:09.001+0000"},
+            "configuration": {"metrics": []}
+        }
+    })
+    .to_string()
+}
+
+#[test]
+fn an_alarm_storm_of_twenty_groups_is_one_fleet_failover_through_the_lambda_path() {
+    let article = Article::new("contract-storm");
+    let (pairs, config) = storm_setup(&article);
+    let events = vec![
+        storm_event("g0-down", "2026-11-20T03:02:09.731+0000"),
+        storm_event("g7-down", "2026-11-20T03:02:10.204+0000"),
+    ];
+    let task = TaskRoot::from_package(&article, None);
+    let api = RuntimeApi::serve(events);
+    let mut function = Function::start(&task, &api, &article, &[("COLDSTANDBY_CONFIG", &config)]);
+
+    // The first event fails every group whose alarm is in ALARM over, in one invocation.
+    let first = api.next_post(&mut function);
+    assert_eq!(
+        first.path,
+        "/2018-06-01/runtime/invocation/req-1/response",
+        "{first:?}\n{}",
+        function.drain_logs()
+    );
+    let handled = first.json();
+    assert_eq!(handled["decision"], "acted", "{handled}");
+    let groups = handled["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 20, "{handled}");
+    assert!(groups.iter().all(|g| g["outcome"]["result"] == "failed-over"), "{handled}");
+    for (primary, standby) in &pairs {
+        assert_eq!(article.instance(standby).0, InstanceStateName::Running, "{standby}");
+        assert_eq!(article.instance(primary).0, InstanceStateName::Stopped, "{primary}");
+        let (_, tags) = article.instance(standby);
+        assert!(tags["coldstandby:trigger"].ends_with(" lease-epoch 1"), "{tags:?}");
+    }
+
+    // The next event of the storm: its group is already active on its standby; nothing moves.
+    let second = api.next_post(&mut function);
+    assert_eq!(second.path, "/2018-06-01/runtime/invocation/req-2/response", "{second:?}");
+    let handled = second.json();
+    let g7 = handled["groups"].as_array().unwrap().iter().find(|g| g["group"] == "g7").unwrap().clone();
+    assert_eq!(g7["outcome"]["result"], "already-active", "{handled}");
+    let logs = function.stop();
+    assert!(logs.contains("its alarm is firing too"), "the storm is logged:\n{logs}");
+}
