@@ -525,14 +525,22 @@ fn function_checks<'f>(
         )),
     }
 
-    checks.push(concurrency_check(&subject, function));
+    checks.push(concurrency_check(&subject, function, context.config.lease.is_some()));
     checks.push(configuration_check(context, &subject, function, instances));
     Some(function)
 }
 
 /// Reserved concurrency 1 serialises alarm events. Where the account cannot reserve even one
-/// execution, running without a reservation is the best possible, and said as a warning.
-fn concurrency_check(subject: &str, function: &FunctionFacts) -> Check {
+/// execution, running without a reservation is the best possible, and said as a warning. With
+/// the group lease, any reservation (or none) is safe: each group is acted on by one holder.
+fn concurrency_check(subject: &str, function: &FunctionFacts, leased: bool) -> Check {
+    if leased && function.reserved_concurrency != Some(0) {
+        let found = match function.reserved_concurrency {
+            Some(n) => format!("{n}: the group lease keeps each group to one invocation at a time"),
+            None => "not reserved: the group lease keeps each group to one invocation at a time".to_owned(),
+        };
+        return check(subject, "reserved concurrency", Status::Pass, found, None);
+    }
     let fix = format!(
         "aws lambda put-function-concurrency --function-name {} --reserved-concurrent-executions 1 (or deploy the template with ReservedConcurrency=1)",
         function.name

@@ -440,6 +440,8 @@ fn the_lease_table_must_exist_with_its_key_and_be_reachable_from_the_vpc() {
     };
     let mut facts = healthy();
     function_mut(&mut facts).environment_config = Some(coldstandby_config::to_toml(&config));
+    // The lease allows more than one invocation at a time.
+    function_mut(&mut facts).reserved_concurrency = Some(10);
     facts.lease_table = Some(Ok(Some(good.clone())));
     assert!(problems(&facts).is_empty(), "{:#?}", problems(&facts));
 
