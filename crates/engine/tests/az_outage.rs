@@ -188,3 +188,61 @@ fn a_fleet_sees_the_zones_that_answer_and_splits_a_batch_refused_for_one_instanc
     assert_eq!(starts[0], 3, "the three starts went out as one request: {starts:?}");
     assert!(starts[1..].iter().all(|n| *n < 3), "then in halves: {starts:?}");
 }
+
+/// 250 groups: more primaries in one zone than 200, the most ids every caller reports a describe
+/// may name.
+fn many_groups(region: &SimRegion) -> Vec<GroupSpec> {
+    (0..250u64)
+        .map(|group| {
+            let primary = id(&format!("i-{:017x}", 0x1000 + group));
+            let standby = id(&format!("i-{:017x}", 0x2000 + group));
+            region.add_instance(SimInstance::new(primary.clone(), "ap-northeast-1a", InstanceState::Running));
+            region.add_instance(SimInstance::new(standby.clone(), "ap-northeast-1c", InstanceState::Stopped));
+            GroupSpec::new(format!("g{group}"), primary, vec![standby])
+        })
+        .collect()
+}
+
+/// The largest number of ids one describe request named.
+fn widest_describe(region: &SimRegion) -> usize {
+    region
+        .calls()
+        .iter()
+        .filter_map(|record| match &record.call {
+            Call::Describe { instances } if record.error.is_none() => Some(instances.len()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_describe_names_a_whole_zone_up_to_a_page_and_falls_back_when_ec2_refuses_that_many() {
+    for limit in [0, 200] {
+        let region = SimRegion::new(35, START, Timings::default());
+        region
+            .set_faults(coldstandby_sim::RegionFaults { describe_filter_limit: limit, ..Default::default() });
+        let specs = many_groups(&region);
+        let failovers =
+            specs.iter().map(|spec| Failover::new(spec.clone(), Options::default(), START)).collect();
+        let fleet = Fleet::new(failovers, Zones::default(), START);
+        let reports = region.run(driver::run_fleet(fleet, &region, &region, &mut Quiet));
+        let failed_over = reports.iter().filter(|r| matches!(r.outcome, Outcome::FailedOver { .. })).count();
+        assert_eq!(failed_over, specs.len(), "limit {limit}");
+        let refused = region
+            .calls()
+            .iter()
+            .filter(|r| {
+                matches!(r.call, Call::Describe { .. }) && r.error.as_deref() == Some("InvalidParameterValue")
+            })
+            .count();
+        if limit == 0 {
+            // Every member in one request while zones are unknown, then one per zone.
+            assert_eq!(widest_describe(&region), 500);
+            assert_eq!(refused, 0);
+        } else {
+            assert!(widest_describe(&region) <= 200, "fell back to 200 ids");
+            assert!((1..=2).contains(&refused), "refused once per zone at most, then never again: {refused}");
+        }
+    }
+}

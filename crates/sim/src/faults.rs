@@ -41,6 +41,10 @@ pub struct RegionFaults {
     /// region models both readings.
     #[serde(default)]
     pub wrong_state_spares_batch: bool,
+    /// A describe whose `instance-id` filter names more values than this is refused as invalid
+    /// (0: no limit). EC2 documents none; callers report refusals above 200: both readings.
+    #[serde(default)]
+    pub describe_filter_limit: usize,
 }
 
 /// The oldest answer the stale-describe fault serves unless told otherwise.

@@ -774,7 +774,18 @@ impl Instances for Inner {
 impl Provider for SimRegion {
     async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
         let call = Call::Describe { instances: instances.to_vec() };
-        self.answered(vec![call], |inner| Ok(inner.describe(instances))).await
+        self.answered(vec![call], |inner| {
+            let limit = inner.faults.describe_filter_limit;
+            if limit > 0 && instances.len() > limit {
+                let message = format!(
+                    "The filter 'instance-id' names {} values; at most {limit} are allowed",
+                    instances.len()
+                );
+                return Err(ApiError::new(ErrorKind::Invalid, "InvalidParameterValue", message));
+            }
+            Ok(inner.describe(instances))
+        })
+        .await
     }
 
     async fn start(&self, instances: &[InstanceId]) -> Result<(), ApiError> {

@@ -18,7 +18,7 @@ mod zones;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-pub use request::{Answer, Request, MAX_IDS_PER_REQUEST};
+pub use request::{Answer, Request, DESCRIBE_IDS_PER_REQUEST, MAX_IDS_PER_REQUEST};
 pub use zones::Zones;
 
 use crate::backoff::Backoff;
@@ -148,6 +148,8 @@ pub struct Fleet {
     rng: fastrand::Rng,
     /// Runs' leases with nothing in flight, by when they next need a poll.
     lease_idle: BTreeSet<(Timestamp, usize)>,
+    /// Ids per describe: [`DESCRIBE_IDS_PER_REQUEST`], or fewer once EC2 refused that many.
+    describe_ids: usize,
 }
 
 impl Fleet {
@@ -167,7 +169,7 @@ impl Fleet {
         for member in &members {
             *by_zone.entry(zones.zone_of(member)).or_default() += 1;
         }
-        let requests: usize = by_zone.values().map(|count| count.div_ceil(MAX_IDS_PER_REQUEST)).sum();
+        let requests: usize = by_zone.values().map(|count| count.div_ceil(DESCRIBE_IDS_PER_REQUEST)).sum();
         let round_every = Duration::from_millis(1000 * requests as u64 / DESCRIBES_PER_SECOND);
         let runs: Vec<Run> = failovers
             .into_iter()
@@ -206,6 +208,7 @@ impl Fleet {
             throttled_in_a_row: BTreeMap::new(),
             rng: fastrand::Rng::with_seed(seed),
             lease_idle: BTreeSet::new(),
+            describe_ids: DESCRIBE_IDS_PER_REQUEST,
         }
     }
 

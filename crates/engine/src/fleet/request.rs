@@ -9,10 +9,15 @@ use crate::lease::{LeaseCall, LeaseReply};
 use crate::provider::{execute, ApiError, Call, Provider, Reply};
 use crate::rate_limit::Bucket;
 
-/// The most instance ids one request names. EC2 documents no limit on the values of the
-/// `instance-id` filter, and callers report refusals above 200; a smaller request costs only
-/// requests, a refused one costs the whole fleet's view.
+/// The most instance ids one start, stop or tag write names. EC2 documents no limit; callers
+/// report refusals above 200, and a refused merged request is split and asked again.
 pub const MAX_IDS_PER_REQUEST: usize = 200;
+
+/// The most ids one describe names: EC2's largest page (`MaxResults` 1000), so a round makes one
+/// request per zone until a zone holds more members than a page. EC2 documents no limit on an
+/// `instance-id` filter's values either; a describe refused as invalid for naming more than
+/// [`MAX_IDS_PER_REQUEST`] makes the fleet fall back to that many (both readings are modelled).
+pub const DESCRIBE_IDS_PER_REQUEST: usize = 1000;
 
 /// One request to EC2 (or another API), as the driver makes it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,8 +9,9 @@ use super::*;
 pub(super) struct Round {
     pub(super) runs: Vec<usize>,
     outstanding: usize,
-    /// Halves of a refused describe of instances whose zone is not known, still to send.
-    splits: Vec<Request>,
+    /// Parts of refused describes still to send (halves, for instances of unknown zone), with
+    /// their zone.
+    splits: Vec<(Option<String>, Request)>,
     observations: BTreeMap<InstanceId, Observation>,
     failed: BTreeMap<InstanceId, ApiError>,
     /// A request of the round was refused for the request itself (throttled): its ids are
@@ -50,7 +51,7 @@ impl Fleet {
         let requests: Vec<(Option<String>, Request)> = by_zone
             .into_iter()
             .flat_map(|(zone, ids)| {
-                ids.chunks(MAX_IDS_PER_REQUEST)
+                ids.chunks(self.describe_ids)
                     .map(|chunk| (zone.clone(), Request::Describe { instances: chunk.to_vec() }))
                     .collect::<Vec<_>>()
             })
@@ -88,7 +89,7 @@ impl Fleet {
         }
         let runs = round.runs.clone();
         let answer_by = self.answer_by(now, runs);
-        for request in splits {
+        for (zone, request) in splits {
             if let Err(at) = self.limiter.try_take_all(&[(Bucket::DescribeFiltered, 1)], now) {
                 let round = self.round.as_mut().expect("checked above");
                 round.outstanding -= 1;
@@ -100,7 +101,7 @@ impl Fleet {
                 round.refused.get_or_insert(refusal);
                 continue;
             }
-            let id = self.record(&request, Sent::Round { request: request.clone(), zone: None });
+            let id = self.record(&request, Sent::Round { request: request.clone(), zone });
             send.push(Outgoing { id, request, answer_by });
         }
         if self.round.as_ref().is_some_and(|round| round.outstanding == 0) {
@@ -129,6 +130,20 @@ impl Fleet {
                 }
             }
             Ok(other) => unreachable!("a describe answered with {other:?}"),
+            Err(error)
+                if error.kind == ErrorKind::Invalid && request.instances().len() > MAX_IDS_PER_REQUEST =>
+            {
+                // Refused for naming too many ids, by one reading of a limit EC2 does not
+                // document: ask again in parts of the size every caller reports working.
+                self.describe_ids = MAX_IDS_PER_REQUEST;
+                let parts: Vec<Request> = request
+                    .instances()
+                    .chunks(MAX_IDS_PER_REQUEST)
+                    .map(|chunk| request.with_instances(chunk.to_vec()))
+                    .collect();
+                round.outstanding += parts.len();
+                round.splits.extend(parts.into_iter().map(|part| (zone.clone(), part)));
+            }
             Err(error) if error.kind == ErrorKind::Throttled || error.kind.is_permanent() => {
                 round.refused.get_or_insert(error);
             }
@@ -138,8 +153,8 @@ impl Fleet {
                 self.stats.splits += 1;
                 let ids = request.instances();
                 let (first, second) = ids.split_at(ids.len() / 2);
-                round.splits.push(request.with_instances(first.to_vec()));
-                round.splits.push(request.with_instances(second.to_vec()));
+                round.splits.push((None, request.with_instances(first.to_vec())));
+                round.splits.push((None, request.with_instances(second.to_vec())));
                 round.outstanding += 2;
             }
             Err(error) => {

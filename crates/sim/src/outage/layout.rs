@@ -72,6 +72,12 @@ pub fn build_groups(
     let short_type = INSTANCE_TYPES[scenario_rng.usize(0..INSTANCE_TYPES.len())];
     let short_until = start + Duration::from_secs(scenario_rng.u64(60..=150));
     region.with_acls(|acls| acls.add_deny_all(QUARANTINE_ACL));
+    // EC2 documents no limit on a describe's instance-id values; odd seeds take the stricter
+    // reading (200), which the fleet must notice and fall back to.
+    if seed % 2 == 1 {
+        region
+            .set_faults(crate::RegionFaults { describe_filter_limit: 200, ..crate::RegionFaults::default() });
+    }
     let mut specs = Vec::with_capacity(range.len());
     for group in range {
         let mut rng =
