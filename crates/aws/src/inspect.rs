@@ -232,6 +232,7 @@ impl Inspector {
                         .map_or("unknown", |t| t.as_str())
                         .to_owned(),
                     tags: ec2::tags(instance),
+                    subnet_id: instance.subnet_id().map(str::to_owned),
                 };
                 found.insert(id, facts);
             }

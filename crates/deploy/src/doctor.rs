@@ -36,6 +36,8 @@ pub struct InstanceFacts {
     /// `ebs` or `instance-store`.
     pub root_device_type: String,
     pub tags: BTreeMap<String, String>,
+    /// None for an instance outside a VPC (EC2-Classic no longer exists, but the field is optional).
+    pub subnet_id: Option<String>,
 }
 
 /// Where a function attached to a VPC runs.
@@ -267,6 +269,9 @@ pub fn run_checks(context: &Context<'_>, facts: &Facts) -> Vec<Check> {
     let mut checks = Vec::new();
     for group in &context.config.groups {
         checks.extend(group_checks(context, group, &facts.instances));
+        if let Ok(instances) = &facts.instances {
+            checks.extend(crate::placement_checks::check(group, instances, context.config_path));
+        }
     }
     checks.extend(crate::mover_checks::checks(&facts.clients));
     checks.extend(crate::lease_checks::table_check(context.config, facts.lease_table.as_ref()));

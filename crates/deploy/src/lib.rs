@@ -7,6 +7,7 @@ pub mod iam;
 pub mod lease_checks;
 pub mod mover_checks;
 pub mod movers;
+pub mod placement_checks;
 pub mod policy;
 pub mod reach;
 pub mod refusals;

@@ -35,6 +35,8 @@ fn instance(state: &str, zone: &str) -> InstanceFacts {
         availability_zone: zone.to_owned(),
         root_device_type: "ebs".to_owned(),
         tags: BTreeMap::new(),
+        // subnet-0aaaaaaaaaaaaaaa1 in ap-northeast-1a, and so on.
+        subnet_id: Some(format!("subnet-0{}1", zone.chars().last().unwrap().to_string().repeat(15))),
     }
 }
 
@@ -493,4 +495,37 @@ fn the_lease_table_must_exist_with_its_key_and_be_reachable_from_the_vpc() {
         assert!(asked.iter().any(|r| r.action == action
             && r.resource == "arn:aws:dynamodb:ap-northeast-1:111122223333:table/coldstandby-leases"));
     }
+}
+
+#[test]
+fn a_placement_that_differs_from_ec2_fails_naming_the_member() {
+    let placed = |zone: &str, subnet: &str| {
+        let text = format!(
+            "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"{PRIMARY}\"\nstandbys = [\"{STANDBY}\"]\nalarms = [\"{ALARM}\"]\n[group.placement]\n\"{PRIMARY}\" = {{ zone = \"{zone}\", subnet = \"{subnet}\" }}\n"
+        );
+        coldstandby_config::parse(&text, "test.toml").unwrap()
+    };
+    let mut facts = healthy();
+    facts.function = None;
+    let run = |config: &coldstandby_config::Config| -> Vec<Check> {
+        run_checks(&Context { config, config_path: "test.toml" }, &facts)
+            .into_iter()
+            .filter(|c| c.check == "placement")
+            .collect()
+    };
+    let right = run(&placed("ap-northeast-1a", "subnet-0aaaaaaaaaaaaaaa1"));
+    assert_eq!(right.len(), 1);
+    assert_eq!(right[0].status, Status::Pass, "{right:#?}");
+    let wrong = run(&placed("ap-northeast-1a", "subnet-0ccccccccccccccc1"));
+    assert_eq!(wrong[0].status, Status::Fail, "{wrong:#?}");
+    assert!(
+        wrong[0]
+            .found
+            .contains(&format!("{PRIMARY} is in subnet-0aaaaaaaaaaaaaaa1, not subnet-0ccccccccccccccc1")),
+        "{wrong:#?}"
+    );
+    let moved = run(&placed("ap-northeast-1c", "subnet-0aaaaaaaaaaaaaaa1"));
+    assert!(moved[0].found.contains("is in ap-northeast-1a, not ap-northeast-1c"), "{moved:#?}");
+    // Without a placement table there is nothing to compare.
+    assert!(run(&config()).is_empty());
 }
