@@ -73,6 +73,9 @@ fn summary(handled: &Handled) -> Vec<String> {
                     GroupResult::Duplicate { group, handled_by } => format!(
                         "  group {group}: this state change was already handled ({handled_by} carries its trigger tag); nothing to do"
                     ),
+                    GroupResult::HeldElsewhere { group, owner } => format!(
+                        "  group {group}: its alarm fires too, and {owner} holds its lease and is failing it over; nothing to do"
+                    ),
                 });
             }
         }

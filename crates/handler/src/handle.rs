@@ -30,6 +30,9 @@ pub enum GroupResult {
     Ran { group: String, outcome: Outcome, report: Box<Report> },
     /// This state change was already handled: a member carries its trigger tag.
     Duplicate { group: String, handled_by: InstanceId },
+    /// A group the storm added (its alarm fires too) that another process holds and is failing
+    /// over: nothing for this invocation to do about it.
+    HeldElsewhere { group: String, owner: String },
 }
 
 /// What the handler decided for the event as a whole.
@@ -140,6 +143,8 @@ pub struct Handler<'a, P, C, A = NoAlarmStates> {
 struct Acting<'c> {
     group: &'c GroupConfig,
     trigger: String,
+    /// Added because its alarm fires too, not by this event.
+    from_storm: bool,
 }
 
 impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
@@ -180,8 +185,10 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
             check_dimension(&event, group)?;
         }
         let trigger = event.trigger();
-        let mut runs: Vec<Acting<'_>> =
-            acting.iter().map(|group| Acting { group, trigger: trigger.clone() }).collect();
+        let mut runs: Vec<Acting<'_>> = acting
+            .iter()
+            .map(|group| Acting { group, trigger: trigger.clone(), from_storm: false })
+            .collect();
         if self.config.check_every_alarm {
             runs.extend(self.storm(&acting, &trigger).await);
         }
@@ -210,7 +217,8 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
             .into_iter()
             .map(|(group, alarm)| {
                 tracing::info!(group = %group.spec.name, alarm = %alarm, "its alarm is firing too: failed over in the same run");
-                Acting { group, trigger: format!("{alarm} firing (read while handling {trigger})") }
+                let trigger = format!("{alarm} firing (read while handling {trigger})");
+                Acting { group, trigger, from_storm: true }
             })
             .collect()
     }
@@ -243,6 +251,8 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
         let (observations, unanswered) =
             preflight::describe(self.provider, self.clock, &members, &placements).await;
         let mut failovers = Vec::new();
+        let storm_added: Vec<String> =
+            locked.iter().filter(|run| run.from_storm).map(|run| run.group.spec.name.clone()).collect();
         let now = self.clock.now();
         for (index, run) in locked.into_iter().enumerate() {
             let name = run.group.spec.name.clone();
@@ -288,6 +298,10 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
             tracing::info!(group = %name, outcome = %outcome, "failover finished");
             if outcome.is_success() {
                 done.push(GroupResult::Ran { group: name, outcome, report: Box::new(report) });
+            } else if let (true, Outcome::Failed { failure: Failure::LeaseHeld { owner, .. } }) =
+                (storm_added.contains(&name), &outcome)
+            {
+                done.push(GroupResult::HeldElsewhere { group: name, owner: owner.clone() });
             } else {
                 failed.push(HandlerError::FailoverFailed { group: name, report: Box::new(report) });
             }

@@ -179,3 +179,60 @@ fn without_check_every_alarm_or_alarms_to_read_only_the_events_group_acts() {
         assert!(alarms.is_none_or(|alarms| alarms.calls.get() == 0), "not asked when off");
     }
 }
+
+#[test]
+fn a_firing_group_another_process_holds_is_left_to_it_and_does_not_fail_the_event() {
+    use coldstandby_engine::lease::{LeaseCall, LeaseRecord};
+    use coldstandby_engine::{Clock, Provider};
+    let config = config("[lease]\ntable = \"leases\"\nduration_seconds = 10");
+    let (region, alarms) = (region(), all_firing());
+    // Another invocation holds g3 and renews its lease every 3 s for a minute.
+    let renewer = async {
+        let mut expected = None;
+        for n in 0..20u64 {
+            let record = LeaseRecord {
+                group: "g3".to_owned(),
+                owner: Some("lambda other".to_owned()),
+                epoch: 1,
+                version: format!("other #{n}"),
+                duration_ms: 10_000,
+            };
+            let call = LeaseCall::Write { table: "leases".to_owned(), record, expected: expected.take() };
+            region.lease(&call).await.unwrap();
+            expected = Some(format!("other #{n}"));
+            region.sleep_until(region.now() + std::time::Duration::from_secs(3)).await;
+        }
+        None
+    };
+    let handling = async {
+        let locks = InProcessLocks::default();
+        let handler = Handler {
+            config: &config,
+            provider: &region,
+            clock: &region,
+            locks: &locks,
+            owner: "test",
+            alarms: &alarms,
+        };
+        Some(handler.handle(&event("g0-down", "2026-11-20T03:02:09.731+0000"), None, &mut Quiet).await)
+    };
+    let results =
+        region.run(coldstandby_sim::controller::join_all(vec![Box::pin(renewer), Box::pin(handling)]));
+    let handled = results.into_iter().flatten().next().unwrap().unwrap();
+    let Handled::Acted { groups, .. } = handled else { panic!("{handled:?}") };
+    let g3 = groups.iter().find(|g| matches!(g, GroupResult::HeldElsewhere { group, .. } if group == "g3"));
+    assert!(
+        matches!(g3, Some(GroupResult::HeldElsewhere { owner, .. }) if owner == "lambda other"),
+        "{groups:?}"
+    );
+    let failed_over = groups
+        .iter()
+        .filter(|g| matches!(g, GroupResult::Ran { outcome: Outcome::FailedOver { .. }, .. }))
+        .count();
+    assert_eq!(failed_over, GROUPS - 1);
+    assert_eq!(
+        region.instance(&primary(3).parse().unwrap()).unwrap().state,
+        InstanceState::Running,
+        "g3 untouched"
+    );
+}
