@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
+use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
 use coldstandby_engine::ApiError;
 use coldstandby_handler::{AlarmState, AlarmStates};
@@ -37,18 +38,7 @@ fn state_of(value: &StateValue) -> Option<AlarmState> {
 impl AlarmStates for CloudWatchAlarms {
     async fn alarm_states(&self, names: &[String]) -> Result<BTreeMap<String, AlarmState>, ApiError> {
         let mut states = BTreeMap::new();
-        let mut next_token = None;
-        for _ in 0..MAX_PAGES {
-            let page = self
-                .client
-                .describe_alarms()
-                .set_alarm_names(Some(names.to_vec()))
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|error| from_sdk_error("DescribeAlarms", error))?;
+        for page in describe_alarm_pages(&self.client, names).await? {
             let metric = page.metric_alarms().iter().map(|alarm| (alarm.alarm_name(), alarm.state_value()));
             let composite =
                 page.composite_alarms().iter().map(|alarm| (alarm.alarm_name(), alarm.state_value()));
@@ -57,11 +47,35 @@ impl AlarmStates for CloudWatchAlarms {
                     states.insert(name.to_owned(), state);
                 }
             }
-            next_token = page.next_token().filter(|token| !token.is_empty()).map(str::to_owned);
-            if next_token.is_none() {
-                break;
-            }
         }
         Ok(states)
     }
+}
+
+/// DescribeAlarms, metric and composite, for up to 100 `names`: every page (CloudWatch pages its
+/// answers whatever the names asked for), at most `MAX_PAGES`.
+pub(crate) async fn describe_alarm_pages(
+    client: &aws_sdk_cloudwatch::Client,
+    names: &[String],
+) -> Result<Vec<DescribeAlarmsOutput>, ApiError> {
+    let mut pages = Vec::new();
+    let mut next_token = None;
+    for _ in 0..MAX_PAGES {
+        let page = client
+            .describe_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .map_err(|error| from_sdk_error("DescribeAlarms", error))?;
+        next_token = page.next_token().filter(|token| !token.is_empty()).map(str::to_owned);
+        pages.push(page);
+        if next_token.is_none() {
+            return Ok(pages);
+        }
+    }
+    let message = format!("still paging after {MAX_PAGES} pages");
+    Err(ApiError::new(coldstandby_engine::ErrorKind::Transient, "TooManyPages", message))
 }

@@ -27,8 +27,6 @@ use crate::errors::from_sdk_error;
 
 /// DescribeAlarms takes at most this many names per call.
 const ALARM_NAMES_PER_CALL: usize = 100;
-/// Pages of one DescribeAlarms (100 names at 50 alarms a page need 2; the bound is generous).
-const MAX_ALARM_PAGES: usize = 20;
 
 /// The SDK clients doctor reads with.
 #[derive(Clone, Debug)]
@@ -311,22 +309,12 @@ impl Inspector {
         Ok(found)
     }
 
-    /// DescribeAlarms for up to 100 names, following `NextToken` (CloudWatch pages its answers
-    /// whatever the names asked for), at most `MAX_ALARM_PAGES` pages.
+    /// DescribeAlarms for up to 100 names, every page, into `found`.
     async fn alarm_pages(&self, names: &[String], found: &mut BTreeMap<String, AlarmFacts>) -> Lookup<()> {
-        use aws_sdk_cloudwatch::types::AlarmType;
-        let mut next_token: Option<String> = None;
-        for _ in 0..MAX_ALARM_PAGES {
-            let page = self
-                .cloudwatch
-                .describe_alarms()
-                .set_alarm_names(Some(names.to_vec()))
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|error| describe_error("DescribeAlarms", error))?;
+        let pages = crate::alarm_states::describe_alarm_pages(&self.cloudwatch, names)
+            .await
+            .map_err(|error| lookup_error("DescribeAlarms", error))?;
+        for page in pages {
             for alarm in page.metric_alarms() {
                 let Some(name) = alarm.alarm_name() else { continue };
                 let dimensions = alarm
@@ -353,12 +341,8 @@ impl Inspector {
                 let facts = alarm_facts(alarm.alarm_arn(), alarm.actions_enabled(), actions, None);
                 found.insert(name.to_owned(), facts);
             }
-            next_token = page.next_token().filter(|token| !token.is_empty()).map(str::to_owned);
-            if next_token.is_none() {
-                return Ok(());
-            }
         }
-        Err(LookupFailed(format!("DescribeAlarms: still paging after {MAX_ALARM_PAGES} pages")))
+        Ok(())
     }
 
     /// The role's decisions: from the IAM policy simulator, or, where it cannot be used (not
