@@ -236,3 +236,25 @@ fn a_firing_group_another_process_holds_is_left_to_it_and_does_not_fail_the_even
         "g3 untouched"
     );
 }
+
+#[test]
+fn a_zone_that_does_not_answer_reaches_the_engines_fence_policy_not_a_describe_error() {
+    let (config, region, alarms) = (config(""), region(), all_firing());
+    region.impair_zone("ap-northeast-1a", coldstandby_sim::ImpairedCalls::Fail);
+    let error =
+        handle(&config, &region, &alarms, &event("g0-down", "2026-11-20T03:02:09.731+0000")).unwrap_err();
+    let HandlerError::GroupsFailed { failed, .. } = error else { panic!("{error}") };
+    assert_eq!(failed.len(), GROUPS);
+    for error in &failed {
+        let HandlerError::FailoverFailed { report, .. } = error else { panic!("{error}") };
+        assert!(
+            matches!(
+                &report.outcome,
+                Outcome::Failed { failure: coldstandby_engine::Failure::Unobservable { .. } }
+            ),
+            "{:?}",
+            report.outcome
+        );
+    }
+    assert!(running(&region).iter().all(|id| id.starts_with("i-0a")), "fail-closed started nothing");
+}
