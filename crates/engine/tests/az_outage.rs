@@ -185,8 +185,9 @@ fn a_fleet_sees_the_zones_that_answer_and_splits_a_batch_refused_for_one_instanc
         })
         .into_values()
         .collect();
-    assert_eq!(starts[0], 3, "the three starts went out as one request: {starts:?}");
-    assert!(starts[1..].iter().all(|n| *n < 3), "then in halves: {starts:?}");
+    // One start probes the type in the zone; once it is accepted the other two go together, are
+    // refused whole for the one denied standby, and are asked again alone.
+    assert_eq!(starts, [1, 2, 1, 1], "{starts:?}");
 }
 
 /// 250 groups: more primaries in one zone than 200, the most ids every caller reports a describe
@@ -245,4 +246,38 @@ fn a_describe_names_a_whole_zone_up_to_a_page_and_falls_back_when_ec2_refuses_th
             assert!((1..=2).contains(&refused), "refused once per zone at most, then never again: {refused}");
         }
     }
+}
+
+#[test]
+fn a_type_short_in_a_zone_is_probed_with_one_start_not_retried_in_batches() {
+    let region = SimRegion::new(36, START, Timings::default());
+    let back_at = START + Duration::from_secs(40);
+    let specs: Vec<GroupSpec> = (0..50u64)
+        .map(|group| {
+            let primary = id(&format!("i-{:017x}", 0x3000 + group));
+            let standby = id(&format!("i-{:017x}", 0x4000 + group));
+            region.add_instance(SimInstance::new(primary.clone(), "ap-northeast-1a", InstanceState::Running));
+            let mut sim = SimInstance::new(standby.clone(), "ap-northeast-1c", InstanceState::Stopped);
+            sim.faults.capacity_shortage = Some(coldstandby_sim::CapacityShortage::Until(back_at));
+            region.add_instance(sim);
+            let mut spec = GroupSpec::new(format!("g{group}"), primary, vec![standby]);
+            spec.ordering = Ordering::Parallel;
+            spec
+        })
+        .collect();
+    let failovers = specs.iter().map(|spec| Failover::new(spec.clone(), Options::default(), START)).collect();
+    let fleet = Fleet::new(failovers, Zones::default(), START);
+    let reports = region.run(driver::run_fleet(fleet, &region, &region, &mut Quiet));
+    let outcomes: Vec<String> = reports.iter().map(|r| r.outcome.to_string()).collect();
+    assert!(reports.iter().all(|r| matches!(r.outcome, Outcome::FailedOver { .. })), "{outcomes:#?}");
+    let mut requests: BTreeMap<u64, (usize, Option<String>)> = BTreeMap::new();
+    for record in region.calls().iter().filter(|r| matches!(r.call, Call::Start { .. })) {
+        let entry = requests.entry(record.request).or_insert((0, record.error.clone()));
+        entry.0 += 1;
+    }
+    let refused: Vec<usize> =
+        requests.values().filter(|(_, error)| error.is_some()).map(|(n, _)| *n).collect();
+    assert!(!refused.is_empty(), "the shortage was met");
+    assert!(refused.iter().all(|n| *n == 1), "only probes were refused, never a batch: {refused:?}");
+    assert!(requests.values().any(|(n, error)| *n > 1 && error.is_none()), "then the rest went together");
 }

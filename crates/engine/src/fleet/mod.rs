@@ -9,6 +9,7 @@
 //! Like `Failover` it reads no clock and makes no call: [`Fleet::poll`] says what to send and
 //! when to wake, [`Fleet::on_answer`] takes what came back. One group alone is a fleet of one.
 
+mod capacity;
 mod leasing;
 mod request;
 mod round;
@@ -150,6 +151,8 @@ pub struct Fleet {
     lease_idle: BTreeSet<(Timestamp, usize)>,
     /// Ids per describe: [`DESCRIBE_IDS_PER_REQUEST`], or fewer once EC2 refused that many.
     describe_ids: usize,
+    /// Which instance types start in which zones (see `capacity.rs`).
+    capacity: capacity::Capacity,
 }
 
 impl Fleet {
@@ -209,6 +212,7 @@ impl Fleet {
             rng: fastrand::Rng::with_seed(seed),
             lease_idle: BTreeSet::new(),
             describe_ids: DESCRIBE_IDS_PER_REQUEST,
+            capacity: capacity::Capacity::default(),
         }
     }
 
@@ -266,6 +270,7 @@ impl Fleet {
         }
         self.send_round_splits(now, &mut send);
         for (key, parts) in merged {
+            let parts = self.capacity_gate(now, &key, parts);
             for chunk in parts.chunks(MAX_IDS_PER_REQUEST) {
                 let request = key.request(chunk.iter().map(|part| part.instance.clone()).collect());
                 self.send_merged(now, request, chunk.to_vec(), &mut send);
@@ -295,6 +300,9 @@ impl Fleet {
     pub fn on_answer(&mut self, now: Timestamp, id: u64, result: Result<Answer, ApiError>) {
         let sent = self.sent.remove(&id).expect("an answer to a request that was sent");
         self.note_throttling(now, &sent, &result);
+        if let Sent::Merged { request, .. } = &sent {
+            self.note_capacity(request, &result);
+        }
         match sent {
             Sent::Single { run } => {
                 let result = result.map(|answer| match answer {

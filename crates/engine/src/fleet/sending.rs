@@ -57,6 +57,7 @@ impl Fleet {
         send: &mut Vec<Outgoing>,
     ) {
         let answer_by = self.answer_by(now, parts.iter().map(|part| part.run));
+        self.note_start_sent(&request);
         let id = self.record(&request, Sent::Merged { request: request.clone(), parts });
         send.push(Outgoing { id, request, answer_by });
     }
