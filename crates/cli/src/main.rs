@@ -433,6 +433,13 @@ pub enum TemplateKind {
     Cloudformation(CloudFormationArgs),
     /// Print the execution role's policy (JSON) for one account, for deploying by hand or review
     IamPolicy(IamPolicyArgs),
+    /// Print a CloudFormation template of a deny-all network ACL for the isolate fence
+    ///
+    /// Deploy it once per VPC (parameter VpcId) before writing the configuration: its output
+    /// QuarantineNetworkAclId is what `quarantine_network_acl` names. It has no rule of its own,
+    /// so EC2's final rule denies all traffic both ways; `isolate` moves a failed primary's
+    /// subnet onto it.
+    QuarantineAcl,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,10 @@ pub fn run(args: &TemplateArgs) -> anyhow::Result<Exit> {
     match &args.kind {
         TemplateKind::Cloudformation(args) => cloudformation(args),
         TemplateKind::IamPolicy(args) => iam_policy(args),
+        TemplateKind::QuarantineAcl => {
+            std::io::stdout().lock().write_all(template::quarantine_acl().as_bytes())?;
+            Ok(Exit::Success)
+        }
     }
 }
 

@@ -642,3 +642,20 @@ fn the_leased_template_creates_the_lease_table_and_doctor_checks_it() {
     assert_eq!(check["status"], "FAIL", "{check}");
     assert!(check["fix"].as_str().unwrap().contains("aws dynamodb create-table"), "{check}");
 }
+
+#[test]
+fn the_quarantine_acl_template_passes_cfn_lint_and_has_no_rule_of_its_own() {
+    let dir = scratch("quarantine");
+    let output = coldstandby(&["template", "quarantine-acl"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let body = String::from_utf8(output.stdout).unwrap();
+    let path = dir.join("quarantine.yaml");
+    std::fs::write(&path, &body).unwrap();
+    let lint = python_tool("cfn-lint").arg(&path).output().unwrap();
+    assert_eq!(lint.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&lint.stdout), stderr(&lint));
+    // A network ACL with no entry denies everything both ways (EC2's final rule). Moto's
+    // CloudFormation does not create network ACLs, so the template is checked as written.
+    assert!(body.contains("Type: AWS::EC2::NetworkAcl"), "{body}");
+    assert!(!body.contains("NetworkAclEntry"), "{body}");
+    assert!(body.contains("QuarantineNetworkAclId:"), "{body}");
+}
