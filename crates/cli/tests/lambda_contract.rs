@@ -521,18 +521,7 @@ fn storm_setup(article: &Article) -> (Vec<(String, String)>, String) {
         for _ in 1..20 {
             let mut ids = Vec::new();
             for zone in ["ap-northeast-1a", "ap-northeast-1c"] {
-                let placement = aws_sdk_ec2::types::Placement::builder().availability_zone(zone).build();
-                let run = ec2
-                    .run_instances()
-                    .image_id(&image)
-                    .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
-                    .placement(placement)
-                    .min_count(1)
-                    .max_count(1)
-                    .send()
-                    .await
-                    .unwrap();
-                ids.push(run.instances()[0].instance_id().unwrap().to_owned());
+                ids.push(common::launch(ec2, &image, common::Placed::Zone(zone)).await);
             }
             ec2.stop_instances().instance_ids(&ids[1]).send().await.unwrap();
             pairs.push((ids[0].clone(), ids[1].clone()));

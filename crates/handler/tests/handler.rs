@@ -44,17 +44,18 @@ fn event(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The handler as a test drives it: on the simulated region, no alarms to read.
+fn handler_on<'a>(
+    config: &'a Config,
+    region: &'a SimRegion,
+    locks: &'a InProcessLocks,
+) -> Handler<'a, SimRegion, SimRegion> {
+    Handler { config, provider: region, clock: region, locks, owner: "test", alarms: &NoAlarmStates }
+}
+
 fn handle(config: &Config, region: &SimRegion, event: &Value) -> Result<Handled, HandlerError> {
     let locks = InProcessLocks::default();
-    let handler = Handler {
-        config,
-        provider: region,
-        clock: region,
-        locks: &locks,
-        owner: "test",
-        alarms: &NoAlarmStates,
-    };
-    region.run(handler.handle(event, None, &mut Quiet))
+    region.run(handler_on(config, region, &locks).handle(event, None, &mut Quiet))
 }
 
 fn mutating_calls(region: &SimRegion) -> usize {
@@ -200,14 +201,7 @@ fn a_busy_group_is_not_acted_on_twice() {
     let region = region();
     let locks = InProcessLocks::default();
     let _held = locks.try_lock("web").unwrap();
-    let handler = Handler {
-        config: &config,
-        provider: &region,
-        clock: &region,
-        locks: &locks,
-        owner: "test",
-        alarms: &NoAlarmStates,
-    };
+    let handler = handler_on(&config, &region, &locks);
     let error = region.run(handler.handle(&event("cpu-alarm.json"), None, &mut Quiet)).unwrap_err();
     assert!(matches!(error, HandlerError::Busy(_)), "{error}");
     assert_eq!(mutating_calls(&region), 0);
@@ -219,14 +213,7 @@ fn a_short_deadline_fails_the_invocation_and_a_retry_finishes_the_job() {
     let region = region();
     region.with_instance(&PRIMARY.parse().unwrap(), |primary, _| primary.faults.stop_hangs = true);
     let locks = InProcessLocks::default();
-    let handler = Handler {
-        config: &config,
-        provider: &region,
-        clock: &region,
-        locks: &locks,
-        owner: "test",
-        alarms: &NoAlarmStates,
-    };
+    let handler = handler_on(&config, &region, &locks);
     // Lambda's default 3 s timeout plus a little: far too short to fence a hanging primary.
     let deadline = Some(START + std::time::Duration::from_secs(10));
     let error = region.run(handler.handle(&event("cpu-alarm.json"), deadline, &mut Quiet)).unwrap_err();

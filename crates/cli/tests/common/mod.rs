@@ -104,17 +104,7 @@ impl Article {
             let image = images.images()[0].image_id().unwrap().to_owned();
             let mut ids = Vec::new();
             for subnet in &subnets {
-                let run = client
-                    .run_instances()
-                    .image_id(&image)
-                    .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
-                    .subnet_id(subnet)
-                    .min_count(1)
-                    .max_count(1)
-                    .send()
-                    .await
-                    .unwrap();
-                ids.push(run.instances()[0].instance_id().unwrap().to_owned());
+                ids.push(launch(&client, &image, Placed::Subnet(subnet)).await);
             }
             client.stop_instances().instance_ids(&ids[1]).send().await.unwrap();
             (ids[0].clone(), ids[1].clone())
@@ -194,6 +184,30 @@ pub async fn vpc_with_subnets(
         ids.push(subnet.subnet().unwrap().subnet_id().unwrap().to_owned());
     }
     ids
+}
+
+/// Where `launch` puts an instance.
+pub enum Placed<'a> {
+    Subnet(&'a str),
+    Zone(&'a str),
+}
+
+/// One t3.micro from `image`, running; its id.
+pub async fn launch(client: &aws_sdk_ec2::Client, image: &str, placed: Placed<'_>) -> String {
+    let run = client
+        .run_instances()
+        .image_id(image)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+        .min_count(1)
+        .max_count(1);
+    let run = match placed {
+        Placed::Subnet(subnet) => run.subnet_id(subnet),
+        Placed::Zone(zone) => {
+            run.placement(aws_sdk_ec2::types::Placement::builder().availability_zone(zone).build())
+        }
+    };
+    let run = run.send().await.unwrap();
+    run.instances()[0].instance_id().unwrap().to_owned()
 }
 
 pub fn write_config(path: &Path, primary: &str, standby: &str) {
