@@ -165,9 +165,9 @@ enum Command {
     /// CLI, a second invocation) fail the same group over at once under the group's lease in a
     /// simulated DynamoDB table (lease of 6, 10 or 20 s; the table throttles and loses answers;
     /// controllers crash holding the lease or lose the table for up to a minute, their calls
-    /// failing or hanging), then a last Lambda retry. Checks one-controller-per-group (every
-    /// start, stop, tag write, traffic move and isolation made while the table named its caller
-    /// the holder) and single-live once the region has settled.
+    /// failing or hanging), then Lambda's retries (up to three runs while they fail). Checks
+    /// one-controller-per-group (every start, stop, tag write, traffic move and isolation made
+    /// while the table named its caller the holder) and single-live once the region has settled.
     Simulate(SimulateArgs),
     /// Run as the AWS Lambda function (what `bootstrap` with no arguments does)
     ///

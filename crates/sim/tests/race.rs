@@ -30,3 +30,14 @@ fn a_racer_without_the_lease_is_caught() {
 fn a_race_replays_exactly() {
     assert_eq!(run_race(17, RaceMode::Leased), run_race(17, RaceMode::Leased));
 }
+
+#[test]
+fn races_that_once_broke_an_invariant_stay_fixed() {
+    // A holder crashed after starting a standby beside the primary and the first retry ran out of
+    // invocation: the harness gave up there, where Lambda retries twice more.
+    for seed in [131_709, 171_372] {
+        let result = run_race(seed, RaceMode::Leased);
+        assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);
+        assert_eq!(result.outcomes.last().map(String::as_str), Some("failed-over"), "seed {seed}");
+    }
+}

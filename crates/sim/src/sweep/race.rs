@@ -2,7 +2,8 @@
 //! invocation, an operator's CLI) fail the same group over at once on one simulated region, each
 //! under the group's lease. Some crash holding it, some lose the lease table for a while (their
 //! calls failing, or never answering), the table throttles and loses answers. A last retry runs
-//! after them all, as Lambda retries a failed invocation.
+//! after them all (and up to two more while it fails or times out), as Lambda retries a failed
+//! invocation.
 //!
 //! Judged from the world: `one-controller-per-group` from the table's history of writes and the
 //! region's log of calls (each mutating call made while the table named its caller the holder),
@@ -139,12 +140,18 @@ pub fn run_race(seed: u64, mode: RaceMode) -> RaceResult {
         })
         .collect();
     let mut outcomes = region.run(join_all(races));
-    // Lambda retries a failed invocation: one more run after them all, which nothing disturbs.
-    let retry_at = region.now() + RETRY_AFTER;
-    let last =
-        race_one(&region, &scenario, "lambda-retry", retry_at, 9, Some(settings("lambda-retry")), None);
-    let last_outcome = region.run(last);
-    outcomes.push(last_outcome);
+    // Lambda retries a failed invocation, twice: the runs after them all, which nothing disturbs
+    // (a crash can leave two members running, and one invocation may not be enough to mend it).
+    for (number, name) in [(9, "lambda-retry"), (10, "lambda-retry-2"), (11, "lambda-retry-3")] {
+        let retry_at = region.now() + RETRY_AFTER;
+        let retry = race_one(&region, &scenario, name, retry_at, number, Some(settings(name)), None);
+        let outcome = region.run(retry);
+        let failed = outcome.starts_with("failed:") || outcome == "timed-out";
+        outcomes.push(outcome);
+        if !failed {
+            break;
+        }
+    }
     region.with_leases(|table| table.faults = LeaseFaults::default());
 
     let settled = region.now() + SETTLE;
