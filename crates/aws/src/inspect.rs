@@ -25,9 +25,6 @@ use serde_json::Value;
 use crate::ec2;
 use crate::errors::from_sdk_error;
 
-/// DescribeAlarms takes at most this many names per call.
-const ALARM_NAMES_PER_CALL: usize = 100;
-
 /// The SDK clients doctor reads with.
 #[derive(Clone, Debug)]
 pub struct Inspector {
@@ -303,7 +300,7 @@ impl Inspector {
     /// The alarms among `names` that exist, by name.
     pub async fn alarms(&self, names: &[String]) -> Lookup<BTreeMap<String, AlarmFacts>> {
         let mut found = BTreeMap::new();
-        for chunk in names.chunks(ALARM_NAMES_PER_CALL) {
+        for chunk in names.chunks(coldstandby_handler::storm::NAMES_PER_CALL) {
             self.alarm_pages(chunk, &mut found).await?;
         }
         Ok(found)
@@ -470,6 +467,7 @@ impl Inspector {
                     .values(format!("com.amazonaws.{region}.ec2"))
                     .values(format!("com.amazonaws.{region}.elasticloadbalancing"))
                     .values("com.amazonaws.route53")
+                    .values(format!("com.amazonaws.{region}.dynamodb"))
                     .build(),
             )
             .send()
@@ -521,8 +519,10 @@ impl Inspector {
                 Some((subnet.clone(), table.to_owned()))
             })
             .collect();
-        let dynamodb_gateway_route_tables =
-            crate::inspect_lease::dynamodb_gateway_route_tables(&self.ec2, region, &vpc.vpc_id).await?;
+        let dynamodb_gateway_route_tables = crate::inspect_lease::gateway_route_tables(
+            &endpoints,
+            &format!("com.amazonaws.{region}.dynamodb"),
+        );
         Ok(NetworkFacts {
             ec2_endpoints,
             load_balancing_endpoints,

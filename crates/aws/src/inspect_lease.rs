@@ -1,8 +1,9 @@
 //! doctor's facts about the group lease, read-only: the lease table as DynamoDB describes it,
-//! and the route tables a DynamoDB gateway endpoint in the function's VPC is on.
+//! and the route tables a DynamoDB gateway endpoint in the function's VPC is on (read from the
+//! endpoints doctor already describes).
 
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
-use aws_sdk_ec2::types::Filter;
+use aws_sdk_ec2::operation::describe_vpc_endpoints::DescribeVpcEndpointsOutput;
 use coldstandby_deploy::doctor::{Lookup, LookupFailed};
 use coldstandby_deploy::lease_checks::LeaseTableFacts;
 
@@ -53,26 +54,12 @@ pub(crate) async fn lease_table(
     }))
 }
 
-/// The route tables the VPC's DynamoDB gateway endpoints are on.
-pub(crate) async fn dynamodb_gateway_route_tables(
-    ec2: &aws_sdk_ec2::Client,
-    region: &str,
-    vpc_id: &str,
-) -> Lookup<Vec<String>> {
-    let endpoints = ec2
-        .describe_vpc_endpoints()
-        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-        .filters(
-            Filter::builder().name("service-name").values(format!("com.amazonaws.{region}.dynamodb")).build(),
-        )
-        .send()
-        .await
-        .map_err(|error| {
-            LookupFailed(format!("DescribeVpcEndpoints: {}", from_sdk_error("DescribeVpcEndpoints", error)))
-        })?;
+/// The route tables the available gateway endpoints of `service` in `endpoints` are on.
+pub(crate) fn gateway_route_tables(endpoints: &DescribeVpcEndpointsOutput, service: &str) -> Vec<String> {
     let mut tables: Vec<String> = endpoints
         .vpc_endpoints()
         .iter()
+        .filter(|endpoint| endpoint.service_name() == Some(service))
         .filter(|endpoint| {
             endpoint.state().is_none_or(|state| state.as_str().eq_ignore_ascii_case("available"))
         })
@@ -80,5 +67,5 @@ pub(crate) async fn dynamodb_gateway_route_tables(
         .collect();
     tables.sort();
     tables.dedup();
-    Ok(tables)
+    tables
 }

@@ -404,6 +404,7 @@ impl Fleet {
         self.touched.insert(index);
         if !self.may_act(index, now) {
             self.stop_run(index, now);
+            return;
         }
         let run = &mut self.runs[index];
         assert!(!run.busy, "a run is polled while its call is with the fleet");
