@@ -254,6 +254,10 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
         let storm_added: Vec<String> =
             locked.iter().filter(|run| run.from_storm).map(|run| run.group.spec.name.clone()).collect();
         let now = self.clock.now();
+        // The runs stop `DEADLINE_MARGIN` before the caller must have returned.
+        let run_deadline = deadline.map(|at| {
+            Timestamp::from_unix_millis(at.unix_millis().saturating_sub(DEADLINE_MARGIN.as_millis() as u64))
+        });
         for (index, run) in locked.into_iter().enumerate() {
             let name = run.group.spec.name.clone();
             let mine = match preflight::check_group(run.group, &observations, &unanswered) {
@@ -274,11 +278,7 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
             }
             let options = Options {
                 trigger: run.trigger,
-                deadline: deadline.map(|at| {
-                    Timestamp::from_unix_millis(
-                        at.unix_millis().saturating_sub(DEADLINE_MARGIN.as_millis() as u64),
-                    )
-                }),
+                deadline: run_deadline,
                 seed: now.unix_millis().wrapping_add(index as u64),
                 ..Options::default()
             };
