@@ -165,7 +165,7 @@ pub async fn next_answer<'a>(
 
 /// `work`'s output, or None if `timer` completes first (`work` is polled first, so work that is
 /// ready never loses to a timer that is too). Needs no async runtime.
-async fn first_of<T>(work: impl Future<Output = T>, timer: impl Future<Output = ()>) -> Option<T> {
+pub async fn first_of<T>(work: impl Future<Output = T>, timer: impl Future<Output = ()>) -> Option<T> {
     let mut work = pin!(work);
     let mut timer = pin!(timer);
     std::future::poll_fn(|context| {

@@ -14,7 +14,9 @@ pub mod network;
 pub mod outage;
 pub mod region;
 pub mod scenario;
+pub mod services;
 pub mod sweep;
+pub mod watchers;
 pub mod zones;
 
 pub use model::{CapacityShortage, InstanceFaults, SimInstance, Span, Timings, Transition};

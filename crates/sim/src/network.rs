@@ -227,6 +227,17 @@ impl Network {
         (ready <= now).then_some(ready)
     }
 
+    /// Whether the service on `id` accepts connections at `now` (it has started, and is not
+    /// one that never does).
+    pub(crate) fn service_started(
+        &self,
+        instances: &impl Instances,
+        id: &InstanceId,
+        now: Timestamp,
+    ) -> bool {
+        self.service_ready_since(instances, id, now).is_some()
+    }
+
     /// One target's health, as DescribeTargetHealth would report it; None if not registered.
     fn health(
         &self,

@@ -25,6 +25,7 @@ use crate::faults::{
 use crate::leases::{LeaseChange, LeaseTable};
 use crate::model::{SimInstance, Timings, Transition};
 use crate::network::{Instances, Network, TrafficChange};
+use crate::services::{Reach, Services};
 use crate::zones::{no_answer, ZoneAnswer, HANG};
 pub use crate::zones::{ImpairedCalls, Impairment};
 
@@ -76,6 +77,9 @@ pub(crate) struct Inner {
     /// The groups' lease table (DynamoDB).
     #[serde(default)]
     leases: LeaseTable,
+    /// The services' health and the partitions watchers' probes meet.
+    #[serde(default)]
+    services: Services,
 }
 
 fn default_rng() -> fastrand::Rng {
@@ -91,8 +95,10 @@ fn default_rng() -> fastrand::Rng {
 #[derive(Debug)]
 pub struct SimRegion {
     inner: RefCell<Inner>,
-    /// The ends of the sleeps pending in the future [`SimRegion::run`] drives.
-    wakeups: RefCell<Vec<Timestamp>>,
+    /// The sleeps pending in the future [`SimRegion::run`] drives: their ends, and the wakers
+    /// to wake then (so a future that polls only what was woken, as `FuturesUnordered` does,
+    /// is polled again).
+    wakeups: RefCell<BTreeMap<Timestamp, Vec<Waker>>>,
     /// The controller whose future is being polled, if one is (see [`SimRegion::controller`]).
     caller: RefCell<Option<String>>,
 }
@@ -107,11 +113,15 @@ pub struct Sleep<'a> {
 impl Future for Sleep<'_> {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
         if self.region.now() >= self.until {
             return Poll::Ready(());
         }
-        self.region.wakeups.borrow_mut().push(self.until);
+        let mut wakeups = self.region.wakeups.borrow_mut();
+        let wakers = wakeups.entry(self.until).or_default();
+        if !wakers.iter().any(|waker| waker.will_wake(context.waker())) {
+            wakers.push(context.waker().clone());
+        }
         Poll::Pending
     }
 }
@@ -138,8 +148,13 @@ impl SimRegion {
             acls: NetworkAcls::default(),
             requests: 0,
             leases: LeaseTable::default(),
+            services: Services::default(),
         };
-        Self { inner: RefCell::new(inner), wakeups: RefCell::new(Vec::new()), caller: RefCell::new(None) }
+        Self {
+            inner: RefCell::new(inner),
+            wakeups: RefCell::new(BTreeMap::new()),
+            caller: RefCell::new(None),
+        }
     }
 
     /// Run `future` to completion in virtual time: whenever it waits, move the clock to the
@@ -148,14 +163,19 @@ impl SimRegion {
     pub fn run<F: Future>(&self, future: F) -> F::Output {
         let mut future = pin!(future);
         let mut context = Context::from_waker(Waker::noop());
+        self.wakeups.borrow_mut().clear();
         for _ in 0..MAX_WAKEUPS {
-            self.wakeups.borrow_mut().clear();
             if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+                self.wakeups.borrow_mut().clear();
                 return output;
             }
-            let next = self.wakeups.borrow().iter().copied().min();
+            let next = self.wakeups.borrow().keys().next().copied();
             let next = next.expect("a simulated run waited on something outside the simulation");
             self.advance_to(next);
+            // Wake every sleep that has ended (a sleep dropped since only costs a wasted poll).
+            let later = self.wakeups.borrow_mut().split_off(&(next + Duration::from_millis(1)));
+            let ended = std::mem::replace(&mut *self.wakeups.borrow_mut(), later);
+            ended.into_values().flatten().for_each(Waker::wake);
         }
         panic!("a simulated run woke {MAX_WAKEUPS} times without finishing");
     }
@@ -180,6 +200,46 @@ impl SimRegion {
             result
         })
         .await
+    }
+
+    /// Change the services' health and the partitions in place.
+    pub fn with_services<R>(&self, change: impl FnOnce(&mut Services) -> R) -> R {
+        change(&mut self.inner.borrow_mut().services)
+    }
+
+    /// A `tcp` or `http` probe of `instance` from the vantage point `vantage`, as the network
+    /// answers it: after the service's latency, or `give_up` later with no answer. Not an API
+    /// call: it is not in the call log.
+    pub async fn probe_service(
+        &self,
+        vantage: &str,
+        instance: &InstanceId,
+        probe: &Probe,
+        give_up: Duration,
+    ) -> ProbeResult {
+        let now = self.now();
+        let reach = {
+            let mut inner = self.inner.borrow_mut();
+            inner.advance_to(now);
+            let inner = &*inner;
+            let running = inner.running_since(instance, now).is_some();
+            let started = inner.network.service_started(inner, instance, now);
+            inner.services.reach(vantage, instance, probe, now, running, started)
+        };
+        match reach {
+            Reach::Answer { after, result } if after <= give_up => {
+                self.sleep_until(now + after).await;
+                result
+            }
+            Reach::Answer { .. } => {
+                self.sleep_until(now + give_up).await;
+                ProbeResult { passed: false, detail: format!("no answer within {} ms", give_up.as_millis()) }
+            }
+            Reach::Silent { why } => {
+                self.sleep_until(now + give_up).await;
+                ProbeResult { passed: false, detail: why.to_owned() }
+            }
+        }
     }
 
     /// Change the subnets' network ACLs in place.
@@ -317,7 +377,11 @@ impl SimRegion {
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         let mut inner: Inner = serde_json::from_str(text)?;
         inner.rng = fastrand::Rng::with_seed(inner.seed ^ inner.now.unix_millis());
-        Ok(Self { inner: RefCell::new(inner), wakeups: RefCell::new(Vec::new()), caller: RefCell::new(None) })
+        Ok(Self {
+            inner: RefCell::new(inner),
+            wakeups: RefCell::new(BTreeMap::new()),
+            caller: RefCell::new(None),
+        })
     }
 
     /// Answer one request at the current time: one call, or one call per instance it names.

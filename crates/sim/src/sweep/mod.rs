@@ -8,6 +8,7 @@ pub mod race;
 pub mod scenario;
 mod summary;
 pub mod traffic;
+pub mod watch;
 
 pub use summary::{sweep, Distribution, Summary};
 

@@ -240,7 +240,7 @@ fn recorded_active(region: &SimRegion, scenario: &Scenario) -> Option<InstanceId
 
 /// Every mutating call (a start, stop, tag write, traffic move or isolation, answered or not)
 /// was made while the lease table named its caller the group's holder.
-fn one_controller_per_group(region: &SimRegion, seed: u64) -> Vec<Violation> {
+pub(crate) fn one_controller_per_group(region: &SimRegion, seed: u64) -> Vec<Violation> {
     let history = region.lease_history();
     let mut violations = Vec::new();
     for (index, record) in region.calls().iter().enumerate() {

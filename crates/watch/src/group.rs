@@ -1,0 +1,217 @@
+//! One watched group: who is active and where to reach it, its probe window, and the phase it is
+//! in (locating, watching, confirming a failure, failing over, resting), with the transitions
+//! between them.
+
+use std::time::Duration;
+
+use coldstandby_engine::clients::Probe;
+use coldstandby_engine::status::group_status;
+use coldstandby_engine::{GroupSpec, InstanceId, InstanceState, Observation, Outcome, Report, Timestamp};
+
+use crate::settings::Settings;
+use crate::vantage::{Ec2View, Verdict, View};
+use crate::window::ProbeWindow;
+
+/// A group as the watcher is given it: its spec and what to probe on its active member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchedGroup {
+    pub spec: GroupSpec,
+    /// `tcp` and `http` probes; a round passes when all of them pass.
+    pub probes: Vec<Probe>,
+}
+
+/// The active member and where it is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub instance: InstanceId,
+    pub address: String,
+}
+
+/// Where a group is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The active member or its address is not known yet (before the first describe, after a
+    /// run): nothing to probe.
+    Locating,
+    /// Probing the active member.
+    Watching,
+    /// Its window failed (or EC2 saw it stop): EC2 and the other watchers are being asked.
+    Confirming,
+    /// A failover run is under way.
+    FailingOver,
+    /// Not confirmed, or a run did not succeed: probes go on, no new confirmation before then.
+    Resting { until: Timestamp },
+}
+
+/// One group's watch.
+#[derive(Clone, Debug)]
+pub struct GroupWatch {
+    pub group: WatchedGroup,
+    pub target: Option<Target>,
+    pub window: ProbeWindow,
+    pub phase: Phase,
+    /// Bumped when the target changes, so a probe of the previous one is not counted.
+    pub generation: u64,
+    pub probing: bool,
+    /// EC2's last word on the target (None: not described yet).
+    pub ec2_state: Option<InstanceState>,
+    /// Since when EC2 has not answered for the target (a describe failing or leaving it out).
+    pub ec2_silent_since: Option<Timestamp>,
+}
+
+impl GroupWatch {
+    pub fn new(group: WatchedGroup, settings: &Settings) -> Self {
+        Self {
+            group,
+            target: None,
+            window: ProbeWindow::new(settings.window, settings.failures),
+            phase: Phase::Locating,
+            generation: 0,
+            probing: false,
+            ec2_state: None,
+            ec2_silent_since: None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.group.spec.name
+    }
+
+    /// A describe of the group's members answered: learn the active member and its address,
+    /// and EC2's view of it.
+    pub fn located(&mut self, observations: &[Observation], now: Timestamp) {
+        let mine: Vec<Observation> = observations
+            .iter()
+            .filter(|observation| self.group.spec.members().contains(&observation.instance))
+            .cloned()
+            .collect();
+        let status = group_status(&self.group.spec, &mine);
+        let Some(active) = status.active else { return };
+        let Some(observation) = mine.iter().find(|observation| observation.instance == active) else {
+            self.ec2_silent_since.get_or_insert(now);
+            return;
+        };
+        self.ec2_silent_since = None;
+        self.ec2_state = Some(observation.state);
+        let address = observation.private_ip.clone();
+        let changed = self.target.as_ref().map(|target| &target.instance) != Some(&active);
+        if changed {
+            self.generation += 1;
+            self.window.clear();
+            self.target = address.map(|address| Target { instance: active, address });
+        }
+        if self.phase == Phase::Locating && self.target.is_some() {
+            self.phase = Phase::Watching;
+        }
+    }
+
+    /// A describe failed, or its answer left the target out.
+    pub fn unanswered(&mut self, now: Timestamp) {
+        self.ec2_silent_since.get_or_insert(now);
+    }
+
+    /// A probe round of generation `generation` ended: whether it counted (the target is the
+    /// same) and, if the view changed, the new view.
+    pub fn probed(&mut self, generation: u64, passed: bool) -> Option<View> {
+        self.probing = false;
+        if generation != self.generation {
+            return None;
+        }
+        let before = self.window.view();
+        self.window.record(passed);
+        let after = self.window.view();
+        (after != before).then_some(after)
+    }
+
+    /// Whether this watcher sees the target failed: M of N rounds, or EC2 reports it stopped.
+    fn sees_failed(&self) -> bool {
+        self.window.has_failed() || self.ec2_state.is_some_and(stopped_by_ec2)
+    }
+
+    /// Whether it is time to ask EC2 and the other watchers about the target.
+    pub fn wants_confirmation(&self, now: Timestamp) -> bool {
+        let ready = match self.phase {
+            Phase::Watching => true,
+            Phase::Resting { until } => now >= until,
+            Phase::Locating | Phase::Confirming | Phase::FailingOver => false,
+        };
+        ready && self.target.is_some() && self.sees_failed()
+    }
+
+    /// Whether a probe round may start now.
+    pub fn wants_probe(&self) -> bool {
+        !self.probing
+            && self.target.is_some()
+            && matches!(self.phase, Phase::Watching | Phase::Confirming | Phase::Resting { .. })
+    }
+
+    /// EC2's view for the confirmation, from a describe's answer (None: it failed).
+    pub fn ec2_view(&mut self, observations: Option<&[Observation]>, now: Timestamp) -> Ec2View {
+        let target = self.target.as_ref().map(|target| target.instance.clone());
+        let seen = observations
+            .and_then(|observations| observations.iter().find(|o| Some(&o.instance) == target.as_ref()));
+        match seen {
+            Some(observation) => {
+                self.ec2_silent_since = None;
+                self.ec2_state = Some(observation.state);
+                match observation.state {
+                    InstanceState::Running => Ec2View::Running,
+                    state => Ec2View::NotRunning(state),
+                }
+            }
+            None => {
+                let since = *self.ec2_silent_since.get_or_insert(now);
+                Ec2View::Unanswered(now.saturating_since(since))
+            }
+        }
+    }
+
+    /// Whether the watcher may fail this group over on a failed verdict: from the primary, or
+    /// from any member EC2 reports not running (a running standby that stops answering is kept:
+    /// failover moves away from the primary; `switchover` moves back).
+    pub fn may_fail_over(&self, ec2: Ec2View) -> bool {
+        let from_primary =
+            self.target.as_ref().is_some_and(|target| target.instance == self.group.spec.primary);
+        from_primary || matches!(ec2, Ec2View::NotRunning(state) if stopped_by_ec2(state))
+    }
+
+    /// The confirmation's verdict: fail over, or rest and ask again later.
+    pub fn decided(&mut self, verdict: &Verdict, may_fail_over: bool, now: Timestamp, settings: &Settings) {
+        self.phase = match verdict {
+            Verdict::Failed(_) if may_fail_over => Phase::FailingOver,
+            Verdict::Failed(_) => Phase::Resting { until: now + settings.retry_after },
+            Verdict::Vetoed(_) | Verdict::Undecided(_) => {
+                Phase::Resting { until: now + rest_after_doubt(settings) }
+            }
+        };
+    }
+
+    /// The run this watcher made for the group ended: locate the active member again (it moved
+    /// if the run succeeded); after a run that did not succeed, wait before trying again.
+    pub fn run_ended(&mut self, report: &Report, now: Timestamp, settings: &Settings) {
+        self.target = None;
+        self.ec2_state = None;
+        self.window.clear();
+        self.generation += 1;
+        self.phase = match report.outcome {
+            Outcome::Failed { .. } => Phase::Resting { until: now + settings.retry_after },
+            _ => Phase::Locating,
+        };
+    }
+
+    /// A resting group with no target learns it at the next describe.
+    pub fn needs_target(&self) -> bool {
+        self.target.is_none() && self.phase != Phase::FailingOver
+    }
+}
+
+/// After a vetoed or undecided confirmation: as long as the window takes to fill again.
+fn rest_after_doubt(settings: &Settings) -> Duration {
+    settings.interval * settings.window
+}
+
+/// A state EC2 reports that means the instance does not serve, whatever the probes say (not
+/// `pending`: a member being started is on its way).
+pub fn stopped_by_ec2(state: InstanceState) -> bool {
+    !matches!(state, InstanceState::Running | InstanceState::Pending)
+}

@@ -1,0 +1,627 @@
+//! The watcher's loop: probe every group's active member on schedule, describe the members
+//! now and then, ask EC2 and the other watchers when a member fails its window, and fail
+//! confirmed groups over together (one fleet run under their leases). Runtime-free like the
+//! engine's driver: whoever polls the future drives it, tokio in the daemon, the simulated
+//! region's executor in rehearsals.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::task::Poll;
+use std::time::Duration;
+
+use coldstandby_engine::clients::{Probe, ProbeResult};
+use coldstandby_engine::driver::{self, Observer};
+use coldstandby_engine::fleet::{Fleet, Zones};
+use coldstandby_engine::lease::LeaseSettings;
+use coldstandby_engine::{
+    ApiError, Clock, ErrorKind, Event, Failover, InstanceId, Observation, Options, Provider, Report,
+    Timestamp,
+};
+use futures_util::future::join_all;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use crate::board::{Board, Question};
+use crate::group::{GroupWatch, Phase, WatchedGroup};
+use crate::settings::Settings;
+use crate::vantage::{decide, PeerView, Verdict, View};
+
+/// DescribeInstances takes up to 1,000 instance ids in one request.
+const DESCRIBE_IDS_PER_REQUEST: usize = 1_000;
+/// Upper bound on loop steps: each handles an answer or a wake-up; this only turns a loop
+/// that stopped advancing into a panic.
+const MAX_STEPS: u64 = u64::MAX / 2;
+
+/// Probes a member's service over the network (`tcp`, `http`).
+pub trait Prober {
+    fn probe(&self, instance: &InstanceId, address: &str, probe: &Probe)
+        -> impl Future<Output = ProbeResult>;
+}
+
+/// The other watchers, asked what they see.
+pub trait Peers {
+    /// Their names, as verdicts name them.
+    fn names(&self) -> Vec<String>;
+    /// Ask `peer` about these members: one view per question, in order.
+    fn ask(&self, peer: &str, questions: &[Question]) -> impl Future<Output = Result<Vec<View>, String>>;
+}
+
+/// No other watcher (a watcher configured alone).
+#[derive(Debug, Default)]
+pub struct NoPeers;
+
+impl Peers for NoPeers {
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    async fn ask(&self, _: &str, _: &[Question]) -> Result<Vec<View>, String> {
+        Err("no peers".to_owned())
+    }
+}
+
+/// What the loop reports as it goes (through `&self`: runs in flight report together).
+pub trait WatchObserver {
+    fn on_probe(&self, _group: &str, _member: &InstanceId, _passed: bool, _latency: Duration, _detail: &str) {
+    }
+    fn on_view(&self, _group: &str, _member: &InstanceId, _view: View, _at: Timestamp) {}
+    fn on_verdict(&self, _group: &str, _member: &InstanceId, _verdict: &Verdict, _at: Timestamp) {}
+    fn on_describe_failed(&self, _error: &ApiError) {}
+    fn on_run_started(&self, _groups: &[String], _at: Timestamp) {}
+    fn on_run_event(&self, _group: &str, _event: &Event) {}
+    fn on_run_finished(&self, _group: &str, _report: &Report) {}
+}
+
+/// Reports nothing.
+#[derive(Debug, Default)]
+pub struct QuietWatch;
+
+impl WatchObserver for QuietWatch {}
+
+/// What the caller tells the loop between steps.
+#[derive(Debug)]
+pub enum Directive {
+    Continue,
+    /// Stop probing; finish the runs under way, then return.
+    Stop,
+    /// Watch these groups from now on (a group failing over keeps its run).
+    Reload(Vec<WatchedGroup>),
+    /// Do nothing at all until then, not even answer (a simulated stop-the-world pause).
+    Pause(Timestamp),
+}
+
+/// Checked before every step.
+pub trait Control {
+    fn check(&mut self, now: Timestamp) -> Directive;
+}
+
+/// What the watcher works with.
+#[derive(Debug)]
+pub struct Env<'a, P, C, R, N, O> {
+    pub provider: &'a P,
+    pub clock: &'a C,
+    pub prober: &'a R,
+    pub peers: &'a N,
+    pub observer: &'a O,
+    /// Where this watcher's views are published for other watchers.
+    pub board: &'a Board,
+}
+
+impl<P, C, R, N, O> Clone for Env<'_, P, C, R, N, O> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P, C, R, N, O> Copy for Env<'_, P, C, R, N, O> {}
+
+/// How a watcher runs.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub settings: Settings,
+    /// The groups' leases (None: act without one, a single watcher).
+    pub lease: Option<LeaseSettings>,
+    /// Zone hints for the fleet's describes.
+    pub zones: Zones,
+}
+
+/// A task's result. Indices are into the groups as they were at `epoch` (a reload renumbers
+/// them: results of an earlier epoch are dropped, except a run's, found again by name).
+enum Done {
+    Probe {
+        epoch: u64,
+        index: usize,
+        generation: u64,
+        passed: bool,
+        detail: String,
+        latency: Duration,
+    },
+    Described {
+        epoch: u64,
+        indices: Vec<usize>,
+        result: Result<Vec<Observation>, ApiError>,
+    },
+    Confirmed {
+        epoch: u64,
+        indices: Vec<usize>,
+        ec2: Option<Vec<Observation>>,
+        peers: Vec<(String, Result<Vec<View>, String>)>,
+    },
+    Ran {
+        groups: Vec<String>,
+        reports: Vec<Report>,
+    },
+}
+
+type Task<'a> = Pin<Box<dyn Future<Output = Done> + 'a>>;
+
+/// Run the watcher until `control` stops it (and its runs under way have finished).
+pub async fn watch<'a, P, C, R, N, O>(
+    env: Env<'a, P, C, R, N, O>,
+    plan: Plan,
+    groups: Vec<WatchedGroup>,
+    control: &mut impl Control,
+) where
+    P: Provider,
+    C: Clock,
+    R: Prober,
+    N: Peers,
+    O: WatchObserver,
+{
+    let settings = plan.settings;
+    let start = env.clock.now();
+    let mut state = State::new(groups, &settings, start);
+    let mut tasks: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
+    let mut next_refresh = start;
+    let mut stopping = false;
+    let mut runs = 0usize;
+    for _ in 0..MAX_STEPS {
+        let now = env.clock.now();
+        match control.check(now) {
+            Directive::Continue => {}
+            Directive::Stop => stopping = true,
+            Directive::Reload(groups) => state.reload(groups, &settings, now),
+            Directive::Pause(until) => {
+                env.clock.sleep_until(until).await;
+                continue;
+            }
+        }
+        if stopping && runs == 0 {
+            return;
+        }
+        if !stopping {
+            if now >= next_refresh {
+                let all: Vec<usize> = (0..state.groups.len()).collect();
+                describe_tasks(env, &state, all, &mut tasks);
+                state.to_locate.clear();
+                next_refresh = now + settings.refresh;
+            } else if !state.to_locate.is_empty() {
+                let indices = std::mem::take(&mut state.to_locate);
+                describe_tasks(env, &state, indices, &mut tasks);
+            }
+            launch_probes(env, &mut state, &settings, now, &mut tasks);
+            let confirm: Vec<usize> = std::mem::take(&mut state.to_confirm)
+                .into_iter()
+                .filter(|index| state.groups[*index].wants_confirmation(now))
+                .collect();
+            if !confirm.is_empty() {
+                for index in &confirm {
+                    state.groups[*index].phase = Phase::Confirming;
+                }
+                tasks.push(confirm_task(env, &state, confirm, &settings));
+            }
+            let failing: Vec<usize> = std::mem::take(&mut state.to_fail_over);
+            if !failing.is_empty() {
+                runs += 1;
+                tasks.push(run_task(env, &state, failing, &plan, now));
+            }
+        }
+        let wake = if stopping { None } else { Some(state.next_wake(next_refresh)) };
+        let Some(done) = next_done(&mut tasks, wake.map(|at| env.clock.sleep_until(at))).await else {
+            continue;
+        };
+        let now = env.clock.now();
+        match done {
+            Done::Probe { epoch, .. } | Done::Described { epoch, .. } | Done::Confirmed { epoch, .. }
+                if epoch != state.epoch => {}
+            Done::Probe { index, generation, passed, detail, latency, .. } => {
+                let group = &mut state.groups[index];
+                let member = group.target.as_ref().map(|target| target.instance.clone());
+                let changed = group.probed(generation, passed);
+                if let Some(member) = member.filter(|_| generation == group.generation) {
+                    env.observer.on_probe(group.name(), &member, passed, latency, &detail);
+                    env.board.set(group.name(), &member, group.window.view(), now);
+                    if let Some(view) = changed {
+                        env.observer.on_view(group.name(), &member, view, now);
+                    }
+                }
+                if group.wants_confirmation(now) {
+                    state.to_confirm.push(index);
+                }
+            }
+            Done::Described { indices, result, .. } => match result {
+                Ok(observations) => {
+                    for index in indices {
+                        let group = &mut state.groups[index];
+                        if group.phase != Phase::FailingOver {
+                            group.located(&observations, now);
+                            if group.wants_confirmation(now) {
+                                state.to_confirm.push(index);
+                            }
+                        }
+                    }
+                }
+                Err(error) => {
+                    env.observer.on_describe_failed(&error);
+                    for index in indices {
+                        state.groups[index].unanswered(now);
+                    }
+                }
+            },
+            Done::Confirmed { indices, ec2, peers, .. } => {
+                for (position, index) in indices.into_iter().enumerate() {
+                    let group = &mut state.groups[index];
+                    if group.phase != Phase::Confirming {
+                        continue;
+                    }
+                    let ec2_view = group.ec2_view(ec2.as_deref(), now);
+                    let views: Vec<(String, PeerView)> = peers
+                        .iter()
+                        .map(|(name, answer)| {
+                            let view = match answer {
+                                Ok(views) => views
+                                    .get(position)
+                                    .map_or(PeerView::Unreachable("answered short".to_owned()), |view| {
+                                        PeerView::Answered(*view)
+                                    }),
+                                Err(error) => PeerView::Unreachable(error.clone()),
+                            };
+                            (name.clone(), view)
+                        })
+                        .collect();
+                    let verdict = if group.window.has_failed() || ec2_view != crate::vantage::Ec2View::Running
+                    {
+                        decide(ec2_view, &views)
+                    } else {
+                        Verdict::Vetoed("its probes passed again".to_owned())
+                    };
+                    let may = group.may_fail_over(ec2_view);
+                    if let Some(target) = &group.target {
+                        env.observer.on_verdict(group.name(), &target.instance, &verdict, now);
+                    }
+                    group.decided(&verdict, may, now, &settings);
+                    match group.phase {
+                        Phase::FailingOver => state.to_fail_over.push(index),
+                        Phase::Resting { until } => state.rest(index, until),
+                        _ => {}
+                    }
+                }
+            }
+            Done::Ran { groups, reports } => {
+                runs -= 1;
+                for (name, report) in groups.into_iter().zip(reports) {
+                    let Some(index) = state.groups.iter().position(|group| group.name() == name) else {
+                        // Reloaded away while it ran: its report still goes out.
+                        env.observer.on_run_finished(&name, &report);
+                        continue;
+                    };
+                    let group = &mut state.groups[index];
+                    env.observer.on_run_finished(group.name(), &report);
+                    group.run_ended(&report, now, &settings);
+                    state.to_locate.push(index);
+                    if let Phase::Resting { until } = state.groups[index].phase {
+                        state.rest(index, until);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The loop's bookkeeping: the groups, the probe schedule, and what waits to be done.
+struct State {
+    groups: Vec<GroupWatch>,
+    /// Counts reloads: tasks started before the last one are stale.
+    epoch: u64,
+    /// (due, group index): the next probe round of each group.
+    schedule: BinaryHeap<Reverse<(Timestamp, usize)>>,
+    /// (until, group index): groups resting, to look at again when their rest ends.
+    resting: BinaryHeap<Reverse<(Timestamp, usize)>>,
+    to_locate: Vec<usize>,
+    to_confirm: Vec<usize>,
+    to_fail_over: Vec<usize>,
+}
+
+impl State {
+    fn new(groups: Vec<WatchedGroup>, settings: &Settings, start: Timestamp) -> Self {
+        let mut state = Self {
+            groups: Vec::new(),
+            epoch: 0,
+            schedule: BinaryHeap::new(),
+            resting: BinaryHeap::new(),
+            to_locate: Vec::new(),
+            to_confirm: Vec::new(),
+            to_fail_over: Vec::new(),
+        };
+        state.reload(groups, settings, start);
+        state
+    }
+
+    /// Watch `groups`: a group already watched keeps its state (its run, if failing over);
+    /// its spec and probes are the new ones.
+    fn reload(&mut self, groups: Vec<WatchedGroup>, settings: &Settings, now: Timestamp) {
+        let mut old: Vec<GroupWatch> = std::mem::take(&mut self.groups);
+        self.epoch += 1;
+        self.schedule.clear();
+        self.resting.clear();
+        self.to_confirm.clear();
+        assert!(self.to_fail_over.is_empty(), "runs are started in the step that confirms them");
+        let count = u32::try_from(groups.len().max(1)).unwrap_or(u32::MAX);
+        for (index, group) in groups.into_iter().enumerate() {
+            let kept =
+                old.iter().position(|watch| watch.name() == group.spec.name).map(|at| old.swap_remove(at));
+            let watch = match kept {
+                Some(mut watch) => {
+                    // Its probe or confirmation in flight is dropped with the old epoch.
+                    watch.probing = false;
+                    if watch.phase == Phase::Confirming {
+                        watch.phase = Phase::Watching;
+                    }
+                    if watch.group.spec != group.spec {
+                        watch.target = None;
+                        watch.window.clear();
+                        watch.generation += 1;
+                    }
+                    watch.group = group;
+                    watch
+                }
+                None => GroupWatch::new(group, settings),
+            };
+            if let Phase::Resting { until } = watch.phase {
+                self.resting.push(Reverse((until, index)));
+            }
+            self.groups.push(watch);
+            // Spread the groups' rounds over one interval.
+            let offset = settings.interval * (u32::try_from(index).unwrap_or(u32::MAX) % count) / count;
+            self.schedule.push(Reverse((now + offset, index)));
+        }
+        self.to_locate = (0..self.groups.len()).collect();
+    }
+
+    fn rest(&mut self, index: usize, until: Timestamp) {
+        self.resting.push(Reverse((until, index)));
+    }
+
+    /// When the loop must look again: the next probe due, the next rest ending, the refresh.
+    fn next_wake(&mut self, next_refresh: Timestamp) -> Timestamp {
+        let probe = self.schedule.peek().map(|Reverse((at, _))| *at);
+        let rest = self.resting.peek().map(|Reverse((at, _))| *at);
+        [probe, rest, Some(next_refresh)].into_iter().flatten().min().unwrap_or(next_refresh)
+    }
+}
+
+fn launch_probes<'a, P, C, R, N, O>(
+    env: Env<'a, P, C, R, N, O>,
+    state: &mut State,
+    settings: &Settings,
+    now: Timestamp,
+    tasks: &mut FuturesUnordered<Task<'a>>,
+) where
+    P: Provider,
+    C: Clock,
+    R: Prober,
+    N: Peers,
+    O: WatchObserver,
+{
+    while let Some(Reverse((until, index))) = state.resting.peek().copied() {
+        if until > now {
+            break;
+        }
+        state.resting.pop();
+        state.to_confirm.push(index);
+    }
+    while let Some(Reverse((due, index))) = state.schedule.peek().copied() {
+        if due > now {
+            break;
+        }
+        state.schedule.pop();
+        let next =
+            if due + settings.interval > now { due + settings.interval } else { now + settings.interval };
+        state.schedule.push(Reverse((next, index)));
+        let group = &mut state.groups[index];
+        if !group.wants_probe() {
+            continue;
+        }
+        let Some(target) = group.target.clone() else { continue };
+        group.probing = true;
+        let generation = group.generation;
+        let epoch = state.epoch;
+        let probes = group.group.probes.clone();
+        let timeout = settings.timeout;
+        tasks.push(Box::pin(async move {
+            let started = env.clock.now();
+            let give_up = started + timeout;
+            let results = join_all(probes.iter().map(|probe| {
+                driver::first_of(
+                    env.prober.probe(&target.instance, &target.address, probe),
+                    env.clock.sleep_until(give_up),
+                )
+            }))
+            .await;
+            let failure = results.iter().zip(&probes).find_map(|(result, probe)| match result {
+                Some(result) if result.passed => None,
+                Some(result) => Some(format!("{probe}: {}", result.detail)),
+                None => Some(format!("{probe}: no answer within {} ms", timeout.as_millis())),
+            });
+            let latency = env.clock.now().saturating_since(started);
+            let detail = failure.clone().unwrap_or_else(|| "passed".to_owned());
+            Done::Probe { epoch, index, generation, passed: failure.is_none(), detail, latency }
+        }));
+    }
+}
+
+/// Describe the members of these groups, 1,000 ids a request.
+fn describe_tasks<'a, P, C, R, N, O>(
+    env: Env<'a, P, C, R, N, O>,
+    state: &State,
+    indices: Vec<usize>,
+    tasks: &mut FuturesUnordered<Task<'a>>,
+) where
+    P: Provider,
+    C: Clock,
+{
+    let mut batch: Vec<usize> = Vec::new();
+    let mut ids: Vec<InstanceId> = Vec::new();
+    for index in indices {
+        let members = state.groups[index].group.spec.members();
+        if !ids.is_empty() && ids.len() + members.len() > DESCRIBE_IDS_PER_REQUEST {
+            tasks.push(describe_task(env, state.epoch, std::mem::take(&mut batch), std::mem::take(&mut ids)));
+        }
+        batch.push(index);
+        ids.extend(members);
+    }
+    if !ids.is_empty() {
+        tasks.push(describe_task(env, state.epoch, batch, ids));
+    }
+}
+
+fn describe_task<'a, P: Provider, C: Clock, R, N, O>(
+    env: Env<'a, P, C, R, N, O>,
+    epoch: u64,
+    indices: Vec<usize>,
+    ids: Vec<InstanceId>,
+) -> Task<'a> {
+    Box::pin(async move {
+        let give_up = env.clock.now() + coldstandby_engine::provider::CALL_TIMEOUT;
+        let result = driver::first_of(env.provider.describe(&ids), env.clock.sleep_until(give_up))
+            .await
+            .unwrap_or_else(|| {
+                Err(ApiError::new(ErrorKind::Transient, "ClientTimeout", "DescribeInstances got no answer"))
+            });
+        Done::Described { epoch, indices, result }
+    })
+}
+
+/// Ask EC2 (one describe of the targets) and every other watcher (one question list each)
+/// about these groups' targets, each within the peer timeout.
+fn confirm_task<'a, P, C, R, N, O>(
+    env: Env<'a, P, C, R, N, O>,
+    state: &State,
+    indices: Vec<usize>,
+    settings: &Settings,
+) -> Task<'a>
+where
+    P: Provider,
+    C: Clock,
+    N: Peers,
+{
+    let questions: Vec<Question> = indices
+        .iter()
+        .filter_map(|index| {
+            let group = &state.groups[*index];
+            group
+                .target
+                .as_ref()
+                .map(|target| Question { group: group.name().to_owned(), member: target.instance.clone() })
+        })
+        .collect();
+    let indices: Vec<usize> =
+        indices.into_iter().filter(|index| state.groups[*index].target.is_some()).collect();
+    let timeout = settings.peer_timeout;
+    let epoch = state.epoch;
+    Box::pin(async move {
+        let give_up = env.clock.now() + timeout;
+        let ids: Vec<InstanceId> = questions.iter().map(|question| question.member.clone()).collect();
+        let ec2 = async {
+            let mut all = Vec::new();
+            for chunk in ids.chunks(DESCRIBE_IDS_PER_REQUEST) {
+                match driver::first_of(env.provider.describe(chunk), env.clock.sleep_until(give_up)).await {
+                    Some(Ok(observations)) => all.extend(observations),
+                    _ => return None,
+                }
+            }
+            Some(all)
+        };
+        let names = env.peers.names();
+        let peers = join_all(names.iter().map(|name| {
+            let questions = &questions;
+            async move {
+                let answer = driver::first_of(env.peers.ask(name, questions), env.clock.sleep_until(give_up))
+                    .await
+                    .unwrap_or_else(|| Err(format!("no answer within {} ms", timeout.as_millis())));
+                (name.clone(), answer)
+            }
+        }));
+        let (ec2, peers) = futures_util::future::join(ec2, peers).await;
+        Done::Confirmed { epoch, indices, ec2, peers }
+    })
+}
+
+/// Fail these groups over together: one fleet run, under their leases.
+fn run_task<'a, P, C, R, N, O>(
+    env: Env<'a, P, C, R, N, O>,
+    state: &State,
+    indices: Vec<usize>,
+    plan: &Plan,
+    now: Timestamp,
+) -> Task<'a>
+where
+    P: Provider,
+    C: Clock,
+    O: WatchObserver,
+{
+    let failovers: Vec<Failover> = indices
+        .iter()
+        .map(|index| {
+            let group = &state.groups[*index];
+            let member = group.target.as_ref().map_or("?", |target| target.instance.as_str());
+            let options = Options {
+                trigger: format!("watch: {member} failed"),
+                seed: now.unix_millis(),
+                ..Options::default()
+            };
+            Failover::new(group.group.spec.clone(), options, now)
+        })
+        .collect();
+    let names: Vec<String> = indices.iter().map(|index| state.groups[*index].name().to_owned()).collect();
+    env.observer.on_run_started(&names, now);
+    drop(indices);
+    let mut fleet = Fleet::new(failovers, plan.zones.clone(), now);
+    if let Some(lease) = &plan.lease {
+        fleet = fleet.with_leases(lease, now);
+    }
+    Box::pin(async move {
+        let mut events = RunEvents { observer: env.observer };
+        let reports = driver::run_fleet(fleet, env.provider, env.clock, &mut events).await;
+        Done::Ran { groups: names, reports }
+    })
+}
+
+/// The engine's events of a run, passed on to the watch observer.
+struct RunEvents<'a, O> {
+    observer: &'a O,
+}
+
+impl<O: WatchObserver> Observer for RunEvents<'_, O> {
+    fn on_event(&mut self, group: &str, event: &Event) {
+        self.observer.on_run_event(group, event);
+    }
+}
+
+/// The next task to finish, or None if `wake` comes first (or there is nothing to wait for).
+async fn next_done<'a>(
+    tasks: &mut FuturesUnordered<Task<'a>>,
+    wake: Option<impl Future<Output = ()>>,
+) -> Option<Done> {
+    let mut wake = pin!(wake);
+    std::future::poll_fn(|context| {
+        if let Poll::Ready(Some(done)) = tasks.poll_next_unpin(context) {
+            return Poll::Ready(Some(done));
+        }
+        match wake.as_mut().as_pin_mut() {
+            Some(timer) => timer.poll(context).map(|()| None),
+            None if tasks.is_empty() => Poll::Ready(None),
+            None => Poll::Pending,
+        }
+    })
+    .await
+}
