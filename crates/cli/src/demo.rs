@@ -8,13 +8,13 @@ use coldstandby_alarm::{StateChange, TreatMissingData};
 use coldstandby_engine::driver::Quiet;
 use coldstandby_engine::{Event, Ordering, Outcome, Timestamp};
 use coldstandby_sim::scenario::{
-    run_article, ArticleRun, ArticleSetup, FailureKind, ObservedTransition, Redirect, RtoBreakdown, ALARM,
-    PRIMARY, REGION, STANDBY,
+    run_article, ArticleRun, ArticleSetup, Detector, FailureKind, ObservedTransition, Redirect, RtoBreakdown,
+    WatchLine, ALARM, PRIMARY, REGION, STANDBY, WATCHERS,
 };
 use serde::Serialize;
 
 use crate::output::{self, millis_as_seconds};
-use crate::{DemoArgs, Exit, FailureArg, OutputFormat, RedirectArg};
+use crate::{DemoArgs, DetectorArg, Exit, FailureArg, OutputFormat, RedirectArg};
 
 /// A command-line `TreatMissingData` value, spelled as CloudWatch spells it.
 pub fn parse_treat_missing_data(text: &str) -> Result<TreatMissingData, coldstandby_alarm::ValueError> {
@@ -37,6 +37,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             RedirectArg::TargetGroup => Redirect::TargetGroup,
             RedirectArg::ElasticIp => Redirect::ElasticIp,
         }),
+        detector: match args.detector {
+            DetectorArg::Alarm => Detector::Alarm,
+            DetectorArg::Watch => Detector::Watch,
+        },
     };
     let run = run_article(setup, &mut Quiet);
     match args.output {
@@ -55,8 +59,12 @@ struct Scenario {
     primary_zone: String,
     standby: &'static str,
     standby_zone: String,
-    alarm: &'static str,
-    alarm_rule: String,
+    detector: Detector,
+    /// The alarm (with `alarm`), or None with the watchers.
+    alarm: Option<&'static str>,
+    alarm_rule: Option<String>,
+    /// The watchers (with `watch`), each probing the active member's `http :80/` every second.
+    watchers: Vec<&'static str>,
     failure: FailureKind,
     /// How clients follow (None: they are not moved).
     redirect: Option<String>,
@@ -79,6 +87,8 @@ struct DemoJson<'a> {
     failure_at: Timestamp,
     /// Every state change of the alarm, with the data points that decided it.
     alarm: &'a [StateChange],
+    /// The watchers' changes of view and verdicts.
+    watch: &'a [WatchLine],
     /// The failover's events (empty when the alarm never fired).
     events: &'a [Event],
     /// Every instance state change: when the simulated instance made it, and when coldstandby
@@ -98,6 +108,7 @@ impl<'a> DemoJson<'a> {
             ordering: run.group.ordering,
             failure_at: run.failure_at,
             alarm: &run.alarm_changes,
+            watch: &run.watch_log,
             events: run.report.as_ref().map_or(&[], |report| &report.events),
             transitions: run
                 .transitions
@@ -121,8 +132,10 @@ fn scenario(run: &ArticleRun) -> Scenario {
         primary_zone: format!("{REGION}a"),
         standby: STANDBY,
         standby_zone: format!("{REGION}c"),
-        alarm: ALARM,
-        alarm_rule: run.alarm.summary(),
+        detector: run.setup.detector,
+        alarm: (run.setup.detector == Detector::Alarm).then_some(ALARM),
+        alarm_rule: (run.setup.detector == Detector::Alarm).then(|| run.alarm.summary()),
+        watchers: if run.setup.detector == Detector::Watch { WATCHERS.to_vec() } else { Vec::new() },
         failure: run.setup.failure,
         redirect: run.group.movers.first().map(ToString::to_string),
     }
@@ -136,8 +149,14 @@ fn render(run: &ArticleRun) -> Vec<String> {
         String::new(),
         format!("  EC2-1  {PRIMARY}  primary, running in {}", scenario.primary_zone),
         format!("  EC2-2  {STANDBY}  standby, stopped in {}", scenario.standby_zone),
-        format!("  alarm  {ALARM}: {}", scenario.alarm_rule),
     ];
+    match run.setup.detector {
+        Detector::Alarm => lines.push(format!("  alarm  {ALARM}: {}", run.alarm.summary())),
+        Detector::Watch => lines.push(format!(
+            "  watch  {}: http :80/ every 1 s, failed after 2 of 3 rounds, confirmed by the other watcher",
+            WATCHERS.join(" and ")
+        )),
+    }
     if let Some(mover) = &scenario.redirect {
         lines.push(format!("  clients {mover}, after a tcp :80 readiness check"));
     }
@@ -156,6 +175,10 @@ fn render(run: &ArticleRun) -> Vec<String> {
         let detail = format!("{} -> {}: {}", change.from, change.to, change.reason);
         rows.push((change.time, 1, output::row(&at(change.time), "alarm", ALARM, &detail)));
     }
+    for line in run.watch_log.iter().filter(|line| line.at >= run.failure_at) {
+        let detail = format!("{}: {}", line.watcher, line.what);
+        rows.push((line.at, 1, output::row(&at(line.at), "watch", line.member.as_str(), &detail)));
+    }
     for transition in &run.transitions {
         let detail = format!("{} -> {}  (the instance itself)", transition.from, transition.to);
         let row = output::row(&at(transition.changed_at), "ec2", transition.instance.as_str(), &detail);
@@ -171,7 +194,7 @@ fn render(run: &ArticleRun) -> Vec<String> {
     lines.push(String::new());
     match (&run.report, run.rto) {
         (Some(_), Some(rto)) => {
-            lines.extend(render_rto(&rto, &run.transitions, run.setup.redirect.is_some()))
+            lines.extend(render_rto(&rto, &run.transitions, run.setup.redirect.is_some(), run.setup.detector))
         }
         (Some(report), None) => lines.push(format!("The failover did not complete: {}", report.outcome)),
         (None, _) => lines.extend(no_alarm(run)),
@@ -196,7 +219,12 @@ fn no_alarm(run: &ArticleRun) -> Vec<String> {
     lines
 }
 
-fn render_rto(rto: &RtoBreakdown, transitions: &[ObservedTransition], clients_move: bool) -> Vec<String> {
+fn render_rto(
+    rto: &RtoBreakdown,
+    transitions: &[ObservedTransition],
+    clients_move: bool,
+    detector: Detector,
+) -> Vec<String> {
     let row = |name: &str, millis: u64, what: &str| {
         format!("  {name:<10} {:>10}   {what}", millis_as_seconds(millis))
     };
@@ -216,8 +244,15 @@ fn render_rto(rto: &RtoBreakdown, transitions: &[ObservedTransition], clients_mo
     };
     vec![
         "RTO breakdown".to_owned(),
-        row("detection", rto.detection_ms, "failure to alarm (the alarm's period and evaluation)"),
-        row("fence", rto.fence_ms, "alarm to the primary confirmed stopped"),
+        match detector {
+            Detector::Alarm => {
+                row("detection", rto.detection_ms, "failure to alarm (the alarm's period and evaluation)")
+            }
+            Detector::Watch => {
+                row("detection", rto.detection_ms, "failure to both watchers agreeing (probes, 2 of 3)")
+            }
+        },
+        row("fence", rto.fence_ms, "trigger to the primary confirmed stopped"),
         row("promote", rto.promote_ms, "to the standby observed running"),
         row("verify", rto.verify_ms, "its state verified, every other member seen stopped"),
         row("readiness", rto.readiness_ms, readiness),

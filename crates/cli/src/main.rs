@@ -168,6 +168,14 @@ enum Command {
     /// failing or hanging), then Lambda's retries (up to three runs while they fail). Checks
     /// one-controller-per-group (every start, stop, tag write, traffic move and isolation made
     /// while the table named its caller the holder) and single-live once the region has settled.
+    ///
+    /// With --watchers: for each seed, two watchers (`coldstandby watch`) probe one group's
+    /// primary (tcp or http, every 200 ms, 500 ms or 1 s) under its lease, while the primary's
+    /// service dies, hangs, goes silent, slows down, flaps, recovers after a moment or stays
+    /// healthy, and a watcher is cut off from the primary (and from the other watcher), pauses
+    /// for 30 s, crashes, or loses the lease table. Checks no-failover-of-healthy-primary,
+    /// detect-within, recovered, single-live and one-controller-per-group, and reports the
+    /// detection latency (failure to the primary's stop).
     Simulate(SimulateArgs),
     /// Run as the AWS Lambda function (what `bootstrap` with no arguments does)
     ///
@@ -252,6 +260,15 @@ pub enum FailureArg {
     Dies,
 }
 
+/// What detects the demo's failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DetectorArg {
+    /// The article's CloudWatch alarm (CPU > 50 % over one minute) and its action
+    Alarm,
+    /// Two `coldstandby watch` watchers, one per zone, probing `http :80/` every second
+    Watch,
+}
+
 /// How the demo's clients follow the failover.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum RedirectArg {
@@ -276,6 +293,9 @@ pub struct DemoArgs {
     /// How the primary fails
     #[arg(long, value_enum, default_value_t = FailureArg::CpuLoad)]
     pub failure: FailureArg,
+    /// What detects the failure: the article's alarm, or two watchers probing the service
+    #[arg(long, value_enum, default_value_t = DetectorArg::Alarm)]
+    pub detector: DetectorArg,
     /// The alarm's TreatMissingData: missing, notBreaching, breaching or ignore. Decides whether
     /// a primary that dies (and so stops publishing) ever triggers a failover
     #[arg(long, value_name = "MODE", default_value = "missing", value_parser = demo::parse_treat_missing_data)]
@@ -374,6 +394,9 @@ pub struct SimulateArgs {
     /// Race two or three controllers on each seed's group under the group lease
     #[arg(long, conflicts_with_all = ["az_outage", "events"])]
     pub race: bool,
+    /// Run two watchers against each seed's group and its failing service
+    #[arg(long, conflicts_with_all = ["az_outage", "events", "race"])]
+    pub watchers: bool,
     /// The first seed
     #[arg(long, default_value_t = 0, conflicts_with = "az_outage")]
     pub start_seed: u64,

@@ -20,6 +20,7 @@ use crate::{Exit, OutputFormat, SimulateArgs};
 
 mod outage;
 mod race;
+mod watchers;
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
     if args.az_outage {
@@ -27,6 +28,9 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
     }
     if args.race {
         return race::run(args);
+    }
+    if args.watchers {
+        return watchers::run(args);
     }
     let text = args.output == OutputFormat::Text;
     let progress = text && std::io::stderr().is_terminal();

@@ -50,6 +50,40 @@ fn the_demo_prints_a_timeline_and_an_rto_breakdown() {
 }
 
 #[test]
+fn the_demo_with_watchers_detects_within_three_seconds_where_the_alarm_takes_a_minute_or_never() {
+    for failure in ["cpu-load", "dies"] {
+        let watched =
+            json(&coldstandby(&["demo", "--detector", "watch", "--failure", failure, "--output", "json"]));
+        assert_eq!(watched["outcome"]["result"], "failed-over", "{failure}: {watched}");
+        let detection = watched["rto"]["detection_ms"].as_u64().unwrap();
+        assert!(detection < 3_000, "{failure}: detection {detection} ms");
+        assert_eq!(watched["scenario"]["detector"], "watch");
+        let verdicts: Vec<&str> = watched["watch"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|line| line["what"].as_str())
+            .filter(|what| what.starts_with("failed:"))
+            .collect();
+        assert!(!verdicts.is_empty(), "{failure}: a verdict in {}", watched["watch"]);
+        // The run started at the verdict, and the world shows it: the standby runs, the primary stopped.
+        let transitions = watched["transitions"].as_array().unwrap();
+        assert!(transitions
+            .iter()
+            .any(|t| t["to"] == "running" && t["instance"] == watched["scenario"]["standby"]));
+        assert!(transitions
+            .iter()
+            .any(|t| t["to"] == "stopped" && t["instance"] == watched["scenario"]["primary"]));
+    }
+    let alarmed = json(&coldstandby(&["demo", "--output", "json"]));
+    assert!(alarmed["rto"]["detection_ms"].as_u64().unwrap() > 30_000, "the alarm's minute");
+    let dies = json(&coldstandby(&["demo", "--failure", "dies", "--output", "json"]));
+    assert!(dies["outcome"].is_null(), "a dead primary never alarms under `missing`");
+    let text = stdout(&coldstandby(&["demo", "--detector", "watch"]));
+    assert!(text.contains("failure to both watchers agreeing"), "{text}");
+}
+
+#[test]
 fn the_demo_json_pairs_every_change_with_its_observation() {
     for order in ["fence-first", "parallel"] {
         let output = coldstandby(&["demo", "--seed", "4", "--order", order, "--output", "json"]);

@@ -1,7 +1,8 @@
 //! The article's scenario on the simulated region: EC2-1 runs in ap-northeast-1a, EC2-2 waits
 //! stopped in ap-northeast-1c, EC2-1 fails (CPU load, or it dies outright), the article's alarm
-//! is evaluated the way CloudWatch would, and, if it fires, the group fails over. Also the RTO
-//! breakdown and the change-versus-observation pairing a demo reports.
+//! is evaluated the way CloudWatch would, and, if it fires, the group fails over; or two watchers
+//! probe it and fail it over themselves. Also the RTO breakdown and the change-versus-observation
+//! pairing a demo reports.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,14 +13,19 @@ use coldstandby_alarm::{
 };
 use coldstandby_engine::clients::{Dns, ElasticIp, Mover, OverlayIp, Probe, ReadinessCheck, TargetGroup};
 use coldstandby_engine::driver::{self, Observer};
+use coldstandby_engine::fleet::Zones;
+use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::{
     EventKind, Failover, GroupSpec, InstanceId, InstanceState, Options, Ordering, Report, Timestamp,
 };
+use coldstandby_watch::{Plan, Settings as WatchSettings, View, WatchedGroup};
 use serde::Serialize;
 
 use crate::metrics::CpuMetric;
 use crate::model::{SimInstance, Timings, Transition};
 use crate::region::SimRegion;
+use crate::services::ServiceFault;
+use crate::watchers::{run_watchers, WatcherSetup};
 
 /// The article's primary (EC2-1).
 pub const PRIMARY: &str = "i-0a1b2c3d4e5f60718";
@@ -96,6 +102,25 @@ pub struct RtoBreakdown {
     pub overhead_ms: u64,
 }
 
+/// What detects the failure.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Detector {
+    /// The article's CloudWatch alarm, evaluated once a minute, its action starting the failover.
+    #[default]
+    Alarm,
+    /// Two `coldstandby watch` watchers (one in each zone) probing `http :80/` every second,
+    /// under the group's lease.
+    Watch,
+}
+
+/// The watchers of the demo, one in each zone, and how they probe.
+pub const WATCHERS: [&str; 2] = ["watcher-1a", "watcher-1c"];
+/// At 100 % CPU the article's web server answers in this long: past the watcher's timeout.
+const LOADED_ANSWER_MS: u64 = 2_000;
+/// The lease table the demo's watchers share.
+const LEASE_TABLE: &str = "coldstandby-leases";
+
 /// How the demo's clients follow the failover (none: the article's recipe, which moves nothing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -145,6 +170,7 @@ pub struct ArticleSetup {
     pub treat_missing_data: TreatMissingData,
     /// Readiness (a TCP check on port 80) and this mover; None moves no client.
     pub redirect: Option<Redirect>,
+    pub detector: Detector,
 }
 
 impl Default for ArticleSetup {
@@ -155,6 +181,7 @@ impl Default for ArticleSetup {
             failure: FailureKind::CpuLoad,
             treat_missing_data: TreatMissingData::Missing,
             redirect: None,
+            detector: Detector::Alarm,
         }
     }
 }
@@ -168,11 +195,22 @@ pub struct ArticleRun {
     pub failure_at: Timestamp,
     /// Every state change of the alarm, with the data points that decided it.
     pub alarm_changes: Vec<StateChange>,
+    /// With the watchers: each one's changes of view and verdicts, in time order.
+    pub watch_log: Vec<WatchLine>,
     /// The failover, if the alarm fired.
     pub report: Option<Report>,
     pub transitions: Vec<ObservedTransition>,
     pub rto: Option<RtoBreakdown>,
     pub region: SimRegion,
+}
+
+/// One line of the watchers' log: what one watcher saw or decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WatchLine {
+    pub at: Timestamp,
+    pub watcher: String,
+    pub member: InstanceId,
+    pub what: String,
 }
 
 /// The article's region: EC2-1 running in 1a with light load, EC2-2 stopped in 1c.
@@ -234,14 +272,11 @@ pub fn run_article(setup: ArticleSetup, observer: &mut impl Observer) -> Article
         region.advance_to(at);
         alarm_changes.extend(evaluator.evaluate(at, &metric));
     }
+    if setup.detector == Detector::Watch {
+        return run_watched(setup, region, group, alarm, failure_at, observer);
+    }
     region.advance_to(failure_at);
-    region.with_instance(&group.primary, |primary, now| match setup.failure {
-        FailureKind::CpuLoad => primary.cpu_load.push((now, 100.0)),
-        FailureKind::Dies => {
-            primary.publishes_metrics_until = Some(now);
-            primary.faults.stop_hangs = true;
-        }
-    });
+    fail_primary(&region, &group.primary, setup.failure, failure_at);
 
     // Evaluate at CloudWatch's cadence until the alarm fires or the watch ends.
     let mut alarm_at = None;
@@ -264,6 +299,7 @@ pub fn run_article(setup: ArticleSetup, observer: &mut impl Observer) -> Article
             alarm,
             failure_at,
             alarm_changes,
+            watch_log: Vec::new(),
             report: None,
             transitions: Vec::new(),
             rto: None,
@@ -281,10 +317,114 @@ pub fn run_article(setup: ArticleSetup, observer: &mut impl Observer) -> Article
         alarm,
         failure_at,
         alarm_changes,
+        watch_log: Vec::new(),
         report: Some(report),
         transitions,
         rto,
         region,
+    }
+}
+
+/// Make the primary fail at `at`: its CPU pegged (metrics keep coming, the web server answers
+/// in 2 s), or dead (no metrics, no answers, a stop that hangs until forced).
+fn fail_primary(region: &SimRegion, primary: &InstanceId, failure: FailureKind, at: Timestamp) {
+    region.with_instance(primary, |instance, _| match failure {
+        FailureKind::CpuLoad => instance.cpu_load.push((at, 100.0)),
+        FailureKind::Dies => {
+            instance.publishes_metrics_until = Some(at);
+            instance.faults.stop_hangs = true;
+        }
+    });
+    let fault = match failure {
+        FailureKind::CpuLoad => ServiceFault::Slow { latency_ms: LOADED_ANSWER_MS },
+        FailureKind::Dies => ServiceFault::Silent,
+    };
+    region.with_services(|services| services.fail(primary, fault, at, None));
+}
+
+/// The scenario with two watchers instead of the alarm: they probe from the start, the primary
+/// fails at `failure_at`, and the watcher holding the lease fails the group over.
+fn run_watched(
+    setup: ArticleSetup,
+    region: SimRegion,
+    group: GroupSpec,
+    alarm: AlarmDefinition,
+    failure_at: Timestamp,
+    observer: &mut impl Observer,
+) -> ArticleRun {
+    fail_primary(&region, &group.primary, setup.failure, failure_at);
+    let watched = WatchedGroup {
+        spec: group.clone(),
+        probes: vec![Probe::Http { port: 80, path: "/".to_owned(), status: 200, body_contains: None }],
+    };
+    let plan = Plan {
+        settings: WatchSettings::default(),
+        lease: Some(LeaseSettings {
+            table: LEASE_TABLE.to_owned(),
+            owner: String::new(),
+            duration: coldstandby_engine::lease::DEFAULT_DURATION,
+        }),
+        zones: Zones::default(),
+    };
+    let setups: Vec<WatcherSetup> = WATCHERS.iter().map(|name| WatcherSetup::new(name)).collect();
+    // Told to stop a minute after the failure, a watcher first finishes the run it has under way.
+    let stop_at = failure_at + Duration::from_secs(60);
+    let journals = run_watchers(&region, &setups, &plan, std::slice::from_ref(&watched), stop_at);
+    let mut watch_log = Vec::new();
+    let mut report = None;
+    for (setup, journal) in setups.iter().zip(&journals) {
+        for (at, member, view) in journal.views.borrow().iter() {
+            let what = format!("probes say {}", view_name(*view));
+            watch_log.push(WatchLine { at: *at, watcher: setup.name.clone(), member: member.clone(), what });
+        }
+        for (at, _, member, verdict) in journal.verdicts.borrow().iter() {
+            let what = verdict.to_string();
+            watch_log.push(WatchLine { at: *at, watcher: setup.name.clone(), member: member.clone(), what });
+        }
+        for (_, ran) in journal.reports.borrow().iter() {
+            let at = ran.events.last().map_or(ran.started_at, |event| event.at);
+            let what = format!("its run ended: {}", ran.outcome);
+            watch_log.push(WatchLine {
+                at,
+                watcher: setup.name.clone(),
+                member: group.primary.clone(),
+                what,
+            });
+        }
+        if let Some((_, ran)) = journal.reports.borrow().first() {
+            // One watcher ran it; the other found it done (or held) afterwards.
+            if report.as_ref().is_none_or(|first: &Report| ran.started_at < first.started_at) {
+                report = Some(ran.clone());
+            }
+        }
+    }
+    watch_log.sort_by(|a, b| (a.at, &a.watcher).cmp(&(b.at, &b.watcher)));
+    for event in report.iter().flat_map(|report| &report.events) {
+        observer.on_event(&group.name, event);
+    }
+    let transitions = report.as_ref().map(|report| pair_transitions(&region.transitions(), report));
+    let rto = report
+        .as_ref()
+        .and_then(|report| rto_breakdown(failure_at, report.started_at, report, &region.transitions()));
+    ArticleRun {
+        setup,
+        group,
+        alarm,
+        failure_at,
+        alarm_changes: Vec::new(),
+        watch_log,
+        report,
+        transitions: transitions.unwrap_or_default(),
+        rto,
+        region,
+    }
+}
+
+fn view_name(view: View) -> &'static str {
+    match view {
+        View::Up => "up",
+        View::Down => "down (2 of the last 3 rounds failed)",
+        View::Unknown => "unsure (a round failed)",
     }
 }
 

@@ -263,6 +263,15 @@ pub async fn watch<'a, P, C, R, N, O>(
                     if group.phase != Phase::Confirming {
                         continue;
                     }
+                    let generation = group.generation;
+                    if let Some(observations) = &ec2 {
+                        group.located(observations, now);
+                    }
+                    if group.generation != generation {
+                        // Another member is active now (another watcher failed it over): watch it.
+                        group.phase = Phase::Watching;
+                        continue;
+                    }
                     let ec2_view = group.ec2_view(ec2.as_deref(), now);
                     let views: Vec<(String, PeerView)> = peers
                         .iter()
@@ -501,8 +510,9 @@ fn describe_task<'a, P: Provider, C: Clock, R, N, O>(
     })
 }
 
-/// Ask EC2 (one describe of the targets) and every other watcher (one question list each)
-/// about these groups' targets, each within the peer timeout.
+/// Ask EC2 (one describe of the groups' members: their targets, and whether another member
+/// became active meanwhile) and every other watcher (one question list each) about these
+/// groups' targets, each within the peer timeout.
 fn confirm_task<'a, P, C, R, N, O>(
     env: Env<'a, P, C, R, N, O>,
     state: &State,
@@ -514,23 +524,22 @@ where
     C: Clock,
     N: Peers,
 {
+    let indices: Vec<usize> =
+        indices.into_iter().filter(|index| state.groups[*index].target.is_some()).collect();
     let questions: Vec<Question> = indices
         .iter()
         .filter_map(|index| {
             let group = &state.groups[*index];
-            group
-                .target
-                .as_ref()
-                .map(|target| Question { group: group.name().to_owned(), member: target.instance.clone() })
+            let target = group.target.as_ref()?;
+            Some(Question { group: group.name().to_owned(), member: target.instance.clone() })
         })
         .collect();
-    let indices: Vec<usize> =
-        indices.into_iter().filter(|index| state.groups[*index].target.is_some()).collect();
+    let ids: Vec<InstanceId> =
+        indices.iter().flat_map(|index| state.groups[*index].group.spec.members()).collect();
     let timeout = settings.peer_timeout;
     let epoch = state.epoch;
     Box::pin(async move {
         let give_up = env.clock.now() + timeout;
-        let ids: Vec<InstanceId> = questions.iter().map(|question| question.member.clone()).collect();
         let ec2 = async {
             let mut all = Vec::new();
             for chunk in ids.chunks(DESCRIBE_IDS_PER_REQUEST) {
