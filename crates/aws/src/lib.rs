@@ -10,6 +10,7 @@ pub mod errors;
 pub mod inspect;
 mod inspect_lease;
 pub mod lambda;
+pub mod watch;
 
 pub use alarm_states::CloudWatchAlarms;
 pub use clock::SystemClock;

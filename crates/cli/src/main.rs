@@ -15,6 +15,7 @@ mod status;
 mod switchover;
 mod target;
 mod template;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -205,6 +206,32 @@ enum Command {
     /// group's primary; each mover can be read and sends clients to the active member; tcp and
     /// http readiness checks have the function in the VPC. Exits 1 when any check fails.
     Doctor(DoctorArgs),
+    /// Watch the groups: probe each active member, fail a dead one over within seconds
+    ///
+    /// A long-running process (run two, in two zones, under systemd): every `interval_ms`
+    /// (default 1 s) it probes each group's active member with the group's `tcp` and `http`
+    /// readiness checks, declares it down after `failures` of the last `window` rounds failed
+    /// (default 2 of 3), confirms with EC2 and the other watchers (a member another watcher
+    /// still reaches is not failed over), and fails confirmed groups over together under their
+    /// leases. Serves /metrics (Prometheus), /healthz, /readyz and the other watchers'
+    /// questions on [watch] listen (default 0.0.0.0:9323). SIGTERM or SIGINT: stop probing,
+    /// finish the failovers under way, exit 0. SIGHUP: reload the groups from the file (an
+    /// invalid file is refused and the old groups kept). Logs are JSON lines on stderr.
+    /// Exit status 3 when the configuration cannot be watched.
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The configuration file (its groups, [watch] and [lease])
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// This watcher's name in leases and logs (default: the host name)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Check that the configuration can be watched, print what would be watched, and exit
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// The `when_unobservable` policy of the simulated groups.
@@ -587,6 +614,8 @@ fn main() -> ExitCode {
 fn run_command(cli: Cli) -> anyhow::Result<Exit> {
     if matches!(cli.command, Command::Lambda) {
         lambda_entry::init_logging();
+    } else if matches!(&cli.command, Command::Watch(args) if !args.check) {
+        watch::init_logging();
     } else {
         init_logging();
     }
@@ -601,6 +630,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Exit> {
         Command::Lambda => lambda_entry::run(),
         Command::Template(args) => template::run(&args),
         Command::Doctor(args) => doctor::run(&args),
+        Command::Watch(args) => watch::run(&args),
     }
 }
 

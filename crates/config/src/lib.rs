@@ -7,6 +7,7 @@ mod clients;
 mod lease;
 mod placement;
 mod render;
+mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -19,6 +20,7 @@ use coldstandby_engine::{FenceMode, GroupSpec, InstanceId, Ordering, Timeouts, W
 pub use clients::network_checks;
 pub use lease::LeaseConfig;
 pub use render::to_toml;
+pub use watch::{WatchConfig, DEFAULT_PORT as DEFAULT_WATCH_PORT};
 
 use check::{Checker, Fields};
 
@@ -49,6 +51,8 @@ pub struct Config {
     /// DescribeAlarms per 100) and fail over, in the same run, every group whose alarm is in
     /// ALARM: an Availability Zone's outage is one storm of events, handled at once.
     pub check_every_alarm: bool,
+    /// How `coldstandby watch` probes, decides and serves (the defaults without `[watch]`).
+    pub watch: WatchConfig,
 }
 
 /// One group and the alarms that trigger it.
@@ -189,13 +193,14 @@ fn read_config(checker: &mut Checker, root: &toml_edit::Table) -> Option<Config>
     let check_every_alarm = checker.boolean(&mut fields, "check_every_alarm").unwrap_or(true);
     let lease_given = fields.has("lease");
     let lease = lease::read(checker, &mut fields);
+    let watch = watch::read(checker, &mut fields);
     checker.unknown_keys(fields);
     cross_check(checker, &groups);
     let (region, _) = region?;
     if lease_given && lease.is_none() {
         return None;
     }
-    Some(Config { region, provider, groups, lease, check_every_alarm })
+    Some(Config { region, provider, groups, lease, check_every_alarm, watch: watch? })
 }
 
 /// The longest any one timeout may be: a day.

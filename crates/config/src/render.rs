@@ -23,6 +23,21 @@ pub fn to_toml(config: &Config) -> String {
         table["duration_seconds"] = seconds(lease.duration);
         document["lease"] = Item::Table(table);
     }
+    if config.watch != crate::WatchConfig::default() {
+        let watch = &config.watch;
+        let millis =
+            |duration: std::time::Duration| value(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX));
+        let mut table = Table::new();
+        table["interval_ms"] = millis(watch.settings.interval);
+        table["timeout_ms"] = millis(watch.settings.timeout);
+        table["window"] = value(i64::from(watch.settings.window));
+        table["failures"] = value(i64::from(watch.settings.failures));
+        table["peer_timeout_ms"] = millis(watch.settings.peer_timeout);
+        table["refresh_seconds"] = seconds(watch.settings.refresh);
+        table["listen"] = value(watch.listen.to_string());
+        table["peers"] = value(strings(watch.peers.iter().map(String::as_str)));
+        document["watch"] = Item::Table(table);
+    }
     let mut groups = ArrayOfTables::new();
     for group in &config.groups {
         groups.push(group_table(group));

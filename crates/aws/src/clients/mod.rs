@@ -21,6 +21,17 @@ pub struct ClientApis {
     load_balancing: aws_sdk_elasticloadbalancingv2::Client,
 }
 
+/// A `tcp` or `http` probe of `address` from this host; None for the probes that are AWS calls.
+pub async fn probe_network(_instance: &InstanceId, address: &str, probe: &Probe) -> Option<ProbeResult> {
+    match probe {
+        Probe::Tcp { port } => Some(probes::tcp(address, *port).await),
+        Probe::Http { port, path, status, body_contains } => {
+            Some(probes::http(address, *port, path, *status, body_contains.as_deref()).await)
+        }
+        Probe::Ec2Status | Probe::TargetHealth { .. } => None,
+    }
+}
+
 impl ClientApis {
     pub fn from_config(config: &SdkConfig) -> Self {
         Self {
