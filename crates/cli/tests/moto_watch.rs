@@ -364,6 +364,18 @@ fn killing_the_primarys_service_fails_the_group_over_once() {
         .map(|w| w.metric("coldstandby_ec2_calls_total", "operation=\"StopInstances\",result=\"ok\""))
         .sum();
     assert_eq!(stops, 1.0, "one StopInstances between them:\n{}", logs(&watchers));
+    // One controller for the group: only one watcher changed anything.
+    let changers: Vec<&str> = watchers
+        .iter()
+        .filter(|w| {
+            ["StartInstances", "StopInstances", "CreateTags"].iter().any(|operation| {
+                let labels = format!("operation=\"{operation}\",result=\"ok\"");
+                w.metric("coldstandby_ec2_calls_total", &labels) > 0.0
+            })
+        })
+        .map(|w| w.name.as_str())
+        .collect();
+    assert_eq!(changers.len(), 1, "watchers that changed instances: {changers:?}\n{}", logs(&watchers));
     let failed_over: f64 =
         watchers.iter().map(|w| w.metric("coldstandby_failovers_total", "failed-over")).sum();
     assert!(failed_over >= 1.0);
