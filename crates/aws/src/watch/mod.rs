@@ -19,10 +19,8 @@ use coldstandby_engine::{InstanceId, Timestamp};
 use coldstandby_watch::{Board, Control, Directive, Env, Plan, Prober, WatchedGroup};
 
 use self::counted::Counted;
-pub use self::http::ask as ask_peer;
 use self::http::HttpPeers;
-use self::metrics::DaemonObserver;
-pub use self::metrics::Metrics;
+pub use self::metrics::{DaemonObserver, Metrics};
 use crate::{Ec2Provider, SystemClock};
 
 /// Why the daemon could not run.
@@ -134,7 +132,7 @@ pub fn load(path: &Path) -> Result<(Config, Vec<WatchedGroup>), DaemonError> {
 
 /// TCP and HTTP probes from this host.
 #[derive(Debug)]
-struct NetworkProber;
+pub struct NetworkProber;
 
 impl Prober for NetworkProber {
     async fn probe(&self, instance: &InstanceId, address: &str, probe: &Probe) -> ProbeResult {

@@ -1,0 +1,221 @@
+//! The watcher's own cost while probing: 1,000 and 10,000 groups at 1 Hz (the default
+//! settings), each a `tcp` probe of a local listener, through the daemon's prober, observer and
+//! metrics and the `coldstandby-watch` loop on a current-thread tokio runtime, as `coldstandby
+//! watch` runs them. EC2 is a stub that describes every primary running on 127.0.0.1; the
+//! listeners run in a child process, so only the watcher is measured. Reports probe rounds a
+//! second, CPU (user + system) as a share of one core, and peak resident memory.
+//!
+//! `cargo bench -p coldstandby-aws --bench watch_load [-- GROUPS... [--seconds N]]`
+
+#![allow(clippy::print_stdout, clippy::unwrap_used)] // a benchmark reports on stdout
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicI64;
+use std::time::{Duration, Instant};
+
+use coldstandby_aws::watch::{DaemonObserver, Metrics, NetworkProber};
+use coldstandby_aws::SystemClock;
+use coldstandby_engine::clients::Probe;
+use coldstandby_engine::fleet::Zones;
+use coldstandby_engine::{
+    ApiError, Clock, GroupSpec, InstanceId, InstanceState, Observation, Provider, Timestamp,
+};
+use coldstandby_watch::{Board, Control, Directive, Env, NoPeers, Plan, Settings, WatchedGroup};
+
+/// Listening ports in the child process: probes spread over them.
+const LISTENERS: u16 = 100;
+const WARM_UP: Duration = Duration::from_secs(5);
+
+/// EC2 as a stub: every member running on the loopback address, the primaries tagged active.
+struct LocalEc2;
+
+impl Provider for LocalEc2 {
+    async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
+        Ok(instances
+            .iter()
+            .map(|instance| Observation {
+                instance: instance.clone(),
+                state: InstanceState::Running,
+                availability_zone: "ap-northeast-1a".to_owned(),
+                state_reason: None,
+                tags: BTreeMap::new(),
+                network_interface: Some("eni-0123456789abcdef0".to_owned()),
+                private_ip: Some("127.0.0.1".to_owned()),
+                instance_type: None,
+            })
+            .collect())
+    }
+    async fn start(&self, _: &[InstanceId]) -> Result<(), ApiError> {
+        unreachable!("nothing fails over in the benchmark")
+    }
+    async fn stop(&self, _: &[InstanceId], _: bool) -> Result<(), ApiError> {
+        unreachable!("nothing fails over in the benchmark")
+    }
+    async fn set_tags(&self, _: &[InstanceId], _: &BTreeMap<String, String>) -> Result<(), ApiError> {
+        unreachable!("nothing fails over in the benchmark")
+    }
+}
+
+struct StopAt(Timestamp);
+
+impl Control for StopAt {
+    fn check(&mut self, now: Timestamp) -> Directive {
+        if now >= self.0 {
+            Directive::Stop
+        } else {
+            Directive::Continue
+        }
+    }
+}
+
+/// (user + system CPU seconds, peak resident set in bytes) of this process so far.
+fn usage() -> (f64, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    // After the command name: state is field 3; utime and stime are fields 14 and 15.
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    (ticks / 100.0, peak_kb * 1024)
+}
+
+fn listen_forever() -> ! {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut ports = Vec::new();
+        for _ in 0..LISTENERS {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            ports.push(listener.local_addr().unwrap().port());
+            tokio::spawn(async move {
+                loop {
+                    // Accept and close: a `tcp` probe passes on the connection alone.
+                    let _ = listener.accept().await;
+                }
+            });
+        }
+        let line: Vec<String> = ports.iter().map(ToString::to_string).collect();
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "{}", line.join(" ")).unwrap();
+        stdout.flush().unwrap();
+        std::future::pending::<()>().await;
+    });
+    unreachable!("the listeners run until killed")
+}
+
+fn measure(groups: usize, ports: &[u16], seconds: u64) {
+    let watched: Vec<WatchedGroup> = (0..groups)
+        .map(|index| {
+            let primary: InstanceId = format!("i-{:017x}", 2 * index + 1).parse().unwrap();
+            let standby: InstanceId = format!("i-{:017x}", 2 * index + 2).parse().unwrap();
+            let port = ports[index % ports.len()];
+            WatchedGroup {
+                spec: GroupSpec::new(format!("g{index}"), primary, vec![standby]),
+                probes: vec![Probe::Tcp { port }],
+            }
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let metrics = Metrics::default();
+    let heartbeat = AtomicI64::new(0);
+    let observer = DaemonObserver::new(&metrics, &heartbeat);
+    let board = Board::default();
+    let clock = SystemClock;
+    let env = Env {
+        provider: &LocalEc2,
+        clock: &clock,
+        prober: &NetworkProber,
+        peers: &NoPeers,
+        observer: &observer,
+        board: &board,
+    };
+    let plan = Plan { settings: Settings::default(), lease: None, zones: Zones::default() };
+    let started = SystemClock::now();
+    let measure_from = started + WARM_UP;
+    let stop_at = measure_from + Duration::from_secs(seconds);
+    let (before, wall, after) = runtime.block_on(async {
+        let mut control = StopAt(stop_at);
+        let watching = coldstandby_watch::watch(env, plan, watched, &mut control);
+        let sampling = async {
+            clock.sleep_until(measure_from).await;
+            let before = (usage(), Instant::now(), rounds(&metrics));
+            clock.sleep_until(stop_at).await;
+            (before, (usage(), rounds(&metrics)))
+        };
+        let ((), (before, after)) = tokio::join!(watching, sampling);
+        (before, after.0, after.1)
+    });
+    let ((cpu_before, _), at, rounds_before) = before;
+    let elapsed = at.elapsed().as_secs_f64();
+    let (cpu_after, peak) = wall;
+    let rounds_per_second = (after - rounds_before) / elapsed;
+    let failed = metrics
+        .encode()
+        .lines()
+        .filter(|line| line.starts_with("coldstandby_probe_failures_total"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
+    println!(
+        "{groups:>6} groups: {rounds_per_second:>8.0} probe rounds/s ({failed} failed), CPU {:>5.1} % of one core, peak RSS {:.1} MB",
+        100.0 * (cpu_after - cpu_before) / elapsed,
+        peak as f64 / 1_048_576.0
+    );
+}
+
+fn rounds(metrics: &Metrics) -> f64 {
+    metrics
+        .encode()
+        .lines()
+        .filter(|line| line.starts_with("coldstandby_probe_duration_seconds_count"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn main() {
+    if std::env::var_os("WATCH_LOAD_LISTENERS").is_some() {
+        listen_forever();
+    }
+    let args: Vec<String> = std::env::args().skip(1).filter(|arg| arg != "--bench").collect();
+    let seconds = args
+        .iter()
+        .position(|arg| arg == "--seconds")
+        .and_then(|at| args.get(at + 1)?.parse().ok())
+        .unwrap_or(30);
+    let mut sizes: Vec<usize> =
+        args.iter().take_while(|arg| *arg != "--seconds").filter_map(|arg| arg.parse().ok()).collect();
+    if sizes.is_empty() {
+        sizes = vec![1_000, 10_000];
+    }
+    // A measuring child: one size, its own process, so peak memory is that size's.
+    if let Ok(ports) = std::env::var("WATCH_LOAD_PORTS") {
+        let ports: Vec<u16> = ports.split_whitespace().map(|port| port.parse().unwrap()).collect();
+        measure(sizes[0], &ports, seconds);
+        return;
+    }
+    let mut listeners = Command::new(std::env::current_exe().unwrap())
+        .env("WATCH_LOAD_LISTENERS", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ports = String::new();
+    BufReader::new(listeners.stdout.take().unwrap()).read_line(&mut ports).unwrap();
+    println!(
+        "watcher probing {LISTENERS} local TCP listeners at 1 Hz, default settings ({seconds} s measured after {} s)",
+        WARM_UP.as_secs()
+    );
+    for size in sizes {
+        let status = Command::new(std::env::current_exe().unwrap())
+            .env("WATCH_LOAD_PORTS", ports.trim())
+            .args([size.to_string(), "--seconds".to_owned(), seconds.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "the {size}-group measurement failed");
+    }
+    let _ = listeners.kill();
+    let _ = listeners.wait();
+}
