@@ -490,6 +490,23 @@ pub enum TemplateKind {
     /// so EC2's final rule denies all traffic both ways; `isolate` moves a failed primary's
     /// subnet onto it.
     QuarantineAcl,
+    /// Print a CloudFormation template for two watchers (`coldstandby watch`) in two subnets
+    ///
+    /// Their security group (the watchers' port open to each other only; add it to the members'
+    /// rules for the probed ports), their role (DescribeInstances, start/stop/tag on the groups'
+    /// instances, the lease table, the movers' calls), and two instances whose user data writes
+    /// each one's configuration (this file, each naming the other as its peer) and the hardened
+    /// systemd unit, then starts it. Parameters: VpcId, SubnetA, SubnetB, PrivateIpA,
+    /// PrivateIpB, ImageId (an image holding /usr/local/bin/coldstandby), InstanceType. Needs
+    /// [lease] and a tcp or http readiness check in every group.
+    Watchers(WatchersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchersArgs {
+    /// The configuration file
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]

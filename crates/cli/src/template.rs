@@ -1,5 +1,6 @@
-//! `coldstandby template`: the CloudFormation template for a configuration, or the execution
-//! role's policy as JSON for one account. Both read the file only; nothing touches AWS.
+//! `coldstandby template`: the CloudFormation template for a configuration, the execution role's
+//! policy as JSON for one account, the quarantine ACL, or two watchers. All read the file only;
+//! nothing touches AWS.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -8,7 +9,9 @@ use anyhow::Context;
 use coldstandby_deploy::policy::{self, RoleOptions};
 use coldstandby_deploy::template::{self, TemplateError, TemplateOptions};
 
-use crate::{CloudFormationArgs, CommandError, Exit, IamPolicyArgs, TemplateArgs, TemplateKind};
+use crate::{
+    CloudFormationArgs, CommandError, Exit, IamPolicyArgs, TemplateArgs, TemplateKind, WatchersArgs,
+};
 
 pub fn run(args: &TemplateArgs) -> anyhow::Result<Exit> {
     match &args.kind {
@@ -18,6 +21,7 @@ pub fn run(args: &TemplateArgs) -> anyhow::Result<Exit> {
             std::io::stdout().lock().write_all(template::quarantine_acl().as_bytes())?;
             Ok(Exit::Success)
         }
+        TemplateKind::Watchers(args) => watchers(args),
     }
 }
 
@@ -63,6 +67,17 @@ fn cloudformation(args: &CloudFormationArgs) -> anyhow::Result<Exit> {
     })?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes()).context("writing the template to standard output")?;
+    Ok(Exit::Success)
+}
+
+/// The two watchers' template; a configuration they cannot run from exits 3.
+fn watchers(args: &WatchersArgs) -> anyhow::Result<Exit> {
+    let config = coldstandby_config::load(&args.config)?;
+    let text = coldstandby_deploy::watchers::watchers(&config).map_err(|error| CommandError {
+        exit: Exit::InvalidInput,
+        message: format!("{}: {error}", args.config.display()),
+    })?;
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(Exit::Success)
 }
 

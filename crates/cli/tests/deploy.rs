@@ -659,3 +659,58 @@ fn the_quarantine_acl_template_passes_cfn_lint_and_has_no_rule_of_its_own() {
     assert!(!body.contains("NetworkAclEntry"), "{body}");
     assert!(body.contains("QuarantineNetworkAclId:"), "{body}");
 }
+
+#[test]
+fn the_watchers_template_passes_cfn_lint_and_boots_each_watcher_with_the_other_as_its_peer() {
+    let dir = scratch("watchers");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/watch/watch.toml");
+    let output = coldstandby(&["template", "watchers", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let body = String::from_utf8(output.stdout).unwrap();
+    let path = dir.join("watchers.yaml");
+    std::fs::write(&path, &body).unwrap();
+    let lint = python_tool("cfn-lint").arg(&path).output().unwrap();
+    assert_eq!(lint.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&lint.stdout), stderr(&lint));
+    assert_eq!(body.matches("Type: AWS::EC2::Instance").count(), 2, "{body}");
+    assert!(
+        body.contains("FromPort: 9323") && body.contains("SourceSecurityGroupId: !Ref WatcherSecurityGroup")
+    );
+    assert!(body.contains("HttpTokens: required"), "IMDSv2 only");
+    assert!(body.contains("ec2:StopInstances") && body.contains("dynamodb:PutItem"), "{body}");
+    assert!(
+        !body.contains("logs:PutLogEvents") && !body.contains("cloudwatch:DescribeAlarms"),
+        "no Lambda-only grants"
+    );
+    // Each instance's boot script, as CloudFormation's !Sub fills it, writes a configuration the
+    // watcher accepts, naming the other watcher.
+    let scripts: Vec<&str> = body.split("#!/bin/sh").skip(1).collect();
+    assert_eq!(scripts.len(), 2);
+    for (script, peer) in scripts.iter().zip(["10.0.2.10", "10.0.1.10"]) {
+        let filled = script
+            .replace("${PrivateIpA}", "10.0.1.10")
+            .replace("${PrivateIpB}", "10.0.2.10")
+            .replace("${!", "${");
+        let config_text: String = filled
+            .lines()
+            .skip_while(|line| !line.contains("<<'COLDSTANDBY_CONFIG'"))
+            .skip(1)
+            .take_while(|line| line.trim() != "COLDSTANDBY_CONFIG")
+            .map(|line| format!("{}\n", line.trim_start()))
+            .collect();
+        let written = dir.join(format!("watch-{peer}.toml"));
+        std::fs::write(&written, &config_text).unwrap();
+        let check = coldstandby(&["watch", "--config", written.to_str().unwrap(), "--check"]);
+        assert_eq!(check.status.code(), Some(0), "{config_text}\n{}", stderr(&check));
+        assert!(String::from_utf8_lossy(&check.stdout).contains(&format!("peers: http://{peer}:9323")));
+        assert!(filled.contains("systemctl enable --now coldstandby-watch.service"));
+        assert!(filled.contains("DynamicUser=yes"), "the hardened unit is installed");
+    }
+    // Without [lease], two watchers could both act: refused, exit 3.
+    let unleased = dir.join("unleased.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[lease]\ntable = \"coldstandby-leases\"\nduration_seconds = 20\n", "");
+    std::fs::write(&unleased, text).unwrap();
+    let output = coldstandby(&["template", "watchers", "--config", unleased.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+}

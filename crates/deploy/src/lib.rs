@@ -14,4 +14,5 @@ pub mod refusals;
 pub mod sizing;
 pub mod subnets;
 pub mod template;
+pub mod watchers;
 pub mod yaml;
