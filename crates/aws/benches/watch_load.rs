@@ -22,7 +22,7 @@ use coldstandby_engine::fleet::Zones;
 use coldstandby_engine::{
     ApiError, Clock, GroupSpec, InstanceId, InstanceState, Observation, Provider, Timestamp,
 };
-use coldstandby_watch::{Board, Control, Directive, Env, NoPeers, Plan, Settings, WatchedGroup};
+use coldstandby_watch::{Board, Control, Directive, Env, NoMetrics, NoPeers, Plan, Settings, WatchedGroup};
 
 /// Listening ports in the child process: probes spread over them.
 const LISTENERS: u16 = 100;
@@ -117,6 +117,7 @@ fn measure(groups: usize, ports: &[u16], seconds: u64) {
             WatchedGroup {
                 spec: GroupSpec::new(format!("g{index}"), primary, vec![standby]),
                 probes: vec![Probe::Tcp { port }],
+                alarm: None,
             }
         })
         .collect();
@@ -133,6 +134,7 @@ fn measure(groups: usize, ports: &[u16], seconds: u64) {
         peers: &NoPeers,
         observer: &observer,
         board: &board,
+        metrics: &NoMetrics,
     };
     let plan = Plan { settings: Settings::default(), lease: None, zones: Zones::default() };
     let started = SystemClock::now();

@@ -442,3 +442,80 @@ fn killing_the_lease_holder_mid_failover_lets_the_other_watcher_finish_it() {
 fn a_holder_cut_off_from_dynamodb_stops_acting_and_the_other_watcher_finishes() {
     holder_lost_mid_failover("cut", 5, false);
 }
+
+#[test]
+fn the_watchers_metric_reader_reads_an_alarms_metric_from_get_metric_data() {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    use coldstandby_alarm::{AlarmDefinition, Comparison, MetricSource, Statistic, TreatMissingData};
+    use coldstandby_aws::watch::CloudWatchMetrics;
+    use coldstandby_engine::Timestamp;
+    use coldstandby_watch::MetricReader;
+
+    let moto = Moto::start();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let sdk = runtime.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .load(),
+    );
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
+    // Ten minutes of CPU samples every 10 s: 20 % for five minutes, then 90 %.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let start = (now / 60_000 - 11) * 60_000;
+    runtime.block_on(async {
+        for minute in 0..10u64 {
+            let value = if minute < 5 { 20.0 } else { 90.0 };
+            let data: Vec<MetricDatum> = (0..6u64)
+                .map(|tick| {
+                    let at = start + minute * 60_000 + tick * 10_000;
+                    MetricDatum::builder()
+                        .metric_name("CPUUtilization")
+                        .dimensions(
+                            Dimension::builder().name("InstanceId").value("i-0a1b2c3d4e5f60718").build(),
+                        )
+                        .timestamp(DateTime::from_millis(at as i64))
+                        .value(value)
+                        .unit(StandardUnit::Percent)
+                        .build()
+                })
+                .collect();
+            cloudwatch
+                .put_metric_data()
+                .namespace("AWS/EC2")
+                .set_metric_data(Some(data))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let alarm = AlarmDefinition {
+        name: "web-primary-cpu-high".to_owned(),
+        namespace: "AWS/EC2".to_owned(),
+        metric_name: "CPUUtilization".to_owned(),
+        dimensions: [("InstanceId".to_owned(), "i-0a1b2c3d4e5f60718".to_owned())].into(),
+        statistic: Statistic::Average,
+        period_seconds: 60,
+        evaluation_periods: 1,
+        datapoints_to_alarm: 1,
+        threshold: 50.0,
+        comparison: Comparison::GreaterThanThreshold,
+        treat_missing_data: TreatMissingData::Missing,
+        evaluation_range: 3,
+    };
+    let reader = CloudWatchMetrics::new(&sdk);
+    let (from, until) =
+        (Timestamp::from_unix_millis(start), Timestamp::from_unix_millis(start + 10 * 60_000));
+    let points = runtime.block_on(reader.read(&alarm, from, until)).unwrap();
+    let minute = |n: u64| {
+        let at = Timestamp::from_unix_millis(start + n * 60_000);
+        points.datapoint(at, Timestamp::from_unix_millis(start + (n + 1) * 60_000))
+    };
+    assert_eq!(minute(2), Some(20.0));
+    assert_eq!(minute(7), Some(90.0));
+    assert_eq!(minute(10), None, "nothing after the data");
+}

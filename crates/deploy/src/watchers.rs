@@ -119,7 +119,7 @@ fn security_group() -> Node {
         Node::map()
             .with(
                 "GroupDescription",
-                "coldstandby watchers: let them reach the groups' probed ports (add this group to those members' rules)",
+                "coldstandby watchers - allow this group on the probed ports of the members",
             )
             .with("VpcId", reference("VpcId")),
     )
@@ -196,7 +196,11 @@ fn watcher(name: &str, subnet: &str, address: &str, user_data: &str) -> Node {
             .with("SecurityGroupIds", Node::list([reference("WatcherSecurityGroup")]))
             .with("IamInstanceProfile", reference("WatcherInstanceProfile"))
             .with("MetadataOptions", Node::map().with("HttpTokens", "required"))
-            .with("UserData", Node::tagged("!Base64", Node::tagged("!Sub", user_data)))
+            .with(
+                // Two short-form functions cannot nest on one node: the long form outside.
+                "UserData",
+                Node::map().with("Fn::Base64", Node::tagged("!Sub", user_data)),
+            )
             .with(
                 "Tags",
                 Node::list([Node::map()

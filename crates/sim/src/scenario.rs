@@ -356,6 +356,9 @@ fn run_watched(
     let watched = WatchedGroup {
         spec: group.clone(),
         probes: vec![Probe::Http { port: 80, path: "/".to_owned(), status: 200, body_contains: None }],
+        // The article's rule too, evaluated by the watchers themselves: it fires a minute late,
+        // so the probes decide first.
+        alarm: Some(alarm.clone()),
     };
     let plan = Plan {
         settings: WatchSettings::default(),

@@ -8,14 +8,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use coldstandby_alarm::{AlarmDefinition, Datapoints, MetricSource};
 use coldstandby_engine::clients::{Probe, ProbeResult};
-use coldstandby_engine::{Clock, Event, InstanceId, Report, Timestamp};
+use coldstandby_engine::{ApiError, Clock, ErrorKind, Event, InstanceId, Report, Timestamp};
 use coldstandby_watch::{
-    Board, Control, Directive, Env, Peers, Plan, Prober, Question, Verdict, View, WatchObserver, WatchedGroup,
+    Board, Control, Directive, Env, MetricReader, Peers, Plan, Prober, Question, Verdict, View,
+    WatchObserver, WatchedGroup,
 };
 use serde::Serialize;
 
 use crate::controller::join_all;
+use crate::metrics::CpuMetric;
 use crate::region::SimRegion;
 
 /// How long a question to another watcher takes on the VPC network.
@@ -131,6 +134,42 @@ impl Peers for SimPeers<'_> {
     }
 }
 
+/// The alarms' metrics as the simulated region publishes them: `CPUUtilization` of an instance
+/// (the `InstanceId` dimension), aggregated per period by the alarm's statistic.
+struct SimMetrics<'a> {
+    region: &'a SimRegion,
+}
+
+impl MetricReader for SimMetrics<'_> {
+    async fn read(
+        &self,
+        alarm: &AlarmDefinition,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Datapoints, ApiError> {
+        let instance = alarm.dimensions.get("InstanceId").and_then(|id| id.parse::<InstanceId>().ok());
+        let (Some(instance), "CPUUtilization") = (instance, alarm.metric_name.as_str()) else {
+            let message = format!(
+                "the simulated region publishes CPUUtilization by InstanceId only, not {}",
+                alarm.metric_name
+            );
+            return Err(ApiError::new(ErrorKind::Invalid, "InvalidParameterValue", message));
+        };
+        let metric = CpuMetric { region: self.region, instance, statistic: alarm.statistic };
+        let period = alarm.period();
+        let step = u64::try_from(period.as_millis()).unwrap_or(60_000).max(1);
+        let mut points = Vec::new();
+        let mut start = Timestamp::from_unix_millis(from.unix_millis() / step * step);
+        while start < until {
+            if let Some(value) = metric.datapoint(start, start + period) {
+                points.push((start, value));
+            }
+            start = start + period;
+        }
+        Ok(Datapoints::new(&points))
+    }
+}
+
 struct SimControl<'a> {
     setup: &'a WatcherSetup,
     stop_at: Timestamp,
@@ -158,6 +197,7 @@ pub fn run_watchers(
     stop_at: Timestamp,
 ) -> Vec<Journal> {
     let boards: Vec<Board> = setups.iter().map(|_| Board::default()).collect();
+    let metrics = SimMetrics { region };
     let journals: Vec<Journal> = setups.iter().map(|_| Journal::default()).collect();
     let fresh_for = plan.settings.interval * 3;
     let providers: Vec<_> = setups.iter().map(|setup| region.controller(&setup.name)).collect();
@@ -195,6 +235,7 @@ pub fn run_watchers(
             peers: &peers[index],
             observer: &journals[index],
             board: &boards[index],
+            metrics: &metrics,
         };
         let watching = coldstandby_watch::watch(env, plan, groups.to_vec(), control);
         let crash_at = setup.crash_at;

@@ -37,3 +37,47 @@ fn the_same_seed_replays_the_same_watch() {
         assert_eq!(run_seed(seed, WatchMode::Honest), run_seed(seed, WatchMode::Honest));
     }
 }
+
+#[test]
+fn watchers_evaluate_the_groups_alarm_themselves_for_what_probes_cannot_see() {
+    use std::time::Duration;
+
+    use coldstandby_alarm::TreatMissingData;
+    use coldstandby_engine::clients::Probe;
+    use coldstandby_engine::lease::LeaseSettings;
+    use coldstandby_engine::{InstanceState, Ordering};
+    use coldstandby_sim::scenario::{article_alarm, article_group, article_region, SCENARIO_START};
+    use coldstandby_sim::watchers::{run_watchers, WatcherSetup};
+    use coldstandby_watch::{Plan, Settings, Verdict, WatchedGroup};
+
+    let region = article_region(1);
+    let group = article_group(Ordering::FenceFirst);
+    let failure_at = SCENARIO_START + Duration::from_secs(80);
+    // The article's CPU load: the web server still accepts connections, so `tcp` probes pass.
+    region.with_instance(&group.primary, |primary, _| primary.cpu_load.push((failure_at, 100.0)));
+    let watched = WatchedGroup {
+        spec: group.clone(),
+        probes: vec![Probe::Tcp { port: 80 }],
+        alarm: Some(article_alarm(TreatMissingData::Missing)),
+    };
+    let lease =
+        LeaseSettings { table: "leases".into(), owner: String::new(), duration: Duration::from_secs(20) };
+    let plan = Plan { settings: Settings::default(), lease: Some(lease), zones: Default::default() };
+    let setups = [WatcherSetup::new("watcher-a"), WatcherSetup::new("watcher-b")];
+    let journals = run_watchers(&region, &setups, &plan, &[watched], failure_at + Duration::from_secs(180));
+
+    assert_eq!(region.instance(&group.primary).unwrap().state, InstanceState::Stopped);
+    assert_eq!(region.instance(&group.standbys[0]).unwrap().state, InstanceState::Running);
+    let alarm_verdicts: Vec<_> = journals
+        .iter()
+        .flat_map(|journal| journal.verdicts.borrow().clone())
+        .filter(|(_, _, _, verdict)| matches!(verdict, Verdict::Failed(why) if why.starts_with("alarm web-primary-cpu-high")))
+        .collect();
+    assert!(!alarm_verdicts.is_empty(), "the alarm decided");
+    let first = alarm_verdicts.iter().map(|(at, ..)| *at).min().unwrap();
+    let after = first.saturating_since(failure_at);
+    // CloudWatch's cadence: the first evaluation whose minute holds the load, 7 s into the next.
+    assert!(after >= Duration::from_secs(30) && after <= Duration::from_secs(90), "{after:?}");
+    // Nothing fired before the load.
+    assert!(first > failure_at);
+}

@@ -8,16 +8,21 @@ use coldstandby_engine::clients::Probe;
 use coldstandby_engine::status::group_status;
 use coldstandby_engine::{GroupSpec, InstanceId, InstanceState, Observation, Outcome, Report, Timestamp};
 
+use coldstandby_alarm::{AlarmDefinition, AlarmEvaluator, AlarmState};
+
 use crate::settings::Settings;
 use crate::vantage::{Ec2View, Verdict, View};
 use crate::window::ProbeWindow;
 
-/// A group as the watcher is given it: its spec and what to probe on its active member.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A group as the watcher is given it: its spec, what to probe on its active member, and the
+/// alarm it evaluates itself, if any.
+#[derive(Clone, Debug, PartialEq)]
 pub struct WatchedGroup {
     pub spec: GroupSpec,
     /// `tcp` and `http` probes; a round passes when all of them pass.
     pub probes: Vec<Probe>,
+    /// `[group.alarm]`, evaluated from `GetMetricData` at CloudWatch's cadence.
+    pub alarm: Option<AlarmDefinition>,
 }
 
 /// The active member and where it is reached.
@@ -57,11 +62,16 @@ pub struct GroupWatch {
     pub ec2_state: Option<InstanceState>,
     /// Since when EC2 has not answered for the target (a describe failing or leaving it out).
     pub ec2_silent_since: Option<Timestamp>,
+    /// The group's alarm and its state, when it has one.
+    pub alarm: Option<AlarmEvaluator>,
 }
 
 impl GroupWatch {
     pub fn new(group: WatchedGroup, settings: &Settings) -> Self {
+        // CloudWatch starts an alarm without data; the first evaluation decides.
+        let alarm = group.alarm.clone().map(|alarm| AlarmEvaluator::new(alarm, AlarmState::InsufficientData));
         Self {
+            alarm,
             group,
             target: None,
             window: ProbeWindow::new(settings.window, settings.failures),
@@ -197,6 +207,22 @@ impl GroupWatch {
             Outcome::Failed { .. } => Phase::Resting { until: now + settings.retry_after },
             _ => Phase::Locating,
         };
+    }
+
+    /// The group's alarm went to ALARM: fail over at once (from the primary; the metric is
+    /// CloudWatch's own vantage point), unless a run is already under way.
+    pub fn alarmed(&mut self, now: Timestamp, settings: &Settings) -> bool {
+        let from_primary =
+            self.target.as_ref().is_some_and(|target| target.instance == self.group.spec.primary);
+        if self.phase == Phase::FailingOver || self.target.is_none() {
+            return false;
+        }
+        self.phase = if from_primary {
+            Phase::FailingOver
+        } else {
+            Phase::Resting { until: now + settings.retry_after }
+        };
+        from_primary
     }
 
     /// A resting group with no target learns it at the next describe.

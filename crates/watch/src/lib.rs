@@ -4,6 +4,7 @@
 //! leases. No async runtime, no AWS SDK, no real clock: the daemon (`coldstandby watch`) and the
 //! simulated region supply the provider, the clock, the prober and the peers.
 
+pub mod alarms;
 pub mod board;
 pub mod group;
 pub mod settings;
@@ -11,6 +12,7 @@ pub mod vantage;
 pub mod watcher;
 pub mod window;
 
+pub use alarms::{MetricReader, NoMetrics};
 pub use board::{Board, Question};
 pub use group::{Target, WatchedGroup};
 pub use settings::Settings;

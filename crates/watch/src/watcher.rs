@@ -22,6 +22,9 @@ use coldstandby_engine::{
 use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
+use coldstandby_alarm::{AlarmDefinition, AlarmState, Datapoints};
+
+use crate::alarms::{history, next_evaluation, MetricReader};
 use crate::board::{Board, Question};
 use crate::group::{GroupWatch, Phase, WatchedGroup};
 use crate::settings::Settings;
@@ -67,6 +70,7 @@ pub trait WatchObserver {
     fn on_view(&self, _group: &str, _member: &InstanceId, _view: View, _at: Timestamp) {}
     fn on_verdict(&self, _group: &str, _member: &InstanceId, _verdict: &Verdict, _at: Timestamp) {}
     fn on_describe_failed(&self, _error: &ApiError) {}
+    fn on_alarm_read_failed(&self, _group: &str, _error: &ApiError) {}
     fn on_run_started(&self, _groups: &[String], _at: Timestamp) {}
     fn on_run_event(&self, _group: &str, _event: &Event) {}
     fn on_run_finished(&self, _group: &str, _report: &Report) {}
@@ -97,7 +101,7 @@ pub trait Control {
 
 /// What the watcher works with.
 #[derive(Debug)]
-pub struct Env<'a, P, C, R, N, O> {
+pub struct Env<'a, P, C, R, N, O, M = crate::alarms::NoMetrics> {
     pub provider: &'a P,
     pub clock: &'a C,
     pub prober: &'a R,
@@ -105,14 +109,16 @@ pub struct Env<'a, P, C, R, N, O> {
     pub observer: &'a O,
     /// Where this watcher's views are published for other watchers.
     pub board: &'a Board,
+    /// Where the groups' `[group.alarm]` metrics are read.
+    pub metrics: &'a M,
 }
 
-impl<P, C, R, N, O> Clone for Env<'_, P, C, R, N, O> {
+impl<P, C, R, N, O, M> Clone for Env<'_, P, C, R, N, O, M> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<P, C, R, N, O> Copy for Env<'_, P, C, R, N, O> {}
+impl<P, C, R, N, O, M> Copy for Env<'_, P, C, R, N, O, M> {}
 
 /// How a watcher runs.
 #[derive(Clone, Debug)]
@@ -150,13 +156,18 @@ enum Done {
         groups: Vec<String>,
         reports: Vec<Report>,
     },
+    Alarms {
+        epoch: u64,
+        at: Timestamp,
+        read: Vec<(usize, Result<Datapoints, ApiError>)>,
+    },
 }
 
 type Task<'a> = Pin<Box<dyn Future<Output = Done> + 'a>>;
 
 /// Run the watcher until `control` stops it (and its runs under way have finished).
-pub async fn watch<'a, P, C, R, N, O>(
-    env: Env<'a, P, C, R, N, O>,
+pub async fn watch<'a, P, C, R, N, O, M>(
+    env: Env<'a, P, C, R, N, O, M>,
     plan: Plan,
     groups: Vec<WatchedGroup>,
     control: &mut impl Control,
@@ -166,12 +177,20 @@ pub async fn watch<'a, P, C, R, N, O>(
     R: Prober,
     N: Peers,
     O: WatchObserver,
+    M: MetricReader,
 {
     let settings = plan.settings;
     let start = env.clock.now();
     let mut state = State::new(groups, &settings, start);
     let mut tasks: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
     let mut next_refresh = start;
+    let alarm_every = state
+        .groups
+        .iter()
+        .filter_map(|group| group.alarm.as_ref())
+        .map(|alarm| alarm.alarm().evaluation_interval())
+        .min();
+    let mut next_alarms = alarm_every.map(|every| next_evaluation(start, every));
     let mut stopping = false;
     let mut runs = 0usize;
     for _ in 0..MAX_STEPS {
@@ -199,6 +218,12 @@ pub async fn watch<'a, P, C, R, N, O>(
                 describe_tasks(env, &state, indices, &mut tasks);
             }
             launch_probes(env, &mut state, &settings, now, &mut tasks);
+            if let (Some(at), Some(every)) = (next_alarms, alarm_every) {
+                if now >= at {
+                    tasks.push(alarm_task(env, &state, at));
+                    next_alarms = Some(next_evaluation(now, every));
+                }
+            }
             let confirm: Vec<usize> = std::mem::take(&mut state.to_confirm)
                 .into_iter()
                 .filter(|index| state.groups[*index].wants_confirmation(now))
@@ -215,14 +240,49 @@ pub async fn watch<'a, P, C, R, N, O>(
                 tasks.push(run_task(env, &state, failing, &plan, now));
             }
         }
-        let wake = if stopping { None } else { Some(state.next_wake(next_refresh)) };
+        let wake = if stopping {
+            None
+        } else {
+            Some(state.next_wake(next_refresh).min(next_alarms.unwrap_or(next_refresh)))
+        };
         let Some(done) = next_done(&mut tasks, wake.map(|at| env.clock.sleep_until(at))).await else {
             continue;
         };
         let now = env.clock.now();
         match done {
-            Done::Probe { epoch, .. } | Done::Described { epoch, .. } | Done::Confirmed { epoch, .. }
+            Done::Probe { epoch, .. }
+            | Done::Described { epoch, .. }
+            | Done::Confirmed { epoch, .. }
+            | Done::Alarms { epoch, .. }
                 if epoch != state.epoch => {}
+            Done::Alarms { at, read, .. } => {
+                for (index, result) in read {
+                    let group = &mut state.groups[index];
+                    let datapoints = match result {
+                        Ok(datapoints) => datapoints,
+                        Err(error) => {
+                            env.observer.on_alarm_read_failed(group.name(), &error);
+                            continue;
+                        }
+                    };
+                    let Some(evaluator) = group.alarm.as_mut() else { continue };
+                    let Some(change) = evaluator.evaluate(at, &datapoints) else { continue };
+                    if change.to != AlarmState::Alarm {
+                        continue;
+                    }
+                    let Some(member) = group.target.as_ref().map(|target| target.instance.clone()) else {
+                        continue;
+                    };
+                    let verdict =
+                        Verdict::Failed(format!("alarm {}: {}", evaluator.alarm().name, change.reason));
+                    env.observer.on_verdict(group.name(), &member, &verdict, now);
+                    if group.alarmed(now, &settings) {
+                        state.to_fail_over.push(index);
+                    } else if let Phase::Resting { until } = group.phase {
+                        state.rest(index, until);
+                    }
+                }
+            }
             Done::Probe { index, generation, passed, detail, latency, .. } => {
                 let group = &mut state.groups[index];
                 let member = group.target.as_ref().map(|target| target.instance.clone());
@@ -408,8 +468,8 @@ impl State {
     }
 }
 
-fn launch_probes<'a, P, C, R, N, O>(
-    env: Env<'a, P, C, R, N, O>,
+fn launch_probes<'a, P, C, R, N, O, M>(
+    env: Env<'a, P, C, R, N, O, M>,
     state: &mut State,
     settings: &Settings,
     now: Timestamp,
@@ -469,8 +529,8 @@ fn launch_probes<'a, P, C, R, N, O>(
 }
 
 /// Describe the members of these groups, 1,000 ids a request.
-fn describe_tasks<'a, P, C, R, N, O>(
-    env: Env<'a, P, C, R, N, O>,
+fn describe_tasks<'a, P, C, R, N, O, M>(
+    env: Env<'a, P, C, R, N, O, M>,
     state: &State,
     indices: Vec<usize>,
     tasks: &mut FuturesUnordered<Task<'a>>,
@@ -493,8 +553,8 @@ fn describe_tasks<'a, P, C, R, N, O>(
     }
 }
 
-fn describe_task<'a, P: Provider, C: Clock, R, N, O>(
-    env: Env<'a, P, C, R, N, O>,
+fn describe_task<'a, P: Provider, C: Clock, R, N, O, M>(
+    env: Env<'a, P, C, R, N, O, M>,
     epoch: u64,
     indices: Vec<usize>,
     ids: Vec<InstanceId>,
@@ -513,8 +573,8 @@ fn describe_task<'a, P: Provider, C: Clock, R, N, O>(
 /// Ask EC2 (one describe of the groups' members: their targets, and whether another member
 /// became active meanwhile) and every other watcher (one question list each) about these
 /// groups' targets, each within the peer timeout.
-fn confirm_task<'a, P, C, R, N, O>(
-    env: Env<'a, P, C, R, N, O>,
+fn confirm_task<'a, P, C, R, N, O, M>(
+    env: Env<'a, P, C, R, N, O, M>,
     state: &State,
     indices: Vec<usize>,
     settings: &Settings,
@@ -565,9 +625,30 @@ where
     })
 }
 
+/// Read every alarmed group's metric for an evaluation at `at`.
+fn alarm_task<'a, P, C, R, N, O, M>(env: Env<'a, P, C, R, N, O, M>, state: &State, at: Timestamp) -> Task<'a>
+where
+    M: MetricReader,
+{
+    let alarms: Vec<(usize, AlarmDefinition)> = state
+        .groups
+        .iter()
+        .enumerate()
+        .filter_map(|(index, group)| Some((index, group.alarm.as_ref()?.alarm().clone())))
+        .collect();
+    let epoch = state.epoch;
+    Box::pin(async move {
+        let reads = join_all(alarms.iter().map(|(index, alarm)| async move {
+            (*index, env.metrics.read(alarm, history(alarm, at), at).await)
+        }))
+        .await;
+        Done::Alarms { epoch, at, read: reads }
+    })
+}
+
 /// Fail these groups over together: one fleet run, under their leases.
-fn run_task<'a, P, C, R, N, O>(
-    env: Env<'a, P, C, R, N, O>,
+fn run_task<'a, P, C, R, N, O, M>(
+    env: Env<'a, P, C, R, N, O, M>,
     state: &State,
     indices: Vec<usize>,
     plan: &Plan,

@@ -184,6 +184,15 @@ impl WatchObserver for DaemonObserver<'_> {
         );
     }
 
+    fn on_alarm_read_failed(&self, group: &str, error: &coldstandby_engine::ApiError) {
+        tracing::warn!(
+            group,
+            code = error.code.as_str(),
+            message = error.message.as_str(),
+            "GetMetricData failed"
+        );
+    }
+
     fn on_run_started(&self, groups: &[String], _at: Timestamp) {
         tracing::warn!(groups = groups.join(","), "failover started");
     }

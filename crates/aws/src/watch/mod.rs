@@ -5,6 +5,7 @@
 
 mod counted;
 mod http;
+mod metric_data;
 mod metrics;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use coldstandby_watch::{Board, Control, Directive, Env, Plan, Prober, WatchedGro
 
 use self::counted::Counted;
 use self::http::HttpPeers;
+pub use self::metric_data::CloudWatchMetrics;
 pub use self::metrics::{DaemonObserver, Metrics};
 use crate::{Ec2Provider, SystemClock};
 
@@ -101,7 +103,7 @@ pub fn watched_groups(config: &Config) -> Result<Vec<WatchedGroup>, String> {
         if probes.is_empty() {
             unwatchable.push(group.spec.name.clone());
         }
-        groups.push(WatchedGroup { spec: group.spec.clone(), probes });
+        groups.push(WatchedGroup { spec: group.spec.clone(), probes, alarm: group.alarm.clone() });
     }
     if !unwatchable.is_empty() {
         let (noun, verb) = if unwatchable.len() == 1 { ("group", "has") } else { ("groups", "have") };
@@ -213,6 +215,7 @@ async fn watch_until_stopped(
     let clock = SystemClock;
     let observer = DaemonObserver::new(&shared.metrics, &shared.heartbeat);
     let peers = HttpPeers { peers: config.watch.peers.clone(), shared: &shared };
+    let cloudwatch = CloudWatchMetrics::new(&sdk);
     let env = Env {
         provider: &provider,
         clock: &clock,
@@ -220,6 +223,7 @@ async fn watch_until_stopped(
         peers: &peers,
         observer: &observer,
         board: &shared.board,
+        metrics: &cloudwatch,
     };
     let plan = Plan {
         settings,

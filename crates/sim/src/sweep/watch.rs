@@ -216,7 +216,7 @@ pub fn run_seed(seed: u64, mode: WatchMode) -> WatchResult {
         });
     }
     let spec = GroupSpec::new(GROUP, primary.clone(), standbys);
-    let groups = vec![WatchedGroup { spec: spec.clone(), probes: vec![setup.probe.clone()] }];
+    let groups = vec![WatchedGroup { spec: spec.clone(), probes: vec![setup.probe.clone()], alarm: None }];
     let plan = Plan {
         settings: setup.running,
         lease: Some(LeaseSettings {
