@@ -11,9 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_ec2::types::InstanceStateName;
 use coldstandby_aws::Ec2Provider;
 use coldstandby_engine::lease::{LeaseCall, LeaseRecord, LeaseReply};
@@ -24,25 +22,7 @@ const TABLE: &str = "coldstandby-leases";
 
 fn create_table(article: &Article) -> aws_sdk_dynamodb::Client {
     let client = aws_sdk_dynamodb::Client::new(&article.sdk);
-    article.runtime.block_on(async {
-        client
-            .create_table()
-            .table_name(TABLE)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("group")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder().attribute_name("group").key_type(KeyType::Hash).build().unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-    });
+    article.runtime.block_on(create_lease_table(&client, TABLE));
     let config = std::fs::read_to_string(&article.config).unwrap();
     std::fs::write(
         &article.config,

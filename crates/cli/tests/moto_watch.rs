@@ -16,9 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_sdk_ec2::types::InstanceStateName;
 use common::*;
 
@@ -177,15 +174,7 @@ impl Setup {
         let standby_ip = format!("127.0.{}.12", net + 1);
         let moto = Moto::start();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let sdk = runtime.block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new(REGION))
-                .endpoint_url(&moto.endpoint)
-                .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                    "testing", "testing", None, None, "tests",
-                ))
-                .load(),
-        );
+        let sdk = moto_sdk(&moto, &runtime);
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let (primary, standby) = runtime.block_on(async {
@@ -218,27 +207,7 @@ impl Setup {
                 ids.push(run.instances()[0].instance_id().unwrap().to_owned());
             }
             ec2.stop_instances().instance_ids(&ids[1]).send().await.unwrap();
-            dynamodb
-                .create_table()
-                .table_name(TABLE)
-                .billing_mode(BillingMode::PayPerRequest)
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name("group")
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .unwrap(),
-                )
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name("group")
-                        .key_type(KeyType::Hash)
-                        .build()
-                        .unwrap(),
-                )
-                .send()
-                .await
-                .unwrap();
+            create_lease_table(&dynamodb, TABLE).await;
             (ids[0].clone(), ids[1].clone())
         });
         let dir = std::env::temp_dir().join(format!("coldstandby-watch-{}-{name}", std::process::id()));
@@ -454,15 +423,7 @@ fn the_watchers_metric_reader_reads_an_alarms_metric_from_get_metric_data() {
 
     let moto = Moto::start();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let sdk = runtime.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(&moto.endpoint)
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "testing", "testing", None, None, "tests",
-            ))
-            .load(),
-    );
+    let sdk = moto_sdk(&moto, &runtime);
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     // Ten minutes of CPU samples every 10 s: 20 % for five minutes, then 90 %.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;

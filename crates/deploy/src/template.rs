@@ -405,24 +405,36 @@ fn execution_role(config: &Config, options: &TemplateOptions) -> Node {
             .with("Action", "sns:Publish")
             .with("Resource", on_failure_destination()),
     );
+    role_resource(
+        "lambda.amazonaws.com",
+        "coldstandby-failover",
+        "coldstandby's failover function: the EC2 calls on its groups' instances only",
+        statements,
+    )
+}
+
+/// An IAM role `service` assumes, with one inline policy of `statements`.
+pub(crate) fn role_resource(
+    service: &str,
+    policy_name: &str,
+    description: &str,
+    statements: Vec<Node>,
+) -> Node {
     let trust = Node::map().with("Version", "2012-10-17").with(
         "Statement",
         Node::list([Node::map()
             .with("Effect", "Allow")
-            .with("Principal", Node::map().with("Service", "lambda.amazonaws.com"))
+            .with("Principal", Node::map().with("Service", service))
             .with("Action", "sts:AssumeRole")]),
     );
-    let policy = Node::map().with("PolicyName", "coldstandby-failover").with(
+    let policy = Node::map().with("PolicyName", policy_name).with(
         "PolicyDocument",
         Node::map().with("Version", "2012-10-17").with("Statement", Node::List(statements)),
     );
     Node::map().with("Type", "AWS::IAM::Role").with(
         "Properties",
         Node::map()
-            .with(
-                "Description",
-                "coldstandby's failover function: the EC2 calls on its groups' instances only",
-            )
+            .with("Description", description)
             .with("AssumeRolePolicyDocument", trust)
             .with("Policies", Node::list([policy])),
     )

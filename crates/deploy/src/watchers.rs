@@ -144,26 +144,11 @@ fn role(config: &Config) -> Node {
         .filter(|statement| !NOT_FOR_WATCHERS.contains(&statement.sid))
         .map(policy::Statement::to_node)
         .collect();
-    let trust = Node::map().with("Version", "2012-10-17").with(
-        "Statement",
-        Node::list([Node::map()
-            .with("Effect", "Allow")
-            .with("Principal", Node::map().with("Service", "ec2.amazonaws.com"))
-            .with("Action", "sts:AssumeRole")]),
-    );
-    let policy = Node::map().with("PolicyName", "coldstandby-watch").with(
-        "PolicyDocument",
-        Node::map().with("Version", "2012-10-17").with("Statement", Node::List(statements)),
-    );
-    Node::map().with("Type", "AWS::IAM::Role").with(
-        "Properties",
-        Node::map()
-            .with(
-                "Description",
-                "coldstandby's watchers: the calls a failover makes on its groups' instances only",
-            )
-            .with("AssumeRolePolicyDocument", trust)
-            .with("Policies", Node::list([policy])),
+    crate::template::role_resource(
+        "ec2.amazonaws.com",
+        "coldstandby-watch",
+        "coldstandby's watchers: the calls a failover makes on its groups' instances only",
+        statements,
     )
 }
 

@@ -230,3 +230,41 @@ pub fn json(output: &Output) -> Value {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// A lease table as the template makes it: partition key `group` (a string), on demand.
+pub async fn create_lease_table(client: &aws_sdk_dynamodb::Client, table: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("group")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder().attribute_name("group").key_type(KeyType::Hash).build().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The SDK configuration for `moto`: its endpoint, dummy credentials, no retries.
+pub fn moto_sdk(moto: &Moto, runtime: &tokio::runtime::Runtime) -> aws_config::SdkConfig {
+    runtime.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load(),
+    )
+}
