@@ -69,8 +69,10 @@ impl Shared {
         let mut notes = Vec::new();
         let ok_at = self.described_ok_at.load(Ordering::Relaxed);
         let failed_at = self.described_failed_at.load(Ordering::Relaxed);
-        if ok_at == 0 {
+        if ok_at == 0 && failed_at == 0 {
             notes.push("EC2 has not answered a describe yet".to_owned());
+        } else if ok_at == 0 {
+            notes.push("every DescribeInstances has failed so far (the logs say why)".to_owned());
         } else if failed_at > ok_at {
             notes.push("the last DescribeInstances failed".to_owned());
         }
