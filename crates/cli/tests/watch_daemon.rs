@@ -144,8 +144,15 @@ fn the_watcher_serves_its_endpoints_reloads_on_sighup_and_stops_on_sigterm() {
     assert_eq!(groups_watched(port), "coldstandby_groups_watched 1");
 
     // A valid one is taken.
-    std::fs::write(&config, format!("{header}{}{}", group("web"), group("db").replace("5432", "5433")))
-        .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{header}{}{}",
+            group("web"),
+            group("db").replace(PRIMARY, "i-0123456789abcdef2").replace(STANDBY, "i-0123456789abcdef3")
+        ),
+    )
+    .unwrap();
     daemon.signal("HUP");
     wait_for("the reload", || groups_watched(port) == "coldstandby_groups_watched 2");
 
