@@ -148,11 +148,10 @@ impl GroupWatch {
         ready && self.target.is_some() && self.sees_failed()
     }
 
-    /// Whether a probe round may start now.
+    /// Whether a probe round may start now (during a run too: a member that answers again
+    /// before the run takes its lease drops the run).
     pub fn wants_probe(&self) -> bool {
-        !self.probing
-            && self.target.is_some()
-            && matches!(self.phase, Phase::Watching | Phase::Confirming | Phase::Resting { .. })
+        !self.probing && self.target.is_some() && self.phase != Phase::Locating
     }
 
     /// EC2's view for the confirmation, from a describe's answer (None: it failed).

@@ -4,10 +4,12 @@
 //! engine's driver: whoever polls the future drives it, tokio in the daemon, the simulated
 //! region's executor in rehearsals.
 
+use std::cell::Cell;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
 use std::pin::{pin, Pin};
+use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -16,8 +18,8 @@ use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::{
-    ApiError, Clock, ErrorKind, Event, Failover, InstanceId, Observation, Options, Provider, Report,
-    Timestamp,
+    ApiError, Clock, ErrorKind, Event, EventKind, Failover, InstanceId, Observation, Options, Provider,
+    Report, Timestamp,
 };
 use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -161,6 +163,10 @@ enum Done {
         at: Timestamp,
         read: Vec<(usize, Result<Datapoints, ApiError>)>,
     },
+    /// A run dropped before it took a lease: its member answered again.
+    Abandoned {
+        groups: Vec<String>,
+    },
 }
 
 type Task<'a> = Pin<Box<dyn Future<Output = Done> + 'a>>;
@@ -237,7 +243,13 @@ pub async fn watch<'a, P, C, R, N, O, M>(
             let failing: Vec<usize> = std::mem::take(&mut state.to_fail_over);
             if !failing.is_empty() {
                 runs += 1;
-                tasks.push(run_task(env, &state, failing, &plan, now));
+                let names: Vec<String> =
+                    failing.iter().map(|index| state.groups[*index].name().to_owned()).collect();
+                let (task, handle) = run_task(env, &state, failing, &plan, now);
+                for name in names {
+                    state.runs.insert(name, handle.clone());
+                }
+                tasks.push(task);
             }
         }
         let wake = if stopping {
@@ -294,8 +306,30 @@ pub async fn watch<'a, P, C, R, N, O, M>(
                         env.observer.on_view(group.name(), &member, view, now);
                     }
                 }
+                if group.phase == Phase::FailingOver && group.window.view() == View::Up {
+                    if let Some(handle) = state.runs.get(group.name()) {
+                        handle.abandon.set(true);
+                    }
+                }
                 if group.wants_confirmation(now) {
                     state.to_confirm.push(index);
+                }
+            }
+            Done::Abandoned { groups } => {
+                runs -= 1;
+                for name in groups {
+                    state.runs.remove(&name);
+                    let Some(group) = state.groups.iter_mut().find(|group| group.name() == name) else {
+                        continue;
+                    };
+                    if let Some(member) = group.target.as_ref().map(|target| target.instance.clone()) {
+                        let verdict = Verdict::Vetoed(
+                            "it answered again before this watcher could take its lease: the run was dropped"
+                                .to_owned(),
+                        );
+                        env.observer.on_verdict(&name, &member, &verdict, now);
+                    }
+                    group.phase = Phase::Watching;
                 }
             }
             Done::Described { indices, result, .. } => match result {
@@ -368,6 +402,7 @@ pub async fn watch<'a, P, C, R, N, O, M>(
             Done::Ran { groups, reports } => {
                 runs -= 1;
                 for (name, report) in groups.into_iter().zip(reports) {
+                    state.runs.remove(&name);
                     let Some(index) = state.groups.iter().position(|group| group.name() == name) else {
                         // Reloaded away while it ran: its report still goes out.
                         env.observer.on_run_finished(&name, &report);
@@ -398,6 +433,8 @@ struct State {
     to_locate: Vec<usize>,
     to_confirm: Vec<usize>,
     to_fail_over: Vec<usize>,
+    /// Runs under way, by group name.
+    runs: HashMap<String, RunHandle>,
 }
 
 impl State {
@@ -410,6 +447,7 @@ impl State {
             to_locate: Vec::new(),
             to_confirm: Vec::new(),
             to_fail_over: Vec::new(),
+            runs: HashMap::new(),
         };
         state.reload(groups, settings, start);
         state
@@ -653,7 +691,7 @@ fn run_task<'a, P, C, R, N, O, M>(
     indices: Vec<usize>,
     plan: &Plan,
     now: Timestamp,
-) -> Task<'a>
+) -> (Task<'a>, RunHandle)
 where
     P: Provider,
     C: Clock,
@@ -679,20 +717,53 @@ where
     if let Some(lease) = &plan.lease {
         fleet = fleet.with_leases(lease, now);
     }
-    Box::pin(async move {
-        let mut events = RunEvents { observer: env.observer };
-        let reports = driver::run_fleet(fleet, env.provider, env.clock, &mut events).await;
-        Done::Ran { groups: names, reports }
-    })
+    let handle = RunHandle {
+        abandon: Rc::new(Cell::new(false)),
+        lease_taken: Rc::new(Cell::new(plan.lease.is_none())),
+    };
+    let (abandon, taken) = (Rc::clone(&handle.abandon), Rc::clone(&handle.lease_taken));
+    let task = Box::pin(async move {
+        let mut events = RunEvents { observer: env.observer, lease_taken: Rc::clone(&taken) };
+        // A run that has not taken its lease has made no call: it is dropped when its member
+        // answers again, so a verdict that went stale while the lease could not be had (the
+        // table unreachable, say) is never acted on.
+        let stale = async {
+            loop {
+                env.clock.sleep_until(env.clock.now() + ABANDON_CHECK).await;
+                if abandon.get() && !taken.get() {
+                    return;
+                }
+            }
+        };
+        match driver::first_of(driver::run_fleet(fleet, env.provider, env.clock, &mut events), stale).await {
+            Some(reports) => Done::Ran { groups: names, reports },
+            None => Done::Abandoned { groups: names },
+        }
+    });
+    (task, handle)
 }
+
+/// What the loop keeps of a run under way: whether it took a lease, and the flag that drops it.
+#[derive(Clone, Debug)]
+struct RunHandle {
+    abandon: Rc<Cell<bool>>,
+    lease_taken: Rc<Cell<bool>>,
+}
+
+/// How often a run waiting for its lease looks whether it should be dropped.
+const ABANDON_CHECK: Duration = Duration::from_millis(100);
 
 /// The engine's events of a run, passed on to the watch observer.
 struct RunEvents<'a, O> {
     observer: &'a O,
+    lease_taken: Rc<Cell<bool>>,
 }
 
 impl<O: WatchObserver> Observer for RunEvents<'_, O> {
     fn on_event(&mut self, group: &str, event: &Event) {
+        if matches!(event.kind, EventKind::LeaseTaken { .. }) {
+            self.lease_taken.set(true);
+        }
         self.observer.on_run_event(group, event);
     }
 }
