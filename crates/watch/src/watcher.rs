@@ -190,27 +190,26 @@ pub async fn watch<'a, P, C, R, N, O, M>(
     let mut state = State::new(groups, &settings, start);
     let mut tasks: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
     let mut next_refresh = start;
-    let alarm_every = state
-        .groups
-        .iter()
-        .filter_map(|group| group.alarm.as_ref())
-        .map(|alarm| alarm.alarm().evaluation_interval())
-        .min();
+    let mut alarm_every = state.alarm_interval();
     let mut next_alarms = alarm_every.map(|every| next_evaluation(start, every));
     let mut stopping = false;
-    let mut runs = 0usize;
     for _ in 0..MAX_STEPS {
         let now = env.clock.now();
         match control.check(now) {
             Directive::Continue => {}
             Directive::Stop => stopping = true,
-            Directive::Reload(groups) => state.reload(groups, &settings, now),
+            Directive::Reload(groups) => {
+                state.reload(groups, &settings, now);
+                // A reload may add or remove the groups' alarms.
+                alarm_every = state.alarm_interval();
+                next_alarms = alarm_every.map(|every| next_evaluation(now, every));
+            }
             Directive::Pause(until) => {
                 env.clock.sleep_until(until).await;
                 continue;
             }
         }
-        if stopping && runs == 0 {
+        if stopping && state.runs.is_empty() {
             return;
         }
         if !stopping {
@@ -242,7 +241,6 @@ pub async fn watch<'a, P, C, R, N, O, M>(
             }
             let failing: Vec<usize> = std::mem::take(&mut state.to_fail_over);
             if !failing.is_empty() {
-                runs += 1;
                 let names: Vec<String> =
                     failing.iter().map(|index| state.groups[*index].name().to_owned()).collect();
                 let (task, handle) = run_task(env, &state, failing, &plan, now);
@@ -316,7 +314,6 @@ pub async fn watch<'a, P, C, R, N, O, M>(
                 }
             }
             Done::Abandoned { groups } => {
-                runs -= 1;
                 for name in groups {
                     state.runs.remove(&name);
                     let Some(group) = state.groups.iter_mut().find(|group| group.name() == name) else {
@@ -400,7 +397,6 @@ pub async fn watch<'a, P, C, R, N, O, M>(
                 }
             }
             Done::Ran { groups, reports } => {
-                runs -= 1;
                 for (name, report) in groups.into_iter().zip(reports) {
                     state.runs.remove(&name);
                     let Some(index) = state.groups.iter().position(|group| group.name() == name) else {
@@ -492,6 +488,15 @@ impl State {
             self.schedule.push(Reverse((now + offset, index)));
         }
         self.to_locate = (0..self.groups.len()).collect();
+    }
+
+    /// How often the groups' alarms are evaluated: the shortest interval among them.
+    fn alarm_interval(&self) -> Option<Duration> {
+        self.groups
+            .iter()
+            .filter_map(|group| group.alarm.as_ref())
+            .map(|alarm| alarm.alarm().evaluation_interval())
+            .min()
     }
 
     fn rest(&mut self, index: usize, until: Timestamp) {
