@@ -2,8 +2,12 @@
 //! settings), each a `tcp` probe of a local listener, through the daemon's prober, observer and
 //! metrics and the `coldstandby-watch` loop on a current-thread tokio runtime, as `coldstandby
 //! watch` runs them. EC2 is a stub that describes every primary running on 127.0.0.1; the
-//! listeners run in a child process, so only the watcher is measured. Reports probe rounds a
-//! second, CPU (user + system) as a share of one core, and peak resident memory.
+//! listeners run in a child process. Reports probe rounds a second, CPU as a share of one core
+//! (user: the watcher's own code; system: the kernel, mostly TCP handshakes), and peak resident
+//! memory. For comparison it then measures the floor: the same number of bare TCP connects a
+//! second from a minimal loop, with no watcher. On loopback the kernel's work for both ends of
+//! each handshake (the listener's too) is done on the connecting process's time, so the system
+//! share overstates what probing remote members costs.
 //!
 //! `cargo bench -p coldstandby-aws --bench watch_load [-- GROUPS... [--seconds N]]`
 
@@ -70,19 +74,40 @@ impl Control for StopAt {
     }
 }
 
-/// (user + system CPU seconds, peak resident set in bytes) of this process so far.
-fn usage() -> (f64, u64) {
+/// CPU seconds this process has used so far, in user mode and in the kernel.
+#[derive(Clone, Copy, Debug)]
+struct Cpu {
+    user: f64,
+    system: f64,
+}
+
+/// (CPU so far, peak resident set in bytes) of this process.
+fn usage() -> (Cpu, u64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
-    // After the command name: state is field 3; utime and stime are fields 14 and 15.
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // After the command name: state is field 3; utime and stime are fields 14 and 15 (ticks of
+    // 1/100 s).
+    let ticks = |field: usize| fields[field].parse::<f64>().unwrap() / 100.0;
+    let cpu = Cpu { user: ticks(11), system: ticks(12) };
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let peak_kb: u64 = status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         .unwrap();
-    (ticks / 100.0, peak_kb * 1024)
+    (cpu, peak_kb * 1024)
+}
+
+/// "34.1 % of one core (user 4.2 %, system 29.9 %)" for CPU used over `elapsed` seconds.
+fn share(before: Cpu, after: Cpu, elapsed: f64) -> String {
+    let percent = |seconds: f64| 100.0 * seconds / elapsed;
+    let (user, system) = (after.user - before.user, after.system - before.system);
+    format!(
+        "{:>5.1} % of one core (user {:.1} %, system {:.1} %)",
+        percent(user + system),
+        percent(user),
+        percent(system)
+    )
 }
 
 fn listen_forever() -> ! {
@@ -163,9 +188,49 @@ fn measure(groups: usize, ports: &[u16], seconds: u64) {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>();
     println!(
-        "{groups:>6} groups: {rounds_per_second:>8.0} probe rounds/s ({failed} failed), CPU {:>5.1} % of one core, peak RSS {:.1} MB",
-        100.0 * (cpu_after - cpu_before) / elapsed,
+        "{groups:>6} groups: {rounds_per_second:>8.0} probe rounds/s ({failed} failed), CPU {}, peak RSS {:.1} MB",
+        share(cpu_before, cpu_after, elapsed),
         peak as f64 / 1_048_576.0
+    );
+}
+
+/// The floor under the watcher: `rate` bare TCP connects a second (each dropped at once), spread
+/// as the watcher spreads its rounds (1 ms ticks), from a current-thread runtime.
+fn measure_floor(rate: usize, ports: &[u16], seconds: u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let per_tick = rate.div_ceil(1_000);
+    let (before, after, elapsed, connects) = runtime.block_on(async {
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        let warm_until = Instant::now() + WARM_UP;
+        let mut next_port = 0;
+        let mut measured: Option<(Cpu, Instant)> = None;
+        let mut connects = 0u64;
+        let total = WARM_UP + Duration::from_secs(seconds);
+        let started = Instant::now();
+        // Bounded by the measuring time.
+        while started.elapsed() < total {
+            tick.tick().await;
+            if measured.is_none() && Instant::now() >= warm_until {
+                measured = Some((usage().0, Instant::now()));
+            }
+            let mut batch = tokio::task::JoinSet::new();
+            for _ in 0..per_tick {
+                next_port = (next_port + 1) % ports.len();
+                batch.spawn(tokio::net::TcpStream::connect(("127.0.0.1", ports[next_port])));
+            }
+            while let Some(result) = batch.join_next().await {
+                if measured.is_some() && matches!(result, Ok(Ok(_))) {
+                    connects += 1;
+                }
+            }
+        }
+        let (before, at) = measured.unwrap();
+        (before, usage().0, at.elapsed().as_secs_f64(), connects)
+    });
+    println!(
+        "{rate:>6} bare connects a second (no watcher): {:>8.0} connects/s, CPU {}",
+        connects as f64 / elapsed,
+        share(before, after, elapsed)
     );
 }
 
@@ -196,7 +261,11 @@ fn main() {
     // A measuring child: one size, its own process, so peak memory is that size's.
     if let Ok(ports) = std::env::var("WATCH_LOAD_PORTS") {
         let ports: Vec<u16> = ports.split_whitespace().map(|port| port.parse().unwrap()).collect();
-        measure(sizes[0], &ports, seconds);
+        if std::env::var_os("WATCH_LOAD_FLOOR").is_some() {
+            measure_floor(sizes[0], &ports, seconds);
+        } else {
+            measure(sizes[0], &ports, seconds);
+        }
         return;
     }
     let mut listeners = Command::new(std::env::current_exe().unwrap())
@@ -210,13 +279,20 @@ fn main() {
         "watcher probing {LISTENERS} local TCP listeners at 1 Hz, default settings ({seconds} s measured after {} s)",
         WARM_UP.as_secs()
     );
-    for size in sizes {
-        let status = Command::new(std::env::current_exe().unwrap())
-            .env("WATCH_LOAD_PORTS", ports.trim())
-            .args([size.to_string(), "--seconds".to_owned(), seconds.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "the {size}-group measurement failed");
+    for floor in [false, true] {
+        for size in &sizes {
+            let mut child = Command::new(std::env::current_exe().unwrap());
+            child.env("WATCH_LOAD_PORTS", ports.trim()).args([
+                size.to_string(),
+                "--seconds".to_owned(),
+                seconds.to_string(),
+            ]);
+            if floor {
+                child.env("WATCH_LOAD_FLOOR", "1");
+            }
+            let status = child.status().unwrap();
+            assert!(status.success(), "the {size}-group measurement failed");
+        }
     }
     let _ = listeners.kill();
     let _ = listeners.wait();

@@ -34,7 +34,19 @@ impl Board {
     /// Record `group`'s view of `member` after a round that ended at `at`.
     pub fn set(&self, group: &str, member: &InstanceId, view: View, at: Timestamp) {
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.insert(group.to_owned(), Entry { member: member.clone(), view, at });
+        // Once per probe round: the entry is updated in place once the group has one.
+        match entries.get_mut(group) {
+            Some(entry) => {
+                if entry.member != *member {
+                    entry.member = member.clone();
+                }
+                entry.view = view;
+                entry.at = at;
+            }
+            None => {
+                entries.insert(group.to_owned(), Entry { member: member.clone(), view, at });
+            }
+        }
     }
 
     /// The answers to `questions` at `now`: a view older than `fresh_for` (this watcher stopped

@@ -2,6 +2,7 @@
 //! in (locating, watching, confirming a failure, failing over, resting), with the transitions
 //! between them.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use coldstandby_engine::clients::Probe;
@@ -87,12 +88,23 @@ impl GroupWatch {
         &self.group.spec.name
     }
 
-    /// A describe of the group's members answered: learn the active member and its address,
-    /// and EC2's view of it.
+    /// This group's members among a describe's answers, indexed by instance (a describe covers
+    /// up to 1,000 instances: each group looks up its own instead of scanning them all).
+    pub fn own_observations(&self, by_instance: &HashMap<&InstanceId, &Observation>) -> Vec<Observation> {
+        let spec = &self.group.spec;
+        std::iter::once(&spec.primary)
+            .chain(&spec.standbys)
+            .filter_map(|member| by_instance.get(member).map(|observation| (*observation).clone()))
+            .collect()
+    }
+
+    /// A describe of the group's members answered (`observations`: those of its members, as
+    /// [`Self::own_observations`] gives them): learn the active member and its address, and
+    /// EC2's view of it.
     pub fn located(&mut self, observations: &[Observation], now: Timestamp) {
         let mine: Vec<Observation> = observations
             .iter()
-            .filter(|observation| self.group.spec.members().contains(&observation.instance))
+            .filter(|observation| self.group.spec.contains(&observation.instance))
             .cloned()
             .collect();
         let status = group_status(&self.group.spec, &mine);

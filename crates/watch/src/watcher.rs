@@ -139,8 +139,8 @@ enum Done {
         epoch: u64,
         index: usize,
         generation: u64,
-        passed: bool,
-        detail: String,
+        /// What failed (None: every probe passed).
+        failure: Option<String>,
         latency: Duration,
     },
     Described {
@@ -255,166 +255,187 @@ pub async fn watch<'a, P, C, R, N, O, M>(
         } else {
             Some(state.next_wake(next_refresh).min(next_alarms.unwrap_or(next_refresh)))
         };
-        let Some(done) = next_done(&mut tasks, wake.map(|at| env.clock.sleep_until(at))).await else {
-            continue;
-        };
+        let finished = next_finished(&mut tasks, wake.map(|at| env.clock.sleep_until(at))).await;
+        // Everything that finished together is handled before the next step: one step (and one
+        // timer) per wake-up, not per probe.
         let now = env.clock.now();
-        match done {
-            Done::Probe { epoch, .. }
-            | Done::Described { epoch, .. }
-            | Done::Confirmed { epoch, .. }
-            | Done::Alarms { epoch, .. }
-                if epoch != state.epoch => {}
-            Done::Alarms { at, read, .. } => {
-                for (index, result) in read {
-                    let group = &mut state.groups[index];
-                    let datapoints = match result {
-                        Ok(datapoints) => datapoints,
-                        Err(error) => {
-                            env.observer.on_alarm_read_failed(group.name(), &error);
-                            continue;
-                        }
-                    };
-                    let Some(evaluator) = group.alarm.as_mut() else { continue };
-                    let Some(change) = evaluator.evaluate(at, &datapoints) else { continue };
-                    if change.to != AlarmState::Alarm {
-                        continue;
-                    }
-                    let Some(member) = group.target.as_ref().map(|target| target.instance.clone()) else {
-                        continue;
-                    };
-                    let verdict =
-                        Verdict::Failed(format!("alarm {}: {}", evaluator.alarm().name, change.reason));
-                    env.observer.on_verdict(group.name(), &member, &verdict, now);
-                    if group.alarmed(now, &settings) {
-                        state.to_fail_over.push(index);
-                    } else if let Phase::Resting { until } = group.phase {
-                        state.rest(index, until);
-                    }
-                }
-            }
-            Done::Probe { index, generation, passed, detail, latency, .. } => {
+        for done in finished {
+            handle(done, &mut state, env, &settings, now);
+        }
+    }
+}
+
+/// Take in one finished task's result: probe windows, locations, verdicts, run endings.
+fn handle<P, C, R, N, O: WatchObserver, M>(
+    done: Done,
+    state: &mut State,
+    env: Env<'_, P, C, R, N, O, M>,
+    settings: &Settings,
+    now: Timestamp,
+) {
+    match done {
+        Done::Probe { epoch, .. }
+        | Done::Described { epoch, .. }
+        | Done::Confirmed { epoch, .. }
+        | Done::Alarms { epoch, .. }
+            if epoch != state.epoch => {}
+        Done::Alarms { at, read, .. } => {
+            for (index, result) in read {
                 let group = &mut state.groups[index];
-                let member = group.target.as_ref().map(|target| target.instance.clone());
-                let changed = group.probed(generation, passed);
-                if let Some(member) = member.filter(|_| generation == group.generation) {
-                    env.observer.on_probe(group.name(), &member, passed, latency, &detail);
-                    env.board.set(group.name(), &member, group.window.view(), now);
-                    if let Some(view) = changed {
-                        env.observer.on_view(group.name(), &member, view, now);
-                    }
-                }
-                if group.phase == Phase::FailingOver && group.window.view() == View::Up {
-                    if let Some(handle) = state.runs.get(group.name()) {
-                        handle.abandon.set(true);
-                    }
-                }
-                if group.wants_confirmation(now) {
-                    state.to_confirm.push(index);
-                }
-            }
-            Done::Abandoned { groups } => {
-                for name in groups {
-                    state.runs.remove(&name);
-                    let Some(group) = state.groups.iter_mut().find(|group| group.name() == name) else {
+                let datapoints = match result {
+                    Ok(datapoints) => datapoints,
+                    Err(error) => {
+                        env.observer.on_alarm_read_failed(group.name(), &error);
                         continue;
-                    };
-                    if let Some(member) = group.target.as_ref().map(|target| target.instance.clone()) {
-                        let verdict = Verdict::Vetoed(
-                            "it answered again before this watcher could take its lease: the run was dropped"
-                                .to_owned(),
-                        );
-                        env.observer.on_verdict(&name, &member, &verdict, now);
                     }
-                    group.phase = Phase::Watching;
+                };
+                let Some(evaluator) = group.alarm.as_mut() else { continue };
+                let Some(change) = evaluator.evaluate(at, &datapoints) else { continue };
+                if change.to != AlarmState::Alarm {
+                    continue;
+                }
+                let Some(member) = group.target.as_ref().map(|target| target.instance.clone()) else {
+                    continue;
+                };
+                let verdict = Verdict::Failed(format!("alarm {}: {}", evaluator.alarm().name, change.reason));
+                env.observer.on_verdict(group.name(), &member, &verdict, now);
+                if group.alarmed(now, settings) {
+                    state.to_fail_over.push(index);
+                } else if let Phase::Resting { until } = group.phase {
+                    state.rest(index, until);
                 }
             }
-            Done::Described { indices, result, .. } => match result {
-                Ok(observations) => {
-                    for index in indices {
-                        let group = &mut state.groups[index];
-                        if group.phase != Phase::FailingOver {
-                            group.located(&observations, now);
-                            if group.wants_confirmation(now) {
-                                state.to_confirm.push(index);
-                            }
+        }
+        Done::Probe { index, generation, failure, latency, .. } => {
+            let passed = failure.is_none();
+            let group = &mut state.groups[index];
+            let changed = group.probed(generation, passed);
+            if let Some(target) = group.target.as_ref().filter(|_| generation == group.generation) {
+                let member = &target.instance;
+                let detail = failure.as_deref().unwrap_or("passed");
+                env.observer.on_probe(group.name(), member, passed, latency, detail);
+                env.board.set(group.name(), member, group.window.view(), now);
+                if let Some(view) = changed {
+                    env.observer.on_view(group.name(), member, view, now);
+                }
+            }
+            if group.phase == Phase::FailingOver && group.window.view() == View::Up {
+                if let Some(handle) = state.runs.get(group.name()) {
+                    handle.abandon.set(true);
+                }
+            }
+            if group.wants_confirmation(now) {
+                state.to_confirm.push(index);
+            }
+        }
+        Done::Abandoned { groups } => {
+            for name in groups {
+                state.runs.remove(&name);
+                let Some(group) = state.groups.iter_mut().find(|group| group.name() == name) else {
+                    continue;
+                };
+                if let Some(member) = group.target.as_ref().map(|target| target.instance.clone()) {
+                    let verdict = Verdict::Vetoed(
+                        "it answered again before this watcher could take its lease: the run was dropped"
+                            .to_owned(),
+                    );
+                    env.observer.on_verdict(&name, &member, &verdict, now);
+                }
+                group.phase = Phase::Watching;
+            }
+        }
+        Done::Described { indices, result, .. } => match result {
+            Ok(observations) => {
+                let by_instance = index_by_instance(&observations);
+                for index in indices {
+                    let group = &mut state.groups[index];
+                    if group.phase != Phase::FailingOver {
+                        group.located(&group.own_observations(&by_instance), now);
+                        if group.wants_confirmation(now) {
+                            state.to_confirm.push(index);
                         }
                     }
                 }
-                Err(error) => {
-                    env.observer.on_describe_failed(&error);
-                    for index in indices {
-                        state.groups[index].unanswered(now);
-                    }
-                }
-            },
-            Done::Confirmed { indices, ec2, peers, .. } => {
-                for (position, index) in indices.into_iter().enumerate() {
-                    let group = &mut state.groups[index];
-                    if group.phase != Phase::Confirming {
-                        continue;
-                    }
-                    let generation = group.generation;
-                    if let Some(observations) = &ec2 {
-                        group.located(observations, now);
-                    }
-                    if group.generation != generation {
-                        // Another member is active now (another watcher failed it over): watch it.
-                        group.phase = Phase::Watching;
-                        continue;
-                    }
-                    let ec2_view = group.ec2_view(ec2.as_deref(), now);
-                    let views: Vec<(String, PeerView)> = peers
-                        .iter()
-                        .map(|(name, answer)| {
-                            let view = match answer {
-                                Ok(views) => views
-                                    .get(position)
-                                    .map_or(PeerView::Unreachable("answered short".to_owned()), |view| {
-                                        PeerView::Answered(*view)
-                                    }),
-                                Err(error) => PeerView::Unreachable(error.clone()),
-                            };
-                            (name.clone(), view)
-                        })
-                        .collect();
-                    let verdict = if group.window.has_failed() || ec2_view != crate::vantage::Ec2View::Running
-                    {
-                        decide(ec2_view, &views)
-                    } else {
-                        Verdict::Vetoed("its probes passed again".to_owned())
-                    };
-                    let may = group.may_fail_over(ec2_view);
-                    if let Some(target) = &group.target {
-                        env.observer.on_verdict(group.name(), &target.instance, &verdict, now);
-                    }
-                    group.decided(&verdict, may, now, &settings);
-                    match group.phase {
-                        Phase::FailingOver => state.to_fail_over.push(index),
-                        Phase::Resting { until } => state.rest(index, until),
-                        _ => {}
-                    }
+            }
+            Err(error) => {
+                env.observer.on_describe_failed(&error);
+                for index in indices {
+                    state.groups[index].unanswered(now);
                 }
             }
-            Done::Ran { groups, reports } => {
-                for (name, report) in groups.into_iter().zip(reports) {
-                    state.runs.remove(&name);
-                    let Some(index) = state.groups.iter().position(|group| group.name() == name) else {
-                        // Reloaded away while it ran: its report still goes out.
-                        env.observer.on_run_finished(&name, &report);
-                        continue;
-                    };
-                    let group = &mut state.groups[index];
-                    env.observer.on_run_finished(group.name(), &report);
-                    group.run_ended(&report, now, &settings);
-                    state.to_locate.push(index);
-                    if let Phase::Resting { until } = state.groups[index].phase {
-                        state.rest(index, until);
-                    }
+        },
+        Done::Confirmed { indices, ec2, peers, .. } => {
+            let by_instance = ec2.as_deref().map(index_by_instance);
+            for (position, index) in indices.into_iter().enumerate() {
+                let group = &mut state.groups[index];
+                if group.phase != Phase::Confirming {
+                    continue;
+                }
+                let generation = group.generation;
+                let own = by_instance.as_ref().map(|by_instance| group.own_observations(by_instance));
+                if let Some(observations) = &own {
+                    group.located(observations, now);
+                }
+                if group.generation != generation {
+                    // Another member is active now (another watcher failed it over): watch it.
+                    group.phase = Phase::Watching;
+                    continue;
+                }
+                let ec2_view = group.ec2_view(own.as_deref(), now);
+                let views: Vec<(String, PeerView)> = peers
+                    .iter()
+                    .map(|(name, answer)| {
+                        let view = match answer {
+                            Ok(views) => views
+                                .get(position)
+                                .map_or(PeerView::Unreachable("answered short".to_owned()), |view| {
+                                    PeerView::Answered(*view)
+                                }),
+                            Err(error) => PeerView::Unreachable(error.clone()),
+                        };
+                        (name.clone(), view)
+                    })
+                    .collect();
+                let verdict = if group.window.has_failed() || ec2_view != crate::vantage::Ec2View::Running {
+                    decide(ec2_view, &views)
+                } else {
+                    Verdict::Vetoed("its probes passed again".to_owned())
+                };
+                let may = group.may_fail_over(ec2_view);
+                if let Some(target) = &group.target {
+                    env.observer.on_verdict(group.name(), &target.instance, &verdict, now);
+                }
+                group.decided(&verdict, may, now, settings);
+                match group.phase {
+                    Phase::FailingOver => state.to_fail_over.push(index),
+                    Phase::Resting { until } => state.rest(index, until),
+                    _ => {}
+                }
+            }
+        }
+        Done::Ran { groups, reports } => {
+            for (name, report) in groups.into_iter().zip(reports) {
+                state.runs.remove(&name);
+                let Some(index) = state.groups.iter().position(|group| group.name() == name) else {
+                    // Reloaded away while it ran: its report still goes out.
+                    env.observer.on_run_finished(&name, &report);
+                    continue;
+                };
+                let group = &mut state.groups[index];
+                env.observer.on_run_finished(group.name(), &report);
+                group.run_ended(&report, now, settings);
+                state.to_locate.push(index);
+                if let Phase::Resting { until } = state.groups[index].phase {
+                    state.rest(index, until);
                 }
             }
         }
     }
+}
+
+/// A describe's answers by instance.
+fn index_by_instance(observations: &[Observation]) -> HashMap<&InstanceId, &Observation> {
+    observations.iter().map(|observation| (&observation.instance, observation)).collect()
 }
 
 /// The loop's bookkeeping: the groups, the probe schedule, and what waits to be done.
@@ -565,8 +586,7 @@ fn launch_probes<'a, P, C, R, N, O, M>(
                 None => Some(format!("{probe}: no answer within {} ms", timeout.as_millis())),
             });
             let latency = env.clock.now().saturating_since(started);
-            let detail = failure.clone().unwrap_or_else(|| "passed".to_owned());
-            Done::Probe { epoch, index, generation, passed: failure.is_none(), detail, latency }
+            Done::Probe { epoch, index, generation, failure, latency }
         }));
     }
 }
@@ -773,19 +793,25 @@ impl<O: WatchObserver> Observer for RunEvents<'_, O> {
     }
 }
 
-/// The next task to finish, or None if `wake` comes first (or there is nothing to wait for).
-async fn next_done<'a>(
+/// The tasks that have finished, at least one unless `wake` comes first (or there is nothing
+/// to wait for): then none.
+async fn next_finished<'a>(
     tasks: &mut FuturesUnordered<Task<'a>>,
     wake: Option<impl Future<Output = ()>>,
-) -> Option<Done> {
+) -> Vec<Done> {
     let mut wake = pin!(wake);
     std::future::poll_fn(|context| {
-        if let Poll::Ready(Some(done)) = tasks.poll_next_unpin(context) {
-            return Poll::Ready(Some(done));
+        let mut finished = Vec::new();
+        // Bounded: a FuturesUnordered yields (Pending) after polling as many tasks as it holds.
+        while let Poll::Ready(Some(done)) = tasks.poll_next_unpin(context) {
+            finished.push(done);
+        }
+        if !finished.is_empty() {
+            return Poll::Ready(finished);
         }
         match wake.as_mut().as_pin_mut() {
-            Some(timer) => timer.poll(context).map(|()| None),
-            None if tasks.is_empty() => Poll::Ready(None),
+            Some(timer) => timer.poll(context).map(|()| Vec::new()),
+            None if tasks.is_empty() => Poll::Ready(Vec::new()),
             None => Poll::Pending,
         }
     })

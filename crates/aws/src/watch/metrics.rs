@@ -36,6 +36,10 @@ pub struct PeerLabel {
 pub struct Metrics {
     registry: Registry,
     pub probe_seconds: Family<ResultLabel, Histogram>,
+    /// `probe_seconds` of passed and failed rounds, looked up once (a round is counted without
+    /// a label lookup).
+    probe_passed_seconds: Histogram,
+    probe_failed_seconds: Histogram,
     pub probe_failures: Counter,
     pub members_down: Gauge,
     pub verdicts: Family<ResultLabel, Counter>,
@@ -93,9 +97,13 @@ impl Default for Metrics {
             "Whether the other watcher answered its last question (1) or not (0)",
             peer_up.clone(),
         );
+        let probe_passed_seconds = probe_seconds.get_or_create(&label("passed")).clone();
+        let probe_failed_seconds = probe_seconds.get_or_create(&label("failed")).clone();
         Self {
             registry,
             probe_seconds,
+            probe_passed_seconds,
+            probe_failed_seconds,
             probe_failures,
             members_down,
             verdicts,
@@ -148,9 +156,10 @@ impl<'a> DaemonObserver<'a> {
 
 impl WatchObserver for DaemonObserver<'_> {
     fn on_probe(&self, _group: &str, _member: &InstanceId, passed: bool, latency: Duration, _detail: &str) {
-        let result = if passed { "passed" } else { "failed" };
-        self.metrics.probe_seconds.get_or_create(&label(result)).observe(latency.as_secs_f64());
-        if !passed {
+        if passed {
+            self.metrics.probe_passed_seconds.observe(latency.as_secs_f64());
+        } else {
+            self.metrics.probe_failed_seconds.observe(latency.as_secs_f64());
             self.metrics.probe_failures.inc();
         }
     }
