@@ -56,25 +56,48 @@ pub fn parse(text: &str, statistic: Statistic) -> Result<MetricData, DataError> 
 }
 
 fn parse_csv(text: &str) -> Result<MetricData, DataError> {
-    let mut lines = text.lines().enumerate().map(|(index, line)| (index + 1, line.trim()));
-    let Some((header_line, header)) = lines.find(|(_, line)| !line.is_empty()) else {
-        return Err(error("file", "is empty (expected a `timestamp,value` header and one row per sample)"));
+    // As spreadsheets and the CloudWatch console save them: a byte-order mark, quoted fields,
+    // CRLF line ends. The csv crate reads the quoting and line ends; the mark is dropped here.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut rows =
+        reader.records().filter(|row| !row.as_ref().is_ok_and(|fields| fields.iter().all(str::is_empty)));
+    let line_of = |row: &csv::StringRecord| row.position().map_or(0, csv::Position::line);
+    let header = match rows.next() {
+        None => {
+            return Err(error(
+                "file",
+                "is empty (expected a `timestamp,value` header and one row per sample)",
+            ))
+        }
+        Some(row) => row.map_err(csv_error)?,
     };
-    let columns: Vec<String> = header.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+    let columns: Vec<String> = header.iter().map(str::to_ascii_lowercase).collect();
     if columns != ["timestamp", "value"] {
+        // Escaped, so an invisible difference (a stray mark, a non-breaking space) shows.
+        let found: Vec<String> = header.iter().map(|field| field.escape_debug().to_string()).collect();
         return Err(error(
-            format!("line {header_line}"),
-            format!("expected the header `timestamp,value`, found `{header}`"),
+            format!("line {}", line_of(&header)),
+            format!("expected the header `timestamp,value`, found `{}`", found.join(",")),
         ));
     }
     let mut samples: Vec<(Timestamp, f64)> = Vec::new();
-    for (number, line) in lines.filter(|(_, line)| !line.is_empty()) {
-        let at = format!("line {number}");
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+    for row in rows {
+        let row = row.map_err(csv_error)?;
+        let at = format!("line {}", line_of(&row));
+        let fields: Vec<&str> = row.iter().collect();
         let [time_text, value_text] = fields.as_slice() else {
             return Err(error(
                 at,
-                format!("expected 2 fields (timestamp,value), found {}: `{line}`", fields.len()),
+                format!(
+                    "expected 2 fields (timestamp,value), found {}: `{}`",
+                    fields.len(),
+                    fields.join(",")
+                ),
             ));
         };
         let time = timestamp::parse(time_text).map_err(|e| error(at.clone(), e.to_string()))?;
@@ -93,6 +116,12 @@ fn parse_csv(text: &str) -> Result<MetricData, DataError> {
         return Err(error("file", "has a header but no samples"));
     }
     Ok(MetricData::Samples(samples))
+}
+
+/// A row the CSV reader could not read (an unclosed quote, bytes that are not UTF-8).
+fn csv_error(error: csv::Error) -> DataError {
+    let line = error.position().map_or(0, csv::Position::line);
+    DataError { location: format!("line {line}"), message: format!("not readable as CSV: {error}") }
 }
 
 fn parse_value(text: &str) -> Result<f64, crate::error::ValueError> {

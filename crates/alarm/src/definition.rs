@@ -224,7 +224,7 @@ impl AlarmDefinition {
             self.metric_name,
             self.statistic,
             self.comparison.symbol(),
-            self.threshold,
+            crate::evaluator::readable(self.threshold),
             self.datapoints_to_alarm,
             self.evaluation_periods,
             self.period_seconds,
@@ -239,7 +239,7 @@ impl AlarmDefinition {
             problems.push((Field::Name, "an alarm needs a name".to_owned()));
         }
         let period = self.period_seconds;
-        if !(matches!(period, 10 | 20 | 30) || (period >= 60 && period % 60 == 0)) {
+        if !(matches!(period, 10 | 20 | 30) || (period >= 60 && period.is_multiple_of(60))) {
             problems.push((Field::Period, format!("{period} s is not 10, 20, 30 or a multiple of 60")));
         }
         let n = self.evaluation_periods;

@@ -147,6 +147,11 @@ impl AlarmEvaluator {
 
 /// A value with at most three decimals and no trailing zeros: `67.891`, `50`.
 pub fn readable(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude != 0.0 && !(0.001..1e15).contains(&magnitude) {
+        // 1e300 as 1e300, not 301 digits; 1.5e-7 rather than 0.
+        return format!("{value:e}");
+    }
     let text = format!("{value:.3}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     if text == "-0" {
@@ -173,4 +178,20 @@ pub fn evaluation_times(
     let base = from.unix_millis().saturating_sub(offset).div_ceil(step) * step + offset;
     let last = until.unix_millis();
     (0..).map(move |i| base + i * step).take_while(move |t| *t <= last).map(Timestamp::from_unix_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn values_read_as_a_person_writes_them() {
+        assert_eq!(readable(50.0), "50");
+        assert_eq!(readable(12.3456), "12.346");
+        assert_eq!(readable(-0.0001), "-1e-4");
+        assert_eq!(readable(0.0), "0");
+        assert_eq!(readable(1e300), "1e300");
+        assert_eq!(readable(-2.5e20), "-2.5e20");
+        assert_eq!(readable(f64::INFINITY), "inf");
+    }
 }

@@ -241,3 +241,23 @@ fn a_dead_instance_goes_insufficient_data_under_missing_and_alarms_under_breachi
         assert_eq!(report.final_state, last, "{mode}");
     }
 }
+
+#[test]
+fn csv_as_spreadsheets_and_the_console_save_it_is_read() {
+    // A byte-order mark, quoted fields (one with a comma inside a quoted header), CRLF line ends.
+    let text =
+        "\u{feff}\"timestamp\",\"value\"\r\n\"2026-11-20T03:13:00Z\",\"10\"\r\n2026-11-20T03:14:00Z,20.5\r\n";
+    let MetricData::Samples(samples) = data::parse(text, Statistic::Average).unwrap() else {
+        panic!("CSV gives raw samples")
+    };
+    assert_eq!(samples.len(), 2);
+    assert_eq!(samples[0].1, 10.0);
+    assert_eq!(samples[1].1, 20.5);
+
+    // A header that differs invisibly is shown escaped.
+    let error =
+        data::parse("timestamp,value\u{200b}\n2026-11-20T03:13:00Z,1\n", Statistic::Average).unwrap_err();
+    assert!(error.message.contains("value\\u{200b}"), "{error}");
+    let error = data::parse("timestamp,value\n\"2026-11-20T03:13:00Z,1\n", Statistic::Average).unwrap_err();
+    assert_eq!(error.location, "line 2", "{error}");
+}
