@@ -75,6 +75,11 @@ where
             let code = service_error.code().map(str::to_owned);
             let message = service_error.message().map_or_else(|| service_error.to_string(), str::to_owned);
             let kind = classify(code.as_deref(), Some(status));
+            let message = if kind == ErrorKind::Denied {
+                format!("access denied for {operation}: {message}")
+            } else {
+                message
+            };
             ApiError::new(kind, code.unwrap_or_else(|| format!("HTTP {status}")), message)
         }
         SdkError::TimeoutError(_) => ApiError::new(
@@ -87,16 +92,44 @@ where
             // cannot help, so the failover stops at once with the reason.
             let text = chain(&error);
             if text.contains("credential") {
-                ApiError::new(ErrorKind::Denied, "NoCredentials", format!("{operation}: {text}"))
+                ApiError::new(ErrorKind::Denied, "NoCredentials", no_credentials(operation, &text))
             } else {
                 ApiError::new(ErrorKind::Transient, "RequestFailed", format!("{operation}: {text}"))
             }
         }
-        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            ApiError::new(ErrorKind::Transient, "NetworkError", format!("{operation}: {}", chain(&error)))
-        }
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ApiError::new(
+            ErrorKind::Transient,
+            "NetworkError",
+            format!("{operation}: the AWS endpoint could not be reached: {}", innermost(&error)),
+        ),
         _ => ApiError::new(ErrorKind::Invalid, "RequestNotSent", format!("{operation}: {}", chain(&error))),
     }
+}
+
+/// One sentence for a request that could not be signed, in place of the credential chain's
+/// dump: where the SDK looked, and the detail of the last place it tried when that says more
+/// than "not enabled".
+fn no_credentials(operation: &str, chain: &str) -> String {
+    let mut message = format!(
+        "{operation}: no AWS credentials found (looked in the environment variables, the shared \
+         config and credentials files, a web identity token, the ECS container and EC2 instance \
+         metadata)"
+    );
+    // The instance metadata service answering, but refusing, is worth saying: a role is expected.
+    if chain.contains("IMDS") && !chain.contains("IMDS disabled") {
+        message.push_str("; the instance metadata service did not give any");
+    }
+    message
+}
+
+/// The deepest cause of an error: "Connection refused (os error 111)", not the layers above it.
+fn innermost(error: &dyn std::error::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    // Bounded by the chain's length; sources do not cycle.
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
 }
 
 /// An error and its sources, joined, so a dispatch failure says why (refused, DNS, TLS...).

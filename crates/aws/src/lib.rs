@@ -7,6 +7,7 @@ pub mod clients;
 pub mod clock;
 pub mod ec2;
 pub mod errors;
+pub mod identity;
 pub mod inspect;
 mod inspect_lease;
 pub mod lambda;

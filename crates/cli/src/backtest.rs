@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
 use coldstandby_alarm::backtest::{self, BacktestOptions, BacktestReport};
 use coldstandby_alarm::definition::from_describe_alarms;
 use coldstandby_alarm::evaluator::StateChange;
 use coldstandby_alarm::{data, timestamp, AlarmDefinition, AlarmState};
+use coldstandby_engine::text::{counted, counted_len};
 use coldstandby_engine::Timestamp;
 use serde::Serialize;
 
@@ -30,27 +30,33 @@ fn load_alarm(args: &BacktestArgs) -> anyhow::Result<AlarmDefinition> {
     if let (Some(config_path), Some(group_name)) = (&args.config, &args.group) {
         let config = coldstandby_config::load(config_path)?;
         let group = crate::configured_group(&config, config_path, group_name)?;
-        let mut alarm = group.alarm.clone().ok_or_else(|| {
+        let alarm = group.alarm.clone().ok_or_else(|| {
             CommandError::usage(format!(
                 "group `{group_name}` in {} has no [group.alarm] table",
                 config_path.display()
             ))
         })?;
-        if let Some(range) = args.evaluation_range {
-            alarm.evaluation_range = range;
-            if let Some((_, message)) = alarm.problems().into_iter().next() {
-                return Err(CommandError::usage(format!("--evaluation-range: {message}")));
-            }
-        }
-        return Ok(alarm);
+        return with_evaluation_range(alarm, args.evaluation_range);
     }
     let path = args.alarm.as_ref().expect("clap requires --alarm without --config");
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the alarm from {}", path.display()))?;
+    let text = crate::input::read_text(path, "the alarm", false)?;
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| invalid_input(path, format!("not valid JSON: {e}")))?;
-    from_describe_alarms(&json, args.evaluation_range)
-        .map_err(|e| invalid_input(path, format!("not a usable metric alarm: {e}")))
+    let alarm = from_describe_alarms(&json, None)
+        .map_err(|e| invalid_input(path, format!("not a usable metric alarm: {e}")))?;
+    with_evaluation_range(alarm, args.evaluation_range)
+}
+
+/// `--evaluation-range`, checked against the alarm it applies to: a bad value is the flag's
+/// fault (exit 2), not the alarm file's.
+fn with_evaluation_range(mut alarm: AlarmDefinition, range: Option<u32>) -> anyhow::Result<AlarmDefinition> {
+    if let Some(range) = range {
+        alarm.evaluation_range = range;
+        if let Some((_, message)) = alarm.problems().into_iter().next() {
+            return Err(CommandError::usage(format!("--evaluation-range {range}: {message}")));
+        }
+    }
+    Ok(alarm)
 }
 
 fn invalid_input(file: &Path, message: impl std::fmt::Display) -> anyhow::Error {
@@ -59,8 +65,7 @@ fn invalid_input(file: &Path, message: impl std::fmt::Display) -> anyhow::Error 
 
 pub fn run(args: &BacktestArgs) -> anyhow::Result<Exit> {
     let alarm = load_alarm(args)?;
-    let data_text = std::fs::read_to_string(&args.data)
-        .with_context(|| format!("reading metric data from {}", args.data.display()))?;
+    let data_text = crate::input::read_text(&args.data, "metric data", false)?;
     let metric_data = data::parse(&data_text, alarm.statistic).map_err(|e| invalid_input(&args.data, e))?;
 
     let options = BacktestOptions { initial: args.initial_state, from: args.from, until: args.until };
@@ -186,8 +191,9 @@ fn render(report: &BacktestReport, samples: usize) -> Vec<String> {
     let mut lines = vec![
         format!("Backtest of {}: {}", report.alarm, report.rule),
         format!(
-            "{samples} samples; evaluated {} times from {} to {}, starting in {}",
-            report.summary.evaluations,
+            "{}; evaluated {} from {} to {}, starting in {}",
+            counted_len(samples, "sample", "samples"),
+            counted(report.summary.evaluations, "time", "times"),
             timestamp::format(report.from),
             timestamp::format(report.until),
             report.initial_state

@@ -3,6 +3,7 @@
 
 use coldstandby_aws::Inspector;
 use coldstandby_deploy::doctor::{self, Check, Status};
+use coldstandby_engine::text::counted_len;
 use serde::Serialize;
 
 use crate::{output, DoctorArgs, Exit, OutputFormat};
@@ -21,7 +22,11 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
     let config = coldstandby_config::load(&args.config)?;
     let runtime = crate::sdk_runtime()?;
     if args.output == OutputFormat::Text {
-        eprintln!("checking {} in {} ...", args.config.display(), config.region);
+        crate::output::print_error_line(&format!(
+            "checking {} in {} ...",
+            args.config.display(),
+            config.region
+        ));
     }
     let facts = runtime.block_on(async {
         let sdk = coldstandby_aws::ec2::sdk_config(&config.region).await;
@@ -67,10 +72,10 @@ fn render(summary: &Summary<'_>) -> Vec<String> {
     lines.push(String::new());
     let verdict = if summary.failed > 0 { "NOT READY" } else { "ready" };
     lines.push(format!(
-        "{} checks: {} passed, {} warnings, {} failed: {verdict}",
-        summary.checks.len(),
+        "{}: {} passed, {}, {} failed: {verdict}",
+        counted_len(summary.checks.len(), "check", "checks"),
         summary.passed,
-        summary.warnings,
+        counted_len(summary.warnings, "warning", "warnings"),
         summary.failed
     ));
     lines

@@ -17,6 +17,7 @@ pub fn run(args: &FailoverArgs) -> anyhow::Result<Exit> {
         verb: "Failing over",
         switchover: false,
         dry_run: args.dry_run,
+        confirmed: args.yes,
     };
     drive(&config, &target, &args.target, group.spec.clone(), &run)
 }
@@ -29,6 +30,8 @@ pub struct Run {
     /// A planned move: its result reads "switched over".
     pub switchover: bool,
     pub dry_run: bool,
+    /// `--yes`: a change to real EC2 needs no question.
+    pub confirmed: bool,
 }
 
 /// Run `spec`'s failover on `target` under the group's lock, with a live timeline (text) or the
@@ -40,6 +43,7 @@ pub fn drive(
     spec: coldstandby_engine::GroupSpec,
     run: &Run,
 ) -> anyhow::Result<Exit> {
+    confirm_real_change(config, target, &spec, run)?;
     let locks = InProcessLocks::default();
     let _guard = locks
         .try_lock(&spec.name)
@@ -50,7 +54,9 @@ pub fn drive(
     let options = Options {
         trigger: run.trigger.to_owned(),
         dry_run: run.dry_run,
-        seed: target_args.seed,
+        // The seed of the engine's retry jitter: the simulated timings' on a rehearsal (so a seed
+        // replays), the clock's on real EC2.
+        seed: target_args.seed.unwrap_or_else(|| if target.is_real() { now.unix_millis() } else { 1 }),
         ..Options::default()
     };
     if text {
@@ -77,11 +83,59 @@ pub fn drive(
     } else {
         output::print_json(&report)?;
     }
+    if let Outcome::Failed { failure: Failure::PermanentError { error, .. } } = &report.outcome {
+        if let Some(hint) = crate::failure::aws_hint(&error.code) {
+            output::print_error_line(hint);
+        }
+    }
     Ok(match &report.outcome {
         outcome if outcome.is_success() => Exit::Success,
         Outcome::Failed { failure: Failure::LeaseHeld { .. } } => Exit::Busy,
         _ => Exit::Failed,
     })
+}
+
+/// A change to real EC2 is made only when the person at the terminal says so, or with `--yes`;
+/// without a terminal to ask, `--yes` is required. Rehearsals and dry runs ask nothing.
+fn confirm_real_change(
+    config: &coldstandby_config::Config,
+    target: &Target,
+    spec: &coldstandby_engine::GroupSpec,
+    run: &Run,
+) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !target.is_real() || run.dry_run || run.confirmed {
+        return Ok(());
+    }
+    let members: Vec<String> = spec.members().iter().map(ToString::to_string).collect();
+    let what = format!(
+        "{} group `{}` acts on real EC2 instances ({}) in account {}, region {}: it stops the active \
+         member and starts another",
+        run.verb,
+        spec.name,
+        members.join(", "),
+        target.account(),
+        config.region
+    );
+    if !std::io::stdin().is_terminal() {
+        return Err(CommandError::usage(format!(
+            "{what}. Not run from a terminal, so nobody can confirm: add --yes"
+        )));
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{what}.\nContinue? Type yes to go on: ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    // One line, from a person: bounded by what they type.
+    std::io::stdin().lock().read_line(&mut answer).map_err(|error| CommandError {
+        exit: Exit::Failed,
+        message: format!("reading the answer: {error}"),
+    })?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "yes" | "y") {
+        Ok(())
+    } else {
+        Err(CommandError { exit: Exit::Failed, message: "not confirmed: nothing was done".to_owned() }.into())
+    }
 }
 
 fn print_summary(report: &Report, run: &Run) -> anyhow::Result<()> {

@@ -1,8 +1,5 @@
 //! `coldstandby handle-event`: the Lambda handler, run once from the command line.
 
-use std::io::Read;
-
-use anyhow::Context;
 use coldstandby_handler::{GroupResult, Handled, HandlerError};
 
 use crate::output;
@@ -12,14 +9,7 @@ use crate::{CommandError, Exit, HandleEventArgs, OutputFormat};
 
 pub fn run(args: &HandleEventArgs) -> anyhow::Result<Exit> {
     let config = coldstandby_config::load(&args.target.config)?;
-    let text = if args.event.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading the event from standard input")?;
-        text
-    } else {
-        std::fs::read_to_string(&args.event)
-            .with_context(|| format!("reading the event from {}", args.event.display()))?
-    };
+    let text = crate::input::read_text(&args.event, "the event", true)?;
     let event: serde_json::Value = serde_json::from_str(&text).map_err(|error| CommandError {
         exit: Exit::InvalidInput,
         message: format!("{}: not valid JSON: {error}", args.event.display()),

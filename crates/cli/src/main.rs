@@ -5,7 +5,9 @@ mod backtest;
 mod demo;
 mod doctor;
 mod failover;
+mod failure;
 mod handle_event;
+mod input;
 mod lambda_entry;
 mod output;
 mod progress;
@@ -21,7 +23,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use coldstandby_config::ConfigError;
 
 /// Exit statuses, documented in `--help`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub enum Exit {
     InvalidInput = 3,
     /// Another failover of the group is running; this one did nothing.
     Busy = 4,
+    /// `status`: at least one group needs attention (a monitoring script can tell).
+    NeedsAttention = 5,
 }
 
 impl From<Exit> for ExitCode {
@@ -80,7 +83,9 @@ Exit status:
   2  bad command line, or a group the config does not define
   3  invalid input (configuration, alarm or data file): the problems are listed with
      their key, field or line, and nothing was done
-  4  another failover of the same group is already running";
+  4  another failover of the same group is already running
+  5  status: a group NEEDS ATTENTION (two live members, the active member not running,
+     conflicting records, clients not sent to the active member)";
 
 /// Cold-standby failover for Amazon EC2: fence the primary, promote a standby in another
 /// Availability Zone, and record which member is active.
@@ -348,9 +353,9 @@ pub struct TargetArgs {
     /// rehearsal can run `failover` and then `status` (created when missing)
     #[arg(long, value_name = "FILE")]
     pub sim_state: Option<PathBuf>,
-    /// Simulated target only: seed for the simulated timings
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Simulated target only: seed for the simulated timings [default: 1]
+    #[arg(long)]
+    pub seed: Option<u64>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }
@@ -365,6 +370,9 @@ pub struct FailoverArgs {
     /// Observe the group and print what would be done; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// On real EC2, act without asking first (needed when not run from a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -380,6 +388,9 @@ pub struct SwitchoverArgs {
     /// Observe the group and print what would be done; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// On real EC2, act without asking first (needed when not run from a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -582,19 +593,27 @@ pub struct DoctorArgs {
     pub output: OutputFormat,
 }
 
-/// Logs go to stderr as text for the commands: warnings and worse unless RUST_LOG says
-/// otherwise. (The Lambda function logs as `lambda_entry::init_logging` says.)
+/// Logs go to stderr as text for the commands: coldstandby's own warnings and worse, and
+/// nothing from the AWS SDK (its errors reach the user as coldstandby's messages), unless
+/// RUST_LOG says otherwise. Colour only on a terminal, and never with NO_COLOR set. (The Lambda
+/// function logs as `lambda_entry::init_logging` says.)
 fn init_logging() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let result = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .with_target(false)
         .try_init();
     // Already initialised (cannot happen in this binary): keep the existing subscriber.
     drop(result);
 }
+
+/// Our crates' targets all start with `coldstandby`; every other target (the SDK's) is off.
+const DEFAULT_LOG_FILTER: &str = "off,coldstandby=warn";
 
 /// The single-threaded async runtime the AWS SDK's calls run on.
 pub fn sdk_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -608,23 +627,19 @@ pub fn sdk_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let runtime_api = std::env::var_os("AWS_LAMBDA_RUNTIME_API");
+    let json = failure::wants_json(&args);
     let result = if lambda_entry::started_by_lambda(&args, runtime_api.as_deref()) {
         lambda_entry::init_logging();
         lambda_entry::run()
     } else {
-        run_command(Cli::parse_from(args))
+        match Cli::try_parse_from(args) {
+            Ok(cli) => run_command(cli),
+            Err(error) => return failure::report_usage(&error, json),
+        }
     };
     match result {
         Ok(exit) => exit.into(),
-        Err(error) => {
-            if let Some(config_error) = error.downcast_ref::<ConfigError>() {
-                eprintln!("error: invalid configuration {config_error}");
-                return Exit::InvalidInput.into();
-            }
-            let exit = error.downcast_ref::<CommandError>().map_or(Exit::Failed, |e| e.exit);
-            eprintln!("error: {error:#}");
-            exit.into()
-        }
+        Err(error) => failure::report(&error, json).into(),
     }
 }
 

@@ -66,8 +66,13 @@ pub fn describe(kind: &EventKind) -> (&'static str, String, String) {
             ("stopped", String::new(), format!("lease {reason}: no further call, rollback included"))
         }
         EventKind::Planned { fence, candidates } => {
-            let fence = if fence.is_empty() { "nothing".to_owned() } else { list(fence) };
-            ("planned", String::new(), format!("fence: {fence}; standbys to try: {}", list(candidates)))
+            // Nothing to fence means the first candidate is the active member: it stays.
+            let detail = match (fence.is_empty(), candidates.first()) {
+                (true, Some(active)) => format!("nothing to fence: {active} is active and stays active"),
+                (true, None) => "nothing to fence and no standby to try".to_owned(),
+                (false, _) => format!("fence: {}; standbys to try: {}", list(fence), list(candidates)),
+            };
+            ("planned", String::new(), detail)
         }
         EventKind::StopRequested { instance, force } => {
             let call = if *force { "StopInstances (Force) accepted" } else { "StopInstances accepted" };
@@ -147,19 +152,36 @@ pub fn describe(kind: &EventKind) -> (&'static str, String, String) {
     }
 }
 
+/// Write `bytes` to stdout. A reader that has gone (`| head`) wants no more: the rest is
+/// dropped without an error, so the command still ends with the status of what it did.
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(error).context("writing to standard output")
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Write lines to stdout.
 pub fn print_lines(lines: &[String]) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut text = String::new();
     for line in lines {
-        writeln!(out, "{line}").context("writing to stdout")?;
+        text.push_str(line);
+        text.push('\n');
     }
-    Ok(())
+    write_stdout(text.as_bytes())
 }
 
 /// Write one JSON document to stdout.
 pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value).context("writing JSON to stdout")?;
-    writeln!(out).context("writing to stdout")?;
-    Ok(())
+    let mut text = serde_json::to_vec_pretty(value).context("rendering JSON")?;
+    text.push(b'\n');
+    write_stdout(&text)
+}
+
+/// Write a line to stderr; a closed stderr is ignored (there is nowhere left to say it).
+pub fn print_error_line(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

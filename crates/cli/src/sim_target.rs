@@ -1,6 +1,8 @@
 //! The simulated target: a region built from the config (each primary running, each standby
 //! stopped in another Availability Zone), optionally kept in a JSON file between runs.
 
+use std::collections::BTreeSet;
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -19,21 +21,29 @@ const ZONES: [&str; 3] = ["a", "c", "d"];
 pub struct SimTarget {
     pub region: SimRegion,
     state_file: Option<PathBuf>,
+    /// Held from open to drop: one process at a time reads, changes and writes the state file.
+    _lock: Option<File>,
 }
 
 impl SimTarget {
-    /// Load the region from `state_file` if it exists, otherwise build it from `config`.
-    /// Instances the config names but the saved region lacks are added as a new region would have them.
+    /// Load the region from `state_file` if it exists, otherwise build it from `config`. A saved
+    /// region must hold exactly the instances the config names (else it was made for another
+    /// config: refused, naming the difference); the file is locked until this is dropped.
     pub fn open(config: &Config, state_file: Option<&Path>, seed: u64) -> anyhow::Result<Self> {
+        if let Some(path) = state_file.filter(|path| path.is_dir()) {
+            bail!("--sim-state {} is a directory", path.display());
+        }
+        let lock = state_file.map(lock).transpose()?;
         let region = match state_file {
             Some(path) if path.exists() => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading the simulated region from {}", path.display()))?;
-                SimRegion::from_json(&text).map_err(|error| {
+                let region = SimRegion::from_json(&text).map_err(|error| {
                     anyhow::anyhow!("{} is not a saved simulated region: {error}", path.display())
-                })?
+                })?;
+                check_instances(config, &region, path)?;
+                region
             }
-            Some(path) if path.is_dir() => bail!("--sim-state {} is a directory", path.display()),
             _ => SimRegion::new(seed, START, Timings::default()),
         };
         for group in &config.groups {
@@ -56,7 +66,7 @@ impl SimTarget {
                 region.provision_clients(spec, &spec.primary);
             }
         }
-        Ok(Self { region, state_file: state_file.map(Path::to_path_buf) })
+        Ok(Self { region, state_file: state_file.map(Path::to_path_buf), _lock: lock })
     }
 
     /// Write the region back to its state file, if it has one (atomically: temp file, rename).
@@ -71,4 +81,59 @@ impl SimTarget {
             .with_context(|| format!("replacing {} with the updated region", path.display()))?;
         Ok(())
     }
+}
+
+/// Take `state_file`'s lock (`FILE.lock`, beside it: the state file itself is replaced on
+/// save). Held by another process: exit 4, as for a failover already under way.
+fn lock(state_file: &Path) -> anyhow::Result<File> {
+    let mut name = state_file.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(crate::CommandError {
+            exit: crate::Exit::Busy,
+            message: format!(
+                "--sim-state {} is in use by another coldstandby process ({} is locked); run one at a time",
+                state_file.display(),
+                path.display()
+            ),
+        }
+        .into()),
+        Err(TryLockError::Error(error)) => Err(error).with_context(|| format!("locking {}", path.display())),
+    }
+}
+
+/// A saved region must hold the config's instances and no others.
+fn check_instances(config: &Config, region: &SimRegion, path: &Path) -> anyhow::Result<()> {
+    let configured: BTreeSet<String> =
+        config.groups.iter().flat_map(|group| group.spec.members()).map(|id| id.to_string()).collect();
+    let saved: BTreeSet<String> = region.instances().iter().map(|instance| instance.id.to_string()).collect();
+    if configured == saved {
+        return Ok(());
+    }
+    let missing: Vec<&str> = configured.difference(&saved).map(String::as_str).collect();
+    let extra: Vec<&str> = saved.difference(&configured).map(String::as_str).collect();
+    let mut differences = Vec::new();
+    if !missing.is_empty() {
+        differences.push(format!("it lacks {} (named by the config)", missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        differences.push(format!("it has {} (not in the config)", extra.join(", ")));
+    }
+    Err(crate::CommandError {
+        exit: crate::Exit::InvalidInput,
+        message: format!(
+            "--sim-state {} was saved for other instances: {}; use a new file for this config",
+            path.display(),
+            differences.join(" and ")
+        ),
+    }
+    .into())
 }

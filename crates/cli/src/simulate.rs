@@ -47,7 +47,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
         if !text {
             runs.extend(result.runs.iter().cloned());
         }
-        if progress && (done % 100 == 0 || done == args.seeds) {
+        if progress && (done.is_multiple_of(100) || done == args.seeds) {
             // Progress is best effort: a failed write to stderr must not stop the sweep.
             let _ = write!(std::io::stderr(), "\r  {done}/{} seeds, {violations} violations", args.seeds);
         }
@@ -66,7 +66,9 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
 
 /// Every trigger of one seed, step by step (for replaying a seed).
 fn timeline(result: &SeedResult) -> Vec<String> {
-    let mut lines = vec![format!("seed {}: faults: {:?}", result.seed, result.faults)];
+    let faults: Vec<&str> = result.faults.iter().map(|fault| fault.as_str()).collect();
+    let faults = if faults.is_empty() { "none".to_owned() } else { faults.join(", ") };
+    let mut lines = vec![format!("seed {}: faults: {faults}", result.seed)];
     for (number, end) in result.triggers.iter().enumerate() {
         match end {
             TriggerEnd::Finished { .. } | TriggerEnd::TimedOut { .. } => {
@@ -97,7 +99,10 @@ fn timeline(result: &SeedResult) -> Vec<String> {
 fn render(summary: &Summary) -> Vec<String> {
     let last = summary.start_seed + summary.scenarios.saturating_sub(1);
     let mut lines = vec![
-        format!("Sweep of {} seeds ({} to {last}) on the simulated region", summary.scenarios, summary.start_seed),
+        match summary.scenarios {
+            1 => format!("Sweep of 1 seed ({}) on the simulated region", summary.start_seed),
+            seeds => format!("Sweep of {seeds} seeds ({} to {last}) on the simulated region", summary.start_seed),
+        },
         format!(
             "  triggers {}: failovers completed {}, already active {}, busy (lock held) {}, controller crashes {}, invocations timed out {}",
             summary.triggers, summary.failovers_completed, summary.already_active, summary.busy, summary.crashes, summary.timed_out

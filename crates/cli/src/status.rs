@@ -27,7 +27,11 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<Exit> {
         OutputFormat::Json => output::print_json(&statuses)?,
         OutputFormat::Text => output::print_lines(&render(&target.name(&config), &statuses))?,
     }
-    Ok(Exit::Success)
+    if statuses.iter().all(|group| group.status.healthy) {
+        Ok(Exit::Success)
+    } else {
+        Ok(Exit::NeedsAttention)
+    }
 }
 
 /// A group's status and where each of its movers sends clients.

@@ -57,6 +57,7 @@ pub fn run(args: &SwitchoverArgs) -> anyhow::Result<Exit> {
         verb: "Switching over",
         switchover: true,
         dry_run: args.dry_run,
+        confirmed: args.yes,
     };
     drive(&config, &target, &args.target, spec.switchover(&active, &to), &run)
 }

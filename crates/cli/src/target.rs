@@ -18,7 +18,13 @@ use crate::{TargetArg, TargetArgs};
 #[derive(Debug)]
 pub enum Target {
     Sim(Box<SimTarget>),
-    Aws { runtime: tokio::runtime::Runtime, provider: Ec2Provider, alarms: CloudWatchAlarms, region: String },
+    Aws {
+        runtime: tokio::runtime::Runtime,
+        provider: Ec2Provider,
+        alarms: CloudWatchAlarms,
+        region: String,
+        identity: coldstandby_aws::identity::Identity,
+    },
 }
 
 impl Target {
@@ -30,7 +36,8 @@ impl Target {
         });
         match chosen {
             TargetArg::Sim => {
-                Ok(Self::Sim(Box::new(SimTarget::open(config, args.sim_state.as_deref(), args.seed)?)))
+                let seed = args.seed.unwrap_or(1);
+                Ok(Self::Sim(Box::new(SimTarget::open(config, args.sim_state.as_deref(), seed)?)))
             }
             TargetArg::Aws => {
                 if args.sim_state.is_some() {
@@ -38,11 +45,33 @@ impl Target {
                         "--sim-state applies to the simulated target only (--target sim)",
                     ));
                 }
+                if args.seed.is_some() {
+                    return Err(crate::CommandError::usage(
+                        "--seed applies to the simulated target only (--target sim): real EC2 has no seed",
+                    ));
+                }
                 let runtime = crate::sdk_runtime()?;
                 let sdk = runtime.block_on(coldstandby_aws::ec2::sdk_config(&config.region));
                 let (provider, alarms) = (Ec2Provider::from_config(&sdk), CloudWatchAlarms::new(&sdk));
-                Ok(Self::Aws { runtime, provider, alarms, region: config.region.clone() })
+                let identity = coldstandby_aws::identity::Identity::from_config(&sdk);
+                Ok(Self::Aws { runtime, provider, alarms, region: config.region.clone(), identity })
             }
+        }
+    }
+
+    /// Whether this acts on real instances.
+    pub fn is_real(&self) -> bool {
+        matches!(self, Self::Aws { .. })
+    }
+
+    /// The account the credentials act in, or why it is not known (for a person to read).
+    pub fn account(&self) -> String {
+        match self {
+            Self::Sim(_) => "(simulated)".to_owned(),
+            Self::Aws { runtime, identity, .. } => match runtime.block_on(identity.account()) {
+                Ok(account) => account,
+                Err(error) => format!("unknown ({error})"),
+            },
         }
     }
 

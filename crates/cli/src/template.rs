@@ -3,9 +3,7 @@
 //! nothing touches AWS.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
-use anyhow::Context;
 use coldstandby_deploy::policy::{self, RoleOptions};
 use coldstandby_deploy::template::{self, TemplateError, TemplateOptions};
 
@@ -18,7 +16,7 @@ pub fn run(args: &TemplateArgs) -> anyhow::Result<Exit> {
         TemplateKind::Cloudformation(args) => cloudformation(args),
         TemplateKind::IamPolicy(args) => iam_policy(args),
         TemplateKind::QuarantineAcl => {
-            std::io::stdout().lock().write_all(template::quarantine_acl().as_bytes())?;
+            crate::output::write_stdout(template::quarantine_acl().as_bytes())?;
             Ok(Exit::Success)
         }
         TemplateKind::Watchers(args) => watchers(args),
@@ -65,8 +63,7 @@ fn cloudformation(args: &CloudFormationArgs) -> anyhow::Result<Exit> {
         TemplateError::Option(problems) => CommandError::usage(problems),
         other => invalid(format!("{}: {other}", args.config.display())),
     })?;
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes()).context("writing the template to standard output")?;
+    crate::output::write_stdout(text.as_bytes())?;
     Ok(Exit::Success)
 }
 
@@ -77,7 +74,7 @@ fn watchers(args: &WatchersArgs) -> anyhow::Result<Exit> {
         exit: Exit::InvalidInput,
         message: format!("{}: {error}", args.config.display()),
     })?;
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    crate::output::write_stdout(text.as_bytes())?;
     Ok(Exit::Success)
 }
 

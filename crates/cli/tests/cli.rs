@@ -32,6 +32,20 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// `command` on the simulated region kept in `state`, for `config`.
+fn on_sim_state(command: &[&str], config: &Path, state: &Path) -> Output {
+    let mut args = command.to_vec();
+    args.extend([
+        "--config",
+        config.to_str().unwrap(),
+        "--target",
+        "sim",
+        "--sim-state",
+        state.to_str().unwrap(),
+    ]);
+    coldstandby(&args)
+}
+
 fn example_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/coldstandby.toml")
 }
@@ -234,7 +248,11 @@ fn failover_then_status_then_failover_again_on_a_kept_simulated_region() {
 
     let again = run(with(&["failover", "--group", "web"]));
     assert_eq!(again.status.code(), Some(0));
-    assert!(stdout(&again).contains("already failed over"), "{}", stdout(&again));
+    let text = stdout(&again);
+    assert!(text.contains("already failed over"), "{text}");
+    // The member already active is not offered as a standby to try.
+    assert!(text.contains("nothing to fence: i-0f9e8d7c6b5a40312 is active and stays active"), "{text}");
+    assert!(!text.contains("standbys to try"), "{text}");
 }
 
 #[test]
@@ -458,6 +476,7 @@ fn a_failover_without_aws_credentials_stops_at_once_with_the_reason() {
             "aws",
             "--output",
             "json",
+            "--yes",
         ])
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
@@ -473,6 +492,12 @@ fn a_failover_without_aws_credentials_stops_at_once_with_the_reason() {
     assert_eq!(report["outcome"]["failure"]["reason"], "permanent-error");
     assert_eq!(report["outcome"]["failure"]["error"]["code"], "NoCredentials");
     assert_eq!(report["calls"]["DescribeInstances"], 1, "not retried: {report}");
+    let message = report["outcome"]["failure"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("no AWS credentials found (looked in the environment"), "{message}");
+    assert!(!message.contains("ProviderError"), "one sentence, not the SDK's dump: {message}");
+    let log = stderr(&output);
+    assert!(!log.contains('\x1b') && !log.contains("WARN"), "no SDK log lines, no colour: {log}");
+    assert!(log.contains("--target sim"), "the hint to rehearse: {log}");
 }
 
 #[test]
@@ -525,21 +550,12 @@ fn status_says_where_each_mover_sends_clients_and_warns_when_not_to_the_active_m
     let dir = scratch("status-clients");
     let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/clients.toml");
     let state = dir.join("region.json");
-    let with_state = |command: &[&str]| {
-        let mut args = command.to_vec();
-        args.extend([
-            "--config",
-            clients.to_str().unwrap(),
-            "--target",
-            "sim",
-            "--sim-state",
-            state.to_str().unwrap(),
-        ]);
-        coldstandby(&args)
-    };
+    let with_state = |command: &[&str]| on_sim_state(command, &clients, &state);
     let failover = with_state(&["failover", "--group", "db"]);
     assert_eq!(failover.status.code(), Some(0), "{}", stderr(&failover));
-    let status = json(&with_state(&["status", "--output", "json"]));
+    let healthy = with_state(&["status", "--output", "json"]);
+    assert_eq!(healthy.status.code(), Some(0), "every group healthy: {}", stderr(&healthy));
+    let status = json(&healthy);
     let group = &status[0];
     assert_eq!(group["healthy"], true, "{group}");
     assert!(group["clients"].as_array().unwrap().iter().all(|c| c["to_active"] == true), "{group}");
@@ -556,6 +572,7 @@ fn status_says_where_each_mover_sends_clients_and_warns_when_not_to_the_active_m
     let output = with_state(&["status"]);
     let out = stdout(&output);
     assert!(out.contains("NEEDS ATTENTION"), "{out}");
+    assert_eq!(output.status.code(), Some(5), "a group that needs attention: exit 5");
     assert!(
         out.contains("warning: overlay-ip 10.255.0.10/32")
             && out.contains("does not send clients to i-0f9e8d7c6b5a40312"),
@@ -597,4 +614,238 @@ fn switchover_moves_a_failed_over_group_back_and_refuses_a_stranger() {
     let stranger = run(&["switchover", "--group", "web", "--to", "i-0123456789abcdef0"]);
     assert_eq!(stranger.status.code(), Some(2), "{}", stderr(&stranger));
     assert!(stderr(&stranger).contains("is not a member of group `web`"), "{}", stderr(&stranger));
+}
+
+/// Runs `args` with stdout (and, with `stderr_too`, stderr) on a pipe whose reader has already
+/// gone, as `... | head` leaves it once head has read its lines.
+fn with_closed_pipe(args: &[&str], stderr_too: bool) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_coldstandby"));
+    command.args(args).stdout(writer.try_clone().unwrap());
+    if stderr_too {
+        command.stderr(writer);
+    } else {
+        command.stderr(std::process::Stdio::piped());
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly_with_the_commands_own_status() {
+    for args in [
+        &["simulate", "--seeds", "20", "--output", "json"][..],
+        &["simulate", "--seeds", "20"],
+        &["template", "quarantine-acl"],
+        &["demo", "--output", "json"],
+    ] {
+        let output = with_closed_pipe(args, false);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).is_empty(), "{args:?}: {}", stderr(&output));
+        // `2>&1 | head`: stderr is the closed pipe too; nothing may panic.
+        let output = with_closed_pipe(args, true);
+        assert_eq!(output.status.code(), Some(0), "{args:?} with stderr on the pipe");
+    }
+    // A failing command keeps its failing status when it cannot even say why.
+    let output = with_closed_pipe(&["status", "--config", "/nonexistent/coldstandby.toml"], true);
+    assert_eq!(output.status.code(), Some(3));
+}
+
+#[test]
+fn with_output_json_a_failure_prints_a_json_error_object_on_stdout() {
+    let dir = scratch("json-errors");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"not-an-id\"\n")
+        .unwrap();
+    let output = coldstandby(&["status", "--config", bad.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(output.status.code(), Some(3));
+    let error = &json(&output)["error"];
+    assert_eq!(error["kind"], "invalid-input", "{error}");
+    assert_eq!(error["exit_status"], 3, "{error}");
+    assert_eq!(error["file"], bad.to_str().unwrap(), "{error}");
+    let problems = error["problems"].as_array().unwrap();
+    assert!(problems.iter().any(|p| p["key"] == "group[0].primary" && p["line"] == 4), "{error}");
+
+    // A command line clap refuses, in either spelling of the flag.
+    for output_flag in [&["--output", "json"][..], &["--output=json"]] {
+        let mut args = vec!["failover", "--no-such-flag"];
+        args.extend(output_flag);
+        let output = coldstandby(&args);
+        assert_eq!(output.status.code(), Some(2));
+        let error = &json(&output)["error"];
+        assert_eq!(error["kind"], "usage", "{error}");
+        assert!(error["message"].as_str().unwrap().contains("--no-such-flag"), "{error}");
+    }
+
+    // A failure while running: files that do not exist. The object's status is the process's.
+    let output = coldstandby(&[
+        "backtest",
+        "--alarm",
+        "/nonexistent/a.json",
+        "--data",
+        "/nonexistent/d.csv",
+        "--output",
+        "json",
+    ]);
+    let error = &json(&output)["error"];
+    assert_eq!(error["exit_status"].as_i64(), output.status.code().map(i64::from), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("/nonexistent/a.json"), "{error}");
+
+    // Text output keeps stdout for results: nothing there on failure.
+    let output = coldstandby(&["status", "--config", bad.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(output.stdout.is_empty(), "{}", stdout(&output));
+    assert!(stderr(&output).contains("group[0].primary"), "{}", stderr(&output));
+}
+
+/// The exit statuses documented in docs/commands.md's table.
+fn documented_exit_statuses() -> Vec<i32> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/commands.md"))
+        .unwrap();
+    let table = doc.split("## Exit status").nth(1).expect("docs/commands.md has an exit status section");
+    table.lines().filter_map(|line| line.strip_prefix("| ")?.split(' ').next()?.parse().ok()).collect()
+}
+
+#[test]
+fn every_command_exits_as_the_documented_table_says() {
+    let dir = scratch("exit-table");
+    let missing = dir.join("missing.toml");
+    let missing = missing.to_str().unwrap();
+    let binary = dir.join("binary.csv");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x81, b'\n']).unwrap();
+    let binary = binary.to_str().unwrap();
+    let config = example_config();
+    let config = config.to_str().unwrap();
+    let alarm = example("alarms/cpu-4-of-5.json");
+    let data = example("metrics/web-primary-cpu.csv");
+    let state = dir.join("region.json");
+    let state = state.to_str().unwrap();
+    let sim = ["--target", "sim", "--sim-state", state];
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["demo", "--seed", "1"], 0),
+        (vec!["demo", "--no-such-flag"], 2),
+        (vec!["failover", "--config", missing, "--group", "web"], 3),
+        ([&["failover", "--config", config, "--group", "no-such-group"][..], &sim].concat(), 2),
+        ([&["failover", "--config", config, "--group", "web"][..], &sim].concat(), 0),
+        (vec!["switchover", "--config", missing, "--group", "web"], 3),
+        ([&["switchover", "--config", config, "--group", "no-such-group"][..], &sim].concat(), 2),
+        (vec!["status", "--config", missing], 3),
+        (vec!["status", "--config", config, "--target", "aws", "--seed", "5"], 2),
+        ([&["status", "--config", config][..], &sim].concat(), 0),
+        (vec!["backtest", "--alarm", &alarm, "--data", &data], 0),
+        (vec!["backtest", "--alarm", missing, "--data", &data], 3),
+        (vec!["backtest", "--alarm", &alarm, "--data", missing], 3),
+        (vec!["backtest", "--alarm", &alarm, "--data", binary], 3),
+        (vec!["backtest", "--alarm", binary, "--data", &data], 3),
+        (vec!["backtest", "--alarm", &alarm, "--data", &data, "--evaluation-range", "0"], 2),
+        ([&["handle-event", "--config", config, "--event", missing][..], &sim].concat(), 3),
+        ([&["handle-event", "--config", config, "--event", binary][..], &sim].concat(), 3),
+        (vec!["simulate", "--seeds", "3"], 0),
+        (vec!["template", "cloudformation", "--config", missing], 3),
+        (vec!["template", "cloudformation", "--config", config], 0),
+        (vec!["doctor", "--config", missing], 3),
+        (vec!["watch", "--config", missing, "--check"], 3),
+    ];
+    let documented = documented_exit_statuses();
+    assert_eq!(documented, [0, 1, 2, 3, 4, 5], "the table in docs/commands.md");
+    for (args, expected) in cases {
+        let output = coldstandby(&args);
+        assert_eq!(output.status.code(), Some(expected), "{args:?}: {}", stderr(&output));
+        assert!(documented.contains(&expected), "{expected} is not in the documented table");
+        if expected != 0 {
+            assert!(stderr(&output).starts_with("error:"), "{args:?} says why: {}", stderr(&output));
+        }
+    }
+    // The flag, not the alarm file, is blamed for a bad --evaluation-range.
+    let output = coldstandby(&["backtest", "--alarm", &alarm, "--data", &data, "--evaluation-range", "0"]);
+    assert!(stderr(&output).contains("--evaluation-range 0"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("cpu-4-of-5.json"), "{}", stderr(&output));
+    let output = coldstandby(&["backtest", "--alarm", &alarm, "--data", binary]);
+    assert!(stderr(&output).contains("not UTF-8 text"), "{}", stderr(&output));
+}
+
+#[test]
+fn messages_count_in_the_singular_when_there_is_one() {
+    let dir = scratch("singular");
+    let data = dir.join("one.csv");
+    std::fs::write(&data, "timestamp,value\n2026-11-03T14:10:17Z,80\n").unwrap();
+    let alarm = example("alarms/cpu-1-of-1.json");
+    let until = ["--until", "2026-11-03T14:11:00Z", "--from", "2026-11-03T14:11:00Z"];
+    let output = coldstandby(
+        &[&["backtest", "--alarm", &alarm, "--data", data.to_str().unwrap()][..], &until].concat(),
+    );
+    let text = stdout(&output);
+    assert!(text.contains("1 sample; evaluated 1 time from"), "{text}");
+
+    let sweep = stdout(&coldstandby(&["simulate", "--seeds", "1", "--start-seed", "3"]));
+    assert!(sweep.starts_with("Sweep of 1 seed (3)"), "{sweep}");
+    let events = stdout(&coldstandby(&["simulate", "--seeds", "1", "--start-seed", "3", "--events"]));
+    let faults = events.lines().next().unwrap();
+    assert!(faults.contains("throttling burst") && !faults.contains("ThrottlingBurst"), "{faults}");
+}
+
+#[test]
+fn a_sim_state_file_is_locked_while_in_use_and_refused_for_another_config() {
+    let dir = scratch("sim-state-lock");
+    let state = dir.join("region.json");
+    let run = |command: &[&str], config: &Path| on_sim_state(command, config, &state);
+    let sim = |config: &Path| run(&["status"], config);
+    let first = run(&["failover", "--group", "web"], &example_config());
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+
+    // Another process holds the lock: this one waits for nothing and changes nothing.
+    let lock = std::fs::File::options().write(true).open(dir.join("region.json.lock")).unwrap();
+    lock.lock().unwrap();
+    let before = std::fs::read_to_string(&state).unwrap();
+    let busy = sim(&example_config());
+    assert_eq!(busy.status.code(), Some(4), "{}", stderr(&busy));
+    assert!(stderr(&busy).contains("in use by another coldstandby process"), "{}", stderr(&busy));
+    lock.unlock().unwrap();
+    assert_eq!(sim(&example_config()).status.code(), Some(0), "free again");
+
+    // A state file saved for the example config is not reused for another one.
+    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/clients.toml");
+    let other = sim(&clients);
+    assert_eq!(other.status.code(), Some(3), "{}", stderr(&other));
+    let message = stderr(&other);
+    assert!(
+        message.contains("saved for other instances") && message.contains("it has i-0123456789abcdef0"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), before, "nothing changed");
+}
+
+/// The fenced code blocks, the links and the inline `coldstandby ...` commands of a README.
+fn commands_and_links(text: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let blocks: Vec<String> = text.split("```").skip(1).step_by(2).map(str::to_owned).collect();
+    let links: Vec<String> =
+        text.split("](").skip(1).filter_map(|rest| Some(rest.split_once(')')?.0.to_owned())).collect();
+    let mut commands: Vec<String> = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| span.starts_with("coldstandby ") || span.starts_with("--"))
+        .map(str::to_owned)
+        .collect();
+    commands.sort();
+    (blocks, links, commands)
+}
+
+#[test]
+fn the_japanese_readme_has_the_same_commands_and_links_as_the_english_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let english = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let japanese = std::fs::read_to_string(root.join("README.ja.md")).unwrap();
+    assert!(english.len() < 8 * 1024, "README.md is {} bytes: keep it under 8 KB", english.len());
+    let (english_blocks, mut english_links, english_commands) = commands_and_links(&english);
+    let (japanese_blocks, mut japanese_links, japanese_commands) = commands_and_links(&japanese);
+    assert_eq!(english_blocks, japanese_blocks, "code blocks differ");
+    assert_eq!(english_commands, japanese_commands, "inline commands differ");
+    // Each links to the other; every other link is the same, in the same order.
+    english_links.retain(|link| link != "README.ja.md");
+    japanese_links.retain(|link| link != "README.md");
+    assert_eq!(english_links, japanese_links, "links differ");
+    for link in &english_links {
+        assert!(root.join(link).exists(), "README links to {link}, which does not exist");
+    }
 }

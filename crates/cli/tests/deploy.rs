@@ -552,7 +552,8 @@ fn doctor_fails_when_it_cannot_look_and_rejects_a_bad_config_before_calling() {
     let output = run(bad.to_str().unwrap());
     assert_eq!(output.status.code(), Some(3));
     assert!(stderr(&output).contains("group[0].primary"), "{}", stderr(&output));
-    assert!(output.stdout.is_empty());
+    // With --output json, the failure is JSON on stdout too.
+    assert_eq!(json(&output)["error"]["kind"], "invalid-input");
 }
 
 #[test]

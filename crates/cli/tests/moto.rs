@@ -19,6 +19,20 @@ fn the_articles_failover_on_ec2_then_a_no_op_rerun_and_status() {
     assert_eq!(article.zone(&article.primary), "ap-northeast-1a");
     assert_eq!(article.zone(&article.standby), "ap-northeast-1c");
 
+    // Without --yes and without a terminal to ask: refused, saying where it would have acted.
+    let config = article.config.to_str().unwrap();
+    let unconfirmed = article.run(&["failover", "--config", config, "--target", "aws", "--group", "web"]);
+    assert_eq!(unconfirmed.status.code(), Some(2), "{}", stderr(&unconfirmed));
+    let message = stderr(&unconfirmed);
+    assert!(
+        message.contains("real EC2")
+            && message.contains("123456789012")
+            && message.contains("ap-northeast-1")
+            && message.contains("--yes"),
+        "{message}"
+    );
+    assert_eq!(article.instance(&article.primary).0, InstanceStateName::Running, "nothing was changed");
+
     let dry = article.run_with_config("failover", &["--group", "web", "--dry-run", "--output", "json"]);
     assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
     assert_eq!(json(&dry)["outcome"]["result"], "planned");

@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod report;
 pub mod status;
 pub mod tags;
+pub mod text;
 pub mod time;
 
 pub use failover::{Action, Failover, Options, Phase, Timer, WaitingFor};

@@ -324,7 +324,10 @@ impl fmt::Display for Failure {
                 None => write!(f, "{operation} failed: {error}"),
             },
             Self::DeadlineExceeded { waiting_for } => {
-                write!(f, "deadline reached while {waiting_for}; run the failover again to resume")
+                write!(
+                    f,
+                    "deadline reached while waiting for {waiting_for}; run the failover again to resume"
+                )
             }
             Self::LeaseHeld { owner, epoch } => write!(
                 f,

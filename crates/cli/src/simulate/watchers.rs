@@ -30,7 +30,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
         if !text {
             results.push(result.clone());
         }
-        if progress && (done % 100 == 0 || done == args.seeds) {
+        if progress && (done.is_multiple_of(100) || done == args.seeds) {
             // Progress is best effort: a failed write to stderr must not stop the sweep.
             let _ = write!(std::io::stderr(), "\r  {done}/{} seeds, {violations} violations", args.seeds);
         }

@@ -126,6 +126,10 @@ impl Article {
     pub fn run_with_config(&self, command: &str, extra: &[&str]) -> Output {
         let config = self.config.to_str().unwrap();
         let mut args = vec![command, "--config", config, "--target", "aws"];
+        // Not a terminal: a change to (moto's) EC2 is confirmed on the command line.
+        if matches!(command, "failover" | "switchover") {
+            args.push("--yes");
+        }
         args.extend_from_slice(extra);
         self.run(&args)
     }
