@@ -15,6 +15,7 @@ use coldstandby_engine::{Clock, Timestamp};
 pub struct SystemClock;
 
 /// The wall time (Unix ms) and the monotonic instant of the process's first reading.
+#[allow(clippy::disallowed_methods)] // the one real clock
 fn origin() -> &'static (u64, Instant) {
     static ORIGIN: OnceLock<(u64, Instant)> = OnceLock::new();
     ORIGIN.get_or_init(|| {
@@ -37,6 +38,7 @@ impl Clock for SystemClock {
         Self::now()
     }
 
+    #[allow(clippy::disallowed_methods)] // the one real clock
     async fn sleep_until(&self, until: Timestamp) {
         let remaining = until.saturating_since(Self::now());
         if !remaining.is_zero() {
@@ -50,6 +52,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // compares the clock with the wall time
     fn now_is_wall_time_and_never_goes_back() {
         let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         let first = SystemClock::now().unix_millis();

@@ -678,9 +678,7 @@ pub fn process_owner() -> &'static str {
             .filter(|name| !name.is_empty())
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "unknown-host".to_owned());
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis());
+        let started = coldstandby_aws::SystemClock::now().unix_millis();
         format!("cli {user}@{host} pid {} started {started}", std::process::id())
     })
 }

@@ -9,6 +9,7 @@
 //! protocol moto serves.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+#![allow(clippy::disallowed_methods)] // waits, with deadlines, for real processes (moto, daemons)
 
 mod common;
 

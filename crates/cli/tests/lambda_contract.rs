@@ -6,6 +6,7 @@
 //! EC2. What counts is what the Runtime API receives and what EC2 shows afterwards.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+#![allow(clippy::disallowed_methods)] // waits, with deadlines, for real processes (moto, daemons)
 
 mod common;
 

@@ -4,6 +4,7 @@
 //! over a dead holder's lease once it has stayed unchanged for its duration.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::disallowed_methods)] // waits, with deadlines, for real processes (moto, daemons)
 
 mod common;
 

@@ -5,6 +5,7 @@
 //! Judged from moto's instances and tags, and from the watchers' own metrics and logs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::disallowed_methods)] // waits, with deadlines, for real processes (moto, daemons)
 
 mod common;
 

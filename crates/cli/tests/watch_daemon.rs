@@ -3,6 +3,7 @@
 //! `--check` on configurations it cannot watch.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::disallowed_methods)] // waits, with deadlines, for real processes (moto, daemons)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use coldstandby_engine::Clock;
 use coldstandby_watch::{Peers, Question, View};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -30,7 +31,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             Ok(accepted) => accepted,
             Err(error) => {
                 tracing::warn!(error = %error, "accepting a connection failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                crate::SystemClock.sleep_until(crate::SystemClock::now() + Duration::from_millis(100)).await;
                 continue;
             }
         };

@@ -2,6 +2,7 @@
 //! strictly than AWS): one HTTP/1.1 exchange per connection, the answer chosen from the request.
 
 #![allow(clippy::unwrap_used, dead_code)] // each test file uses part of it
+#![allow(clippy::disallowed_methods)] // waits, with deadlines, for real processes (moto, daemons)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

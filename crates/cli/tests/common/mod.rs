@@ -2,6 +2,7 @@
 //! environment pointing at it, and the article's two-AZ setup (EC2-1 running, EC2-2 stopped).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // each test file uses part of it
+#![allow(clippy::disallowed_methods)] // waits, with deadlines, for real processes (moto, daemons)
 
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
