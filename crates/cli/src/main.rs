@@ -2,6 +2,7 @@
 //! the result into an exit status. No failover logic lives here.
 
 mod backtest;
+mod check;
 mod demo;
 mod doctor;
 mod failover;
@@ -22,7 +23,7 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Exit statuses, documented in `--help`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,6 +225,35 @@ enum Command {
     /// invalid file is refused and the old groups kept). Logs are JSON lines on stderr.
     /// Exit status 3 when the configuration cannot be watched.
     Watch(WatchArgs),
+    /// Check a configuration file: every problem at once, with its key and line; nothing is called
+    ///
+    /// Exit status 0 when it is valid, 3 when it is not (the same check every command makes
+    /// before it does anything).
+    Check(CheckArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to standard output
+    ///
+    /// For example `coldstandby completions bash > /etc/bash_completion.d/coldstandby`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to standard output, from the same definitions as --help
+    ///
+    /// For example `coldstandby man > coldstandby.1 && man ./coldstandby.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The configuration file
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -663,6 +693,19 @@ fn run_command(cli: Cli) -> anyhow::Result<Exit> {
         Command::Template(args) => template::run(&args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Watch(args) => watch::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "coldstandby", &mut script);
+            output::write_stdout(&script)?;
+            Ok(Exit::Success)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            output::write_stdout(&page)?;
+            Ok(Exit::Success)
+        }
     }
 }
 

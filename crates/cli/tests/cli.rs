@@ -745,6 +745,9 @@ fn every_command_exits_as_the_documented_table_says() {
         (vec!["template", "cloudformation", "--config", config], 0),
         (vec!["doctor", "--config", missing], 3),
         (vec!["watch", "--config", missing, "--check"], 3),
+        (vec!["check", "--config", config], 0),
+        (vec!["check", "--config", missing], 3),
+        (vec!["completions", "nushell"], 2),
     ];
     let documented = documented_exit_statuses();
     assert_eq!(documented, [0, 1, 2, 3, 4, 5], "the table in docs/commands.md");
@@ -848,4 +851,36 @@ fn the_japanese_readme_has_the_same_commands_and_links_as_the_english_one() {
     for link in &english_links {
         assert!(root.join(link).exists(), "README links to {link}, which does not exist");
     }
+}
+
+#[test]
+fn check_lists_every_problem_and_completions_and_the_man_page_come_from_the_same_definitions() {
+    let dir = scratch("check");
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "region = \"ap-northeast-1\"\n[[group]]\nname = \"web\"\nprimary = \"i-zz\"\nstandbys = []\n",
+    )
+    .unwrap();
+    let output = coldstandby(&["check", "--config", bad.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(output.status.code(), Some(3));
+    let problems = json(&output)["error"]["problems"].as_array().unwrap().clone();
+    assert!(problems.len() >= 2, "every problem at once: {problems:?}");
+
+    let good = coldstandby(&["check", "--config", example_config().to_str().unwrap()]);
+    assert_eq!(good.status.code(), Some(0), "{}", stderr(&good));
+    assert!(
+        stdout(&good).contains("valid; region ap-northeast-1; 2 groups: web, batch"),
+        "{}",
+        stdout(&good)
+    );
+
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let script = coldstandby(&["completions", shell]);
+        assert_eq!(script.status.code(), Some(0), "{shell}");
+        let text = stdout(&script);
+        assert!(text.contains("failover") && text.contains("sim-state"), "{shell}: {text}");
+    }
+    let page = stdout(&coldstandby(&["man"]));
+    assert!(page.contains(".TH coldstandby 1") && page.contains("failover"), "{page}");
 }
