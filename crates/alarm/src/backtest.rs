@@ -56,6 +56,26 @@ pub struct Summary {
     pub alarm_transitions: usize,
     pub time_in_state_ms: BTreeMap<AlarmState, u64>,
     pub alarm_delays: Vec<AlarmDelay>,
+    /// Stretches of more than a day without data (a typo'd year shows up here).
+    pub gaps: Vec<Gap>,
+}
+
+/// Two consecutive samples more than [`LONG_GAP`] apart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    pub after: Timestamp,
+    pub before: Timestamp,
+}
+
+/// A gap in the data worth reporting.
+pub const LONG_GAP: Duration = Duration::from_secs(24 * 3600);
+
+fn long_gaps(points: &[(Timestamp, f64)]) -> Vec<Gap> {
+    points
+        .windows(2)
+        .filter(|pair| pair[1].0.saturating_since(pair[0].0) > LONG_GAP)
+        .map(|pair| Gap { after: pair[0].0, before: pair[1].0 })
+        .collect()
 }
 
 /// Everything a backtest found.
@@ -100,6 +120,7 @@ pub fn run(
         alarm_transitions: transitions.iter().filter(|c| c.to == AlarmState::Alarm).count(),
         time_in_state_ms: time_in_state(options.initial, from, until, &transitions),
         alarm_delays: alarm_delays(alarm, points, &transitions),
+        gaps: long_gaps(points),
     };
     Ok(BacktestReport {
         alarm: alarm.name.clone(),
@@ -113,6 +134,10 @@ pub fn run(
     })
 }
 
+/// Evaluate at every evaluation time from `from` to `until`: (the changes, how many evaluations).
+/// Across a gap in the data the cost is per sample, not per minute: once an evaluation saw only
+/// missing periods and changed nothing, every later one up to the next sample's period sees the
+/// same and does the same, so those are counted without being run.
 fn replay(
     alarm: &AlarmDefinition,
     source: &impl MetricSource,
@@ -123,9 +148,30 @@ fn replay(
     let mut evaluator = AlarmEvaluator::new(alarm.clone(), initial);
     let mut changes = Vec::new();
     let mut evaluations = 0;
-    for at in evaluation_times(alarm, from, until, Duration::ZERO) {
+    let step = alarm.evaluation_interval().as_millis() as u64;
+    let mut times = evaluation_times(alarm, from, until, Duration::ZERO);
+    // Bounded: each turn consumes at least one evaluation time.
+    while let Some(at) = times.next() {
         evaluations += 1;
-        changes.extend(evaluator.evaluate(at, source));
+        let change = evaluator.evaluate(at, source);
+        let unchanged_and_empty = change.is_none() && evaluator.last_range_was_empty();
+        changes.extend(change);
+        if !unchanged_and_empty {
+            continue;
+        }
+        // Evaluation times are whole steps, and a range ends at its evaluation time: the ranges
+        // that end at or before the next sample hold nothing either.
+        let next_sample = source.next_at_or_after(at);
+        let alike_until = next_sample.map_or(until, |sample| sample.min(until)).unix_millis() / step * step;
+        if alike_until > at.unix_millis() {
+            evaluations += (alike_until - at.unix_millis()) / step;
+            times = evaluation_times(
+                alarm,
+                Timestamp::from_unix_millis(alike_until + step),
+                until,
+                Duration::ZERO,
+            );
+        }
     }
     (changes, evaluations)
 }

@@ -71,6 +71,11 @@ impl AlarmEvaluator {
         Timestamp::from_unix_millis(end.unix_millis().saturating_sub(back))
     }
 
+    /// Whether every period the last evaluation looked at was missing.
+    pub fn last_range_was_empty(&self) -> bool {
+        self.range.iter().all(Option::is_none)
+    }
+
     /// Evaluate at `at`; Some when the state changes.
     pub fn evaluate(&mut self, at: Timestamp, source: &impl MetricSource) -> Option<StateChange> {
         let end = self.range_end(at);

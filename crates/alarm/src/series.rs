@@ -9,6 +9,16 @@ use crate::statistic::aggregate;
 /// Supplies the data point of one period `[start, end)`.
 pub trait MetricSource {
     fn datapoint(&self, start: Timestamp, end: Timestamp) -> Option<f64>;
+    /// The time of the first sample or data point at or after `at`, if any (None: no more).
+    /// A source that cannot tell (a live one) keeps the default: one may come at `at` itself.
+    fn next_at_or_after(&self, at: Timestamp) -> Option<Timestamp> {
+        Some(at)
+    }
+}
+
+fn first_at_or_after(times: &[u64], at: Timestamp) -> Option<Timestamp> {
+    let index = times.partition_point(|t| *t < at.unix_millis());
+    times.get(index).map(|t| Timestamp::from_unix_millis(*t))
 }
 
 /// Raw samples, sorted by time, aggregated per period by a statistic.
@@ -39,6 +49,10 @@ impl MetricSource for Samples {
     fn datapoint(&self, start: Timestamp, end: Timestamp) -> Option<f64> {
         aggregate(self.statistic, &self.values[self.index(start)..self.index(end)])
     }
+
+    fn next_at_or_after(&self, at: Timestamp) -> Option<Timestamp> {
+        first_at_or_after(&self.times, at)
+    }
 }
 
 /// Data points already aggregated (one per period, stamped with the period's start), as
@@ -65,5 +79,9 @@ impl MetricSource for Datapoints {
     fn datapoint(&self, start: Timestamp, end: Timestamp) -> Option<f64> {
         let index = self.times.partition_point(|t| *t < start.unix_millis());
         (index < self.times.len() && self.times[index] < end.unix_millis()).then(|| self.values[index])
+    }
+
+    fn next_at_or_after(&self, at: Timestamp) -> Option<Timestamp> {
+        first_at_or_after(&self.times, at)
     }
 }

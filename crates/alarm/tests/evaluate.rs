@@ -301,3 +301,25 @@ fn high_resolution_alarms_are_evaluated_every_ten_seconds_and_standard_ones_ever
         assert_eq!(fired, Some(start + Duration::from_secs(first_alarm_after)), "period {period}");
     }
 }
+
+#[test]
+fn a_gap_of_decades_costs_per_sample_and_is_reported() {
+    use coldstandby_alarm::backtest::{self, BacktestOptions};
+    use coldstandby_alarm::data::MetricData;
+    use coldstandby_alarm::timestamp;
+    // A typo'd year: two samples forty years apart. Every minute between is counted as
+    // evaluated, but only the minutes near the samples are worked out.
+    let first = timestamp::parse("1986-11-03T14:10:17Z").unwrap();
+    let second = timestamp::parse("2026-11-03T14:10:17Z").unwrap();
+    let data = MetricData::Samples(vec![(first, 80.0), (second, 80.0)]);
+    let alarm = alarm(1, 1, TreatMissingData::Missing);
+    let report = backtest::run(&alarm, &data, BacktestOptions::default()).unwrap();
+    let every = evaluation_times(&alarm, report.from, report.until, Duration::ZERO).count() as u64;
+    assert!(every > 20_000_000, "{every} evaluation times in forty years");
+    assert_eq!(report.summary.evaluations, every);
+    assert_eq!(report.summary.gaps.len(), 1);
+    assert_eq!((report.summary.gaps[0].after, report.summary.gaps[0].before), (first, second));
+    // Both samples breach: ALARM after the first, INSUFFICIENT_DATA through the gap, ALARM again.
+    let states: Vec<AlarmState> = report.transitions.iter().map(|change| change.to).collect();
+    assert_eq!(states, [Alarm, InsufficientData, Alarm], "{:?}", report.transitions);
+}

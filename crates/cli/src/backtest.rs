@@ -107,6 +107,15 @@ struct JsonSummary {
     alarm_transitions: usize,
     time_in_state_seconds: std::collections::BTreeMap<AlarmState, f64>,
     alarms: Vec<JsonDelay>,
+    /// Stretches of more than a day without data.
+    gaps: Vec<JsonGap>,
+}
+
+#[derive(Serialize)]
+struct JsonGap {
+    after: String,
+    before: String,
+    seconds: f64,
 }
 
 /// The backtest as one JSON document, times in RFC 3339.
@@ -150,6 +159,16 @@ impl JsonReport {
                         alarm_at: timestamp::format(delay.alarm_at),
                         first_breaching_sample: delay.first_breaching_sample.map(timestamp::format),
                         delay_seconds: delay.delay_ms.map(seconds),
+                    })
+                    .collect(),
+                gaps: report
+                    .summary
+                    .gaps
+                    .iter()
+                    .map(|gap| JsonGap {
+                        after: timestamp::format(gap.after),
+                        before: timestamp::format(gap.before),
+                        seconds: gap.before.saturating_since(gap.after).as_secs_f64(),
                     })
                     .collect(),
             },
@@ -234,6 +253,14 @@ fn render(report: &BacktestReport, samples: usize) -> Vec<String> {
             ),
             _ => format!("  ALARM at {when}: no breaching sample (missing data counted as breaching)"),
         });
+    }
+    for gap in &report.summary.gaps {
+        lines.push(format!(
+            "  no data for {}: from {} to {} (a wrong date in the data?)",
+            span(gap.before.saturating_since(gap.after)),
+            timestamp::format(gap.after),
+            timestamp::format(gap.before)
+        ));
     }
     lines.push(format!("  final state: {}", report.final_state));
     lines
