@@ -3,7 +3,6 @@
 
 use coldstandby_aws::Inspector;
 use coldstandby_deploy::doctor::{self, Check, Status};
-use coldstandby_engine::text::counted_len;
 use serde::Serialize;
 
 use crate::{output, DoctorArgs, Exit, OutputFormat};
@@ -46,37 +45,7 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
     };
     match args.output {
         OutputFormat::Json => output::print_json(&summary)?,
-        OutputFormat::Text => output::print_lines(&render(&summary))?,
+        OutputFormat::Text => output::print_lines(&doctor::render_text(&checks))?,
     }
     Ok(if summary.failed > 0 { Exit::Failed } else { Exit::Success })
-}
-
-fn render(summary: &Summary<'_>) -> Vec<String> {
-    let subject_width = summary.checks.iter().map(|c| c.subject.len()).max().unwrap_or(0);
-    let check_width = summary.checks.iter().map(|c| c.check.len()).max().unwrap_or(0);
-    let mut lines = Vec::new();
-    for check in summary.checks {
-        lines.push(format!(
-            "{}  {:<subject_width$}  {:<check_width$}  {}",
-            check.status.as_str(),
-            check.subject,
-            check.check,
-            check.found
-        ));
-        if let Some(fix) = &check.fix {
-            if check.status != Status::Pass {
-                lines.push(format!("      fix: {fix}"));
-            }
-        }
-    }
-    lines.push(String::new());
-    let verdict = if summary.failed > 0 { "NOT READY" } else { "ready" };
-    lines.push(format!(
-        "{}: {} passed, {}, {} failed: {verdict}",
-        counted_len(summary.checks.len(), "check", "checks"),
-        summary.passed,
-        counted_len(summary.warnings, "warning", "warnings"),
-        summary.failed
-    ));
-    lines
 }

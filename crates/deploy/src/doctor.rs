@@ -8,15 +8,13 @@ use coldstandby_config::{Config, GroupConfig};
 use coldstandby_engine::tags::ROLE_TAG;
 use coldstandby_engine::InstanceId;
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::iam::{statements, texts, wildcard_match, Decision, Request};
+use crate::iam::{Decision, Request};
 use crate::policy::{self, TOOL_TAG_KEYS};
-use crate::sizing;
-use crate::template::ALARM_PRINCIPAL;
 
 /// What to do when a lookup doctor depends on failed: nothing it would have checked is known.
-const LOOKUP_FIX: &str = "check the credentials, region and endpoint, and give them the read access doctor \
+pub(crate) const LOOKUP_FIX: &str =
+    "check the credentials, region and endpoint, and give them the read access doctor \
                           needs (docs/commands.md, `coldstandby doctor`)";
 
 /// Why a fact could not be looked up (access denied, throttled, ...), as doctor reports it: the
@@ -289,7 +287,9 @@ pub fn run_checks(context: &Context<'_>, facts: &Facts) -> Vec<Check> {
             });
             None
         }
-        Some(lookup) => function_checks(context, lookup, &facts.instances, &mut checks),
+        Some(lookup) => {
+            crate::function_checks::function_checks(context, lookup, &facts.instances, &mut checks)
+        }
     };
     for alarm in context
         .config
@@ -298,16 +298,16 @@ pub fn run_checks(context: &Context<'_>, facts: &Facts) -> Vec<Check> {
         .flat_map(|group| &group.alarms)
         .collect::<std::collections::BTreeSet<_>>()
     {
-        checks.extend(alarm_checks(context, facts, alarm, function));
+        checks.extend(crate::alarm_checks::alarm_checks(context, facts, alarm, function));
     }
     if let Some(function) = function {
         checks.extend(
             context.config.groups.iter().filter_map(|group| crate::reach::readiness_reach(group, function)),
         );
         if let Some(role) = &facts.role {
-            checks.push(role_check(context, function, role));
+            checks.push(crate::access_checks::role_check(context, function, role));
         }
-        checks.push(network_check(context, function, facts.network.as_ref()));
+        checks.push(crate::access_checks::network_check(context, function, facts.network.as_ref()));
         if let (Some(vpc), Some(Ok(network))) = (&function.vpc, &facts.network) {
             checks.extend(crate::reach::api_reach(context.config, function, vpc, network));
             checks.extend(crate::lease_checks::reach_check(context.config, function, vpc, network));
@@ -319,7 +319,13 @@ pub fn run_checks(context: &Context<'_>, facts: &Facts) -> Vec<Check> {
     checks
 }
 
-fn check(subject: &str, check: &'static str, status: Status, found: String, fix: Option<String>) -> Check {
+pub(crate) fn check(
+    subject: &str,
+    check: &'static str,
+    status: Status,
+    found: String,
+    fix: Option<String>,
+) -> Check {
     Check { subject: subject.to_owned(), check, status, found, fix }
 }
 
@@ -464,596 +470,34 @@ fn states_check(
     }
 }
 
-fn function_checks<'f>(
-    context: &Context<'_>,
-    lookup: &'f Lookup<Option<FunctionFacts>>,
-    instances: &Lookup<BTreeMap<InstanceId, InstanceFacts>>,
-    checks: &mut Vec<Check>,
-) -> Option<&'f FunctionFacts> {
-    let function = match lookup {
-        Err(reason) => {
-            checks.push(check(
-                "function",
-                "deployed",
-                Status::Fail,
-                format!("could not look it up: {reason}"),
-                Some(LOOKUP_FIX.to_owned()),
-            ));
-            return None;
-        }
-        Ok(None) => {
-            checks.push(check(
-                "function",
-                "deployed",
-                Status::Fail,
-                "no such function in the region".into(),
-                Some("deploy it: `coldstandby template cloudformation --config FILE` and `aws cloudformation deploy` (docs/deploying.md)".into()),
-            ));
-            return None;
-        }
-        Ok(Some(function)) => function,
-    };
-    let subject = format!("function {}", function.name);
-    checks.push(check(&subject, "deployed", Status::Pass, function.arn.clone(), None));
-
-    match sizing::worst_case(context.config) {
-        Ok(worst) => {
-            let needed = worst.function_timeout.as_secs();
-            let found = format!(
-                "timeout {} s; {} needs up to {} s ({} s of failovers + start-up and margin)",
-                function.timeout_seconds,
-                worst.trigger,
-                needed,
-                worst.failovers.as_secs()
-            );
-            checks.push(if function.timeout_seconds >= needed {
-                check(&subject, "timeout", Status::Pass, found, None)
-            } else {
-                check(
-                    &subject,
-                    "timeout",
-                    Status::Fail,
-                    format!("{found}: a failover would be cut off mid-way (the article's 3 s default dies while the standby boots)"),
-                    Some(format!(
-                        "aws lambda update-function-configuration --function-name {} --timeout {needed}",
-                        function.name
-                    )),
-                )
-            });
-        }
-        Err(too_long) => checks.push(check(
-            &subject,
-            "timeout",
-            Status::Fail,
-            too_long.to_string(),
-            Some(format!("lower the groups' timeouts in {}", context.config_path)),
-        )),
-    }
-
-    checks.push(concurrency_check(&subject, function, context.config.lease.is_some()));
-    checks.push(configuration_check(context, &subject, function, instances));
-    Some(function)
-}
-
-/// Reserved concurrency 1 serialises alarm events. Where the account cannot reserve even one
-/// execution, running without a reservation is the best possible, and said as a warning. With
-/// the group lease, any reservation (or none) is safe: each group is acted on by one holder.
-fn concurrency_check(subject: &str, function: &FunctionFacts, leased: bool) -> Check {
-    if leased && function.reserved_concurrency != Some(0) {
-        let found = match function.reserved_concurrency {
-            Some(n) => format!("{n}: the group lease keeps each group to one invocation at a time"),
-            None => "not reserved: the group lease keeps each group to one invocation at a time".to_owned(),
-        };
-        return check(subject, "reserved concurrency", Status::Pass, found, None);
-    }
-    let fix = format!(
-        "aws lambda put-function-concurrency --function-name {} --reserved-concurrent-executions 1 (or deploy the template with ReservedConcurrency=1)",
-        function.name
-    );
-    let unserialised = "two alarm events can run two failovers of one group at once";
-    match function.reserved_concurrency {
-        Some(1) => check(subject, "reserved concurrency", Status::Pass, "1: alarm events are handled one at a time".into(), None),
-        Some(0) => check(subject, "reserved concurrency", Status::Fail, "0: the function is throttled and never runs".into(), Some(fix)),
-        Some(n) => check(subject, "reserved concurrency", Status::Fail, format!("{n}: {unserialised}"), Some(fix)),
-        None => match &function.account_concurrency {
-            Ok(account) if !account.can_reserve_one() => check(
-                subject,
-                "reserved concurrency",
-                Status::Warn,
-                format!(
-                    "not reserved, and the account cannot reserve any: its quota is {} with {} unreserved, and Lambda keeps at least {} unreserved; {unserialised}",
-                    account.limit,
-                    account.unreserved,
-                    account.minimum_unreserved()
-                ),
-                Some("ask for a higher Lambda concurrent-executions quota (Service Quotas), then reserve 1".into()),
-            ),
-            Ok(account) => check(
-                subject,
-                "reserved concurrency",
-                Status::Fail,
-                format!(
-                    "not reserved ({} of the account's {} are unreserved, so 1 can be): {unserialised}, and a busy account can throttle it",
-                    account.unreserved, account.limit
-                ),
-                Some(fix),
-            ),
-            Err(reason) => check(
-                subject,
-                "reserved concurrency",
-                Status::Fail,
-                format!("not reserved: {unserialised}; whether the account could reserve 1 is unknown ({reason})"),
-                Some(fix),
-            ),
-        },
-    }
-}
-
-fn configuration_check(
-    context: &Context<'_>,
-    subject: &str,
-    function: &FunctionFacts,
-    instances: &Lookup<BTreeMap<InstanceId, InstanceFacts>>,
-) -> Check {
-    let Some(text) = &function.environment_config else {
-        return check(
-            subject,
-            "configuration",
-            Status::Warn,
-            format!(
-                "no {} in its environment: it reads coldstandby.toml from its zip, which doctor cannot see",
-                coldstandby_config::CONFIG_VARIABLE
-            ),
-            None,
-        );
-    };
-    let deployed = match coldstandby_config::parse(text, coldstandby_config::CONFIG_VARIABLE) {
-        Ok(deployed) => deployed,
-        Err(error) => {
-            return check(
-                subject,
-                "configuration",
-                Status::Fail,
-                format!("does not parse, so every invocation fails: {error}"),
-                Some("regenerate the template from a valid file and redeploy".into()),
-            )
-        }
-    };
-    if let Ok(instances) = instances {
-        let missing: Vec<String> = deployed
-            .groups
-            .iter()
-            .flat_map(|group| group.spec.members())
-            .filter(|id| !instances.contains_key(id))
-            .map(|id| id.to_string())
-            .collect();
-        if !missing.is_empty() {
-            return check(
-                subject,
-                "configuration",
-                Status::Fail,
-                format!("names instances that do not exist: {}", missing.join(", ")),
-                Some("correct the instance ids and redeploy".into()),
-            );
-        }
-    }
-    if deployed != *context.config {
-        return check(
-            subject,
-            "configuration",
-            Status::Warn,
-            format!("parses, but differs from {}", context.config_path),
-            Some("regenerate the template from this file and redeploy, if this file is the one meant".into()),
-        );
-    }
-    check(subject, "configuration", Status::Pass, format!("parses and matches {}", context.config_path), None)
-}
-
-/// The ARN an alarm has (or will have) in this account.
-fn alarm_arn(context: &Context<'_>, facts: &Facts, name: &str) -> Option<String> {
-    if let Ok(Some(alarm)) = facts.alarms.as_ref().map(|alarms| alarms.get(name)) {
-        return Some(alarm.arn.clone());
-    }
-    let account = facts.account.as_ref()?;
-    Some(policy::alarm_arn(&facts.partition, &context.config.region, account, name))
-}
-
-fn alarm_checks(
-    context: &Context<'_>,
-    facts: &Facts,
-    name: &str,
-    function: Option<&FunctionFacts>,
-) -> Vec<Check> {
-    let subject = format!("alarm {name}");
-    let mut checks = Vec::new();
-    if let Some(function) = function {
-        checks.push(permission_check(
-            &subject,
-            function,
-            alarm_arn(context, facts, name).as_deref(),
-            facts.account.as_deref(),
+/// The checks as `coldstandby doctor` prints them: one line each (the fix under a WARN or FAIL),
+/// then the totals and the verdict.
+pub fn render_text(checks: &[Check]) -> Vec<String> {
+    use coldstandby_engine::text::counted_len;
+    let subject_width = checks.iter().map(|c| c.subject.len()).max().unwrap_or(0);
+    let check_width = checks.iter().map(|c| c.check.len()).max().unwrap_or(0);
+    let mut lines = Vec::new();
+    for check in checks {
+        lines.push(format!(
+            "{}  {:<subject_width$}  {:<check_width$}  {}",
+            check.status.as_str(),
+            check.subject,
+            check.check,
+            check.found
         ));
-    }
-    let alarms = match &facts.alarms {
-        Ok(alarms) => alarms,
-        Err(reason) => {
-            checks.push(check(
-                &subject,
-                "defined",
-                Status::Fail,
-                format!("could not describe alarms: {reason}"),
-                Some(LOOKUP_FIX.to_owned()),
-            ));
-            return checks;
-        }
-    };
-    let Some(alarm) = alarms.get(name) else {
-        let defined_here =
-            context.config.groups.iter().any(|g| g.alarm.as_ref().is_some_and(|a| a.name == name));
-        let fix = if defined_here {
-            "deploy the template: it creates this alarm from the group's [group.alarm] table".to_owned()
-        } else {
-            "create it (aws cloudwatch put-metric-alarm ...), or define it in the group's [group.alarm] table and deploy the template".to_owned()
-        };
-        checks.push(check(
-            &subject,
-            "defined",
-            Status::Fail,
-            format!("no alarm named {name} in {}", context.config.region),
-            Some(fix),
-        ));
-        return checks;
-    };
-    checks.push(check(&subject, "defined", Status::Pass, alarm.arn.clone(), None));
-
-    if let Some(function) = function {
-        if let Some(action_check) = insufficient_data_check(context, &subject, name, alarm, function) {
-            checks.push(action_check);
-        }
-        let invokes = alarm.alarm_actions.iter().any(|action| same_function(action, &function.arn));
-        let stop_actions: Vec<&String> = alarm
-            .alarm_actions
-            .iter()
-            .filter(|a| a.contains(":automate:") && a.ends_with(":ec2:stop"))
-            .collect();
-        checks.push(if !invokes {
-            check(
-                &subject,
-                "alarm action",
-                Status::Fail,
-                format!("its alarm actions ({}) do not include {}", alarm.alarm_actions.join(", "), function.arn),
-                Some(format!(
-                    "add {} to the alarm's actions (put-metric-alarm replaces the whole alarm: repeat its settings), or define the alarm in [group.alarm] and deploy the template",
-                    function.arn
-                )),
-            )
-        } else if !alarm.actions_enabled {
-            check(
-                &subject,
-                "alarm action",
-                Status::Fail,
-                "its actions are disabled: the function is never invoked".into(),
-                Some(format!("aws cloudwatch enable-alarm-actions --alarm-names {name}")),
-            )
-        } else if !stop_actions.is_empty() {
-            check(
-                &subject,
-                "alarm action",
-                Status::Warn,
-                "invokes the function, and also has an EC2 stop action: the two run in no order; the function stops the primary itself, in order".into(),
-                Some("remove the EC2 stop action from the alarm".into()),
-            )
-        } else {
-            check(&subject, "alarm action", Status::Pass, format!("invokes {}", function.arn), None)
-        });
-    }
-
-    for group in context.config.groups.iter().filter(|g| g.alarms.iter().any(|a| a == name)) {
-        let primary = group.spec.primary.as_str();
-        let watched = alarm.metric.as_ref().and_then(|metric| metric.dimensions.get("InstanceId"));
-        checks.push(match watched {
-            Some(instance) if instance == primary => check(
-                &subject,
-                "watches the primary",
-                Status::Pass,
-                format!("{} of {primary} (group {})", alarm.metric.as_ref().map_or("", |m| m.name.as_str()), group.spec.name),
-                None,
-            ),
-            Some(instance) => check(
-                &subject,
-                "watches the primary",
-                Status::Fail,
-                format!("watches {instance}, not group {}'s primary {primary}: the function refuses such events", group.spec.name),
-                Some(format!("point the alarm's InstanceId dimension at {primary}")),
-            ),
-            None => check(
-                &subject,
-                "watches the primary",
-                Status::Warn,
-                format!("has no InstanceId dimension (composite, math or aggregate alarm): cannot tell whether it watches {primary}"),
-                None,
-            ),
-        });
-    }
-    checks
-}
-
-/// For an alarm a group fails over on in INSUFFICIENT_DATA too: the function must be among that
-/// state's actions, or the silence the group opted into never reaches it.
-fn insufficient_data_check(
-    context: &Context<'_>,
-    subject: &str,
-    name: &str,
-    alarm: &AlarmFacts,
-    function: &FunctionFacts,
-) -> Option<Check> {
-    let groups: Vec<&str> = context
-        .config
-        .groups_for_alarm(name)
-        .into_iter()
-        .filter(|group| group.fail_over_on_insufficient_data)
-        .map(|group| group.spec.name.as_str())
-        .collect();
-    if groups.is_empty() {
-        return None;
-    }
-    let invoked = alarm.insufficient_data_actions.iter().any(|action| same_function(action, &function.arn));
-    Some(if invoked {
-        check(subject, "insufficient-data action", Status::Pass, format!("invokes {}", function.arn), None)
-    } else {
-        check(
-            subject,
-            "insufficient-data action",
-            Status::Fail,
-            format!(
-                "group {} fails over on INSUFFICIENT_DATA, but the alarm's insufficient-data actions ({}) do not include {}: CloudWatch never invokes it for that state",
-                groups.join(", "),
-                if alarm.insufficient_data_actions.is_empty() { "none".to_owned() } else { alarm.insufficient_data_actions.join(", ") },
-                function.arn
-            ),
-            Some(format!(
-                "add {} to the alarm's insufficient-data actions, or define the alarm in [group.alarm] and deploy the template",
-                function.arn
-            )),
-        )
-    })
-}
-
-/// Whether an alarm action names the function: its ARN, or the ARN with a version or alias
-/// qualifier (`...:function:NAME:prod`, `...:function:NAME:3`, `$LATEST`), which CloudWatch
-/// accepts as an action too.
-fn same_function(action: &str, function_arn: &str) -> bool {
-    let unqualified = function_arn.splitn(8, ':').take(7).collect::<Vec<_>>().join(":");
-    match action.strip_prefix(unqualified.as_str()) {
-        Some("") => true,
-        Some(rest) => rest.strip_prefix(':').is_some_and(|qualifier| {
-            !qualifier.is_empty()
-                && qualifier.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '$'))
-        }),
-        None => false,
-    }
-}
-
-fn permission_check(
-    subject: &str,
-    function: &FunctionFacts,
-    alarm_arn: Option<&str>,
-    account: Option<&str>,
-) -> Check {
-    let Some(alarm_arn) = alarm_arn else {
-        return check(
-            subject,
-            "invoke permission",
-            Status::Warn,
-            "the account is unknown, so the alarm's ARN is too".into(),
-            None,
-        );
-    };
-    let policy =
-        function.resource_policy.as_deref().and_then(|text| serde_json::from_str::<Value>(text).ok());
-    if policy.iter().flat_map(statements).any(|statement| allows_alarm(statement, alarm_arn, account)) {
-        return check(
-            subject,
-            "invoke permission",
-            Status::Pass,
-            format!("{ALARM_PRINCIPAL} may invoke it for {alarm_arn}"),
-            None,
-        );
-    }
-    let alarm_name = alarm_arn.rsplit(":alarm:").next().unwrap_or(alarm_arn);
-    let statement_id: String = format!("coldstandby-{alarm_name}")
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
-        .take(100)
-        .collect();
-    let account_flag = account.map(|a| format!(" --source-account {a}")).unwrap_or_default();
-    check(
-        subject,
-        "invoke permission",
-        Status::Fail,
-        format!(
-            "the function's resource-based policy has no statement letting {ALARM_PRINCIPAL} call lambda:InvokeFunction for {alarm_arn}; \
-             the alarm would fail with \"CloudWatch Alarms is not authorized to perform: lambda:InvokeFunction\""
-        ),
-        Some(format!(
-            "aws lambda add-permission --function-name {} --statement-id {statement_id} --action lambda:InvokeFunction \
-             --principal {ALARM_PRINCIPAL} --source-arn {alarm_arn}{account_flag}",
-            function.name
-        )),
-    )
-}
-
-/// Whether one resource-policy statement lets the alarm principal invoke for `alarm_arn`.
-fn allows_alarm(statement: &Value, alarm_arn: &str, account: Option<&str>) -> bool {
-    let allow = statement.get("Effect").and_then(Value::as_str) == Some("Allow");
-    let principal = statement.get("Principal");
-    let principal_ok = principal
-        .and_then(|p| p.get("Service"))
-        .is_some_and(|service| texts(Some(service)).iter().any(|s| s == ALARM_PRINCIPAL))
-        || principal.and_then(Value::as_str) == Some("*");
-    let action_ok = texts(statement.get("Action"))
-        .iter()
-        .any(|action| wildcard_match(&action.to_ascii_lowercase(), "lambda:invokefunction"));
-    if !(allow && principal_ok && action_ok) {
-        return false;
-    }
-    let conditions = statement.get("Condition").and_then(Value::as_object);
-    let mut source_arn_ok = true;
-    let mut source_account_ok = true;
-    for (operator, tests) in conditions.into_iter().flatten() {
-        for (key, expected) in tests.as_object().into_iter().flatten() {
-            let expected = texts(Some(expected));
-            match key.to_ascii_lowercase().as_str() {
-                "aws:sourcearn" => {
-                    source_arn_ok = if operator.ends_with("Like") {
-                        expected.iter().any(|pattern| wildcard_match(pattern, alarm_arn))
-                    } else {
-                        expected.iter().any(|arn| arn == alarm_arn)
-                    }
-                }
-                "aws:sourceaccount" => {
-                    source_account_ok = account.is_none_or(|a| expected.iter().any(|e| e == a))
-                }
-                _ => {}
-            }
+        if let Some(fix) = check.fix.as_ref().filter(|_| check.status != Status::Pass) {
+            lines.push(format!("      fix: {fix}"));
         }
     }
-    source_arn_ok && source_account_ok
-}
-
-fn role_check(context: &Context<'_>, function: &FunctionFacts, role: &Lookup<RoleFacts>) -> Check {
-    let subject = format!("role {}", function.role_arn.rsplit('/').next().unwrap_or(&function.role_arn));
-    let role = match role {
-        Ok(role) => role,
-        Err(reason) => {
-            return check(&subject, "permissions", Status::Warn, format!("could not check: {reason}"), None)
-        }
-    };
-    let denied: Vec<String> = role
-        .permissions
-        .iter()
-        .filter(|p| matches!(p.decision, Decision::ImplicitDeny | Decision::ExplicitDeny))
-        .map(|p| format!("{} on {}", p.request.action, p.request.resource))
-        .collect();
-    let undecided: Vec<String> = role
-        .permissions
-        .iter()
-        .filter_map(|p| match &p.decision {
-            Decision::Undecided(reason) => {
-                Some(format!("{} on {}: {reason}", p.request.action, p.request.resource))
-            }
-            _ => None,
-        })
-        .collect();
-    if !denied.is_empty() {
-        return check(
-            &subject,
-            "permissions",
-            Status::Fail,
-            format!("by {}, the role may not call: {}", role.method, denied.join("; ")),
-            Some(format!(
-                "give the role the policy `coldstandby template iam-policy --config {} --account ACCOUNT` prints (the template's role has it)",
-                context.config_path
-            )),
-        );
-    }
-    if !undecided.is_empty() {
-        return check(
-            &subject,
-            "permissions",
-            Status::Warn,
-            format!("by {}, undecided: {}", role.method, undecided.join("; ")),
-            None,
-        );
-    }
-    check(
-        &subject,
-        "permissions",
-        Status::Pass,
-        format!("by {}: all {} calls the engine makes are allowed", role.method, role.permissions.len()),
-        None,
-    )
-}
-
-fn network_check(
-    context: &Context<'_>,
-    function: &FunctionFacts,
-    network: Option<&Lookup<NetworkFacts>>,
-) -> Check {
-    let subject = format!("function {}", function.name);
-    let Some(vpc) = &function.vpc else {
-        return check(
-            &subject,
-            "network",
-            Status::Pass,
-            "not attached to a VPC: it reaches the EC2 API directly".into(),
-            None,
-        );
-    };
-    let network = match network {
-        Some(Ok(network)) => network,
-        Some(Err(reason)) => {
-            return check(
-                &subject,
-                "network",
-                Status::Warn,
-                format!("could not check {}: {reason}", vpc.vpc_id),
-                None,
-            )
-        }
-        None => {
-            return check(&subject, "network", Status::Warn, format!("{} was not examined", vpc.vpc_id), None)
-        }
-    };
-    let usable =
-        network.ec2_endpoints.iter().find(|e| e.private_dns && e.state.eq_ignore_ascii_case("available"));
-    if let Some(endpoint) = usable {
-        return check(
-            &subject,
-            "network",
-            Status::Pass,
-            format!("in {}; EC2 endpoint {} with private DNS", vpc.vpc_id, endpoint.id),
-            None,
-        );
-    }
-    let without_nat: Vec<&String> =
-        vpc.subnet_ids.iter().filter(|s| !network.subnets_with_nat.contains(s)).collect();
-    if without_nat.is_empty() && !vpc.subnet_ids.is_empty() {
-        return check(
-            &subject,
-            "network",
-            Status::Pass,
-            format!("in {}; every subnet routes to a NAT gateway", vpc.vpc_id),
-            None,
-        );
-    }
-    let endpoints = if network.ec2_endpoints.is_empty() {
-        "no EC2 interface endpoint".to_owned()
-    } else {
-        let listed: Vec<String> = network
-            .ec2_endpoints
-            .iter()
-            .map(|e| {
-                format!("{} ({}, private DNS {})", e.id, e.state, if e.private_dns { "on" } else { "off" })
-            })
-            .collect();
-        format!("EC2 endpoints {} not usable", listed.join(", "))
-    };
-    check(
-        &subject,
-        "network",
-        Status::Fail,
-        format!(
-            "in {} with {endpoints} and no NAT route from {}: its EC2 calls cannot leave the VPC",
-            vpc.vpc_id,
-            without_nat.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        ),
-        Some(format!(
-            "aws ec2 create-vpc-endpoint --vpc-id {} --vpc-endpoint-type Interface --service-name com.amazonaws.{}.ec2 \
-             --subnet-ids {} --private-dns-enabled; or deploy the template generated with --vpc, which creates it",
-            vpc.vpc_id,
-            context.config.region,
-            vpc.subnet_ids.join(" ")
-        )),
-    )
+    let count = |status: Status| checks.iter().filter(|check| check.status == status).count();
+    let failed = count(Status::Fail);
+    lines.push(String::new());
+    let verdict = if failed > 0 { "NOT READY" } else { "ready" };
+    lines.push(format!(
+        "{}: {} passed, {}, {failed} failed: {verdict}",
+        counted_len(checks.len(), "check", "checks"),
+        count(Status::Pass),
+        counted_len(count(Status::Warn), "warning", "warnings"),
+    ));
+    lines
 }

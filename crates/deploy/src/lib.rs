@@ -2,7 +2,10 @@
 //! policy generated from the configuration, the function's worst-case sizing, and the checks
 //! `coldstandby doctor` makes from facts an AWS adapter gathered. No SDK, no I/O.
 
+mod access_checks;
+mod alarm_checks;
 pub mod doctor;
+mod function_checks;
 pub mod iam;
 pub mod lease_checks;
 pub mod mover_checks;

@@ -529,3 +529,14 @@ fn a_placement_that_differs_from_ec2_fails_naming_the_member() {
     // Without a placement table there is nothing to compare.
     assert!(run(&config()).is_empty());
 }
+
+#[test]
+fn the_text_doctor_prints_is_a_reviewed_snapshot() {
+    // One FAIL with its fix, one WARN, the rest PASS: a change to any line shows as a diff here
+    // (UPDATE_EXPECT=1 cargo test to accept it).
+    let mut facts = healthy();
+    function_mut(&mut facts).reserved_concurrency = None;
+    instance_mut(&mut facts, STANDBY).availability_zone = "ap-northeast-1a".to_owned();
+    let text = coldstandby_deploy::doctor::render_text(&checks(&facts)).join("\n");
+    expect_test::expect_file!["snapshots/doctor.txt"].assert_eq(&text);
+}
