@@ -158,6 +158,11 @@ pub async fn run() -> Result<(), LambdaError> {
         }
     };
     tracing::info!(region = %config.region, groups = config.groups.len(), "configuration loaded");
+    if let Err(too_long) = coldstandby_deploy::sizing::worst_case(&config) {
+        // Said at every start; the function still runs: a failover cut short resumes on retry,
+        // and no function at all would be worse.
+        tracing::warn!(problem = %too_long, "the configuration needs more than Lambda allows");
+    }
     let sdk = crate::ec2::sdk_config(&config.region).await;
     let provider = Ec2Provider::from_config(&sdk);
     let alarms = CloudWatchAlarms::new(&sdk);

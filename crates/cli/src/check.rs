@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::{output, CheckArgs, Exit, OutputFormat};
+use crate::{output, CheckArgs, CommandError, Exit, OutputFormat};
 
 #[derive(Serialize)]
 struct Checked {
@@ -16,6 +16,12 @@ struct Checked {
 pub fn run(args: &CheckArgs) -> anyhow::Result<Exit> {
     // An invalid file is an error carrying every problem: main reports it (exit 3).
     let config = coldstandby_config::load(&args.config)?;
+    if args.lambda {
+        coldstandby_deploy::sizing::worst_case(&config).map_err(|too_long| CommandError {
+            exit: Exit::InvalidInput,
+            message: format!("{}: for the Lambda function: {too_long}", args.config.display()),
+        })?;
+    }
     let checked = Checked {
         file: args.config.display().to_string(),
         valid: true,

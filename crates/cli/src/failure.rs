@@ -95,6 +95,15 @@ pub fn report(error: &anyhow::Error, json: bool) -> Exit {
         }
     };
     output::print_error_line(&format!("error: {message}"));
+    if file.as_deref() == Some(crate::DEFAULT_CONFIG)
+        && problems.iter().any(|problem| problem.key == "(file)")
+    {
+        output::print_error_line(&format!(
+            "hint: without --config the file is ${} or else ./{}: give one of them",
+            crate::CONFIG_ENV,
+            crate::DEFAULT_CONFIG
+        ));
+    }
     let api_error = error.chain().find_map(|cause| cause.downcast_ref::<coldstandby_engine::ApiError>());
     if let Some(hint) = api_error.and_then(|api_error| aws_hint(&api_error.code)) {
         output::print_error_line(hint);

@@ -25,6 +25,11 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+/// The variable that names the configuration file when `--config` is not given.
+pub const CONFIG_ENV: &str = "COLDSTANDBY_CONFIG_FILE";
+/// The configuration file when neither `--config` nor the variable names one.
+pub const DEFAULT_CONFIG: &str = "coldstandby.toml";
+
 /// Exit statuses, documented in `--help`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -243,8 +248,12 @@ enum Command {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The configuration file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
+    /// Also check it as the Lambda function would run it: every alarm's failovers, one after
+    /// another, within Lambda's 900 s limit
+    #[arg(long)]
+    pub lambda: bool,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }
@@ -259,7 +268,7 @@ pub struct CompletionsArgs {
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// The configuration file (its groups, [watch] and [lease])
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
     /// This watcher's name in leases and logs (default: the host name)
     #[arg(long)]
@@ -374,7 +383,7 @@ pub struct DemoArgs {
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// The configuration file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
     /// Where the instances are (default: the config's `provider`, which defaults to aws)
     #[arg(long, value_enum)]
@@ -546,14 +555,14 @@ pub enum TemplateKind {
 #[derive(Debug, Args)]
 pub struct WatchersArgs {
     /// The configuration file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct CloudFormationArgs {
     /// The configuration file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
     /// The function's name (its log group is /aws/lambda/NAME)
     #[arg(long, value_name = "NAME", default_value = "coldstandby")]
@@ -586,7 +595,7 @@ pub struct CloudFormationArgs {
 #[derive(Debug, Args)]
 pub struct IamPolicyArgs {
     /// The configuration file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
     /// The account the instances and the function are in (12 digits)
     #[arg(long, value_name = "ID")]
@@ -608,7 +617,7 @@ pub struct IamPolicyArgs {
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The configuration file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
     /// The deployed function (the stack's FunctionName output); without it only the instances
     /// and alarms are checked

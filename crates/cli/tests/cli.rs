@@ -867,6 +867,21 @@ fn check_lists_every_problem_and_completions_and_the_man_page_come_from_the_same
     let problems = json(&output)["error"]["problems"].as_array().unwrap().clone();
     assert!(problems.len() >= 2, "every problem at once: {problems:?}");
 
+    // Two groups on one alarm run one after another in one invocation: past Lambda's 900 s.
+    let storm = dir.join("storm.toml");
+    std::fs::write(
+        &storm,
+        "region = \"ap-northeast-1\"\n\
+         [[group]]\nname = \"a\"\nprimary = \"i-0a1b2c3d4e5f60718\"\nstandbys = [\"i-0f9e8d7c6b5a40312\"]\nalarms = [\"az\"]\n\
+         [[group]]\nname = \"b\"\nprimary = \"i-0123456789abcdef0\"\nstandbys = [\"i-0fedcba9876543210\"]\nalarms = [\"az\"]\n",
+    )
+    .unwrap();
+    let storm = storm.to_str().unwrap();
+    assert_eq!(coldstandby(&["check", "--config", storm]).status.code(), Some(0), "valid as such");
+    let for_lambda = coldstandby(&["check", "--config", storm, "--lambda"]);
+    assert_eq!(for_lambda.status.code(), Some(3), "{}", stderr(&for_lambda));
+    assert!(stderr(&for_lambda).contains("900 s"), "{}", stderr(&for_lambda));
+
     let good = coldstandby(&["check", "--config", example_config().to_str().unwrap()]);
     assert_eq!(good.status.code(), Some(0), "{}", stderr(&good));
     assert!(
@@ -883,4 +898,30 @@ fn check_lists_every_problem_and_completions_and_the_man_page_come_from_the_same
     }
     let page = stdout(&coldstandby(&["man"]));
     assert!(page.contains(".TH coldstandby 1") && page.contains("failover"), "{page}");
+}
+
+#[test]
+fn the_config_file_defaults_to_the_variable_then_the_current_directory() {
+    let dir = scratch("config-default");
+    let run = |variable: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_coldstandby"));
+        command.args(["check"]).current_dir(&dir).env_remove("COLDSTANDBY_CONFIG_FILE");
+        if let Some(path) = variable {
+            command.env("COLDSTANDBY_CONFIG_FILE", path);
+        }
+        command.output().unwrap()
+    };
+    let missing = run(None);
+    assert_eq!(missing.status.code(), Some(3));
+    assert!(
+        stderr(&missing).contains("COLDSTANDBY_CONFIG_FILE or else ./coldstandby.toml"),
+        "{}",
+        stderr(&missing)
+    );
+    let from_variable = run(Some(&example_config()));
+    assert_eq!(from_variable.status.code(), Some(0), "{}", stderr(&from_variable));
+    std::fs::copy(example_config(), dir.join("coldstandby.toml")).unwrap();
+    let from_directory = run(None);
+    assert_eq!(from_directory.status.code(), Some(0), "{}", stderr(&from_directory));
+    assert!(stdout(&from_directory).starts_with("coldstandby.toml: valid"), "{}", stdout(&from_directory));
 }

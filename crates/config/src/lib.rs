@@ -6,6 +6,7 @@ mod check;
 mod clients;
 mod lease;
 mod placement;
+mod regions;
 mod render;
 mod watch;
 
@@ -150,7 +151,9 @@ pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
         fail(vec![Problem {
             key: "(syntax)".to_owned(),
             line,
-            message: format!("not valid TOML: {message}"),
+            message: format!(
+                "not valid TOML: {message} (fix this first: the other checks run only on a file that parses)"
+            ),
         }])
     })?;
     let mut checker = Checker::new(text);
@@ -164,12 +167,24 @@ pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
 fn read_config(checker: &mut Checker, root: &toml_edit::Table) -> Option<Config> {
     let mut fields = Fields::new(root, "");
     let region = checker.required_string(&mut fields, "region");
+    let allow_unknown_region = checker.boolean(&mut fields, "allow_unknown_region").unwrap_or(false);
     if let Some((region, offset)) = &region {
         if !is_region_name(region) {
             checker.problem(
                 "region",
                 *offset,
                 format!("`{region}` is not an AWS region name (e.g. ap-northeast-1)"),
+            );
+        } else if !allow_unknown_region && !regions::KNOWN.contains(&region.as_str()) {
+            let near =
+                regions::nearest(region).map_or(String::new(), |near| format!(" (did you mean {near}?)"));
+            checker.problem(
+                "region",
+                *offset,
+                format!(
+                    "`{region}` is not a Region coldstandby knows{near}; for a Region newer than this \
+                     release, set allow_unknown_region = true"
+                ),
             );
         }
     }
@@ -292,6 +307,22 @@ fn read_group(checker: &mut Checker, table: &dyn toml_edit::TableLike, index: us
         capacity_retry: seconds("capacity_retry_seconds", defaults.capacity_retry),
         failover: seconds("failover_timeout_seconds", defaults.failover),
     };
+    let fence_takes = timeouts.fence(fence.unwrap_or_default());
+    if timeouts.failover < fence_takes {
+        let offset = ["failover_timeout_seconds", "stop_timeout_seconds", "forced_stop_timeout_seconds"]
+            .into_iter()
+            .find_map(|key| fields.offset_of(key));
+        checker.problem(
+            &format!("{path}.failover_timeout_seconds"),
+            offset,
+            format!(
+                "{} s is shorter than the fence alone may take ({} s with these stop timeouts): a \
+                 primary slow to stop would outlast the failover",
+                timeouts.failover.as_secs(),
+                fence_takes.as_secs()
+            ),
+        );
+    }
     let alarm_names: Vec<String> = alarms.iter().map(|(alarm, _)| alarm.clone()).collect();
     // None: no alarm table; Some(None): an invalid one (its problems are recorded).
     let alarm: Option<Option<AlarmDefinition>> =

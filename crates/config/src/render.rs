@@ -13,6 +13,10 @@ use crate::{Config, GroupConfig, Provider};
 pub fn to_toml(config: &Config) -> String {
     let mut document = DocumentMut::new();
     document["region"] = value(config.region.as_str());
+    if !crate::regions::KNOWN.contains(&config.region.as_str()) {
+        // It was accepted with this flag: the text must read back the same way.
+        document["allow_unknown_region"] = value(true);
+    }
     if config.provider == Provider::Sim {
         document["provider"] = value("sim");
     }

@@ -256,3 +256,30 @@ route_tables = ["rtb-0a1b2c3d"]
     assert!(rendered.contains("record = \"db.internal.example.\""), "{rendered}");
     assert!(rendered.contains("address = \"10.255.0.10/32\""), "{rendered}");
 }
+
+#[test]
+fn checks_a_user_would_expect_before_the_outage() {
+    // A Region that does not exist is caught, with the near one named; a new one can be allowed.
+    let typo = MINIMAL.replace("ap-northeast-1", "ap-northeast-4");
+    let error = parse(&typo, "typo.toml").unwrap_err();
+    let message = &error.problems.iter().find(|p| p.key == "region").unwrap().message;
+    assert!(
+        message.contains("did you mean ap-northeast-1?") && message.contains("allow_unknown_region"),
+        "{message}"
+    );
+    let allowed = format!("allow_unknown_region = true\n{typo}");
+    let config = parse(&allowed, "new.toml").unwrap();
+    // Written back (as the template does), it reads back the same way.
+    assert_eq!(parse(&coldstandby_config::to_toml(&config), "rendered").unwrap(), config);
+
+    // A failover deadline shorter than the fence itself may take.
+    let short = format!("{MINIMAL}stop_timeout_seconds = 300\nforced_stop_timeout_seconds = 300\nfailover_timeout_seconds = 400\n");
+    let error = parse(&short, "short.toml").unwrap_err();
+    let problem = error.problems.iter().find(|p| p.key == "group[0].failover_timeout_seconds").unwrap();
+    assert!(problem.message.contains("400 s is shorter than the fence alone may take (600 s"), "{problem:?}");
+    assert_eq!(problem.line, Some(11), "{problem:?}");
+
+    // A syntax error says that it may hide other problems.
+    let error = parse("region = \"ap-northeast-1\"\n[[group]\n", "broken.toml").unwrap_err();
+    assert!(error.problems[0].message.contains("the other checks run only on a file that parses"));
+}
