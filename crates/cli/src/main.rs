@@ -8,6 +8,7 @@ mod doctor;
 mod failover;
 mod failure;
 mod handle_event;
+mod init;
 mod input;
 mod lambda_entry;
 mod output;
@@ -230,6 +231,10 @@ enum Command {
     /// invalid file is refused and the old groups kept). Logs are JSON lines on stderr.
     /// Exit status 3 when the configuration cannot be watched.
     Watch(WatchArgs),
+    /// Write a commented starter configuration for one group (names and zones from EC2 when it answers)
+    ///
+    /// The file is checked before it is written, and an existing one is kept unless --force.
+    Init(InitArgs),
     /// Check a configuration file: every problem at once, with its key and line; nothing is called
     ///
     /// Exit status 0 when it is valid, 3 when it is not (the same check every command makes
@@ -243,6 +248,31 @@ enum Command {
     ///
     /// For example `coldstandby man > coldstandby.1 && man ./coldstandby.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The instance normally active
+    #[arg(long, value_name = "INSTANCE")]
+    pub primary: String,
+    /// A standby, tried in the order given (repeat for more)
+    #[arg(long = "standby", value_name = "INSTANCE", required = true)]
+    pub standbys: Vec<String>,
+    /// The group's name
+    #[arg(long, default_value = "main")]
+    pub name: String,
+    /// The Region (default: AWS_REGION, then AWS_DEFAULT_REGION)
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Where to write the file
+    #[arg(long, value_name = "FILE", env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// Replace the file if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// Do not ask EC2 for the instances' names and zones
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]
@@ -703,6 +733,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Exit> {
         Command::Doctor(args) => doctor::run(&args),
         Command::Watch(args) => watch::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Init(args) => init::run(&args),
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "coldstandby", &mut script);

@@ -925,3 +925,72 @@ fn the_config_file_defaults_to_the_variable_then_the_current_directory() {
     assert_eq!(from_directory.status.code(), Some(0), "{}", stderr(&from_directory));
     assert!(stdout(&from_directory).starts_with("coldstandby.toml: valid"), "{}", stdout(&from_directory));
 }
+
+#[test]
+fn init_writes_a_starter_that_checks_and_never_overwrites_without_force() {
+    let dir = scratch("init");
+    let path = dir.join("coldstandby.toml");
+    let init = |extra: &[&str]| {
+        let mut args = vec![
+            "init",
+            "--primary",
+            "i-0a1b2c3d4e5f60718",
+            "--standby",
+            "i-0f9e8d7c6b5a40312",
+            "--region",
+            "ap-northeast-1",
+            "--offline",
+            "--config",
+            path.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        coldstandby(&args)
+    };
+    let first = init(&[]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        written.contains("primary = \"i-0a1b2c3d4e5f60718\"") && written.contains("# stop_timeout_seconds"),
+        "{written}"
+    );
+    let check = coldstandby(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "the starter is valid: {}", stderr(&check));
+
+    std::fs::write(&path, "# mine\n").unwrap();
+    let again = init(&[]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("exists: give --force"), "{}", stderr(&again));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\n", "kept");
+    assert_eq!(init(&["--force"]).status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
+
+    // Bad input writes nothing.
+    let other = dir.join("other.toml");
+    let bad = coldstandby(&[
+        "init",
+        "--primary",
+        "nope",
+        "--standby",
+        "i-0f9e8d7c6b5a40312",
+        "--region",
+        "ap-northeast-1",
+        "--offline",
+        "--config",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    let bad = coldstandby(&[
+        "init",
+        "--primary",
+        "i-0a1b2c3d4e5f60718",
+        "--standby",
+        "i-0f9e8d7c6b5a40312",
+        "--region",
+        "mars-1",
+        "--offline",
+        "--config",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(3), "{}", stderr(&bad));
+    assert!(!other.exists());
+}

@@ -67,6 +67,30 @@ fn the_articles_failover_on_ec2_then_a_no_op_rerun_and_status() {
 }
 
 #[test]
+fn init_fills_in_each_instances_zone_from_ec2() {
+    let article = Article::new("init");
+    let path = article.dir.join("starter.toml");
+    let output = article.run(&[
+        "init",
+        "--primary",
+        &article.primary,
+        "--standby",
+        &article.standby,
+        "--region",
+        "ap-northeast-1",
+        "--config",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains(&format!("primary = \"{}\"  # ", article.primary)) && text.contains("ap-northeast-1a"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("# {}:", article.standby)) && text.contains("ap-northeast-1c"), "{text}");
+}
+
+#[test]
 fn handle_event_acts_only_on_alarm_and_only_once() {
     let article = Article::new("events");
     for (name, decision) in [("cpu-ok.json", "ignored"), ("cpu-insufficient-data.json", "ignored")] {
