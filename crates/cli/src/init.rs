@@ -32,10 +32,10 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Exit> {
     coldstandby_config::parse(&text, &args.config.display().to_string())?;
     write(&args.config, &text, args.force)?;
     let mut lines = vec![format!(
-        "wrote {}: group `{}`, primary {primary}, {} standby(s); next: `coldstandby check --config {}`",
+        "wrote {}: group `{}`, primary {primary}, {}; next: `coldstandby check --config {}`",
         args.config.display(),
         args.name,
-        standbys.len(),
+        coldstandby_engine::text::counted_len(standbys.len(), "standby", "standbys"),
         args.config.display()
     )];
     lines.extend(zone_warning(&primary, &described));
