@@ -78,16 +78,19 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
+// The JSON follows the rule of every JSON output (docs/commands.md): times are Unix
+// milliseconds in fields named `at` or `*_at`, durations milliseconds in `*_ms` fields.
+
 #[derive(Serialize)]
 struct JsonPoint {
-    period_start: String,
+    period_start_at: Timestamp,
     value: Option<f64>,
     counted_as: &'static str,
 }
 
 #[derive(Serialize)]
 struct JsonTransition {
-    time: String,
+    at: Timestamp,
     from: AlarmState,
     to: AlarmState,
     reason: String,
@@ -96,16 +99,16 @@ struct JsonTransition {
 
 #[derive(Serialize)]
 struct JsonDelay {
-    alarm_at: String,
-    first_breaching_sample: Option<String>,
-    delay_seconds: Option<f64>,
+    alarm_at: Timestamp,
+    first_breaching_sample_at: Option<Timestamp>,
+    delay_ms: Option<u64>,
 }
 
 #[derive(Serialize)]
 struct JsonSummary {
     evaluations: u64,
     alarm_transitions: usize,
-    time_in_state_seconds: std::collections::BTreeMap<AlarmState, f64>,
+    time_in_state_ms: std::collections::BTreeMap<AlarmState, u64>,
     alarms: Vec<JsonDelay>,
     /// Stretches of more than a day without data.
     gaps: Vec<JsonGap>,
@@ -113,18 +116,18 @@ struct JsonSummary {
 
 #[derive(Serialize)]
 struct JsonGap {
-    after: String,
-    before: String,
-    seconds: f64,
+    after_at: Timestamp,
+    before_at: Timestamp,
+    duration_ms: u64,
 }
 
-/// The backtest as one JSON document, times in RFC 3339.
+/// The backtest as one JSON document.
 #[derive(Serialize)]
 struct JsonReport {
     alarm: String,
     rule: String,
-    from: String,
-    until: String,
+    from_at: Timestamp,
+    until_at: Timestamp,
     initial_state: AlarmState,
     transitions: Vec<JsonTransition>,
     final_state: AlarmState,
@@ -133,32 +136,26 @@ struct JsonReport {
 
 impl JsonReport {
     fn new(report: &BacktestReport) -> Self {
-        let seconds = |ms: u64| ms as f64 / 1000.0;
         Self {
             alarm: report.alarm.clone(),
             rule: report.rule.clone(),
-            from: timestamp::format(report.from),
-            until: timestamp::format(report.until),
+            from_at: report.from,
+            until_at: report.until,
             initial_state: report.initial_state,
             transitions: report.transitions.iter().map(json_transition).collect(),
             final_state: report.final_state,
             summary: JsonSummary {
                 evaluations: report.summary.evaluations,
                 alarm_transitions: report.summary.alarm_transitions,
-                time_in_state_seconds: report
-                    .summary
-                    .time_in_state_ms
-                    .iter()
-                    .map(|(s, ms)| (*s, seconds(*ms)))
-                    .collect(),
+                time_in_state_ms: report.summary.time_in_state_ms.clone(),
                 alarms: report
                     .summary
                     .alarm_delays
                     .iter()
                     .map(|delay| JsonDelay {
-                        alarm_at: timestamp::format(delay.alarm_at),
-                        first_breaching_sample: delay.first_breaching_sample.map(timestamp::format),
-                        delay_seconds: delay.delay_ms.map(seconds),
+                        alarm_at: delay.alarm_at,
+                        first_breaching_sample_at: delay.first_breaching_sample,
+                        delay_ms: delay.delay_ms,
                     })
                     .collect(),
                 gaps: report
@@ -166,9 +163,10 @@ impl JsonReport {
                     .gaps
                     .iter()
                     .map(|gap| JsonGap {
-                        after: timestamp::format(gap.after),
-                        before: timestamp::format(gap.before),
-                        seconds: gap.before.saturating_since(gap.after).as_secs_f64(),
+                        after_at: gap.after,
+                        before_at: gap.before,
+                        duration_ms: u64::try_from(gap.before.saturating_since(gap.after).as_millis())
+                            .unwrap_or(u64::MAX),
                     })
                     .collect(),
             },
@@ -178,18 +176,14 @@ impl JsonReport {
 
 fn json_transition(change: &StateChange) -> JsonTransition {
     JsonTransition {
-        time: timestamp::format(change.time),
+        at: change.time,
         from: change.from,
         to: change.to,
         reason: change.reason.clone(),
         datapoints: change
             .datapoints
             .iter()
-            .map(|p| JsonPoint {
-                period_start: timestamp::format(p.period_start),
-                value: p.value,
-                counted_as: p.counted_as,
-            })
+            .map(|p| JsonPoint { period_start_at: p.period_start, value: p.value, counted_as: p.counted_as })
             .collect(),
     }
 }

@@ -291,13 +291,14 @@ fn backtest_prints_transitions_and_a_summary_and_json_for_scripts() {
     let report = json(&json_output);
     let transitions = report["transitions"].as_array().unwrap();
     for transition in transitions {
-        for key in ["time", "from", "to", "reason"] {
+        assert!(transition["at"].is_u64(), "times are Unix milliseconds: {transition}");
+        for key in ["from", "to", "reason"] {
             assert!(transition[key].is_string(), "{key} in {transition}");
         }
     }
     assert_eq!(transitions.iter().filter(|t| t["to"] == "ALARM").count(), 1);
     assert_eq!(report["final_state"], "OK");
-    assert_eq!(report["summary"]["alarms"][0]["delay_seconds"], 223.0);
+    assert_eq!(report["summary"]["alarms"][0]["delay_ms"], 223_000);
 
     let window = coldstandby(&[
         "backtest",
@@ -993,4 +994,88 @@ fn init_writes_a_starter_that_checks_and_never_overwrites_without_force() {
     ]);
     assert_eq!(bad.status.code(), Some(3), "{}", stderr(&bad));
     assert!(!other.exists());
+}
+
+/// Every field of `value` named `at` or ending in `_at` holds Unix milliseconds, and every field
+/// ending in `_ms` a whole number; returns how many times it saw.
+fn times_follow_the_rule(value: &Value, path: &str) -> usize {
+    match value {
+        Value::Object(fields) => fields
+            .iter()
+            .map(|(key, field)| {
+                let here = format!("{path}.{key}");
+                let own = if key == "at" || key.ends_with("_at") {
+                    assert!(field.is_u64() || field.is_null(), "{here} is not Unix milliseconds: {field}");
+                    assert!(
+                        field.as_u64().is_none_or(|ms| ms > 1_000_000_000_000),
+                        "{here}: {field} is not in ms"
+                    );
+                    1
+                } else {
+                    if key.ends_with("_ms") {
+                        assert!(field.is_u64() || field.is_null() || field.is_object(), "{here}: {field}");
+                    }
+                    0
+                };
+                own + times_follow_the_rule(field, &here)
+            })
+            .sum(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| times_follow_the_rule(item, &format!("{path}[{i}]")))
+            .sum(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn every_json_output_gives_times_one_way() {
+    let dir = scratch("json-times");
+    let config = example_config();
+    let config = config.to_str().unwrap();
+    let state = dir.join("region.json");
+    let state = state.to_str().unwrap();
+    let outputs = [
+        coldstandby(&["demo", "--output", "json"]),
+        coldstandby(&[
+            "backtest",
+            "--alarm",
+            &example("alarms/cpu-4-of-5.json"),
+            "--data",
+            &example("metrics/web-primary-cpu.csv"),
+            "--output",
+            "json",
+        ]),
+        coldstandby(&[
+            "failover",
+            "--config",
+            config,
+            "--group",
+            "web",
+            "--target",
+            "sim",
+            "--sim-state",
+            state,
+            "--output",
+            "json",
+        ]),
+        coldstandby(&[
+            "status",
+            "--config",
+            config,
+            "--target",
+            "sim",
+            "--sim-state",
+            state,
+            "--output",
+            "json",
+        ]),
+        coldstandby(&["simulate", "--seeds", "3", "--output", "json"]),
+    ];
+    let mut seen = 0;
+    for output in &outputs {
+        seen += times_follow_the_rule(&json(output), "");
+    }
+    assert!(seen > 20, "only {seen} times seen");
 }
