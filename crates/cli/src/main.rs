@@ -156,11 +156,8 @@ enum Command {
     /// also move clients (readiness checks and movers, with services that never get ready, route
     /// tables that refuse for a while, DNS changes PENDING for minutes). Each trigger runs as
     /// Lambda runs it (deadline, timeout, two retries). After every engine step, and from the
-    /// instances' true states once each trigger ends and the region has settled, it checks:
-    /// single-active, single-live, promotes-when-possible, fence-before-start,
-    /// fenced-before-active, active-observed-running, rollback-complete, trigger-ends,
-    /// within-request-buckets, backs-off-when-throttled, group-only, traffic-to-active-only,
-    /// no-traffic-before-fence. The same seed replays the same run; each violation
+    /// instances' true states once each trigger ends and the region has settled, it checks the
+    /// invariants listed below. The same seed replays the same run; each violation
     /// is printed with the command that replays it. --output json also lists every trigger's end
     /// with each member's true state and recorded role.
     ///
@@ -189,6 +186,10 @@ enum Command {
     /// for 30 s, crashes, or loses the lease table. Checks no-failover-of-healthy-primary,
     /// detect-within, recovered, single-live and one-controller-per-group, and reports the
     /// detection latency (failure to the primary's stop).
+    #[command(after_long_help = format!(
+        "Invariants (one-controller-per-group with --race only):\n{}",
+        coldstandby_sim::sweep::invariant::Invariant::help_list()
+    ))]
     Simulate(SimulateArgs),
     /// Run as the AWS Lambda function (what `bootstrap` with no arguments does)
     ///

@@ -536,14 +536,27 @@ fn outside_lambda_the_function_says_where_it_runs_and_no_arguments_is_still_the_
 
 #[test]
 fn every_invariant_the_sweep_checks_is_named_in_the_help_and_the_readme() {
-    let help = stdout(&coldstandby(&["simulate", "--help"])).replace('\n', " ").replace("  ", " ");
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/commands.md"))
-            .unwrap();
-    for name in coldstandby_sim::sweep::invariants::ALL {
-        assert!(help.contains(name), "simulate --help does not name {name}");
-        assert!(readme.contains(&format!("| `{name}` |")), "docs/commands.md's invariant table lacks {name}");
+    use coldstandby_sim::sweep::invariant::Invariant;
+    let help = stdout(&coldstandby(&["simulate", "--help"]));
+    for invariant in Invariant::ALL {
+        let line = format!("{}: {}", invariant.name(), invariant.meaning());
+        assert!(help.replace('\n', " ").contains(&line.replace('\n', " ")), "simulate --help lacks {line}");
     }
+    // The table in docs/commands.md is generated from the same descriptions.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/commands.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let begin =
+        doc.find("<!-- generated from crates/sim/src/sweep/invariant.rs").expect("the table's start marker");
+    let table_start = begin + doc[begin..].find('\n').unwrap() + 1;
+    let table_end =
+        table_start + doc[table_start..].find("<!-- end of the generated table -->").expect("its end marker");
+    let generated = Invariant::markdown_table();
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, format!("{}{generated}{}", &doc[..table_start], &doc[table_end..])).unwrap();
+    } else {
+        assert_eq!(&doc[table_start..table_end], generated, "regenerate with UPDATE_EXPECT=1");
+    }
+    assert_eq!(coldstandby_sim::sweep::invariants::ALL, Invariant::ALL.map(Invariant::name));
 }
 
 #[test]

@@ -15,58 +15,52 @@ use serde::Serialize;
 
 use crate::model::{CapacityShortage, Timings};
 use crate::region::SimRegion;
+use crate::sweep::invariant::Invariant;
 
 /// At most one member of a group is recorded active.
-pub const SINGLE_ACTIVE: &str = "single-active";
+pub const SINGLE_ACTIVE: &str = Invariant::SingleActive.name();
 /// In fence-first, no standby is started before the members it replaces are stopped.
-pub const FENCE_BEFORE_START: &str = "fence-before-start";
+pub const FENCE_BEFORE_START: &str = Invariant::FenceBeforeStart.name();
 /// In either ordering, nothing is recorded active before the old members are stopped.
-pub const FENCED_BEFORE_ACTIVE: &str = "fenced-before-active";
+pub const FENCED_BEFORE_ACTIVE: &str = Invariant::FencedBeforeActive.name();
 /// A member is recorded active only once it has been observed running (and is running).
-pub const ACTIVE_OBSERVED_RUNNING: &str = "active-observed-running";
+pub const ACTIVE_OBSERVED_RUNNING: &str = Invariant::ActiveObservedRunning.name();
 /// Every trigger ends within its deadline with a running active member or a reported failure.
-pub const TRIGGER_ENDS: &str = "trigger-ends";
+pub const TRIGGER_ENDS: &str = Invariant::TriggerEnds.name();
 /// Without injected throttling, no call exceeds EC2's request buckets.
-pub const WITHIN_REQUEST_BUCKETS: &str = "within-request-buckets";
+pub const WITHIN_REQUEST_BUCKETS: &str = Invariant::WithinRequestBuckets.name();
 /// After a throttled answer, the same call waits before it is made again.
-pub const BACKS_OFF_WHEN_THROTTLED: &str = "backs-off-when-throttled";
+pub const BACKS_OFF_WHEN_THROTTLED: &str = Invariant::BacksOffWhenThrottled.name();
 /// No call touches an instance outside the group.
-pub const GROUP_ONLY: &str = "group-only";
+pub const GROUP_ONLY: &str = Invariant::GroupOnly.name();
 /// Judged from the instances' true states: when a trigger ends, and once the region has settled
 /// after it, at most one member is pending or running (and, after a success, it is the member
 /// recorded active).
-pub const SINGLE_LIVE: &str = "single-live";
+pub const SINGLE_LIVE: &str = Invariant::SingleLive.name();
 /// After a trigger fails, no instance it started is pending or running once the region has
 /// settled, except the one it promoted behind a fence that held (or one recorded active by an
 /// earlier success).
-pub const ROLLBACK_COMPLETE: &str = "rollback-complete";
+pub const ROLLBACK_COMPLETE: &str = Invariant::RollbackComplete.name();
 /// A trigger fails with no standby promoted only when the region shows none could have been:
 /// each was gone, denied, unsupported, short of capacity beyond the retry budget, failing to
 /// boot, or booting slower than its start timeout. Not judged for a run a throttling burst
 /// blinded for a while.
-pub const PROMOTES_WHEN_POSSIBLE: &str = "promotes-when-possible";
+pub const PROMOTES_WHEN_POSSIBLE: &str = Invariant::PromotesWhenPossible.name();
 
 /// With racing controllers under the group's lease: every mutating call is made while the lease
 /// table names its caller the holder (judged from the table's history and the call log).
-pub const ONE_CONTROLLER_PER_GROUP: &str = "one-controller-per-group";
+pub const ONE_CONTROLLER_PER_GROUP: &str = Invariant::OneControllerPerGroup.name();
 
-/// Every invariant, by name, with what it means (for help texts and summaries).
-pub const ALL: [&str; 14] = [
-    super::traffic::TRAFFIC_TO_ACTIVE_ONLY,
-    super::traffic::NO_TRAFFIC_BEFORE_FENCE,
-    SINGLE_ACTIVE,
-    SINGLE_LIVE,
-    PROMOTES_WHEN_POSSIBLE,
-    FENCE_BEFORE_START,
-    FENCED_BEFORE_ACTIVE,
-    ACTIVE_OBSERVED_RUNNING,
-    ROLLBACK_COMPLETE,
-    TRIGGER_ENDS,
-    WITHIN_REQUEST_BUCKETS,
-    BACKS_OFF_WHEN_THROTTLED,
-    GROUP_ONLY,
-    ONE_CONTROLLER_PER_GROUP,
-];
+/// Every invariant's name, in the documentation's order.
+pub const ALL: [&str; 14] = {
+    let mut names = [""; 14];
+    let mut index = 0;
+    while index < Invariant::ALL.len() {
+        names[index] = Invariant::ALL[index].name();
+        index += 1;
+    }
+    names
+};
 
 /// How long after its deadline a failing trigger may still be stopping standbys it started: the
 /// engine's own bound, plus the calls in flight when it is reached.

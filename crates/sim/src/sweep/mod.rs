@@ -3,6 +3,7 @@
 //! engine step, summarised, and replayable from its seed: the same seed gives the same event log,
 //! byte for byte.
 
+pub mod invariant;
 pub mod invariants;
 pub mod race;
 pub mod scenario;

@@ -8,10 +8,10 @@ use crate::region::SimRegion;
 
 /// Once a failover succeeds, every mechanism sends clients to the member recorded active and to
 /// no other member (a route, the record, a healthy target, an address).
-pub const TRAFFIC_TO_ACTIVE_ONLY: &str = "traffic-to-active-only";
+pub const TRAFFIC_TO_ACTIVE_ONLY: &str = super::invariant::Invariant::TrafficToActiveOnly.name();
 /// No change sends clients to a member while another member of the group may still serve
 /// (pending, running or stopping).
-pub const NO_TRAFFIC_BEFORE_FENCE: &str = "no-traffic-before-fence";
+pub const NO_TRAFFIC_BEFORE_FENCE: &str = super::invariant::Invariant::NoTrafficBeforeFence.name();
 
 impl Checker {
     /// After a success (or once the region settled after one): clients go to `active` only.

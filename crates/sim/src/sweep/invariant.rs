@@ -1,0 +1,131 @@
+//! The invariants the fault-injection sweep checks, named and described in one place: the checks
+//! report them by these names, and `simulate --help` and the table in docs/commands.md are made
+//! from these descriptions (a test keeps the table in step).
+
+/// One property every sweep run must keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invariant {
+    SingleActive,
+    FenceBeforeStart,
+    FencedBeforeActive,
+    ActiveObservedRunning,
+    TriggerEnds,
+    WithinRequestBuckets,
+    BacksOffWhenThrottled,
+    GroupOnly,
+    SingleLive,
+    RollbackComplete,
+    TrafficToActiveOnly,
+    NoTrafficBeforeFence,
+    PromotesWhenPossible,
+    OneControllerPerGroup,
+}
+
+impl Invariant {
+    /// Every invariant, in the order the documentation lists them.
+    pub const ALL: [Self; 14] = [
+        Self::SingleActive,
+        Self::FenceBeforeStart,
+        Self::FencedBeforeActive,
+        Self::ActiveObservedRunning,
+        Self::TriggerEnds,
+        Self::WithinRequestBuckets,
+        Self::BacksOffWhenThrottled,
+        Self::GroupOnly,
+        Self::SingleLive,
+        Self::RollbackComplete,
+        Self::TrafficToActiveOnly,
+        Self::NoTrafficBeforeFence,
+        Self::PromotesWhenPossible,
+        Self::OneControllerPerGroup,
+    ];
+
+    /// The name violations, summaries and replays use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::SingleActive => "single-active",
+            Self::FenceBeforeStart => "fence-before-start",
+            Self::FencedBeforeActive => "fenced-before-active",
+            Self::ActiveObservedRunning => "active-observed-running",
+            Self::TriggerEnds => "trigger-ends",
+            Self::WithinRequestBuckets => "within-request-buckets",
+            Self::BacksOffWhenThrottled => "backs-off-when-throttled",
+            Self::GroupOnly => "group-only",
+            Self::SingleLive => "single-live",
+            Self::RollbackComplete => "rollback-complete",
+            Self::TrafficToActiveOnly => "traffic-to-active-only",
+            Self::NoTrafficBeforeFence => "no-traffic-before-fence",
+            Self::PromotesWhenPossible => "promotes-when-possible",
+            Self::OneControllerPerGroup => "one-controller-per-group",
+        }
+    }
+
+    /// What it means, as a person reads it in the help and the documentation.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Self::SingleActive => "at most one member of the group is recorded active",
+            Self::FenceBeforeStart => {
+                "in fence-first, no standby is started before the members it replaces are stopped"
+            }
+            Self::FencedBeforeActive => {
+                "in either ordering, nothing is recorded active before the old members are stopped"
+            }
+            Self::ActiveObservedRunning => {
+                "a member is recorded active only when it runs and was observed running"
+            }
+            Self::TriggerEnds => {
+                "every trigger ends by its deadline with a running active member, or a failure naming its reason"
+            }
+            Self::WithinRequestBuckets => "without injected throttling, no call exceeds EC2's request buckets",
+            Self::BacksOffWhenThrottled => "a throttled call is not repeated without a pause",
+            Self::GroupOnly => "no call touches an instance outside the group",
+            Self::SingleLive => {
+                "from the instances' true states: when a trigger ends, when the next one starts, and once \
+                 the region has run on alone for ten minutes, at most one member is pending or running, \
+                 and after a success it is the member recorded active"
+            }
+            Self::RollbackComplete => {
+                "once the region has settled after a failed trigger, no instance that trigger started \
+                 (whatever it was told) is pending or running, unless it is the member recorded active"
+            }
+            Self::TrafficToActiveOnly => {
+                "after a success, and once the region has settled after it, every route, DNS record, \
+                 healthy target and Elastic IP of the group's movers sends clients to the member recorded \
+                 active and to no other member (read from the region's own tables, not the movers' reports)"
+            }
+            Self::NoTrafficBeforeFence => {
+                "no change sends clients to a member while any other member of the group is pending, \
+                 running or stopping, by the region's own lifecycle log"
+            }
+            Self::PromotesWhenPossible => {
+                "a trigger fails with no standby promoted only when the region shows none could have been: \
+                 each was gone, denied, unsupported, short of capacity beyond the retry budget, falling back \
+                 to stopped, or too slow to stop and boot within its start timeout (not judged for a run \
+                 during a throttling burst, which can hide the region for tens of seconds)"
+            }
+            Self::OneControllerPerGroup => {
+                "with `--race` only: every start, stop, tag write, traffic move and isolation was made while \
+                 the lease table named its caller the group's holder (judged from the table's history of \
+                 writes and the region's call log)"
+            }
+        }
+    }
+
+    /// The Markdown table docs/commands.md holds, generated from [`Self::ALL`].
+    pub fn markdown_table() -> String {
+        let mut table = String::from("| invariant | what it means |\n|---|---|\n");
+        for invariant in Self::ALL {
+            table.push_str(&format!("| `{}` | {} |\n", invariant.name(), invariant.meaning()));
+        }
+        table
+    }
+
+    /// One line per invariant, for `simulate --help`.
+    pub fn help_list() -> String {
+        Self::ALL
+            .iter()
+            .map(|invariant| format!("  {}: {}", invariant.name(), invariant.meaning()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
