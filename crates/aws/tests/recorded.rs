@@ -159,3 +159,38 @@ fn describe_instances_is_asked_in_pages_and_every_page_is_read() {
         assert!(request.body.contains("Filter.1.Name=instance-id"), "{}", request.body);
     }
 }
+
+#[test]
+fn access_denied_and_no_route_read_as_one_sentence_naming_the_call() {
+    let (answering, endpoint) = listener();
+    let server = common::serve_with_status(answering, 1, |_| {
+        let answer = r#"<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestID></Response>"#;
+        ("403 Forbidden", "text/xml", answer.to_owned())
+    });
+    let instance: InstanceId = "i-0a1b2c3d4e5f60718".parse().unwrap();
+    let denied = common::runtime().block_on(async {
+        let provider = Ec2Provider::from_config(&common::sdk_config(&endpoint).await);
+        provider.describe(std::slice::from_ref(&instance)).await.unwrap_err()
+    });
+    server.join().unwrap();
+    assert_eq!(denied.code, "UnauthorizedOperation");
+    assert!(
+        denied.message.starts_with("access denied for DescribeInstances: You are not authorized"),
+        "{denied}"
+    );
+
+    // Nothing listens on the port any more: the endpoint cannot be reached.
+    let (closed, endpoint) = listener();
+    drop(closed);
+    let unreachable = common::runtime().block_on(async {
+        let provider = Ec2Provider::from_config(&common::sdk_config(&endpoint).await);
+        provider.describe(std::slice::from_ref(&instance)).await.unwrap_err()
+    });
+    assert_eq!(unreachable.code, "NetworkError", "{unreachable}");
+    assert!(
+        unreachable.message.starts_with("DescribeInstances: the AWS endpoint could not be reached: ")
+            && unreachable.message.contains("refused"),
+        "{unreachable}"
+    );
+}

@@ -23,6 +23,18 @@ pub fn serve(
     count: usize,
     answer: impl Fn(&Received) -> (&'static str, String) + Send + 'static,
 ) -> JoinHandle<Vec<Received>> {
+    serve_with_status(listener, count, move |request| {
+        let (content_type, body) = answer(request);
+        ("200 OK", content_type, body)
+    })
+}
+
+/// [`serve`], with the status line's code and reason chosen too (`"403 Forbidden"`).
+pub fn serve_with_status(
+    listener: TcpListener,
+    count: usize,
+    answer: impl Fn(&Received) -> (&'static str, &'static str, String) + Send + 'static,
+) -> JoinHandle<Vec<Received>> {
     std::thread::spawn(move || {
         let mut received = Vec::new();
         listener.set_nonblocking(true).unwrap();
@@ -54,11 +66,11 @@ pub fn serve(
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
             let request = Received { request_line, body: String::from_utf8(body).unwrap() };
-            let (content_type, answer) = answer(&request);
+            let (status, content_type, answer) = answer(&request);
             let mut stream = reader.into_inner();
             write!(
                 stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
                 answer.len()
             )
             .unwrap();
