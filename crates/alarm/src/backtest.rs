@@ -91,11 +91,29 @@ pub struct BacktestReport {
     pub summary: Summary,
 }
 
+/// How far a backtest has got: evaluations done (run or counted across a gap) of the total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+}
+
 /// Run `alarm` over `data`. Errors only on an empty or inverted time span.
 pub fn run(
     alarm: &AlarmDefinition,
     data: &MetricData,
     options: BacktestOptions,
+) -> Result<BacktestReport, BacktestError> {
+    run_with_progress(alarm, data, options, &mut |_| {})
+}
+
+/// [`run`], telling `progress` how far it has got about every hundredth of the way (and at the
+/// end), for a person watching a long backtest.
+pub fn run_with_progress(
+    alarm: &AlarmDefinition,
+    data: &MetricData,
+    options: BacktestOptions,
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<BacktestReport, BacktestError> {
     let points = data.points();
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
@@ -108,10 +126,10 @@ pub fn run(
     }
     let (transitions, evaluations) = match data {
         MetricData::Samples(samples) => {
-            replay(alarm, &Samples::new(samples, alarm.statistic), options.initial, from, until)
+            replay(alarm, &Samples::new(samples, alarm.statistic), options.initial, (from, until), progress)
         }
         MetricData::Datapoints(points) => {
-            replay(alarm, &Datapoints::new(points), options.initial, from, until)
+            replay(alarm, &Datapoints::new(points), options.initial, (from, until), progress)
         }
     };
     let final_state = transitions.last().map_or(options.initial, |change| change.to);
@@ -142,16 +160,25 @@ fn replay(
     alarm: &AlarmDefinition,
     source: &impl MetricSource,
     initial: AlarmState,
-    from: Timestamp,
-    until: Timestamp,
+    (from, until): (Timestamp, Timestamp),
+    progress: &mut dyn FnMut(Progress),
 ) -> (Vec<StateChange>, u64) {
     let mut evaluator = AlarmEvaluator::new(alarm.clone(), initial);
     let mut changes = Vec::new();
     let mut evaluations = 0;
     let step = alarm.evaluation_interval().as_millis() as u64;
+    let first = from.unix_millis().div_ceil(step) * step;
+    let last = until.unix_millis() / step * step;
+    let total = if last >= first { (last - first) / step + 1 } else { 0 };
+    let report_every = (total / 100).max(1);
+    let mut next_report = report_every;
     let mut times = evaluation_times(alarm, from, until, Duration::ZERO);
     // Bounded: each turn consumes at least one evaluation time.
     while let Some(at) = times.next() {
+        if evaluations >= next_report {
+            progress(Progress { done: evaluations, total });
+            next_report = evaluations + report_every;
+        }
         evaluations += 1;
         let change = evaluator.evaluate(at, source);
         let unchanged_and_empty = change.is_none() && evaluator.last_range_was_empty();
@@ -173,6 +200,8 @@ fn replay(
             );
         }
     }
+    debug_assert_eq!(evaluations, total, "every evaluation time is run or counted once");
+    progress(Progress { done: evaluations, total });
     (changes, evaluations)
 }
 

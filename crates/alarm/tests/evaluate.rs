@@ -323,3 +323,27 @@ fn a_gap_of_decades_costs_per_sample_and_is_reported() {
     let states: Vec<AlarmState> = report.transitions.iter().map(|change| change.to).collect();
     assert_eq!(states, [Alarm, InsufficientData, Alarm], "{:?}", report.transitions);
 }
+
+#[test]
+fn a_long_backtest_reports_its_progress_to_the_end() {
+    use coldstandby_alarm::backtest::{self, BacktestOptions, Progress};
+    use coldstandby_alarm::data::MetricData;
+    use coldstandby_alarm::timestamp;
+    let start = timestamp::parse("2026-11-01T00:00:00Z").unwrap();
+    // A week of one-minute samples.
+    let samples: Vec<(Timestamp, f64)> =
+        (0..7 * 24 * 60).map(|minute| (start + Duration::from_secs(60 * minute), GOOD)).collect();
+    let alarm = alarm(1, 1, TreatMissingData::Missing);
+    let mut seen: Vec<Progress> = Vec::new();
+    let report = backtest::run_with_progress(
+        &alarm,
+        &MetricData::Samples(samples),
+        BacktestOptions::default(),
+        &mut |at| seen.push(at),
+    )
+    .unwrap();
+    assert!(seen.len() >= 100, "about every hundredth: {} reports", seen.len());
+    assert!(seen.windows(2).all(|pair| pair[0].done < pair[1].done), "always forward");
+    let last = seen.last().unwrap();
+    assert_eq!((last.done, last.total), (report.summary.evaluations, report.summary.evaluations));
+}

@@ -1,6 +1,7 @@
 //! `coldstandby backtest`: replay metric history through an alarm and show every state change,
 //! the time spent in each state, and how late each ALARM came.
 
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -59,6 +60,37 @@ fn with_evaluation_range(mut alarm: AlarmDefinition, range: Option<u32>) -> anyh
     Ok(alarm)
 }
 
+/// A line on a terminal saying how far a long backtest has got (nothing otherwise).
+struct BacktestProgress {
+    on_terminal: bool,
+    shown: bool,
+}
+
+impl BacktestProgress {
+    /// Below this many evaluations (about 70 days of a one-minute alarm) it is over too soon to
+    /// be worth a line.
+    const WORTH_SHOWING: u64 = 100_000;
+
+    fn new(text: bool) -> Self {
+        use std::io::IsTerminal;
+        Self { on_terminal: text && std::io::stderr().is_terminal(), shown: false }
+    }
+
+    fn show(&mut self, at: backtest::Progress) {
+        if self.on_terminal && at.total >= Self::WORTH_SHOWING {
+            let percent = at.done.saturating_mul(100) / at.total.max(1);
+            let _ = write!(std::io::stderr(), "\r  evaluated {} of {} ({percent} %)", at.done, at.total);
+            self.shown = true;
+        }
+    }
+
+    fn clear(&self) {
+        if self.shown {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
+}
+
 fn invalid_input(file: &Path, message: impl std::fmt::Display) -> anyhow::Error {
     CommandError { exit: Exit::InvalidInput, message: format!("{}: {message}", file.display()) }.into()
 }
@@ -69,8 +101,11 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Exit> {
     let metric_data = data::parse(&data_text, alarm.statistic).map_err(|e| invalid_input(&args.data, e))?;
 
     let options = BacktestOptions { initial: args.initial_state, from: args.from, until: args.until };
-    let report = backtest::run(&alarm, &metric_data, options)
-        .map_err(|error| CommandError::usage(error.to_string()))?;
+    let mut progress = BacktestProgress::new(args.output == OutputFormat::Text);
+    let report = backtest::run_with_progress(&alarm, &metric_data, options, &mut |at| progress.show(at))
+        .map_err(|error| CommandError::usage(error.to_string()));
+    progress.clear();
+    let report = report?;
     match args.output {
         OutputFormat::Json => output::print_json(&JsonReport::new(&report))?,
         OutputFormat::Text => output::print_lines(&render(&report, metric_data.points().len()))?,
