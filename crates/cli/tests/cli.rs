@@ -544,19 +544,45 @@ fn every_invariant_the_sweep_checks_is_named_in_the_help_and_the_readme() {
     }
     // The table in docs/commands.md is generated from the same descriptions.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/commands.md");
-    let doc = std::fs::read_to_string(&path).unwrap();
-    let begin =
-        doc.find("<!-- generated from crates/sim/src/sweep/invariant.rs").expect("the table's start marker");
-    let table_start = begin + doc[begin..].find('\n').unwrap() + 1;
-    let table_end =
-        table_start + doc[table_start..].find("<!-- end of the generated table -->").expect("its end marker");
-    let generated = Invariant::markdown_table();
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(&path, format!("{}{generated}{}", &doc[..table_start], &doc[table_end..])).unwrap();
-    } else {
-        assert_eq!(&doc[table_start..table_end], generated, "regenerate with UPDATE_EXPECT=1");
-    }
+    generated_section(
+        &path,
+        "<!-- generated from crates/sim/src/sweep/invariant.rs",
+        "<!-- end of the generated table -->",
+        &Invariant::markdown_table(),
+    );
     assert_eq!(coldstandby_sim::sweep::invariants::ALL, Invariant::ALL.map(Invariant::name));
+}
+
+/// The text between `doc`'s generated-section marker (a line starting with `start`) and `end`,
+/// compared with `generated`; with UPDATE_EXPECT set, `path` is rewritten with it instead.
+fn generated_section(path: &Path, start: &str, end: &str, generated: &str) {
+    let doc = std::fs::read_to_string(path).unwrap();
+    let begin = doc.find(start).unwrap_or_else(|| panic!("{} has no `{start}` marker", path.display()));
+    let from = begin + doc[begin..].find('\n').unwrap() + 1;
+    let to =
+        from + doc[from..].find(end).unwrap_or_else(|| panic!("{} has no `{end}` marker", path.display()));
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(path, format!("{}{generated}{}", &doc[..from], &doc[to..])).unwrap();
+    } else {
+        assert_eq!(&doc[from..to], generated, "{}: regenerate with UPDATE_EXPECT=1", path.display());
+    }
+}
+
+#[test]
+fn every_invariant_the_watchers_sweep_checks_is_documented_from_its_one_source() {
+    use coldstandby_sim::sweep::invariant::WatchInvariant;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/watch.md");
+    generated_section(
+        &path,
+        "<!-- generated from crates/sim/src/sweep/invariant.rs",
+        "<!-- end of the generated list -->",
+        &WatchInvariant::markdown_list(),
+    );
+    let help = stdout(&coldstandby(&["simulate", "--help"])).replace('\n', " ");
+    for invariant in WatchInvariant::ALL {
+        assert!(help.contains(invariant.name()), "simulate --help does not name {}", invariant.name());
+    }
+    assert_eq!(coldstandby_sim::sweep::watch::INVARIANTS, WatchInvariant::ALL.map(WatchInvariant::name));
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! The invariants the fault-injection sweep checks, named and described in one place: the checks
-//! report them by these names, and `simulate --help` and the table in docs/commands.md are made
-//! from these descriptions (a test keeps the table in step).
+//! The invariants the sweeps check, named and described in one place: the checks report them by
+//! these names, and `simulate --help`, the table in docs/commands.md (the fault-injection sweep)
+//! and the list in docs/watch.md (the watchers' sweep) are made from these descriptions (a test
+//! keeps the documents in step).
 
 /// One property every sweep run must keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -127,5 +128,70 @@ impl Invariant {
             .map(|invariant| format!("  {}: {}", invariant.name(), invariant.meaning()))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+/// One property the two-watcher sweep (`simulate --watchers`) must keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WatchInvariant {
+    NoFailoverOfHealthyPrimary,
+    DetectWithin,
+    Recovered,
+    SingleLive,
+    OneControllerPerGroup,
+}
+
+impl WatchInvariant {
+    /// Every invariant, in the order the documentation lists them.
+    pub const ALL: [Self; 5] = [
+        Self::NoFailoverOfHealthyPrimary,
+        Self::DetectWithin,
+        Self::Recovered,
+        Self::SingleLive,
+        Self::OneControllerPerGroup,
+    ];
+
+    /// The name violations and replays use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::NoFailoverOfHealthyPrimary => "no-failover-of-healthy-primary",
+            Self::DetectWithin => "detect-within",
+            Self::Recovered => "recovered",
+            Self::SingleLive => Invariant::SingleLive.name(),
+            Self::OneControllerPerGroup => Invariant::OneControllerPerGroup.name(),
+        }
+    }
+
+    /// What it means, as the documentation says it.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Self::NoFailoverOfHealthyPrimary => {
+                "a primary whose service is healthy and that a majority of vantage points reach (each \
+                 live, unpaused watcher not partitioned from it, and EC2 by the instance running) \
+                 throughout the time a decision takes before a stop is never stopped"
+            }
+            Self::DetectWithin => {
+                "with no watcher fault, a service that fails for good is stopped within the detection \
+                 bound (`interval × failures + timeout`) plus one second for the confirmation and the \
+                 run's first calls"
+            }
+            Self::Recovered => {
+                "a primary that failed for good ends with a standby running in its place, whenever the \
+                 watchers can decide it (not when one watcher crashed before a stop and the instance \
+                 still runs)"
+            }
+            Self::SingleLive => "at most one member running at the end",
+            Self::OneControllerPerGroup => {
+                "every start, stop and tag write made while the lease table named its caller the holder"
+            }
+        }
+    }
+
+    /// The Markdown list docs/watch.md holds, generated from [`Self::ALL`].
+    pub fn markdown_list() -> String {
+        Self::ALL
+            .iter()
+            .map(|invariant| format!("- `{}`: {}\n", invariant.name(), invariant.meaning()))
+            .collect()
     }
 }

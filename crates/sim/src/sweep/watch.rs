@@ -13,6 +13,7 @@ use coldstandby_engine::{Call, Clock, GroupSpec, InstanceId, InstanceState, Time
 use coldstandby_watch::{Plan, Settings, WatchedGroup};
 use serde::Serialize;
 
+use super::invariant::WatchInvariant;
 use super::invariants::{Violation, ONE_CONTROLLER_PER_GROUP, SINGLE_LIVE};
 use super::race::one_controller_per_group;
 use crate::leases::CutOff;
@@ -23,13 +24,13 @@ use crate::watchers::{run_watchers, WatcherSetup};
 
 /// A primary reachable from a majority of vantage points (the live watchers over the network,
 /// EC2 by the instance running) is never fenced while its service is healthy.
-pub const NO_FAILOVER_OF_HEALTHY_PRIMARY: &str = "no-failover-of-healthy-primary";
+pub const NO_FAILOVER_OF_HEALTHY_PRIMARY: &str = WatchInvariant::NoFailoverOfHealthyPrimary.name();
 /// A primary whose service fails for good, with both watchers well, is stopped within the
 /// watchers' detection bound and [`FENCE_CALL_ALLOWANCE`].
-pub const DETECT_WITHIN: &str = "detect-within";
+pub const DETECT_WITHIN: &str = WatchInvariant::DetectWithin.name();
 /// A primary that failed for good is replaced by a running standby by the end, whenever the
 /// watchers can decide it (see `must_decide`).
-pub const RECOVERED: &str = "recovered";
+pub const RECOVERED: &str = WatchInvariant::Recovered.name();
 
 /// From the window failing to the stop call: the confirmation (a describe, a question to the
 /// other watcher) and the run's first calls (the lease's read and write, a describe), each well
