@@ -625,18 +625,7 @@ fn switchover_moves_a_failed_over_group_back_and_refuses_a_stranger() {
     let dir = scratch("switchover");
     let config = example_config();
     let state = dir.join("region.json");
-    let run = |command: &[&str]| {
-        let mut args = command.to_vec();
-        args.extend([
-            "--config",
-            config.to_str().unwrap(),
-            "--target",
-            "sim",
-            "--sim-state",
-            state.to_str().unwrap(),
-        ]);
-        coldstandby(&args)
-    };
+    let run = |command: &[&str]| on_sim_state(command, &config, &state);
     let nothing = run(&["switchover", "--group", "web"]);
     assert_eq!(nothing.status.code(), Some(0), "{}", stderr(&nothing));
     assert!(stdout(&nothing).contains("already the active member"), "{}", stdout(&nothing));
