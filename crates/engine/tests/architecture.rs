@@ -117,3 +117,27 @@ fn files_past_six_hundred_lines_are_on_a_list_that_only_shrinks() {
         );
     }
 }
+
+#[test]
+fn the_documents_code_cites_are_in_this_repository() {
+    let root = crates_dir().parent().unwrap().to_path_buf();
+    let mut cited = 0;
+    // Spelled in two parts so that this file does not match itself.
+    let outside = ["..", "/shared"].concat();
+    for file in all_rust_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains(&outside), "{} cites a file outside the repository", file.display());
+        for (at, _) in text.match_indices("docs/") {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
+                .collect();
+            let name = name.trim_end_matches('.');
+            if name.ends_with(".md") {
+                cited += 1;
+                assert!(root.join(name).is_file(), "{} cites {name}, which does not exist", file.display());
+            }
+        }
+    }
+    assert!(cited > 5, "found only {cited} citations of docs/");
+}
