@@ -74,6 +74,14 @@ impl Ec2Provider {
     pub fn client(&self) -> &Client {
         &self.client
     }
+
+    /// Every instance carrying the tag `key` (any value), as the engine sees instances: for
+    /// `init`, which builds groups from `coldstandby:group` tags.
+    pub async fn describe_tagged(&self, key: &str) -> Result<Vec<Observation>, ApiError> {
+        let filter = Filter::builder().name("tag-key").values(key).build();
+        let reservations = describe_filtered(&self.client, filter).await?;
+        Ok(reservations.iter().flat_map(|r| r.instances()).filter_map(observation).collect())
+    }
 }
 
 fn state_of(name: &InstanceStateName) -> Option<InstanceState> {
@@ -95,7 +103,11 @@ pub(crate) async fn describe_reservations(
     instances: &[InstanceId],
 ) -> Result<Vec<Reservation>, ApiError> {
     let ids: Vec<String> = instances.iter().map(|id| id.as_str().to_owned()).collect();
-    let filter = Filter::builder().name("instance-id").set_values(Some(ids)).build();
+    describe_filtered(client, Filter::builder().name("instance-id").set_values(Some(ids)).build()).await
+}
+
+/// Every instance DescribeInstances answers for `filter`, over at most `MAX_PAGES` pages.
+async fn describe_filtered(client: &Client, filter: Filter) -> Result<Vec<Reservation>, ApiError> {
     let mut reservations = Vec::new();
     let mut next_token: Option<String> = None;
     for _ in 0..MAX_PAGES {

@@ -1,13 +1,24 @@
-//! `coldstandby init`: a commented starter configuration from a primary and its standbys, with
-//! each instance's name and zone from DescribeInstances when EC2 answers. Checked as every
-//! command checks a configuration before it is written; an existing file is kept unless --force.
+//! `coldstandby init`: a commented starter configuration from a primary and its standbys (or one
+//! group per `coldstandby:group` tag), with each instance's name and zone from DescribeInstances
+//! when EC2 answers. Checked as every command checks a configuration before it is written; an
+//! existing file is kept unless --force.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use coldstandby_engine::{InstanceId, Observation};
+use coldstandby_engine::tags::{GROUP_TAG, ROLE_TAG};
+use coldstandby_engine::text::counted_len;
+use coldstandby_engine::{InstanceId, InstanceState, Observation};
 
 use crate::{output, CommandError, Exit, InitArgs};
+
+/// One group of the starter file.
+struct Starter {
+    name: String,
+    primary: InstanceId,
+    standbys: Vec<InstanceId>,
+}
 
 pub fn run(args: &InitArgs) -> anyhow::Result<Exit> {
     let region = match &args.region {
@@ -19,37 +30,84 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Exit> {
                 CommandError::usage("give --region (AWS_REGION and AWS_DEFAULT_REGION are not set)")
             })?,
     };
-    let parse = |text: &str, flag: &str| -> anyhow::Result<InstanceId> {
-        text.parse().map_err(|error| CommandError::usage(format!("{flag} {text}: {error}")))
-    };
-    let primary = parse(&args.primary, "--primary")?;
-    let standbys =
-        args.standbys.iter().map(|text| parse(text, "--standby")).collect::<anyhow::Result<Vec<_>>>()?;
-    let members: Vec<InstanceId> = std::iter::once(primary.clone()).chain(standbys.iter().cloned()).collect();
-    let described = if args.offline { Vec::new() } else { describe(&region, &members) };
-    let text = starter(&args.name, &region, &primary, &standbys, &described);
+    let (groups, described) = if args.from_tags { from_tags(&region)? } else { from_flags(args, &region)? };
+    let text = starter(&region, &groups, &described);
     // The same check every command makes: a starter that would not load is not written.
     coldstandby_config::parse(&text, &args.config.display().to_string())?;
     write(&args.config, &text, args.force)?;
+    let names: Vec<&str> = groups.iter().map(|group| group.name.as_str()).collect();
     let mut lines = vec![format!(
-        "wrote {}: group `{}`, primary {primary}, {}; next: `coldstandby check --config {}`",
+        "wrote {}: {} ({}); next: `coldstandby check --config {}`",
         args.config.display(),
-        args.name,
-        coldstandby_engine::text::counted_len(standbys.len(), "standby", "standbys"),
+        counted_len(groups.len(), "group", "groups"),
+        names.join(", "),
         args.config.display()
     )];
-    lines.extend(zone_warning(&primary, &described));
+    lines.extend(groups.iter().filter_map(|group| zone_warning(group, &described)));
     output::print_lines(&lines)?;
     Ok(Exit::Success)
 }
 
+/// The group the command line names, and what EC2 says of its members (unless --offline).
+fn from_flags(args: &InitArgs, region: &str) -> anyhow::Result<(Vec<Starter>, Vec<Observation>)> {
+    let parse = |text: &str, flag: &str| -> anyhow::Result<InstanceId> {
+        text.parse().map_err(|error| CommandError::usage(format!("{flag} {text}: {error}")))
+    };
+    let primary = parse(args.primary.as_deref().unwrap_or_default(), "--primary")?;
+    let standbys =
+        args.standbys.iter().map(|text| parse(text, "--standby")).collect::<anyhow::Result<Vec<_>>>()?;
+    let members: Vec<InstanceId> = std::iter::once(primary.clone()).chain(standbys.iter().cloned()).collect();
+    let described = if args.offline { Vec::new() } else { describe(region, &members) };
+    Ok((vec![Starter { name: args.name.clone(), primary, standbys }], described))
+}
+
+/// One group per `coldstandby:group` tag value: the member tagged active is its primary (else
+/// the running one, else the first by id); the others are its standbys, by id.
+fn from_tags(region: &str) -> anyhow::Result<(Vec<Starter>, Vec<Observation>)> {
+    let runtime = crate::sdk_runtime()?;
+    let tagged = runtime
+        .block_on(async {
+            let sdk = coldstandby_aws::ec2::sdk_config(region).await;
+            coldstandby_aws::Ec2Provider::from_config(&sdk).describe_tagged(GROUP_TAG).await
+        })
+        .map_err(|error| CommandError {
+            exit: Exit::Failed,
+            message: format!("--from-tags: DescribeInstances failed: {error}"),
+        })?;
+    let mut by_group: BTreeMap<String, Vec<&Observation>> = BTreeMap::new();
+    for observation in &tagged {
+        if let Some(group) = observation.tags.get(GROUP_TAG) {
+            by_group.entry(group.clone()).or_default().push(observation);
+        }
+    }
+    if by_group.is_empty() {
+        return Err(CommandError::usage(format!("no instance in {region} carries the tag {GROUP_TAG}")));
+    }
+    let mut groups = Vec::new();
+    for (name, mut members) in by_group {
+        members.sort_by(|a, b| a.instance.cmp(&b.instance));
+        let recorded =
+            members.iter().position(|m| m.tags.get(ROLE_TAG).map(String::as_str) == Some("active"));
+        let running = members.iter().position(|m| m.state == InstanceState::Running);
+        let primary = members.remove(recorded.or(running).unwrap_or(0)).instance.clone();
+        if members.is_empty() {
+            return Err(CommandError::usage(format!(
+                "group `{name}` has only {primary} tagged: tag its standbys {GROUP_TAG}={name} too"
+            )));
+        }
+        let standbys = members.iter().map(|member| member.instance.clone()).collect();
+        groups.push(Starter { name, primary, standbys });
+    }
+    Ok((groups, tagged))
+}
+
 /// The members as EC2 describes them, or none (and why, on stderr) when it cannot be asked.
 fn describe(region: &str, members: &[InstanceId]) -> Vec<Observation> {
-    let answer = crate::sdk_runtime().and_then(|runtime| {
+    let answer = crate::sdk_runtime().map(|runtime| {
         runtime.block_on(async {
             let sdk = coldstandby_aws::ec2::sdk_config(region).await;
             let provider = coldstandby_aws::Ec2Provider::from_config(&sdk);
-            Ok(coldstandby_engine::Provider::describe(&provider, members).await)
+            coldstandby_engine::Provider::describe(&provider, members).await
         })
     });
     match answer {
@@ -68,7 +126,7 @@ fn describe(region: &str, members: &[InstanceId]) -> Vec<Observation> {
     }
 }
 
-/// "web-1, ap-northeast-1a" for an instance EC2 described, else nothing.
+/// "  # web-1, ap-northeast-1a" for an instance EC2 described, else nothing.
 fn note(instance: &InstanceId, described: &[Observation]) -> String {
     let Some(observation) = described.iter().find(|observation| observation.instance == *instance) else {
         return String::new();
@@ -79,67 +137,63 @@ fn note(instance: &InstanceId, described: &[Observation]) -> String {
     }
 }
 
-fn starter(
-    name: &str,
-    region: &str,
-    primary: &InstanceId,
-    standbys: &[InstanceId],
-    described: &[Observation],
-) -> String {
-    let list: Vec<String> = standbys.iter().map(|standby| format!("\"{standby}\"")).collect();
+fn starter(region: &str, groups: &[Starter], described: &[Observation]) -> String {
     let mut text = format!(
         "# coldstandby configuration, written by `coldstandby init`.\n\
          # Every key is in docs/configuration.md; `coldstandby check` validates the file.\n\
-         region = \"{region}\"\n\
-         \n\
-         [[group]]\n\
-         name = \"{name}\"\n\
-         primary = \"{primary}\"{}\n\
-         standbys = [{}]  # tried in this order\n",
-        note(primary, described),
-        list.join(", ")
+         region = \"{region}\"\n"
     );
-    for standby in standbys {
-        let note = note(standby, described);
-        if !note.is_empty() {
-            text.push_str(&format!("# {standby}:{}\n", note.trim_start_matches("  #")));
+    for group in groups {
+        let list: Vec<String> = group.standbys.iter().map(|standby| format!("\"{standby}\"")).collect();
+        text.push_str(&format!(
+            "\n[[group]]\nname = \"{}\"\nprimary = \"{}\"{}\nstandbys = [{}]  # tried in this order\n",
+            group.name,
+            group.primary,
+            note(&group.primary, described),
+            list.join(", ")
+        ));
+        for standby in &group.standbys {
+            let note = note(standby, described);
+            if !note.is_empty() {
+                text.push_str(&format!("# {standby}:{}\n", note.trim_start_matches("  #")));
+            }
         }
+        text.push_str(GROUP_SETTINGS);
     }
-    text.push_str(
-        "alarms = []  # names of the CloudWatch alarms whose ALARM state fails this group over\n\
-         # ordering = \"fence-first\"           # or \"parallel\": start the standby while the primary stops\n\
-         # stop_timeout_seconds = 60          # then the stop is forced\n\
-         # forced_stop_timeout_seconds = 120  # then the fence fails closed: nothing is promoted\n\
-         # start_timeout_seconds = 300        # each standby's time to reach running\n\
-         # failover_timeout_seconds = 840     # the whole failover's deadline\n\
-         \n\
-         # Readiness checks and movers (docs/clients.md), for example:\n\
-         # [[group.readiness]]\n\
-         # type = \"tcp\"\n\
-         # port = 443\n",
-    );
     text
 }
 
+/// The settings most often changed, commented out with their defaults, under each group.
+const GROUP_SETTINGS: &str = "\
+alarms = []  # names of the CloudWatch alarms whose ALARM state fails this group over
+# ordering = \"fence-first\"           # or \"parallel\": start the standby while the primary stops
+# stop_timeout_seconds = 60          # then the stop is forced
+# forced_stop_timeout_seconds = 120  # then the fence fails closed: nothing is promoted
+# start_timeout_seconds = 300        # each standby's time to reach running
+# failover_timeout_seconds = 840     # the whole failover's deadline
+
+# Readiness checks and movers (docs/clients.md), for example:
+# [[group.readiness]]
+# type = \"tcp\"
+# port = 443
+";
+
 /// A standby EC2 places in the primary's zone does not survive that zone's outage.
-fn zone_warning(primary: &InstanceId, described: &[Observation]) -> Option<String> {
+fn zone_warning(group: &Starter, described: &[Observation]) -> Option<String> {
     let zone_of = |instance: &InstanceId| {
-        described
-            .iter()
-            .find(|observation| observation.instance == *instance)
-            .map(|o| o.availability_zone.clone())
+        described.iter().find(|observation| observation.instance == *instance).map(|o| &o.availability_zone)
     };
-    let primary_zone = zone_of(primary)?;
-    let same: Vec<String> = described
+    let primary_zone = zone_of(&group.primary)?;
+    let same: Vec<String> = group
+        .standbys
         .iter()
-        .filter(|observation| {
-            observation.instance != *primary && observation.availability_zone == primary_zone
-        })
-        .map(|observation| observation.instance.to_string())
+        .filter(|standby| zone_of(standby) == Some(primary_zone))
+        .map(ToString::to_string)
         .collect();
     (!same.is_empty()).then(|| {
         format!(
-            "warning: {} in {primary_zone}, the primary's zone: an outage of that zone takes both",
+            "warning: group `{}`: {} in {primary_zone}, the primary's zone: an outage of that zone takes both",
+            group.name,
             same.join(", ")
         )
     })

@@ -254,11 +254,20 @@ enum Command {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// The instance normally active
-    #[arg(long, value_name = "INSTANCE")]
-    pub primary: String,
+    #[arg(
+        long,
+        value_name = "INSTANCE",
+        required_unless_present = "from_tags",
+        conflicts_with = "from_tags"
+    )]
+    pub primary: Option<String>,
     /// A standby, tried in the order given (repeat for more)
-    #[arg(long = "standby", value_name = "INSTANCE", required = true)]
+    #[arg(long = "standby", value_name = "INSTANCE", required_unless_present = "from_tags")]
     pub standbys: Vec<String>,
+    /// Instead of --primary and --standby: one group per value of the instances' coldstandby:group
+    /// tag (the member tagged coldstandby:role=active is its primary; needs EC2 access)
+    #[arg(long, conflicts_with_all = ["offline", "name"])]
+    pub from_tags: bool,
     /// The group's name
     #[arg(long, default_value = "main")]
     pub name: String,

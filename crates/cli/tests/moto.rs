@@ -88,6 +88,36 @@ fn init_fills_in_each_instances_zone_from_ec2() {
         "{text}"
     );
     assert!(text.contains(&format!("# {}:", article.standby)) && text.contains("ap-northeast-1c"), "{text}");
+
+    // From the instances' coldstandby:group tags instead: the running member is the primary.
+    article.runtime.block_on(async {
+        let tag = aws_sdk_ec2::types::Tag::builder().key("coldstandby:group").value("db").build();
+        article
+            .client
+            .create_tags()
+            .resources(&article.standby)
+            .resources(&article.primary)
+            .tags(tag)
+            .send()
+            .await
+            .unwrap();
+    });
+    let tagged = article.dir.join("tagged.toml");
+    let output = article.run(&[
+        "init",
+        "--from-tags",
+        "--region",
+        "ap-northeast-1",
+        "--config",
+        tagged.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&tagged).unwrap();
+    assert!(text.contains("name = \"db\""), "{text}");
+    assert!(text.contains(&format!("primary = \"{}\"", article.primary)), "{text}");
+    assert!(text.contains(&format!("standbys = [\"{}\"]", article.standby)), "{text}");
+    let check = article.run(&["check", "--config", tagged.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
 }
 
 #[test]
