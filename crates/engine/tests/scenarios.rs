@@ -393,6 +393,11 @@ fn a_deadline_fails_the_run_and_leaves_a_group_the_next_run_completes() {
     let report = run_on(&region, &region, group(Ordering::FenceFirst), options);
     let Failure::DeadlineExceeded { waiting_for } = failure(&report) else { panic!("{:?}", report.outcome) };
     assert!(waiting_for.contains(PRIMARY), "{waiting_for}");
+    let said = failure(&report).to_string();
+    assert!(
+        said.starts_with(&format!("deadline reached while waiting for {PRIMARY}")),
+        "reads as a sentence: {said}"
+    );
     // At the deadline, or as soon after it as a describe then in flight answers.
     let deadline = START + Duration::from_secs(10);
     assert!(report.finished_at >= deadline, "{:?}", report.finished_at);
