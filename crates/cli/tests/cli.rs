@@ -995,31 +995,23 @@ fn init_writes_a_starter_that_checks_and_never_overwrites_without_force() {
 
     // Bad input writes nothing.
     let other = dir.join("other.toml");
-    let bad = coldstandby(&[
-        "init",
-        "--primary",
-        "nope",
-        "--standby",
-        "i-0f9e8d7c6b5a40312",
-        "--region",
-        "ap-northeast-1",
-        "--offline",
-        "--config",
-        other.to_str().unwrap(),
-    ]);
+    let starter = |primary: &str, region: &str| {
+        coldstandby(&[
+            "init",
+            "--primary",
+            primary,
+            "--standby",
+            "i-0f9e8d7c6b5a40312",
+            "--region",
+            region,
+            "--offline",
+            "--config",
+            other.to_str().unwrap(),
+        ])
+    };
+    let bad = starter("nope", "ap-northeast-1");
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
-    let bad = coldstandby(&[
-        "init",
-        "--primary",
-        "i-0a1b2c3d4e5f60718",
-        "--standby",
-        "i-0f9e8d7c6b5a40312",
-        "--region",
-        "mars-1",
-        "--offline",
-        "--config",
-        other.to_str().unwrap(),
-    ]);
+    let bad = starter("i-0a1b2c3d4e5f60718", "mars-1");
     assert_eq!(bad.status.code(), Some(3), "{}", stderr(&bad));
     assert!(!other.exists());
 }
