@@ -546,12 +546,15 @@ fn every_invariant_the_sweep_checks_is_named_in_the_help_and_the_readme() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/commands.md");
     generated_section(
         &path,
-        "<!-- generated from crates/sim/src/sweep/invariant.rs",
+        GENERATED_FROM_INVARIANTS,
         "<!-- end of the generated table -->",
         &Invariant::markdown_table(),
     );
     assert_eq!(coldstandby_sim::sweep::invariants::ALL, Invariant::ALL.map(Invariant::name));
 }
+
+/// Where the documents' generated invariant sections start.
+const GENERATED_FROM_INVARIANTS: &str = "<!-- generated from crates/sim/src/sweep/invariant.rs";
 
 /// The text between `doc`'s generated-section marker (a line starting with `start`) and `end`,
 /// compared with `generated`; with UPDATE_EXPECT set, `path` is rewritten with it instead.
@@ -574,7 +577,7 @@ fn every_invariant_the_watchers_sweep_checks_is_documented_from_its_one_source()
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/watch.md");
     generated_section(
         &path,
-        "<!-- generated from crates/sim/src/sweep/invariant.rs",
+        GENERATED_FROM_INVARIANTS,
         "<!-- end of the generated list -->",
         &WatchInvariant::markdown_list(),
     );

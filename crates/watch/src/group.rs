@@ -98,16 +98,12 @@ impl GroupWatch {
             .collect()
     }
 
-    /// A describe of the group's members answered (`observations`: those of its members, as
+    /// A describe of the group's members answered (`mine`: those of its members, as
     /// [`Self::own_observations`] gives them): learn the active member and its address, and
     /// EC2's view of it.
-    pub fn located(&mut self, observations: &[Observation], now: Timestamp) {
-        let mine: Vec<Observation> = observations
-            .iter()
-            .filter(|observation| self.group.spec.contains(&observation.instance))
-            .cloned()
-            .collect();
-        let status = group_status(&self.group.spec, &mine);
+    pub fn located(&mut self, mine: &[Observation], now: Timestamp) {
+        debug_assert!(mine.iter().all(|observation| self.group.spec.contains(&observation.instance)));
+        let status = group_status(&self.group.spec, mine);
         let Some(active) = status.active else { return };
         let Some(observation) = mine.iter().find(|observation| observation.instance == active) else {
             self.ec2_silent_since.get_or_insert(now);
