@@ -43,6 +43,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         },
     };
     let run = run_article(setup, &mut Quiet);
+    if let Some(path) = &args.report {
+        crate::report::write(path, &document(&run))?;
+    }
     match args.output {
         OutputFormat::Json => output::print_json(&DemoJson::new(&run))?,
         OutputFormat::Text => output::print_lines(&render(&run))?,
@@ -276,4 +279,46 @@ fn render_rto(
         },
         format!("Every instance change was observed within {} (longest lag).", output::seconds(longest_lag)),
     ]
+}
+
+/// The demo as an HTML report: one run, its lanes from the simulated region.
+fn document(run: &ArticleRun) -> coldstandby_report::Document {
+    let scenario = scenario(run);
+    let label = |member: &coldstandby_engine::InstanceId| {
+        if member.as_str() == PRIMARY {
+            format!("EC2-1, primary, {}", scenario.primary_zone)
+        } else {
+            format!("EC2-2, standby, {}", scenario.standby_zone)
+        }
+    };
+    let detector = match run.setup.detector {
+        Detector::Alarm => format!("the alarm {ALARM} ({})", run.alarm.summary()),
+        Detector::Watch => format!("two watchers ({}) probing http :80/ every second", WATCHERS.join(", ")),
+    };
+    let failure = match run.setup.failure {
+        FailureKind::CpuLoad => "CPU load starts on EC2-1",
+        FailureKind::Dies => "EC2-1 dies (no more metrics, no answers)",
+    };
+    let mut summary = vec![format!("The article's scenario: {failure}; {detector} detects it.")];
+    let runs = match &run.report {
+        Some(report) => {
+            let lanes = crate::report::Lanes::Region(&run.region);
+            vec![crate::report::run("Failover", report, Some(run.failure_at), &run.group, &label, &lanes)]
+        }
+        None => {
+            summary.extend(no_alarm(run));
+            Vec::new()
+        }
+    };
+    coldstandby_report::Document {
+        title: "coldstandby demo: the article's failover".to_owned(),
+        tool: crate::report::tool(),
+        ran_at: run.failure_at,
+        target: format!("a simulated {REGION} (seed {}, ordering {})", run.setup.seed, run.group.ordering),
+        simulated: true,
+        summary,
+        runs,
+        configuration: None,
+        distribution: None,
+    }
 }

@@ -15,6 +15,7 @@ pub fn run(args: &FailoverArgs) -> anyhow::Result<Exit> {
     let run = Run {
         trigger: "manual (coldstandby failover)",
         verb: "Failing over",
+        effect: "it stops the active member and starts another",
         switchover: false,
         dry_run: args.dry_run,
         confirmed: args.yes,
@@ -27,6 +28,8 @@ pub struct Run {
     pub trigger: &'static str,
     /// "Failing over", "Switching over": the first line of the text output.
     pub verb: &'static str,
+    /// What it does to the instances, for the question asked before a real change.
+    pub effect: &'static str,
     /// A planned move: its result reads "switched over".
     pub switchover: bool,
     pub dry_run: bool,
@@ -97,7 +100,7 @@ pub fn drive(
 
 /// A change to real EC2 is made only when the person at the terminal says so, or with `--yes`;
 /// without a terminal to ask, `--yes` is required. Rehearsals and dry runs ask nothing.
-fn confirm_real_change(
+pub fn confirm_real_change(
     config: &coldstandby_config::Config,
     target: &Target,
     spec: &coldstandby_engine::GroupSpec,
@@ -109,13 +112,13 @@ fn confirm_real_change(
     }
     let members: Vec<String> = spec.members().iter().map(ToString::to_string).collect();
     let what = format!(
-        "{} group `{}` acts on real EC2 instances ({}) in account {}, region {}: it stops the active \
-         member and starts another",
+        "{} group `{}` acts on real EC2 instances ({}) in account {}, region {}: {}",
         run.verb,
         spec.name,
         members.join(", "),
         target.account(),
-        config.region
+        config.region,
+        run.effect
     );
     if !std::io::stdin().is_terminal() {
         return Err(CommandError::usage(format!(

@@ -5,6 +5,7 @@ mod backtest;
 mod check;
 mod demo;
 mod doctor;
+mod drill;
 mod failover;
 mod failure;
 mod handle_event;
@@ -13,6 +14,8 @@ mod input;
 mod lambda_entry;
 mod output;
 mod progress;
+mod report;
+mod sim_faults;
 mod sim_target;
 mod simulate;
 mod status;
@@ -127,6 +130,19 @@ enum Command {
     /// failover left it on a standby is back on its primary only through this (or a new
     /// failover).
     Switchover(SwitchoverArgs),
+    /// Rehearse a failover and a switchover back, measure every step, and report it
+    ///
+    /// Fails the group over (the same steps as `failover`, readiness checks and movers
+    /// included), then switches it back to the member that was active, and checks the group
+    /// ends as it began: the same member active, every member running or stopped as before (any
+    /// difference is listed, and the exit status is 1). With --report, writes a self-contained
+    /// HTML report: a timeline of every instance and step, the recovery time by phase, every
+    /// call made, the configuration used.
+    ///
+    /// A drill runs on the simulated region unless --target aws is given. On real EC2 it names
+    /// the account, Region and instances and asks first (--yes for a scheduled drill), and it
+    /// does not start when `doctor` finds a FAIL.
+    Drill(DrillArgs),
     /// Show each group's members, their states, and which member is recorded active
     Status(StatusArgs),
     /// Replay metric history through an alarm: when would it have fired, and how often?
@@ -415,12 +431,15 @@ pub struct DemoArgs {
     /// The RTO then runs to clients served by the standby (its `readiness` and `clients` lines)
     #[arg(long, value_enum, value_name = "MECHANISM")]
     pub redirect: Option<RedirectArg>,
+    /// Also write the run as a self-contained HTML report (timeline, RTO by phase, every call)
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }
 
 /// Options shared by the commands that work on a configured region.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct TargetArgs {
     /// The configuration file
     #[arg(long, value_name = "FILE", env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
@@ -470,6 +489,26 @@ pub struct SwitchoverArgs {
     /// On real EC2, act without asking first (needed when not run from a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// --target defaults to sim here: a drill on real instances is asked for by name
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The group to rehearse (its `name` in the config)
+    #[arg(long)]
+    pub group: String,
+    /// Write the drill as a self-contained HTML report (no network, no script: open it anywhere)
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// On real EC2, act without asking first (for a scheduled drill; needed without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Simulated target only: EC2 misbehaving during the drill, as NAME=PROBABILITY,... with
+    /// names throttle, transient, empty-describe, stale-describe, partial-describe, latency-spike
+    #[arg(long, value_name = "FAULTS")]
+    pub sim_faults: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -734,6 +773,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Exit> {
         Command::Demo(args) => demo::run(&args),
         Command::Failover(args) => failover::run(&args),
         Command::Switchover(args) => switchover::run(&args),
+        Command::Drill(args) => drill::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Backtest(args) => backtest::run(&args),
         Command::HandleEvent(args) => handle_event::run(&args),

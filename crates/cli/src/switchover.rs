@@ -55,6 +55,7 @@ pub fn run(args: &SwitchoverArgs) -> anyhow::Result<Exit> {
     let run = Run {
         trigger: "planned (coldstandby switchover)",
         verb: "Switching over",
+        effect: "it stops the active member and starts another",
         switchover: true,
         dry_run: args.dry_run,
         confirmed: args.yes,

@@ -90,6 +90,16 @@ impl Target {
         }
     }
 
+    /// Wait `duration`: in virtual time on the simulated region, on the real clock otherwise.
+    pub fn pause(&self, duration: std::time::Duration) {
+        match self {
+            Self::Sim(sim) => sim.region.advance(duration),
+            Self::Aws { runtime, .. } => {
+                runtime.block_on(SystemClock.sleep_until(SystemClock::now() + duration))
+            }
+        }
+    }
+
     /// Keep the simulated region, if it has a state file.
     pub fn save(&self) -> anyhow::Result<()> {
         match self {

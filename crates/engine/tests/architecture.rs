@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-const PURE_CRATES: [&str; 7] = ["engine", "alarm", "sim", "config", "handler", "deploy", "watch"];
+const PURE_CRATES: [&str; 8] = ["engine", "alarm", "sim", "config", "handler", "deploy", "watch", "report"];
 /// The event types (`aws_lambda_events`) are plain data and allowed; the SDK, the runtimes are not.
 const FORBIDDEN_DEPENDENCIES: [&str; 4] = ["aws-sdk-", "aws-config", "tokio", "lambda_runtime"];
 const CLOCK_READS: [&str; 2] = ["SystemTime::now", "Instant::now"];

@@ -1,0 +1,319 @@
+//! `coldstandby drill`: a rehearsal that fails a group over, waits until clients follow, switches
+//! it back, measures every step, and checks the group ends as it began.
+
+use anyhow::Context;
+use coldstandby_deploy::doctor::{self, Status};
+use coldstandby_engine::status::{group_status, ActiveSource};
+use coldstandby_engine::{
+    Failover, GroupSpec, InstanceId, InstanceState, Observation, Options, Outcome, Report,
+};
+use serde::Serialize;
+
+use crate::failover::{confirm_real_change, Run};
+use crate::progress::LiveTimeline;
+use crate::target::Target;
+use crate::{output, CommandError, DrillArgs, Exit, OutputFormat, TargetArg};
+
+/// What a drill did, as `--output json` prints it.
+#[derive(Debug, Serialize)]
+struct DrillJson<'a> {
+    group: &'a str,
+    target: String,
+    /// The member active before the drill, and so after it.
+    active: &'a InstanceId,
+    /// The failover, then (when it succeeded) the switchover back.
+    runs: Vec<RunJson<'a>>,
+    /// Whether the group ended as it began: the same member active, every member in the state
+    /// it had (running or stopped).
+    restored: bool,
+    /// What differs from the start, one sentence each (empty when restored).
+    differences: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+struct RunJson<'a> {
+    name: &'static str,
+    report: &'a Report,
+}
+
+pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
+    let config = coldstandby_config::load(&args.target.config)?;
+    let group = crate::configured_group(&config, &args.target.config, &args.group)?;
+    let spec = &group.spec;
+    // A drill rehearses on the simulated region unless told otherwise.
+    let mut target_args = args.target.clone();
+    target_args.target.get_or_insert(TargetArg::Sim);
+    let target = Target::open(&config, &target_args)?;
+    if let Some(faults) = &args.sim_faults {
+        match &target {
+            Target::Sim(sim) => sim.region.set_faults(crate::sim_faults::parse(faults)?),
+            Target::Aws { .. } => {
+                return Err(CommandError::usage(
+                    "--sim-faults applies to the simulated target only (--target sim)",
+                ))
+            }
+        }
+    }
+    if target.is_real() {
+        refuse_on_doctor_failure(&config, &args.target.config.display().to_string(), &target)?;
+    }
+    let before = observe(&target, spec)?;
+    let active = active_member(spec, &before)?;
+    let confirm = Run {
+        trigger: "drill (coldstandby drill)",
+        verb: "Drilling",
+        effect: "it stops the active member, starts a standby, then switches back the same way",
+        switchover: false,
+        dry_run: false,
+        confirmed: args.yes,
+    };
+    confirm_real_change(&config, &target, spec, &confirm)?;
+
+    let text = target_args.output == OutputFormat::Text;
+    if text {
+        output::print_lines(&[
+            format!(
+                "Drill of group `{}` in {}: fail over from {active}, then switch back",
+                spec.name,
+                target.name(&config)
+            ),
+            String::new(),
+            output::header(),
+        ])?;
+    }
+    let lease = config.lease.as_ref().map(|lease| lease.settings(crate::process_owner()));
+    let engine_run = |spec: GroupSpec, trigger: &str| {
+        let now = target.now();
+        let options = Options {
+            trigger: trigger.to_owned(),
+            seed: target_args.seed.unwrap_or_else(|| if target.is_real() { now.unix_millis() } else { 1 }),
+            ..Options::default()
+        };
+        let mut live = LiveTimeline::new(now, text);
+        let report = target.run_failover(Failover::new(spec, options, now), lease.as_ref(), &mut live);
+        live.finish();
+        report
+    };
+    let mut runs = vec![("failover", engine_run(spec.clone(), "drill: fail over (coldstandby drill)"))];
+    if let Outcome::FailedOver { to, .. } = &runs[0].1.outcome {
+        let back = spec.switchover(to, &active);
+        if text {
+            output::print_lines(&[format!("    (switching back from {to} to {active})")])?;
+        }
+        runs.push(("switchover", engine_run(back, "drill: switch back (coldstandby drill)")));
+    }
+    target.save()?;
+    let after = observe(&target, spec)?;
+    let differences = differences(spec, &active, &before, &after);
+    let succeeded = runs.len() == 2 && runs.iter().all(|(_, report)| report.outcome.is_success());
+
+    if let Some(path) = &args.report {
+        let text = std::fs::read_to_string(&args.target.config)
+            .with_context(|| format!("reading {} for the report", args.target.config.display()))?;
+        let document = document(&config, &target, spec, &runs, &differences, text);
+        crate::report::write(path, &document)?;
+    }
+    match target_args.output {
+        OutputFormat::Json => output::print_json(&DrillJson {
+            group: &spec.name,
+            target: target.name(&config),
+            active: &active,
+            runs: runs.iter().map(|(name, report)| RunJson { name, report }).collect(),
+            restored: differences.is_empty(),
+            differences: &differences,
+        })?,
+        OutputFormat::Text => output::print_lines(&summary(&runs, &differences, args.report.as_deref()))?,
+    }
+    Ok(if succeeded && differences.is_empty() { Exit::Success } else { Exit::Failed })
+}
+
+/// On real EC2 a drill needs a deployment doctor passes: a drill that cannot fail over
+/// proves nothing and may leave the group half moved.
+fn refuse_on_doctor_failure(
+    config: &coldstandby_config::Config,
+    config_path: &str,
+    target: &Target,
+) -> anyhow::Result<()> {
+    let Target::Aws { runtime, .. } = target else {
+        return Ok(());
+    };
+    let facts = runtime.block_on(async {
+        let sdk = coldstandby_aws::ec2::sdk_config(&config.region).await;
+        coldstandby_aws::Inspector::new(&sdk).gather(config, None, &[]).await
+    });
+    let context = doctor::Context { config, config_path };
+    let failed: Vec<String> = doctor::run_checks(&context, &facts)
+        .into_iter()
+        .filter(|check| check.status == Status::Fail)
+        .map(|check| format!("{} ({}): {}", check.subject, check.check, check.found))
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(CommandError {
+        exit: Exit::Failed,
+        message: format!(
+            "doctor finds {} FAIL, so the drill did not start (nothing was changed):\n  {}\nRun `coldstandby doctor` for the fixes",
+            failed.len(),
+            failed.join("\n  ")
+        ),
+    }
+    .into())
+}
+
+/// The group's members as EC2 shows them; a throttled or failed describe is asked again, a
+/// second apart, up to five times.
+fn observe(target: &Target, spec: &GroupSpec) -> anyhow::Result<Vec<Observation>> {
+    const ATTEMPTS: u32 = 5;
+    let mut attempt = 1;
+    loop {
+        match target.describe(&spec.members()) {
+            Ok(observations) => return Ok(observations),
+            Err(error) if attempt < ATTEMPTS && error.kind.is_retryable() => {
+                attempt += 1;
+                target.pause(std::time::Duration::from_secs(1));
+            }
+            Err(error) => {
+                let message = format!(
+                    "cannot see group `{}`: DescribeInstances failed ({attempt} tries): {error}",
+                    spec.name
+                );
+                return Err(CommandError { exit: Exit::Failed, message }.into());
+            }
+        }
+    }
+}
+
+/// The member the group serves from now; a group without one clear active member is not
+/// drilled (a person must mend its tags first).
+fn active_member(spec: &GroupSpec, observations: &[Observation]) -> anyhow::Result<InstanceId> {
+    let status = group_status(spec, observations);
+    match (status.active_source, status.active) {
+        (ActiveSource::Conflicting, _) | (_, None) => Err(CommandError {
+            exit: Exit::Failed,
+            message: format!(
+                "group `{}`: {}; the drill did not start (mend the tags first)",
+                spec.name,
+                status.warnings.join("; ")
+            ),
+        }
+        .into()),
+        (_, Some(active)) => Ok(active),
+    }
+}
+
+/// Running or not, as a client would care.
+fn serving(state: Option<InstanceState>) -> &'static str {
+    match state {
+        Some(InstanceState::Running | InstanceState::Pending) => "running",
+        Some(InstanceState::Stopped | InstanceState::Stopping) => "stopped",
+        Some(InstanceState::Terminated | InstanceState::ShuttingDown) => "terminated",
+        None => "not visible",
+    }
+}
+
+/// What differs between the group before and after, one sentence each.
+fn differences(
+    spec: &GroupSpec,
+    active: &InstanceId,
+    before: &[Observation],
+    after: &[Observation],
+) -> Vec<String> {
+    let state = |observations: &[Observation], member: &InstanceId| {
+        observations
+            .iter()
+            .find(|observation| observation.instance == *member)
+            .map(|observation| observation.state)
+    };
+    let mut differences: Vec<String> = spec
+        .members()
+        .iter()
+        .filter_map(|member| {
+            let (was, is) = (serving(state(before, member)), serving(state(after, member)));
+            (was != is).then(|| format!("{member} was {was} before the drill and is {is} now"))
+        })
+        .collect();
+    match group_status(spec, after).active {
+        Some(now) if now == *active => {}
+        Some(now) => differences.push(format!("{now} is recorded active, not {active} as before the drill")),
+        None => differences.push(format!("no member is recorded active (it was {active})")),
+    }
+    differences
+}
+
+fn summary(runs: &[(&str, Report)], differences: &[String], report: Option<&std::path::Path>) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for (name, report) in runs {
+        let took = report.finished_at.saturating_since(report.started_at);
+        let outcome = match &report.outcome {
+            Outcome::FailedOver { from, to } if *name == "switchover" => {
+                format!("switched back from {from} to {to}")
+            }
+            outcome => outcome.to_string(),
+        };
+        lines.push(format!("{name:<11} {outcome} (in {})", output::seconds(took)));
+    }
+    if runs.len() < 2 {
+        lines.push("switchover  not tried: the failover did not complete".to_owned());
+    }
+    if differences.is_empty() {
+        lines.push("The group is as it was before the drill.".to_owned());
+    } else {
+        lines.push("The group is NOT as it was before the drill:".to_owned());
+        lines.extend(differences.iter().map(|difference| format!("  {difference}")));
+    }
+    if let Some(path) = report {
+        lines.push(format!("Report: {}", path.display()));
+    }
+    lines
+}
+
+fn document(
+    config: &coldstandby_config::Config,
+    target: &Target,
+    spec: &GroupSpec,
+    runs: &[(&str, Report)],
+    differences: &[String],
+    configuration: String,
+) -> coldstandby_report::Document {
+    let lanes = match target {
+        Target::Sim(sim) => crate::report::Lanes::Region(&sim.region),
+        Target::Aws { .. } => crate::report::Lanes::Observed,
+    };
+    let primary = spec.primary.clone();
+    let label = |member: &InstanceId| {
+        if *member == primary {
+            "configured primary".to_owned()
+        } else {
+            "standby".to_owned()
+        }
+    };
+    let titles = |name: &str| if name == "failover" { "Failover" } else { "Switchover back" };
+    let mut summary = vec![format!(
+        "A rehearsal of group {}: a failover, then a switchover back to the member active before.",
+        spec.name
+    )];
+    if differences.is_empty() {
+        summary.push("The group ended as it began.".to_owned());
+    } else {
+        summary.push(format!("The group did not end as it began: {}.", differences.join("; ")));
+    }
+    let target_name = match target {
+        Target::Sim(_) => target.name(config),
+        Target::Aws { .. } => format!("{}, account {}", target.name(config), target.account()),
+    };
+    coldstandby_report::Document {
+        title: format!("Drill of group {}", spec.name),
+        tool: crate::report::tool(),
+        ran_at: runs.first().map_or(target.now(), |(_, report)| report.started_at),
+        target: target_name,
+        simulated: !target.is_real(),
+        summary,
+        runs: runs
+            .iter()
+            .map(|(name, report)| crate::report::run(titles(name), report, None, spec, &label, &lanes))
+            .collect(),
+        configuration: Some(configuration),
+        distribution: None,
+    }
+}
