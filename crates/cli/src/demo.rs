@@ -313,7 +313,7 @@ fn document(run: &ArticleRun) -> coldstandby_report::Document {
     coldstandby_report::Document {
         title: "coldstandby demo: the article's failover".to_owned(),
         tool: crate::report::tool(),
-        ran_at: run.failure_at,
+        ran_at: Some(run.failure_at),
         target: format!("a simulated {REGION} (seed {}, ordering {})", run.setup.seed, run.group.ordering),
         simulated: true,
         summary,

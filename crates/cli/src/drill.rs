@@ -305,7 +305,7 @@ fn document(
     coldstandby_report::Document {
         title: format!("Drill of group {}", spec.name),
         tool: crate::report::tool(),
-        ran_at: runs.first().map_or(target.now(), |(_, report)| report.started_at),
+        ran_at: Some(runs.first().map_or(target.now(), |(_, report)| report.started_at)),
         target: target_name,
         simulated: !target.is_real(),
         summary,

@@ -571,6 +571,9 @@ pub struct SimulateArgs {
     /// Print every trigger's steps for each seed (to study a replayed seed)
     #[arg(long)]
     pub events: bool,
+    /// Also write an HTML report with the recovery times' histogram (the sweep and --az-outage)
+    #[arg(long, value_name = "FILE.html", conflicts_with_all = ["race", "watchers"])]
+    pub report: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

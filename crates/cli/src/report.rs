@@ -26,6 +26,30 @@ pub fn write(path: &Path, document: &coldstandby_report::Document) -> anyhow::Re
     Ok(())
 }
 
+/// A report of many simulated runs: their recovery times as a histogram.
+pub fn distribution(
+    title: &str,
+    summary: Vec<String>,
+    rto_ms: Vec<u64>,
+    not_recovered: usize,
+) -> coldstandby_report::Document {
+    coldstandby_report::Document {
+        title: format!("coldstandby simulate: {title}"),
+        tool: tool(),
+        ran_at: None,
+        target: "the simulated region".to_owned(),
+        simulated: true,
+        summary,
+        runs: Vec::new(),
+        configuration: None,
+        distribution: Some(coldstandby_report::Distribution {
+            title: title.to_owned(),
+            rto_ms,
+            not_recovered,
+        }),
+    }
+}
+
 /// How the instances' lanes are drawn.
 pub enum Lanes<'a> {
     /// From the simulated region's own record (true change times) and its calls.

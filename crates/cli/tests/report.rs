@@ -224,6 +224,41 @@ fn a_drill_with_faults_reports_the_failover_and_the_switchover_back() {
     assert!(html.contains("<td>RequestLimitExceeded</td>"), "the calls table shows the throttled calls");
 }
 
+#[test]
+fn an_az_outage_report_counts_every_recovered_group_in_its_histogram() {
+    let dir = out_dir("outage");
+    let page = dir.join("outage.html");
+    let json = coldstandby(&[
+        "simulate",
+        "--az-outage",
+        "--groups",
+        "40",
+        "--fence",
+        "isolate",
+        "--report",
+        page.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_self_contained(&html);
+    let figures = figures(&html);
+    assert_eq!(figures.len(), 1, "one histogram, no timeline");
+    let histogram = roxmltree::Document::parse(&figures[0]).unwrap();
+    let bins: Vec<u64> = histogram
+        .descendants()
+        .filter_map(|node| node.attribute("data-count"))
+        .map(|count| count.parse().unwrap())
+        .collect();
+    assert_eq!(bins.len(), 20);
+    assert_eq!(
+        bins.iter().sum::<u64>(),
+        json["active_groups"].as_u64().unwrap(),
+        "every group made active, once"
+    );
+    assert!(json["active_groups"].as_u64().unwrap() > 0);
+}
+
 /// Chromium's view of one page at one width.
 fn browser_check(page: &Path, dir: &Path) -> Value {
     let script = workspace().join("scripts/browser-check.py");
@@ -255,7 +290,18 @@ fn reports_open_in_chromium_with_no_error_on_a_desktop_and_a_phone() {
         "--output",
         "json",
     ]);
-    for (page, timelines) in [(&demo, 1), (&drill, 2)] {
+    let outage = dir.join("outage.html");
+    coldstandby(&[
+        "simulate",
+        "--az-outage",
+        "--groups",
+        "20",
+        "--report",
+        outage.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    for (page, timelines) in [(&demo, 1), (&drill, 2), (&outage, 0)] {
         let checked = browser_check(page, &dir);
         assert_eq!(checked["html_errors"], serde_json::json!([]), "{} is valid HTML", page.display());
         for view in checked["pages"].as_array().unwrap() {

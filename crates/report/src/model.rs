@@ -13,8 +13,8 @@ pub struct Document {
     pub title: String,
     /// `coldstandby 0.1.0`.
     pub tool: String,
-    /// When the rehearsal began (virtual time on the simulated region).
-    pub ran_at: Timestamp,
+    /// When the rehearsal began (virtual time on the simulated region); None for many runs.
+    pub ran_at: Option<Timestamp>,
     /// Where it ran: "a simulated ap-northeast-1", "ap-northeast-1, account 123456789012".
     pub target: String,
     /// Whether the times are the simulated region's (virtual) rather than the real clock's.

@@ -26,8 +26,11 @@ pub fn render(document: &Document) -> String {
                 header {
                     h1 { (document.title) }
                     p.meta {
-                        (document.tool) ", run at " (utc(document.ran_at))
-                        @if document.simulated { " (virtual time)" }
+                        (document.tool)
+                        @if let Some(ran_at) = document.ran_at {
+                            ", run at " (utc(ran_at))
+                            @if document.simulated { " (virtual time)" }
+                        }
                         " on " (document.target) "."
                     }
                     @for line in &document.summary { p { (line) } }
@@ -38,7 +41,9 @@ pub fn render(document: &Document) -> String {
                         h2 { "Recovery times: " (distribution.title) }
                         p {
                             (distribution.rto_ms.len()) " runs recovered"
-                            @if distribution.not_recovered > 0 { ", " (distribution.not_recovered) " did not" }
+                            @if distribution.not_recovered > 0 {
+                                "; " (distribution.not_recovered) " ended without a recovery time (failed safely, gave up or were cut short: see above)"
+                            }
                             "."
                         }
                         div.figure { (svg::histogram(distribution)) }

@@ -215,9 +215,10 @@ pub fn histogram(distribution: &Distribution) -> Markup {
     };
     let bins = 20u64;
     let width_ms = ((high - low) / bins).max(1) + 1;
-    let mut counts = vec![0usize; bins as usize + 1];
+    // `width_ms` rounds up, so the highest time falls in the last bin.
+    let mut counts = vec![0usize; bins as usize];
     for rto in &distribution.rto_ms {
-        counts[usize::try_from((rto - low) / width_ms).unwrap_or(0).min(bins as usize)] += 1;
+        counts[usize::try_from((rto - low) / width_ms).unwrap_or(0).min(bins as usize - 1)] += 1;
     }
     let tallest = counts.iter().copied().max().unwrap_or(0).max(1);
     let bar_width = (WIDTH - 80.0) / counts.len() as f64;
@@ -235,8 +236,14 @@ pub fn histogram(distribution: &Distribution) -> Markup {
                 }
             }
             line class="axis" x1="60" x2=(fmt(WIDTH - 20.0)) y1=(BOTTOM) y2=(BOTTOM) {}
-            text x="60" y=(BOTTOM + 18.0) { (seconds_ms(low)) }
-            text x=(fmt(WIDTH - 20.0)) y=(BOTTOM + 18.0) text-anchor="end" { (seconds_ms(high)) }
+            @for quarter in 0..=4u64 {
+                @let x = 60.0 + (WIDTH - 80.0) * quarter as f64 / 4.0;
+                @let anchor = match quarter { 0 => "start", 4 => "end", _ => "middle" };
+                line class="axis" x1=(fmt(x)) x2=(fmt(x)) y1=(BOTTOM) y2=(BOTTOM + 5.0) {}
+                text x=(fmt(x)) y=(BOTTOM + 18.0) text-anchor=(anchor) {
+                    (seconds_ms(low + (high - low) * quarter / 4))
+                }
+            }
             text x="4" y="16" { (tallest) " runs" }
         }
     }

@@ -24,6 +24,22 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
     if text && std::io::stderr().is_terminal() {
         let _ = write!(std::io::stderr(), "\r\x1b[2K");
     }
+    if let Some(path) = &args.report {
+        let lines = vec![
+            format!(
+                "{} groups, their primaries in {} when it went down; when_unobservable = {}; one fleet run for all.",
+                report.groups, report.down_zone, report.policy
+            ),
+            format!(
+                "Recovery time here is outage to each group's standby recorded active; {} groups made active, {} not.",
+                report.active_groups, report.failed_groups
+            ),
+        ];
+        let title = format!("an AZ outage under {} groups (seed {})", report.groups, report.seed);
+        let document =
+            crate::report::distribution(&title, lines, report.group_rto_ms.clone(), report.failed_groups);
+        crate::report::write(path, &document)?;
+    }
     if text {
         output::print_lines(&render(&report))?;
     } else {

@@ -72,6 +72,10 @@ pub struct OutageReport {
     /// Failed groups by reason.
     pub failures: BTreeMap<String, usize>,
     pub violations: Vec<OutageViolation>,
+    /// Each group made active: outage to recorded, in the fleet run (for the report's
+    /// histogram; not in the JSON, where a thousand of them would drown the rest).
+    #[serde(skip)]
+    pub group_rto_ms: Vec<u64>,
 }
 
 /// How calls into the down zone fail, drawn from the seed.
@@ -150,6 +154,7 @@ pub fn run(options: &OutageOptions) -> OutageReport {
         failed_groups: reports.len() - active.len(),
         failures,
         violations,
+        group_rto_ms: active.iter().map(|r| millis_since_outage(r.finished_at)).collect(),
     }
 }
 
