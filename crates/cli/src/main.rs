@@ -662,6 +662,11 @@ pub struct CloudFormationArgs {
     /// (only for AWS resources). Repeat for several keys
     #[arg(long, value_name = "ARN")]
     pub kms_key_arn: Vec<String>,
+    /// The customer managed KMS key that encrypts the function's log group, its on-failure topic
+    /// and its environment. Without it the stack creates one (rotated yearly). A key given here
+    /// must let CloudWatch alarms and CloudWatch Logs use it (docs/deploy.md shows the statements)
+    #[arg(long, value_name = "ARN")]
+    pub encryption_key_arn: Option<String>,
     /// Run the function in a VPC with no internet: adds VpcId and SubnetIds parameters, a
     /// security group, and an EC2 interface endpoint with private DNS (skipped at deploy time
     /// with CreateEc2Endpoint=false when the VPC has one). Without it the function runs outside

@@ -56,6 +56,7 @@ fn cloudformation(args: &CloudFormationArgs) -> anyhow::Result<Exit> {
         retry_attempts: args.retry_attempts,
         max_event_age_seconds: args.max_event_age_seconds,
         kms_key_arns: args.kms_key_arn.clone(),
+        encryption_key_arn: args.encryption_key_arn.clone(),
         vpc: args.vpc,
         config_in_environment: !args.config_in_zip,
     };

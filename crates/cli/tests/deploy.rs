@@ -83,13 +83,14 @@ fn generated_templates_pass_cfn_lint_without_errors_or_warnings() {
     let kms = "arn:aws:kms:ap-northeast-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     let clients = clients_config();
     let leased = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/az-outage.toml");
-    let cases: [(&str, &Path, Vec<&str>); 7] = [
+    let cases: [(&str, &Path, Vec<&str>); 8] = [
         ("leased", &leased, vec![]),
         ("leased-vpc", &leased, vec!["--vpc"]),
         ("single", &single, vec![]),
         ("clients-vpc", &clients, vec!["--vpc"]),
         ("multi", &example_config(), vec![]),
         ("multi-vpc-kms", &example_config(), vec!["--vpc", "--kms-key-arn", kms]),
+        ("multi-own-key", &example_config(), vec!["--encryption-key-arn", kms]),
         ("single-zip", &single, vec!["--config-in-zip", "--function-name", "web-failover"]),
     ];
     for (name, config, extra) in cases {

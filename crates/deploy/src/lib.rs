@@ -5,6 +5,7 @@
 mod access_checks;
 mod alarm_checks;
 pub mod doctor;
+pub mod encryption;
 mod function_checks;
 pub mod iam;
 pub mod lease_checks;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use coldstandby_alarm::{AlarmDefinition, Statistic};
 use coldstandby_config::Config;
 
+use crate::encryption::{self, KeySource};
 use crate::policy::{self, RoleOptions};
 use crate::sizing::{self, TooLong};
 use crate::yaml::{self, Node};
@@ -29,6 +30,9 @@ pub struct TemplateOptions {
     pub max_event_age_seconds: u32,
     /// Keys of encrypted EBS volumes on the groups' instances.
     pub kms_key_arns: Vec<String>,
+    /// The customer managed key for the logs, the topic and the environment; None: the stack
+    /// creates one.
+    pub encryption_key_arn: Option<String>,
     /// Place the function in a VPC (subnets are parameters) with an EC2 interface endpoint.
     pub vpc: bool,
     /// Put the configuration in the function's environment (else it is bundled in the zip).
@@ -43,6 +47,7 @@ impl Default for TemplateOptions {
             retry_attempts: 2,
             max_event_age_seconds: 3600,
             kms_key_arns: Vec::new(),
+            encryption_key_arn: None,
             vpc: false,
             config_in_environment: true,
         }
@@ -90,13 +95,15 @@ impl TemplateOptions {
                 self.max_event_age_seconds
             ));
         }
-        for arn in &self.kms_key_arns {
+        let keys = self.kms_key_arns.iter().map(|arn| ("--kms-key-arn", arn));
+        for (flag, arn) in keys.chain(self.encryption_key_arn.iter().map(|arn| ("--encryption-key-arn", arn)))
+        {
             let parts: Vec<&str> = arn.split(':').collect();
             let is_key =
                 parts.len() == 6 && parts[0] == "arn" && parts[2] == "kms" && parts[5].starts_with("key/");
             if !is_key {
                 problems.push(format!(
-                    "--kms-key-arn `{arn}`: expected a key ARN, arn:aws:kms:REGION:ACCOUNT:key/KEY-ID"
+                    "{flag} `{arn}`: expected a key ARN, arn:aws:kms:REGION:ACCOUNT:key/KEY-ID"
                 ));
             }
         }
@@ -122,13 +129,18 @@ pub fn cloudformation(config: &Config, options: &TemplateOptions) -> Result<Stri
         config.group_names().join(", "),
         config.region
     );
-    let mut resources = Node::map()
-        .with("LogGroup", log_group(options))
-        .with("OnFailureTopic", on_failure_topic())
-        .with("ExecutionRole", execution_role(config, options))
+    let key = KeySource::new(options.encryption_key_arn.as_deref());
+    let mut resources = Node::map();
+    if key == KeySource::Created {
+        resources.insert(encryption::KEY_LOGICAL_ID, encryption::key_resource(&options.function_name));
+    }
+    resources = resources
+        .with("LogGroup", log_group(options, key))
+        .with("OnFailureTopic", on_failure_topic(key))
+        .with("ExecutionRole", execution_role(config, options, key))
         .with(
             "Function",
-            function(options, worst.function_timeout.as_secs(), &config_text, config.lease.is_some()),
+            function(options, worst.function_timeout.as_secs(), &config_text, config.lease.is_some(), key),
         )
         .with("EventInvokeConfig", event_invoke_config(options));
     for (logical_id, resource) in crate::refusals::resources(reference("LogGroup"), on_failure_destination())
@@ -374,23 +386,26 @@ fn conditions(options: &TemplateOptions, leased: bool) -> Node {
     conditions
 }
 
-fn log_group(options: &TemplateOptions) -> Node {
+fn log_group(options: &TemplateOptions, key: KeySource<'_>) -> Node {
     Node::map().with("Type", "AWS::Logs::LogGroup").with(
         "Properties",
         Node::map()
             .with("LogGroupName", policy::log_group_name(&options.function_name))
-            .with("RetentionInDays", options.log_retention_days),
+            .with("RetentionInDays", options.log_retention_days)
+            .with("KmsKeyId", key.arn()),
     )
 }
 
-fn on_failure_topic() -> Node {
+fn on_failure_topic(key: KeySource<'_>) -> Node {
     Node::map().with("Type", "AWS::SNS::Topic").with("Condition", "CreateOnFailureTopic").with(
         "Properties",
-        Node::map().with("DisplayName", "coldstandby: alarm events the failover function failed to handle"),
+        Node::map()
+            .with("DisplayName", "coldstandby: alarm events the failover function failed to handle")
+            .with("KmsMasterKeyId", key.arn()),
     )
 }
 
-fn execution_role(config: &Config, options: &TemplateOptions) -> Node {
+fn execution_role(config: &Config, options: &TemplateOptions, key: KeySource<'_>) -> Node {
     let role_options = RoleOptions {
         function_name: options.function_name.clone(),
         kms_key_arns: options.kms_key_arns.clone(),
@@ -405,6 +420,7 @@ fn execution_role(config: &Config, options: &TemplateOptions) -> Node {
             .with("Action", "sns:Publish")
             .with("Resource", on_failure_destination()),
     );
+    statements.push(encryption::role_statement(key));
     role_resource(
         "lambda.amazonaws.com",
         "coldstandby-failover",
@@ -440,7 +456,13 @@ pub(crate) fn role_resource(
     )
 }
 
-fn function(options: &TemplateOptions, timeout_seconds: u64, config_text: &str, leased: bool) -> Node {
+fn function(
+    options: &TemplateOptions,
+    timeout_seconds: u64,
+    config_text: &str,
+    leased: bool,
+    key: KeySource<'_>,
+) -> Node {
     // Without the lease the parameter allows only 1 or 0, so "reserve" means 1 (a literal, which
     // every CloudFormation implementation reads as a number).
     let reservation = if leased { reference("ReservedConcurrency") } else { Node::from(1u32) };
@@ -463,7 +485,8 @@ fn function(options: &TemplateOptions, timeout_seconds: u64, config_text: &str, 
                 Node::list([Node::from("ReserveConcurrency"), reservation, reference("AWS::NoValue")]),
             ),
         )
-        .with("Role", get_att("ExecutionRole", "Arn"));
+        .with("Role", get_att("ExecutionRole", "Arn"))
+        .with("KmsKeyArn", key.arn());
     if options.config_in_environment {
         properties.insert(
             "Environment",
@@ -478,9 +501,14 @@ fn function(options: &TemplateOptions, timeout_seconds: u64, config_text: &str, 
                 .with("SecurityGroupIds", Node::list([reference("FunctionSecurityGroup")])),
         );
     }
+    let mut accepted = vec![encryption::NO_DEAD_LETTER_QUEUE];
+    if !options.vpc {
+        accepted.push(encryption::OUTSIDE_VPC);
+    }
     Node::map()
         .with("Type", "AWS::Lambda::Function")
         .with("DependsOn", "LogGroup")
+        .with("Metadata", encryption::checkov_skips(&accepted))
         .with("Properties", properties)
 }
 
