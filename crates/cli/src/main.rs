@@ -603,6 +603,10 @@ pub struct TemplateArgs {
 pub enum TemplateKind {
     /// Print a CloudFormation template (YAML) with everything the function needs
     ///
+    /// The log group, the on-failure topic and the function's environment are encrypted with
+    /// one customer managed KMS key: the one --encryption-key-arn gives, else one the stack
+    /// creates.
+    ///
     /// The execution role (least privilege: DescribeInstances on *, start/stop/tag only on the
     /// groups' instances and only the tool's tag keys, logs only to its own log group), the log
     /// group, the function (provided.al2023, timeout from the groups' worst case, reserved
@@ -613,6 +617,15 @@ pub enum TemplateKind {
     /// Parameters at deploy time: CodeS3Bucket, CodeS3Key, Architecture, OnFailureTopicArn (and
     /// VpcId, SubnetIds, CreateEc2Endpoint with --vpc).
     Cloudformation(CloudFormationArgs),
+    /// Print a Terraform module (HCL) with the same resources and policy as the CloudFormation template
+    ///
+    /// The same options give the same resources, the same least-privilege statements, the same
+    /// function settings and the same alarms as `template cloudformation` (a test compares the
+    /// two). Save it as main.tf in a directory and use that directory as a module; its inputs
+    /// are variables (code_s3_bucket, code_s3_key, architecture, reserved_concurrency,
+    /// on_failure_topic_arn, and vpc_id, subnet_ids, create_ec2_endpoint with --vpc). Needs the
+    /// hashicorp/aws provider 5.x. docs/terraform.md says what to keep out of your own plans.
+    Terraform(CloudFormationArgs),
     /// Print the execution role's policy (JSON) for one account, for deploying by hand or review
     IamPolicy(IamPolicyArgs),
     /// Print a CloudFormation template of a deny-all network ACL for the isolate fence

@@ -1,4 +1,5 @@
-//! `coldstandby template`: the CloudFormation template for a configuration, the execution role's
+//! `coldstandby template`: the CloudFormation template (or the same as a Terraform module) for a
+//! configuration, the execution role's
 //! policy as JSON for one account, the quarantine ACL, or two watchers. All read the file only;
 //! nothing touches AWS.
 
@@ -13,7 +14,8 @@ use crate::{
 
 pub fn run(args: &TemplateArgs) -> anyhow::Result<Exit> {
     match &args.kind {
-        TemplateKind::Cloudformation(args) => cloudformation(args),
+        TemplateKind::Cloudformation(args) => cloudformation(args, template::cloudformation),
+        TemplateKind::Terraform(args) => cloudformation(args, coldstandby_deploy::terraform::terraform),
         TemplateKind::IamPolicy(args) => iam_policy(args),
         TemplateKind::QuarantineAcl => {
             crate::output::write_stdout(template::quarantine_acl().as_bytes())?;
@@ -27,7 +29,11 @@ fn invalid(message: String) -> anyhow::Error {
     CommandError { exit: Exit::InvalidInput, message }.into()
 }
 
-fn cloudformation(args: &CloudFormationArgs) -> anyhow::Result<Exit> {
+/// The function's deployment, rendered by `render` (CloudFormation or Terraform).
+fn cloudformation(
+    args: &CloudFormationArgs,
+    render: fn(&coldstandby_config::Config, &TemplateOptions) -> Result<String, TemplateError>,
+) -> anyhow::Result<Exit> {
     let config = coldstandby_config::load(&args.config)?;
     if !args.vpc {
         // A function outside the VPC cannot reach a private address: such a check would fail
@@ -60,7 +66,7 @@ fn cloudformation(args: &CloudFormationArgs) -> anyhow::Result<Exit> {
         vpc: args.vpc,
         config_in_environment: !args.config_in_zip,
     };
-    let text = template::cloudformation(&config, &options).map_err(|error| match error {
+    let text = render(&config, &options).map_err(|error| match error {
         TemplateError::Option(problems) => CommandError::usage(problems),
         other => invalid(format!("{}: {other}", args.config.display())),
     })?;

@@ -32,6 +32,17 @@ fn the_cloudformation_template_of_the_example() {
 }
 
 #[test]
+fn the_terraform_module_of_the_example() {
+    let config = example("coldstandby.toml");
+    expect_file!["snapshots/main.tf"].assert_eq(&coldstandby(&[
+        "template",
+        "terraform",
+        "--config",
+        &config,
+    ]));
+}
+
+#[test]
 fn the_iam_policy_of_the_example() {
     let config = example("coldstandby.toml");
     let policy = coldstandby(&["template", "iam-policy", "--config", &config, "--account", "111122223333"]);

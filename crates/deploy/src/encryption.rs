@@ -1,7 +1,6 @@
 //! Encryption at rest for what the function writes: its log group, its on-failure topic and its
 //! environment (the configuration) under one customer managed KMS key, the one given with
-//! `--encryption-key-arn` or one the stack creates. And the security scanners' findings the
-//! template accepts, each marked in the template with its reason.
+//! `--encryption-key-arn` or one the stack creates (the lease table too, when there is one).
 //!
 //! Why a customer managed key and not the AWS managed ones: CloudWatch alarms cannot publish to a
 //! topic encrypted with `alias/aws/sns` (that key's policy cannot let CloudWatch use it), and the
@@ -119,33 +118,4 @@ pub fn key_resource(function_name: &str) -> Node {
 
 fn service_sub(name: &str) -> Node {
     Node::map().with("Service", Node::tagged("!Sub", name))
-}
-
-/// A finding of a security scanner (checkov) the template accepts on purpose.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AcceptedFinding {
-    pub id: &'static str,
-    pub reason: &'static str,
-}
-
-/// The function needs no dead-letter queue: a failed asynchronous invocation goes to the
-/// on-failure destination (EventInvokeConfig), which is the newer form of the same path.
-pub const NO_DEAD_LETTER_QUEUE: AcceptedFinding = AcceptedFinding {
-    id: "CKV_AWS_116",
-    reason: "Failed invocations go to the on-failure destination (EventInvokeConfig: the SNS topic), \
-             Lambda's successor to a dead-letter queue; both would deliver the same events twice",
-};
-
-/// Outside a VPC by choice: without `--vpc` the function reaches the AWS APIs directly.
-pub const OUTSIDE_VPC: AcceptedFinding = AcceptedFinding {
-    id: "CKV_AWS_117",
-    reason: "Outside a VPC by design in this variant (it needs no network path into a VPC); generate \
-             with --vpc to run it in your subnets with interface endpoints",
-};
-
-/// The `Metadata` that tells checkov a resource's findings are accepted, and why.
-pub fn checkov_skips(findings: &[AcceptedFinding]) -> Node {
-    let skips =
-        findings.iter().map(|finding| Node::map().with("id", finding.id).with("comment", finding.reason));
-    Node::map().with("checkov", Node::map().with("skip", Node::List(skips.collect())))
 }

@@ -7,6 +7,7 @@ use coldstandby_alarm::{AlarmDefinition, Statistic};
 use coldstandby_config::Config;
 
 use crate::encryption::{self, KeySource};
+use crate::findings;
 use crate::policy::{self, RoleOptions};
 use crate::sizing::{self, TooLong};
 use crate::yaml::{self, Node};
@@ -132,7 +133,14 @@ pub fn cloudformation(config: &Config, options: &TemplateOptions) -> Result<Stri
     let key = KeySource::new(options.encryption_key_arn.as_deref());
     let mut resources = Node::map();
     if key == KeySource::Created {
-        resources.insert(encryption::KEY_LOGICAL_ID, encryption::key_resource(&options.function_name));
+        let key_resource = encryption::key_resource(&options.function_name);
+        // The lease table outlives the stack; so must the key it is encrypted with.
+        let key_resource = if config.lease.is_some() {
+            key_resource.with("DeletionPolicy", "Retain").with("UpdateReplacePolicy", "Retain")
+        } else {
+            key_resource
+        };
+        resources.insert(encryption::KEY_LOGICAL_ID, key_resource);
     }
     resources = resources
         .with("LogGroup", log_group(options, key))
@@ -166,7 +174,7 @@ pub fn cloudformation(config: &Config, options: &TemplateOptions) -> Result<Stri
         }
     }
     if let Some(lease) = &config.lease {
-        resources.insert("LeaseTable", lease_table(&lease.table));
+        resources.insert("LeaseTable", lease_table(&lease.table, key));
         if options.vpc {
             resources.insert("LeaseTableEndpoint", lease_table_endpoint());
         }
@@ -501,14 +509,14 @@ fn function(
                 .with("SecurityGroupIds", Node::list([reference("FunctionSecurityGroup")])),
         );
     }
-    let mut accepted = vec![encryption::NO_DEAD_LETTER_QUEUE];
+    let mut accepted = vec![findings::NO_DEAD_LETTER_QUEUE];
     if !options.vpc {
-        accepted.push(encryption::OUTSIDE_VPC);
+        accepted.push(findings::OUTSIDE_VPC);
     }
     Node::map()
         .with("Type", "AWS::Lambda::Function")
         .with("DependsOn", "LogGroup")
-        .with("Metadata", encryption::checkov_skips(&accepted))
+        .with("Metadata", findings::cloudformation_metadata(&accepted))
         .with("Properties", properties)
 }
 
@@ -618,7 +626,7 @@ fn alarm_resource(definition: &AlarmDefinition, groups: &[String], on_insufficie
 
 /// The groups' lease table: on-demand (a lease costs a few writes a failover), kept when the
 /// stack is deleted and protected from deletion, since a lost table resets every epoch.
-fn lease_table(name: &str) -> Node {
+fn lease_table(name: &str, encryption_key: KeySource<'_>) -> Node {
     let key = |attribute: &str, key_type: &str| {
         Node::map().with("AttributeName", attribute).with("KeyType", key_type)
     };
@@ -640,6 +648,13 @@ fn lease_table(name: &str) -> Node {
                 .with(
                     "PointInTimeRecoverySpecification",
                     Node::map().with("PointInTimeRecoveryEnabled", true),
+                )
+                .with(
+                    "SSESpecification",
+                    Node::map()
+                        .with("SSEEnabled", true)
+                        .with("SSEType", "KMS")
+                        .with("KMSMasterKeyId", encryption_key.arn()),
                 ),
         )
 }
