@@ -488,6 +488,7 @@ impl Inspector {
         let ec2_endpoints = of_service(&format!("com.amazonaws.{region}.ec2"));
         let load_balancing_endpoints = of_service(&format!("com.amazonaws.{region}.elasticloadbalancing"));
         let route53_endpoints = of_service("com.amazonaws.route53");
+        let sns_endpoints = of_service(&format!("com.amazonaws.{region}.sns"));
         let tables = self
             .ec2
             .describe_route_tables()
@@ -527,6 +528,7 @@ impl Inspector {
             ec2_endpoints,
             load_balancing_endpoints,
             route53_endpoints,
+            sns_endpoints,
             subnets_with_nat,
             subnet_route_tables,
             dynamodb_gateway_route_tables,

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 
 use coldstandby_config::{Config, ConfigError};
 use coldstandby_engine::lock::InProcessLocks;
-use coldstandby_engine::{Retry, Timestamp};
+use coldstandby_engine::notification::{Notification, RunKind};
+use coldstandby_engine::{Report, Retry, Timestamp};
 use coldstandby_handler::{Handler, HandlerError, LogObserver};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
+use crate::notify::Notifier;
 use crate::{CloudWatchAlarms, Ec2Provider, SystemClock};
 
 pub use coldstandby_config::CONFIG_VARIABLE;
@@ -167,7 +169,9 @@ pub async fn run() -> Result<(), LambdaError> {
     let provider = Ec2Provider::from_config(&sdk);
     let alarms = CloudWatchAlarms::new(&sdk);
     let locks = InProcessLocks::default();
-    let (config, provider, locks, alarms) = (&config, &provider, &locks, &alarms);
+    let notifier = Notifier::from_config(&sdk, &config);
+    let (config, provider, locks, alarms, notifier) =
+        (&config, &provider, &locks, &alarms, notifier.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Timestamp::from_unix_millis(event.context.deadline);
         // Unique among racing processes: a retry of the same event is another invocation.
@@ -176,10 +180,48 @@ pub async fn run() -> Result<(), LambdaError> {
         let handler = Handler { config, provider, clock: &SystemClock, locks, owner: &owner, alarms };
         let mut observer = LogObserver::default();
         let handled = handler.handle(&event.payload, Some(deadline), &mut observer).await;
+        let reports = match &handled {
+            Ok(handled) => handled.reports(),
+            Err(error) => error.reports(),
+        };
+        tell(notifier, &reports).await;
         invocation_result(handled.map(|handled| serde_json::to_value(&handled).unwrap_or(Value::Null)))
     }))
     .await
     .map_err(|error| LambdaError::Runtime(error.to_string()))
+}
+
+/// One summary line per run in the log, and each outcome worth telling published to the
+/// configured topic (a failed publish is logged, and the invocation's result stays the run's).
+async fn tell(notifier: Option<&Notifier>, reports: &[&Report]) {
+    let source = concat!("coldstandby ", env!("CARGO_PKG_VERSION"), " (lambda)");
+    for report in reports {
+        let notification = Notification::new(RunKind::Failover, report, source);
+        tracing::info!(
+            group = %notification.group,
+            result = notification.result,
+            from = notification.from.as_ref().map(|id| id.as_str()),
+            to = notification.to.as_ref().map(|id| id.as_str()),
+            recovery_ms = notification.recovery_ms,
+            rto = %serde_json::Value::Object(notification.rto.clone()),
+            failure = notification.failure.as_deref(),
+            "outcome"
+        );
+        let Some(notifier) = notifier.filter(|_| crate::notify::worth_telling(report)) else {
+            continue;
+        };
+        match notifier.publish(&notification).await {
+            Ok(()) => {
+                tracing::info!(group = %notification.group, topic = notifier.topic_arn(), "outcome published")
+            }
+            Err(error) => tracing::warn!(
+                group = %notification.group,
+                topic = notifier.topic_arn(),
+                error = %error,
+                "could not publish the outcome"
+            ),
+        }
+    }
 }
 
 #[cfg(test)]

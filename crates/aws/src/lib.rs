@@ -11,6 +11,7 @@ pub mod identity;
 pub mod inspect;
 mod inspect_lease;
 pub mod lambda;
+pub mod notify;
 pub mod watch;
 
 pub use alarm_states::CloudWatchAlarms;

@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use coldstandby_deploy::doctor::{self, Status};
+use coldstandby_engine::notification::RunKind;
 use coldstandby_engine::status::{group_status, ActiveSource};
 use coldstandby_engine::{
     Failover, GroupSpec, InstanceId, InstanceState, Observation, Options, Outcome, Report,
@@ -82,7 +83,7 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
         ])?;
     }
     let lease = config.lease.as_ref().map(|lease| lease.settings(crate::process_owner()));
-    let engine_run = |spec: GroupSpec, trigger: &str| {
+    let engine_run = |spec: GroupSpec, trigger: &str, kind: RunKind| {
         let now = target.now();
         let options = Options {
             trigger: trigger.to_owned(),
@@ -92,15 +93,24 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
         let mut live = LiveTimeline::new(now, text);
         let report = target.run_failover(Failover::new(spec, options, now), lease.as_ref(), &mut live);
         live.finish();
+        target.notify(kind, &report);
         report
     };
-    let mut runs = vec![("failover", engine_run(spec.clone(), "drill: fail over (coldstandby drill)"))];
+    // The failover moves the group off the member active now (the configured primary or not),
+    // to the next member in the configured order, as an alarm's failover would.
+    let next = spec.members().into_iter().find(|member| *member != active).expect("a group has a standby");
+    let away = spec.switchover(&active, &next);
+    let mut runs =
+        vec![("failover", engine_run(away, "drill: fail over (coldstandby drill)", RunKind::DrillFailover))];
     if let Outcome::FailedOver { to, .. } = &runs[0].1.outcome {
         let back = spec.switchover(to, &active);
         if text {
             output::print_lines(&[format!("    (switching back from {to} to {active})")])?;
         }
-        runs.push(("switchover", engine_run(back, "drill: switch back (coldstandby drill)")));
+        runs.push((
+            "switchover",
+            engine_run(back, "drill: switch back (coldstandby drill)", RunKind::DrillSwitchback),
+        ));
     }
     target.save()?;
     let after = observe(&target, spec)?;

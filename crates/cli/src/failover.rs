@@ -1,6 +1,7 @@
 //! `coldstandby failover`: one group, fenced and promoted on the target, with a live timeline.
 
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
+use coldstandby_engine::notification::RunKind;
 use coldstandby_engine::{Failover, Failure, Options, Outcome, Report};
 
 use crate::output;
@@ -79,6 +80,7 @@ pub fn drive(
     live.finish();
     if !run.dry_run {
         target.save()?;
+        target.notify(if run.switchover { RunKind::Switchover } else { RunKind::Failover }, &report);
     }
 
     if text {

@@ -27,6 +27,14 @@ pub fn run(args: &HandleEventArgs) -> anyhow::Result<Exit> {
     let result = target.handle_event(&config, &event, &mut live);
     live.finish();
     target.save()?;
+    // As the function does: each run's outcome published to the configured topic.
+    let reports = match &result {
+        Ok(handled) => handled.reports(),
+        Err(error) => error.reports(),
+    };
+    for report in reports {
+        target.notify(coldstandby_engine::notification::RunKind::Failover, report);
+    }
     match result {
         Ok(handled) => {
             if json {

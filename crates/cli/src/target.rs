@@ -7,6 +7,7 @@ use coldstandby_engine::clients::{ClientView, Endpoint, Mover};
 use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::lock::InProcessLocks;
+use coldstandby_engine::notification::{Notification, RunKind};
 use coldstandby_engine::{ApiError, Clock, Failover, InstanceId, Observation, Provider, Report, Timestamp};
 use coldstandby_handler::{AlarmStates, Handled, Handler, HandlerError, NoAlarmStates};
 use serde_json::Value;
@@ -24,6 +25,8 @@ pub enum Target {
         alarms: CloudWatchAlarms,
         region: String,
         identity: coldstandby_aws::identity::Identity,
+        /// Where outcomes are published, when the configuration names a topic.
+        notifier: Option<coldstandby_aws::notify::Notifier>,
     },
 }
 
@@ -54,7 +57,8 @@ impl Target {
                 let sdk = runtime.block_on(coldstandby_aws::ec2::sdk_config(&config.region));
                 let (provider, alarms) = (Ec2Provider::from_config(&sdk), CloudWatchAlarms::new(&sdk));
                 let identity = coldstandby_aws::identity::Identity::from_config(&sdk);
-                Ok(Self::Aws { runtime, provider, alarms, region: config.region.clone(), identity })
+                let notifier = coldstandby_aws::notify::Notifier::from_config(&sdk, config);
+                Ok(Self::Aws { runtime, provider, alarms, region: config.region.clone(), identity, notifier })
             }
         }
     }
@@ -97,6 +101,28 @@ impl Target {
             Self::Aws { runtime, .. } => {
                 runtime.block_on(SystemClock.sleep_until(SystemClock::now() + duration))
             }
+        }
+    }
+
+    /// Publish a run's outcome to the configured topic, when it is news, and say so on stderr.
+    /// The simulated region has no topic: nothing is sent from a rehearsal.
+    pub fn notify(&self, kind: RunKind, report: &Report) {
+        let Self::Aws { runtime, notifier: Some(notifier), .. } = self else {
+            return;
+        };
+        if !coldstandby_aws::notify::worth_telling(report) {
+            return;
+        }
+        let source = concat!("coldstandby ", env!("CARGO_PKG_VERSION"), " (command line)");
+        let notification = Notification::new(kind, report, source);
+        match runtime.block_on(notifier.publish(&notification)) {
+            Ok(()) => {
+                crate::output::print_error_line(&format!("outcome published to {}", notifier.topic_arn()))
+            }
+            Err(error) => crate::output::print_error_line(&format!(
+                "warning: could not publish the outcome to {}: {error}",
+                notifier.topic_arn()
+            )),
         }
     }
 

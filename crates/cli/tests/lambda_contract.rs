@@ -331,6 +331,8 @@ fn config_text(article: &Article) -> String {
 #[test]
 fn the_package_serves_alarm_events_as_lambda_runs_it() {
     let article = Article::new("contract");
+    let (topic, queue) = common::notification_topic(&article);
+    common::with_notifications(&article, &topic);
     let config = config_text(&article);
     let events = vec![
         event(&article, "cpu-alarm.json"),
@@ -351,6 +353,12 @@ fn the_package_serves_alarm_events_as_lambda_runs_it() {
     assert_eq!(handled["groups"][0]["outcome"]["result"], "failed-over", "{handled}");
     assert_eq!(article.instance(&article.standby).0, InstanceStateName::Running);
     assert_eq!(article.instance(&article.primary).0, InstanceStateName::Stopped);
+    // ... and the team is told, by the function itself.
+    let told = common::notifications(&article, &queue);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].1["result"], "failed-over");
+    assert_eq!(told[0].1["to"].as_str(), Some(&*article.standby));
+    assert!(told[0].1["source"].as_str().unwrap().ends_with("(lambda)"), "{told:?}");
 
     // 2. A permanent failure: answered as a refusal (a function error would make Lambda retry
     // the same refusal twice), naming our error; nothing changed.
@@ -389,6 +397,12 @@ fn the_package_serves_alarm_events_as_lambda_runs_it() {
             line["spans"].as_array().into_iter().flatten().filter_map(|span| span.get("requestId")).collect();
         assert_eq!(request_ids, [&Value::from("req-1")], "a step line without its request id: {line}");
     }
+    // One summary line per outcome, whatever the subscriptions.
+    let outcomes: Vec<&Value> = lines.iter().filter(|line| line["result"].is_string()).collect();
+    assert_eq!(outcomes.len(), 1, "one outcome line:\n{logs}");
+    assert_eq!(outcomes[0]["result"], "failed-over");
+    assert!(outcomes[0]["recovery_ms"].is_u64(), "{}", outcomes[0]);
+    assert_eq!(outcomes[0]["to"].as_str(), Some(&*article.standby), "{}", outcomes[0]);
     let failure = lines.iter().find(|line| line["error_type"].is_string()).expect("the failure is logged");
     assert_eq!(failure["error_type"], "ColdStandby.DimensionMismatch");
     assert_eq!(failure["retry"], "Permanent", "{failure}");

@@ -11,7 +11,7 @@
 mod common;
 
 use aws_sdk_ec2::types::InstanceStateName;
-use common::{json, stderr, write_config, Article};
+use common::{json, notification_topic, notifications, stderr, with_notifications, write_config, Article};
 
 #[test]
 fn the_articles_failover_on_ec2_then_a_no_op_rerun_and_status() {
@@ -213,4 +213,88 @@ fn a_malformed_event_is_rejected_and_nothing_changes() {
     }
     assert_eq!(article.instance(&article.primary).0, InstanceStateName::Running);
     assert_eq!(article.instance(&article.standby).0, InstanceStateName::Stopped);
+}
+
+#[test]
+fn a_failover_publishes_its_outcome_and_a_drill_on_ec2_needs_a_doctor_without_fail() {
+    let article = Article::new("notify");
+    let (topic, queue) = notification_topic(&article);
+    with_notifications(&article, &topic);
+
+    let failover = article.run_with_config("failover", &["--group", "web"]);
+    assert_eq!(failover.status.code(), Some(0), "{}", stderr(&failover));
+    assert!(stderr(&failover).contains(&format!("outcome published to {topic}")), "{}", stderr(&failover));
+    // What EC2 shows, and what the team was told, agree.
+    assert_eq!(article.instance(&article.standby).0, InstanceStateName::Running);
+    assert_eq!(article.instance(&article.primary).0, InstanceStateName::Stopped);
+    let told = notifications(&article, &queue);
+    assert_eq!(told.len(), 1, "{told:?}");
+    let (subject, message) = &told[0];
+    assert_eq!(message["kind"], "failover");
+    assert_eq!(message["group"], "web");
+    assert_eq!(message["result"], "failed-over");
+    assert_eq!(
+        (message["from"].as_str(), message["to"].as_str()),
+        (Some(&*article.primary), Some(&*article.standby))
+    );
+    assert!(message["rto"]["fence_ms"].is_u64() && message["recovery_ms"].is_u64(), "{message}");
+    assert!(subject.starts_with("coldstandby web: failover "), "{subject}");
+
+    // A re-run finds it done: not news, nothing published.
+    let rerun = article.run_with_config("failover", &["--group", "web"]);
+    assert_eq!(rerun.status.code(), Some(0), "{}", stderr(&rerun));
+    assert!(notifications(&article, &queue).is_empty(), "an already-active run is not published");
+
+    // No alarm exists in this account: doctor finds a FAIL, so the drill does not start.
+    let drill = article.run_with_config("drill", &["--group", "web", "--yes"]);
+    assert_eq!(drill.status.code(), Some(1), "{}", stderr(&drill));
+    assert!(stderr(&drill).contains("doctor finds"), "{}", stderr(&drill));
+    assert!(stderr(&drill).contains("nothing was changed"), "{}", stderr(&drill));
+    assert_eq!(article.instance(&article.standby).0, InstanceStateName::Running, "the drill changed nothing");
+    assert_eq!(article.instance(&article.primary).0, InstanceStateName::Stopped);
+    assert!(notifications(&article, &queue).is_empty());
+
+    // With the alarm in place doctor passes, and the drill moves the group to the configured
+    // primary and back to where it was, publishing both runs and reporting them.
+    put_cpu_alarm(&article);
+    let report = article.dir.join("drill.html");
+    let drill = article.run_with_config(
+        "drill",
+        &["--group", "web", "--yes", "--output", "json", "--report", report.to_str().unwrap()],
+    );
+    assert_eq!(drill.status.code(), Some(0), "{}{}", stderr(&drill), String::from_utf8_lossy(&drill.stdout));
+    assert_eq!(json(&drill)["restored"], true);
+    assert_eq!(article.instance(&article.standby).0, InstanceStateName::Running, "back where it was");
+    assert_eq!(article.instance(&article.primary).0, InstanceStateName::Stopped);
+    let told = notifications(&article, &queue);
+    let kinds: Vec<&str> = told.iter().map(|(_, message)| message["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["drill-failover", "drill-switchback"], "{told:?}");
+    assert_eq!(told[0].1["to"].as_str(), Some(&*article.primary));
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("as coldstandby observed them"), "on EC2 the lanes are the run's observations");
+}
+
+/// The article's CPU alarm on the primary, as the configuration names it.
+fn put_cpu_alarm(article: &Article) {
+    article.runtime.block_on(async {
+        let cloudwatch = aws_sdk_cloudwatch::Client::new(&article.sdk);
+        let dimension = aws_sdk_cloudwatch::types::Dimension::builder()
+            .name("InstanceId")
+            .value(&article.primary)
+            .build();
+        cloudwatch
+            .put_metric_alarm()
+            .alarm_name("web-primary-cpu-high")
+            .namespace("AWS/EC2")
+            .metric_name("CPUUtilization")
+            .dimensions(dimension)
+            .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(50.0)
+            .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+            .send()
+            .await
+            .unwrap();
+    });
 }

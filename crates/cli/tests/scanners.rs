@@ -75,6 +75,12 @@ fn the_terraform_module_has_the_templates_resources_policy_function_and_alarms()
         assert_eq!(model["function"]["runtime"], "provided.al2023");
         let text = std::fs::read_to_string(&config).unwrap();
         let config = coldstandby_config::parse(&text, "example").unwrap();
+        if config.notification_topic_arn.is_some() {
+            assert!(
+                statements.contains_key("PublishOutcomes"),
+                "{name}: the notification topic's statement compared"
+            );
+        }
         for alarm in config.groups.iter().filter_map(|group| group.alarm.as_ref()) {
             assert!(model["alarms"].get(&alarm.name).is_some(), "{name}: alarm {} compared", alarm.name);
         }

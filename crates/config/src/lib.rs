@@ -54,6 +54,8 @@ pub struct Config {
     pub check_every_alarm: bool,
     /// How `coldstandby watch` probes, decides and serves (the defaults without `[watch]`).
     pub watch: WatchConfig,
+    /// The SNS topic told of every failover's, switchover's and drill's outcome (JSON), if any.
+    pub notification_topic_arn: Option<String>,
 }
 
 /// One group and the alarms that trigger it.
@@ -206,6 +208,12 @@ fn read_config(checker: &mut Checker, root: &toml_edit::Table) -> Option<Config>
         .choice(&mut fields, "provider", &[("aws", Provider::Aws), ("sim", Provider::Sim)])
         .unwrap_or_default();
     let check_every_alarm = checker.boolean(&mut fields, "check_every_alarm").unwrap_or(true);
+    let notification_topic_arn = checker.string(&mut fields, "notification_topic_arn");
+    if let (Some((arn, offset)), Some((region, _))) = (&notification_topic_arn, &region) {
+        if let Some(problem) = topic_problem(arn, region) {
+            checker.problem("notification_topic_arn", *offset, problem);
+        }
+    }
     let lease_given = fields.has("lease");
     let lease = lease::read(checker, &mut fields);
     let watch = watch::read(checker, &mut fields);
@@ -215,7 +223,36 @@ fn read_config(checker: &mut Checker, root: &toml_edit::Table) -> Option<Config>
     if lease_given && lease.is_none() {
         return None;
     }
-    Some(Config { region, provider, groups, lease, check_every_alarm, watch: watch? })
+    Some(Config {
+        region,
+        provider,
+        groups,
+        lease,
+        check_every_alarm,
+        watch: watch?,
+        notification_topic_arn: notification_topic_arn.map(|(arn, _)| arn),
+    })
+}
+
+/// What is wrong with a notification topic's ARN, if anything: it must be an SNS topic in the
+/// configuration's Region (a closed network's endpoint reaches only its own Region).
+fn topic_problem(arn: &str, region: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let shape = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "sns"
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && !parts[5].is_empty();
+    if !shape {
+        return Some(format!("`{arn}` is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"));
+    }
+    (parts[3] != region).then(|| {
+        format!(
+            "the topic is in {}, not in {region}: publishing from a closed network reaches only its own Region's endpoint",
+            parts[3]
+        )
+    })
 }
 
 /// The longest any one timeout may be: a day.

@@ -21,6 +21,9 @@ pub fn to_toml(config: &Config) -> String {
         document["provider"] = value("sim");
     }
     document["check_every_alarm"] = value(config.check_every_alarm);
+    if let Some(topic) = &config.notification_topic_arn {
+        document["notification_topic_arn"] = value(topic.as_str());
+    }
     if let Some(lease) = &config.lease {
         let mut table = Table::new();
         table["table"] = value(lease.table.as_str());

@@ -283,3 +283,26 @@ fn checks_a_user_would_expect_before_the_outage() {
     let error = parse("region = \"ap-northeast-1\"\n[[group]\n", "broken.toml").unwrap_err();
     assert!(error.problems[0].message.contains("the other checks run only on a file that parses"));
 }
+
+#[test]
+fn the_notification_topic_is_an_sns_topic_in_the_configured_region() {
+    let with = |arn: &str| format!("notification_topic_arn = \"{arn}\"\n{MINIMAL}");
+    let config = parse(&with("arn:aws:sns:ap-northeast-1:111122223333:outcomes"), "ok.toml").unwrap();
+    assert_eq!(
+        config.notification_topic_arn.as_deref(),
+        Some("arn:aws:sns:ap-northeast-1:111122223333:outcomes")
+    );
+    assert_eq!(parse(MINIMAL, "none.toml").unwrap().notification_topic_arn, None);
+    // Written back (the function's environment) and read again, it is the same.
+    let again = parse(&coldstandby_config::to_toml(&config), "rendered").unwrap();
+    assert_eq!(again.notification_topic_arn, config.notification_topic_arn);
+    for (arn, expected) in [
+        ("arn:aws:sqs:ap-northeast-1:111122223333:outcomes", "is not an SNS topic ARN"),
+        ("outcomes", "is not an SNS topic ARN"),
+        ("arn:aws:sns:us-east-1:111122223333:outcomes", "the topic is in us-east-1, not in ap-northeast-1"),
+    ] {
+        let error = parse(&with(arn), "bad.toml").unwrap_err().to_string();
+        assert!(error.contains("notification_topic_arn") && error.contains(expected), "{arn}: {error}");
+        assert!(error.contains("line 1"), "the line is named: {error}");
+    }
+}

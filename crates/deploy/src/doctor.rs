@@ -135,6 +135,8 @@ pub struct NetworkFacts {
     /// checks' calls), in the function's VPC.
     pub load_balancing_endpoints: Vec<EndpointFacts>,
     pub route53_endpoints: Vec<EndpointFacts>,
+    /// SNS interface endpoints (for notifications).
+    pub sns_endpoints: Vec<EndpointFacts>,
     /// Subnets whose route table sends 0.0.0.0/0 to a NAT gateway.
     pub subnets_with_nat: Vec<String>,
     /// The function's subnets' route tables (explicit association, else the VPC's main table).
@@ -239,10 +241,14 @@ pub fn required_permissions(config: &Config, partition: &str, account: &str) -> 
             context: BTreeMap::from([("aws:tagkeys".to_owned(), tag_keys.clone())]),
         });
     }
-    // The movers', readiness checks' and lease's calls: what the template grants, asked one by one.
+    // The movers', readiness checks', lease's and notifications' calls: what the template
+    // grants, asked one by one.
     let resolve =
         |resource: &str| resource.replace(policy::PARTITION, partition).replace(policy::ACCOUNT, account);
-    let extra = policy::lease_statement(config).into_iter().chain(policy::alarm_states_statement(config));
+    let extra = policy::lease_statement(config)
+        .into_iter()
+        .chain(policy::alarm_states_statement(config))
+        .chain(policy::notification_statement(config));
     for statement in crate::movers::statements(config).into_iter().chain(extra) {
         let context: BTreeMap<String, Vec<String>> = statement
             .condition

@@ -102,6 +102,17 @@ pub fn alarm_states_statement(config: &Config) -> Option<Statement> {
     })
 }
 
+/// Publishing each run's outcome, when `notification_topic_arn` is configured.
+pub fn notification_statement(config: &Config) -> Option<Statement> {
+    let topic = config.notification_topic_arn.as_ref()?;
+    Some(Statement {
+        sid: "PublishOutcomes",
+        actions: vec!["sns:Publish"],
+        resources: vec![topic.clone()],
+        condition: None,
+    })
+}
+
 /// The statements the execution role needs for `config`.
 pub fn role_statements(config: &Config, options: &RoleOptions) -> Vec<Statement> {
     let region = &config.region;
@@ -144,6 +155,7 @@ pub fn role_statements(config: &Config, options: &RoleOptions) -> Vec<Statement>
     statements.extend(crate::movers::statements(config));
     statements.extend(lease_statement(config));
     statements.extend(alarm_states_statement(config));
+    statements.extend(notification_statement(config));
     if !options.kms_key_arns.is_empty() {
         statements.push(Statement {
             sid: "GrantEbsAccessToEncryptionKeys",

@@ -1,7 +1,7 @@
 //! doctor's reach checks: `tcp` and `http` readiness checks connect to the members' private
 //! addresses, which a function outside the VPC cannot reach; and a function inside a VPC reaches
 //! the load-balancing and Route 53 APIs (for movers and AWS-side checks) only through a NAT route
-//! or an interface endpoint with private DNS.
+//! or an interface endpoint with private DNS, as it reaches SNS to publish outcomes.
 
 use coldstandby_config::{Config, GroupConfig};
 use coldstandby_engine::clients::{Mover, Probe};
@@ -49,7 +49,7 @@ pub fn readiness_reach(group: &GroupConfig, function: &FunctionFacts) -> Option<
 }
 
 /// For a function in a VPC: one check per API beyond EC2 that the groups' movers and checks call
-/// (Elastic Load Balancing, Route 53), passing with a NAT route from every subnet or an available
+/// (Elastic Load Balancing, Route 53) or the notifications use (SNS), passing with a NAT route from every subnet or an available
 /// interface endpoint with private DNS.
 pub fn api_reach(
     config: &Config,
@@ -67,6 +67,7 @@ pub fn api_reach(
         && vpc.subnet_ids.iter().all(|subnet| network.subnets_with_nat.contains(subnet));
     let mut checks = Vec::new();
     let mut reach = |needed: bool, api: &str, endpoints: &[EndpointFacts], service: String| {
+        let what = if api == "SNS" { "the outcomes' notifications" } else { "the movers' calls" };
         if !needed {
             return;
         }
@@ -76,7 +77,7 @@ pub fn api_reach(
             (None, true) => (Status::Pass, format!("{api}: every subnet routes to a NAT gateway"), None),
             (None, false) => (
                 Status::Fail,
-                format!("{api}: no interface endpoint with private DNS and no NAT route from every subnet of {}: the movers' calls cannot leave the VPC", vpc.vpc_id),
+                format!("{api}: no interface endpoint with private DNS and no NAT route from every subnet of {}: {what} cannot leave the VPC", vpc.vpc_id),
                 Some(format!(
                     "aws ec2 create-vpc-endpoint --vpc-id {} --vpc-endpoint-type Interface --service-name {service} --subnet-ids {} --private-dns-enabled (where the Region offers it), or a NAT route",
                     vpc.vpc_id,
@@ -86,7 +87,7 @@ pub fn api_reach(
         };
         checks.push(Check {
             subject: format!("function {}", function.name),
-            check: "mover APIs",
+            check: if api == "SNS" { "notification API" } else { "mover APIs" },
             status,
             found,
             fix,
@@ -99,5 +100,11 @@ pub fn api_reach(
         format!("com.amazonaws.{}.elasticloadbalancing", config.region),
     );
     reach(route53, "Route 53", &network.route53_endpoints, "com.amazonaws.route53".to_owned());
+    reach(
+        config.notification_topic_arn.is_some(),
+        "SNS",
+        &network.sns_endpoints,
+        format!("com.amazonaws.{}.sns", config.region),
+    );
     checks
 }

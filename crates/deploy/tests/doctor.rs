@@ -110,6 +110,7 @@ fn no_endpoints() -> NetworkFacts {
         ec2_endpoints: Vec::new(),
         load_balancing_endpoints: Vec::new(),
         route53_endpoints: Vec::new(),
+        sns_endpoints: Vec::new(),
         subnets_with_nat: Vec::new(),
         subnet_route_tables: BTreeMap::new(),
         dynamodb_gateway_route_tables: Vec::new(),
@@ -412,6 +413,7 @@ fn a_function_in_a_vpc_needs_a_way_to_the_apis_its_movers_call() {
         ec2_endpoints: vec![endpoint("vpce-ec2")],
         load_balancing_endpoints: vec![endpoint("vpce-elb")],
         route53_endpoints: vec![endpoint("vpce-r53")],
+        sns_endpoints: Vec::new(),
         ..no_endpoints()
     }));
     assert!(api(&facts).iter().all(|(_, status)| *status == Status::Pass), "{:?}", api(&facts));
@@ -539,4 +541,44 @@ fn the_text_doctor_prints_is_a_reviewed_snapshot() {
     instance_mut(&mut facts, STANDBY).availability_zone = "ap-northeast-1a".to_owned();
     let text = coldstandby_deploy::doctor::render_text(&checks(&facts)).join("\n");
     expect_test::expect_file!["snapshots/doctor.txt"].assert_eq(&text);
+}
+
+#[test]
+fn a_function_in_a_vpc_that_notifies_needs_a_way_to_sns() {
+    let mut config = config();
+    config.notification_topic_arn = Some("arn:aws:sns:ap-northeast-1:111122223333:outcomes".to_owned());
+    let mut facts = healthy();
+    function_mut(&mut facts).environment_config = Some(coldstandby_config::to_toml(&config));
+    function_mut(&mut facts).vpc = Some(VpcPlacement {
+        vpc_id: "vpc-0123456789abcdef0".to_owned(),
+        subnet_ids: vec!["subnet-a".to_owned(), "subnet-c".to_owned()],
+    });
+    let endpoint =
+        |id: &str| EndpointFacts { id: id.to_owned(), state: "available".to_owned(), private_dns: true };
+    let run = |facts: &Facts| run_checks(&Context { config: &config, config_path: "test.toml" }, facts);
+    let sns = |facts: &Facts| -> Vec<Check> {
+        run(facts).into_iter().filter(|check| check.check == "notification API").collect()
+    };
+    facts.network = Some(Ok(NetworkFacts { ec2_endpoints: vec![endpoint("vpce-ec2")], ..no_endpoints() }));
+    let without = sns(&facts);
+    assert_eq!(without.len(), 1, "{without:#?}");
+    assert_eq!(without[0].status, Status::Fail);
+    assert!(
+        without[0].found.contains("the outcomes' notifications cannot leave the VPC"),
+        "{}",
+        without[0].found
+    );
+    assert!(without[0].fix.as_ref().unwrap().contains("com.amazonaws.ap-northeast-1.sns"));
+
+    facts.network = Some(Ok(NetworkFacts {
+        ec2_endpoints: vec![endpoint("vpce-ec2")],
+        sns_endpoints: vec![endpoint("vpce-sns")],
+        ..no_endpoints()
+    }));
+    assert_eq!(sns(&facts)[0].status, Status::Pass);
+
+    // Without a topic there is nothing to reach.
+    config.notification_topic_arn = None;
+    let run = |facts: &Facts| run_checks(&Context { config: &config, config_path: "test.toml" }, facts);
+    assert!(run(&facts).iter().all(|check| check.check != "notification API"));
 }

@@ -14,6 +14,8 @@ pub mod instance;
 pub mod isolation;
 pub mod lease;
 pub mod lock;
+pub mod notification;
+pub mod phases;
 pub mod provider;
 pub mod rate_limit;
 pub mod report;

@@ -47,6 +47,25 @@ pub enum Handled {
     Acted { alarm: String, state: AlarmState, trigger: String, groups: Vec<GroupResult> },
 }
 
+impl Handled {
+    /// The report of every failover this handling ran.
+    pub fn reports(&self) -> Vec<&Report> {
+        match self {
+            Self::Acted { groups, .. } => groups.iter().filter_map(GroupResult::report).collect(),
+            Self::NoGroup { .. } | Self::Ignored { .. } => Vec::new(),
+        }
+    }
+}
+
+impl GroupResult {
+    fn report(&self) -> Option<&Report> {
+        match self {
+            Self::Ran { report, .. } => Some(report),
+            Self::Duplicate { .. } | Self::HeldElsewhere { .. } => None,
+        }
+    }
+}
+
 /// Why the handler did not (fully) act. Every variant leaves the instances as they were, except
 /// `FailoverFailed`, whose report says what was done.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +97,19 @@ fn list_errors(errors: &[HandlerError]) -> String {
 }
 
 impl HandlerError {
+    /// The report of every failover that ran before (or as) this error.
+    pub fn reports(&self) -> Vec<&Report> {
+        match self {
+            Self::FailoverFailed { report, .. } => vec![report],
+            Self::GroupsFailed { done, failed } => done
+                .iter()
+                .filter_map(GroupResult::report)
+                .chain(failed.iter().flat_map(HandlerError::reports))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether handling the same event again later can succeed. Lambda retries every function
     /// error, so the function answers a permanent one as a refusal instead (see the Lambda
     /// entry point): retrying it would only repeat the same refusal.

@@ -4,16 +4,15 @@
 
 pub mod model;
 mod page;
-pub mod phases;
 pub mod svg;
 
 use std::time::Duration;
 
 use coldstandby_engine::Timestamp;
 
+pub use coldstandby_engine::phases::{self, phases, Phase, PhaseName};
 pub use model::{CallRow, Distribution, Document, Lane, LanesSource, Run, StateSpan, Step};
 pub use page::render;
-pub use phases::{phases, Phase, PhaseName};
 
 /// "12.3 s", "850 ms".
 pub fn seconds(duration: Duration) -> String {

@@ -4,7 +4,7 @@
 use coldstandby_engine::{InstanceState, Timestamp};
 use serde::Serialize;
 
-use crate::phases::Phase;
+use coldstandby_engine::phases::Phase;
 
 /// One report: a page about one rehearsal (one or more runs of the engine).
 #[derive(Clone, Debug, Serialize)]

@@ -6,8 +6,8 @@ use coldstandby_engine::{InstanceState, Timestamp};
 use maud::{html, Markup};
 
 use crate::model::{Distribution, Run};
-use crate::phases::{Phase, PhaseName};
 use crate::seconds;
+use coldstandby_engine::phases::{Phase, PhaseName};
 
 /// The drawing's width in SVG units (it scales to the page).
 pub const WIDTH: f64 = 1000.0;
@@ -162,7 +162,7 @@ fn seconds_ms(millis: u64) -> String {
 /// bar; a phase that overlaps the one before (the parallel ordering's promote) gets a row below.
 pub fn rto_bar(phases: &[Phase]) -> Markup {
     const ROW: f64 = 34.0;
-    let total = crate::phases::recovery_ms(phases);
+    let total = coldstandby_engine::phases::recovery_ms(phases);
     let Some(start) = phases.iter().map(|phase| phase.from).min() else {
         return html! {};
     };

@@ -273,3 +273,62 @@ pub fn moto_sdk(moto: &Moto, runtime: &tokio::runtime::Runtime) -> aws_config::S
             .load(),
     )
 }
+
+/// A topic with a queue subscribed to it (raw delivery off: each message is SNS's envelope), to
+/// read back what coldstandby published. Returns (topic ARN, queue URL).
+pub fn notification_topic(article: &Article) -> (String, String) {
+    article.runtime.block_on(async {
+        let sns = aws_sdk_sns::Client::new(&article.sdk);
+        let sqs = aws_sdk_sqs::Client::new(&article.sdk);
+        let topic = sns.create_topic().name("coldstandby-outcomes").send().await.unwrap();
+        let topic_arn = topic.topic_arn().unwrap().to_owned();
+        let queue = sqs.create_queue().queue_name("outcomes").send().await.unwrap();
+        let queue_url = queue.queue_url().unwrap().to_owned();
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        let queue_arn =
+            attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+        sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
+        (topic_arn, queue_url)
+    })
+}
+
+/// Every notification waiting in `queue_url`: (subject, the message as JSON), oldest first.
+pub fn notifications(article: &Article, queue_url: &str) -> Vec<(String, Value)> {
+    article.runtime.block_on(async {
+        let sqs = aws_sdk_sqs::Client::new(&article.sdk);
+        let mut found = Vec::new();
+        // Bounded: a few receives empty the queue; each returns at most ten.
+        for _ in 0..10 {
+            let received =
+                sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).send().await.unwrap();
+            let messages = received.messages();
+            if messages.is_empty() {
+                break;
+            }
+            for message in messages {
+                let envelope: Value = serde_json::from_str(message.body().unwrap()).unwrap();
+                let body: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+                found.push((envelope["Subject"].as_str().unwrap_or_default().to_owned(), body));
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        found
+    })
+}
+
+/// The article's configuration with `notification_topic_arn` set (a top-level key goes first).
+pub fn with_notifications(article: &Article, topic_arn: &str) {
+    let text = std::fs::read_to_string(&article.config).unwrap();
+    std::fs::write(&article.config, format!("notification_topic_arn = \"{topic_arn}\"\n{text}")).unwrap();
+}

@@ -1,7 +1,7 @@
 //! The phases of a recovery (detection, fence, promote, verify, readiness, clients, record), cut
 //! from a failover's milestones the way the demo's RTO breakdown cuts them.
 
-use coldstandby_engine::{EventKind, Ordering, Report, Timestamp};
+use crate::{EventKind, Ordering, Report, Timestamp};
 use serde::Serialize;
 
 /// A phase of the recovery.

@@ -1,0 +1,66 @@
+//! Telling a team how a run ended: each outcome worth telling, as JSON, to the SNS topic the
+//! configuration names (`notification_topic_arn`). A failed publish is reported, never fatal:
+//! the failover it describes has already happened.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use coldstandby_engine::notification::Notification;
+use coldstandby_engine::{ApiError, ErrorKind, Failure, Outcome, Report};
+
+use crate::errors::from_sdk_error;
+
+/// How long one publish may take.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Publishes to one topic.
+#[derive(Clone, Debug)]
+pub struct Notifier {
+    sns: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl Notifier {
+    /// The notifier for the configuration's topic, if it names one.
+    pub fn from_config(sdk: &SdkConfig, config: &coldstandby_config::Config) -> Option<Self> {
+        let topic_arn = config.notification_topic_arn.clone()?;
+        Some(Self { sns: aws_sdk_sns::Client::new(sdk), topic_arn })
+    }
+
+    pub fn topic_arn(&self) -> &str {
+        &self.topic_arn
+    }
+
+    /// Publish `notification` (its subject line, and the whole of it as the JSON message).
+    pub async fn publish(&self, notification: &Notification) -> Result<(), ApiError> {
+        let message = serde_json::to_string(notification)
+            .map_err(|error| ApiError::new(ErrorKind::Invalid, "Serialization", error.to_string()))?;
+        let send = self
+            .sns
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(notification.subject())
+            .message(message)
+            .send();
+        match tokio::time::timeout(PUBLISH_TIMEOUT, send).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(from_sdk_error("Publish", error)),
+            Err(_) => Err(ApiError::new(
+                ErrorKind::Transient,
+                "Timeout",
+                format!("no answer from SNS in {} s", PUBLISH_TIMEOUT.as_secs()),
+            )),
+        }
+    }
+}
+
+/// Whether a run's outcome is news for the team: a move made, or a move that failed. A
+/// duplicate delivery finding the group already moved, a dry run, and a run that found another
+/// process holding the group's lease are not.
+pub fn worth_telling(report: &Report) -> bool {
+    match &report.outcome {
+        Outcome::FailedOver { .. } => true,
+        Outcome::Failed { failure } => !matches!(failure, Failure::LeaseHeld { .. }),
+        Outcome::AlreadyActive { .. } | Outcome::Planned { .. } => false,
+    }
+}
