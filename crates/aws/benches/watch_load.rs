@@ -149,7 +149,7 @@ fn measure(groups: usize, ports: &[u16], seconds: u64) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let metrics = Metrics::default();
     let heartbeat = AtomicI64::new(0);
-    let observer = DaemonObserver::new(&metrics, &heartbeat);
+    let observer = DaemonObserver::new(&metrics, &heartbeat, None);
     let board = Board::default();
     let clock = SystemClock;
     let env = Env {

@@ -331,7 +331,7 @@ fn config_text(article: &Article) -> String {
 #[test]
 fn the_package_serves_alarm_events_as_lambda_runs_it() {
     let article = Article::new("contract");
-    let (topic, queue) = common::notification_topic(&article);
+    let (topic, queue) = common::notification_topic(&article.runtime, &article.sdk);
     common::with_notifications(&article, &topic);
     let config = config_text(&article);
     let events = vec![
@@ -354,7 +354,7 @@ fn the_package_serves_alarm_events_as_lambda_runs_it() {
     assert_eq!(article.instance(&article.standby).0, InstanceStateName::Running);
     assert_eq!(article.instance(&article.primary).0, InstanceStateName::Stopped);
     // ... and the team is told, by the function itself.
-    let told = common::notifications(&article, &queue);
+    let told = common::notifications(&article.runtime, &article.sdk, &queue);
     assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!(told[0].1["result"], "failed-over");
     assert_eq!(told[0].1["to"].as_str(), Some(&*article.standby));

@@ -218,7 +218,7 @@ fn a_malformed_event_is_rejected_and_nothing_changes() {
 #[test]
 fn a_failover_publishes_its_outcome_and_a_drill_on_ec2_needs_a_doctor_without_fail() {
     let article = Article::new("notify");
-    let (topic, queue) = notification_topic(&article);
+    let (topic, queue) = notification_topic(&article.runtime, &article.sdk);
     with_notifications(&article, &topic);
 
     let failover = article.run_with_config("failover", &["--group", "web"]);
@@ -227,7 +227,7 @@ fn a_failover_publishes_its_outcome_and_a_drill_on_ec2_needs_a_doctor_without_fa
     // What EC2 shows, and what the team was told, agree.
     assert_eq!(article.instance(&article.standby).0, InstanceStateName::Running);
     assert_eq!(article.instance(&article.primary).0, InstanceStateName::Stopped);
-    let told = notifications(&article, &queue);
+    let told = notifications(&article.runtime, &article.sdk, &queue);
     assert_eq!(told.len(), 1, "{told:?}");
     let (subject, message) = &told[0];
     assert_eq!(message["kind"], "failover");
@@ -243,7 +243,10 @@ fn a_failover_publishes_its_outcome_and_a_drill_on_ec2_needs_a_doctor_without_fa
     // A re-run finds it done: not news, nothing published.
     let rerun = article.run_with_config("failover", &["--group", "web"]);
     assert_eq!(rerun.status.code(), Some(0), "{}", stderr(&rerun));
-    assert!(notifications(&article, &queue).is_empty(), "an already-active run is not published");
+    assert!(
+        notifications(&article.runtime, &article.sdk, &queue).is_empty(),
+        "an already-active run is not published"
+    );
 
     // No alarm exists in this account: doctor finds a FAIL, so the drill does not start.
     let drill = article.run_with_config("drill", &["--group", "web", "--yes"]);
@@ -252,7 +255,7 @@ fn a_failover_publishes_its_outcome_and_a_drill_on_ec2_needs_a_doctor_without_fa
     assert!(stderr(&drill).contains("nothing was changed"), "{}", stderr(&drill));
     assert_eq!(article.instance(&article.standby).0, InstanceStateName::Running, "the drill changed nothing");
     assert_eq!(article.instance(&article.primary).0, InstanceStateName::Stopped);
-    assert!(notifications(&article, &queue).is_empty());
+    assert!(notifications(&article.runtime, &article.sdk, &queue).is_empty());
 
     // With the alarm in place doctor passes, and the drill moves the group to the configured
     // primary and back to where it was, publishing both runs and reporting them.
@@ -266,7 +269,7 @@ fn a_failover_publishes_its_outcome_and_a_drill_on_ec2_needs_a_doctor_without_fa
     assert_eq!(json(&drill)["restored"], true);
     assert_eq!(article.instance(&article.standby).0, InstanceStateName::Running, "back where it was");
     assert_eq!(article.instance(&article.primary).0, InstanceStateName::Stopped);
-    let told = notifications(&article, &queue);
+    let told = notifications(&article.runtime, &article.sdk, &queue);
     let kinds: Vec<&str> = told.iter().map(|(_, message)| message["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["drill-failover", "drill-switchback"], "{told:?}");
     assert_eq!(told[0].1["to"].as_str(), Some(&*article.primary));

@@ -155,6 +155,10 @@ impl Drop for Watcher {
 struct Setup {
     article: Moto,
     runtime: tokio::runtime::Runtime,
+    sdk: aws_config::SdkConfig,
+    /// Where the watchers publish outcomes, and the queue subscribed to it.
+    topic: String,
+    queue: String,
     ec2: aws_sdk_ec2::Client,
     primary: String,
     standby: String,
@@ -176,6 +180,7 @@ impl Setup {
         let moto = Moto::start();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let sdk = moto_sdk(&moto, &runtime);
+        let (topic, queue) = notification_topic(&runtime, &sdk);
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let (primary, standby) = runtime.block_on(async {
@@ -217,6 +222,9 @@ impl Setup {
         Self {
             article: moto,
             runtime,
+            sdk,
+            topic,
+            queue,
             ec2,
             primary,
             standby,
@@ -228,12 +236,12 @@ impl Setup {
 
     fn config(&self, path: &Path, listen: u16, peer: u16) {
         let text = format!(
-            "region = \"{REGION}\"\n\
+            "region = \"{REGION}\"\nnotification_topic_arn = \"{}\"\n\
              [lease]\ntable = \"{TABLE}\"\nduration_seconds = 5\n\
              [watch]\ninterval_ms = 200\ntimeout_ms = 150\nlisten = \"127.0.0.1:{listen}\"\npeers = [\"http://127.0.0.1:{peer}\"]\n\
              [[group]]\nname = \"web\"\nprimary = \"{}\"\nstandbys = [\"{}\"]\n\
              [[group.readiness]]\ntype = \"tcp\"\nport = {SERVICE_PORT}\nsuccesses = 3\ninterval_seconds = 2\n",
-            self.primary, self.standby
+            self.topic, self.primary, self.standby
         );
         std::fs::write(path, text).unwrap();
     }
@@ -350,6 +358,12 @@ fn killing_the_primarys_service_fails_the_group_over_once() {
         watchers.iter().map(|w| w.metric("coldstandby_failovers_total", "failed-over")).sum();
     assert!(failed_over >= 1.0);
     assert!(setup.failed_over(), "still failed over, to the standby");
+    // The team was told once, by the watcher that acted.
+    let told = notifications(&setup.runtime, &setup.sdk, &setup.queue);
+    assert_eq!(told.len(), 1, "one notification: {told:?}\n{}", logs(&watchers));
+    assert_eq!(told[0].1["result"], "failed-over");
+    assert_eq!(told[0].1["to"].as_str(), Some(&*setup.standby));
+    assert!(told[0].1["source"].as_str().unwrap().ends_with("(watch)"), "{told:?}");
     // Both now watch the promoted standby, and see it up.
     for watcher in &watchers {
         assert!(

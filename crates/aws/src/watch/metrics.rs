@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use coldstandby_engine::notification::{Notification, RunKind};
 use coldstandby_engine::{Event, EventKind, InstanceId, Outcome, Report, Timestamp};
 use coldstandby_watch::{Verdict, View, WatchObserver};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -146,11 +147,17 @@ pub struct DaemonObserver<'a> {
     down: Mutex<HashSet<String>>,
     /// When the loop last reported anything or was checked: for `/healthz`.
     pub heartbeat: &'a AtomicI64,
+    /// Where a run's outcome is published, when the configuration names a topic.
+    notifier: Option<crate::notify::Notifier>,
 }
 
 impl<'a> DaemonObserver<'a> {
-    pub fn new(metrics: &'a Metrics, heartbeat: &'a AtomicI64) -> Self {
-        Self { metrics, held: Mutex::new(Vec::new()), down: Mutex::new(HashSet::new()), heartbeat }
+    pub fn new(
+        metrics: &'a Metrics,
+        heartbeat: &'a AtomicI64,
+        notifier: Option<crate::notify::Notifier>,
+    ) -> Self {
+        Self { metrics, held: Mutex::new(Vec::new()), down: Mutex::new(HashSet::new()), heartbeat, notifier }
     }
 }
 
@@ -233,10 +240,26 @@ impl WatchObserver for DaemonObserver<'_> {
         // The member seen down is no longer watched: the run moved the group on (or it rests).
         self.set_down(group, false);
         tracing::warn!(group, outcome = %report.outcome, "failover finished");
+        self.publish(report);
     }
 }
 
 impl DaemonObserver<'_> {
+    /// Publish the outcome in the background: the watch loop does not wait on SNS. A publish
+    /// that fails is logged.
+    fn publish(&self, report: &Report) {
+        let Some(notifier) = self.notifier.clone().filter(|_| crate::notify::worth_telling(report)) else {
+            return;
+        };
+        let source = concat!("coldstandby ", env!("CARGO_PKG_VERSION"), " (watch)");
+        let notification = Notification::new(RunKind::Failover, report, source);
+        tokio::spawn(async move {
+            if let Err(error) = notifier.publish(&notification).await {
+                tracing::warn!(group = %notification.group, topic = notifier.topic_arn(), error = %error, "could not publish the outcome");
+            }
+        });
+    }
+
     fn set_down(&self, group: &str, down: bool) {
         let mut groups = self.down.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let changed = if down { groups.insert(group.to_owned()) } else { groups.remove(group) };

@@ -215,7 +215,8 @@ async fn watch_until_stopped(
     let ec2 = Ec2Provider::from_config(&sdk);
     let provider = Counted { inner: &ec2, metrics: &shared.metrics, shared: &shared };
     let clock = SystemClock;
-    let observer = DaemonObserver::new(&shared.metrics, &shared.heartbeat);
+    let notifier = crate::notify::Notifier::from_config(&sdk, &config);
+    let observer = DaemonObserver::new(&shared.metrics, &shared.heartbeat, notifier);
     let peers = HttpPeers { peers: config.watch.peers.clone(), shared: &shared };
     let cloudwatch = CloudWatchMetrics::new(&sdk);
     let env = Env {

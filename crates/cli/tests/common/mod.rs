@@ -276,10 +276,13 @@ pub fn moto_sdk(moto: &Moto, runtime: &tokio::runtime::Runtime) -> aws_config::S
 
 /// A topic with a queue subscribed to it (raw delivery off: each message is SNS's envelope), to
 /// read back what coldstandby published. Returns (topic ARN, queue URL).
-pub fn notification_topic(article: &Article) -> (String, String) {
-    article.runtime.block_on(async {
-        let sns = aws_sdk_sns::Client::new(&article.sdk);
-        let sqs = aws_sdk_sqs::Client::new(&article.sdk);
+pub fn notification_topic(
+    runtime: &tokio::runtime::Runtime,
+    sdk: &aws_config::SdkConfig,
+) -> (String, String) {
+    runtime.block_on(async {
+        let sns = aws_sdk_sns::Client::new(sdk);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
         let topic = sns.create_topic().name("coldstandby-outcomes").send().await.unwrap();
         let topic_arn = topic.topic_arn().unwrap().to_owned();
         let queue = sqs.create_queue().queue_name("outcomes").send().await.unwrap();
@@ -299,9 +302,13 @@ pub fn notification_topic(article: &Article) -> (String, String) {
 }
 
 /// Every notification waiting in `queue_url`: (subject, the message as JSON), oldest first.
-pub fn notifications(article: &Article, queue_url: &str) -> Vec<(String, Value)> {
-    article.runtime.block_on(async {
-        let sqs = aws_sdk_sqs::Client::new(&article.sdk);
+pub fn notifications(
+    runtime: &tokio::runtime::Runtime,
+    sdk: &aws_config::SdkConfig,
+    queue_url: &str,
+) -> Vec<(String, Value)> {
+    runtime.block_on(async {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
         let mut found = Vec::new();
         // Bounded: a few receives empty the queue; each returns at most ten.
         for _ in 0..10 {
