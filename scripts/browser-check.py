@@ -5,7 +5,7 @@
 
 First it parses the page as the HTML standard says (html5lib) and lists every parse error.
 Then, for each width (default 1280 and 390, a desktop and a phone), it loads the page, takes a
-full-page screenshot (OUT_DIR/NAME-WIDTH.png) and measures what a test asserts on: messages
+full-page screenshot (OUT_DIR/NAME-WIDTH.png) and one of the first screen (NAME-WIDTH-top.png) and measures what a test asserts on: messages
 on the console (errors, CSP refusals), every request the page made, the page's own width
 against the window's (a phone must not scroll sideways), and each SVG figure's drawn size.
 It prints one JSON document on stdout and exits 0; it exits 2 when Chromium is missing or
@@ -29,6 +29,7 @@ import time
 import html5lib
 
 TIMEOUT_S = 60
+MAX_CAPTURE_PX = 12_000
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 MEASURE = """(() => {
@@ -38,6 +39,7 @@ MEASURE = """(() => {
     title: document.title,
     window_width: window.innerWidth,
     page_width: document.documentElement.scrollWidth,
+    page_height: document.documentElement.scrollHeight,
     figures: [...document.querySelectorAll('svg')].map((svg) => ({
       class: svg.getAttribute('class'), viewbox: svg.getAttribute('viewBox'), ...box(svg) })),
   });
@@ -143,8 +145,15 @@ def check(browser, url, width, screenshot):
     browser.wait_for("Page.loadEventFired")
     measured = json.loads(browser.send("Runtime.evaluate", {"expression": MEASURE, "returnByValue": True},
                                        session)["result"]["value"])
-    shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session)
+    # Chromium refuses a capture past about 16,000 px: a long page is cut there.
+    height = min(measured["page_height"], MAX_CAPTURE_PX)
+    clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+    shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip},
+                        session)
     screenshot.write_bytes(base64.b64decode(shot["data"]))
+    # The first screen alone, as a person sees it on opening the page (for documentation).
+    top = browser.send("Page.captureScreenshot", {"format": "png"}, session)
+    screenshot.with_name(f"{screenshot.stem}-top.png").write_bytes(base64.b64decode(top["data"]))
     requests = [event["params"]["request"]["url"] for event in browser.events
                 if event.get("method") == "Network.requestWillBeSent"]
     measured.update({"width": width, "console": problems_on_console(browser.events), "requests": requests,

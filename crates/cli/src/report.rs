@@ -70,9 +70,9 @@ pub fn run(
 ) -> Run {
     let trigger_at = report.started_at;
     let origin = failure_at.unwrap_or(trigger_at).min(trigger_at);
-    // A margin after the end, so that the last change is not drawn on the edge.
+    // The timeline ends with the run: what comes after (a drill's next run) is not this run's.
     let length = report.finished_at.saturating_since(origin);
-    let end = report.finished_at + (length / 20).max(Duration::from_millis(500));
+    let end = report.finished_at.max(origin + Duration::from_millis(1));
     let members: Vec<InstanceId> = spec.members();
     let (source, changes, initial, calls) = match lanes {
         Lanes::Region(region) => {

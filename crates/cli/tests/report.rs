@@ -278,13 +278,14 @@ fn reports_open_in_chromium_with_no_error_on_a_desktop_and_a_phone() {
     let demo = dir.join("demo.html");
     coldstandby(&["demo", "--redirect", "dns", "--report", demo.to_str().unwrap(), "--output", "json"]);
     let drill = dir.join("drill.html");
-    let config = workspace().join("examples/coldstandby.toml");
+    // The group with readiness checks and movers: every phase on the page (docs/images shows it).
+    let config = workspace().join("examples/clients.toml");
     coldstandby(&[
         "drill",
         "--config",
         config.to_str().unwrap(),
         "--group",
-        "web",
+        "db",
         "--report",
         drill.to_str().unwrap(),
         "--output",
