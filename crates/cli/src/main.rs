@@ -677,7 +677,7 @@ pub struct CloudFormationArgs {
     pub kms_key_arn: Vec<String>,
     /// The customer managed KMS key that encrypts the function's log group, its on-failure topic
     /// and its environment. Without it the stack creates one (rotated yearly). A key given here
-    /// must let CloudWatch alarms and CloudWatch Logs use it (docs/deploy.md shows the statements)
+    /// must let CloudWatch alarms and CloudWatch Logs use it (docs/deploying.md shows the statements)
     #[arg(long, value_name = "ARN")]
     pub encryption_key_arn: Option<String>,
     /// Run the function in a VPC with no internet: adds VpcId and SubnetIds parameters, a

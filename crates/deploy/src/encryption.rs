@@ -18,7 +18,7 @@ pub const KEY_LOGICAL_ID: &str = "EncryptionKey";
 pub enum KeySource<'a> {
     /// The stack creates a key (rotated yearly) whose policy admits exactly the services below.
     Created,
-    /// The key given with `--encryption-key-arn`: its policy must admit them (docs/deploy.md).
+    /// The key given with `--encryption-key-arn`: its policy must admit them (docs/deploying.md).
     Given(&'a str),
 }
 
