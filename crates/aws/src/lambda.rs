@@ -184,7 +184,7 @@ pub async fn run() -> Result<(), LambdaError> {
             Ok(handled) => handled.reports(),
             Err(error) => error.reports(),
         };
-        tell(notifier, &reports).await;
+        tell(notifier, &reports, deadline).await;
         invocation_result(handled.map(|handled| serde_json::to_value(&handled).unwrap_or(Value::Null)))
     }))
     .await
@@ -193,7 +193,8 @@ pub async fn run() -> Result<(), LambdaError> {
 
 /// One summary line per run in the log, and each outcome worth telling published to the
 /// configured topic (a failed publish is logged, and the invocation's result stays the run's).
-async fn tell(notifier: Option<&Notifier>, reports: &[&Report]) {
+/// Publishing stops a second before the invocation's `deadline`: the response must still be sent.
+async fn tell(notifier: Option<&Notifier>, reports: &[&Report], deadline: Timestamp) {
     let source = concat!("coldstandby ", env!("CARGO_PKG_VERSION"), " (lambda)");
     for report in reports {
         let notification = Notification::new(RunKind::Failover, report, source);
@@ -210,7 +211,9 @@ async fn tell(notifier: Option<&Notifier>, reports: &[&Report]) {
         let Some(notifier) = notifier.filter(|_| crate::notify::worth_telling(report)) else {
             continue;
         };
-        match notifier.publish(&notification).await {
+        let left =
+            deadline.saturating_since(SystemClock::now()).saturating_sub(std::time::Duration::from_secs(1));
+        match notifier.publish_within(&notification, left).await {
             Ok(()) => {
                 tracing::info!(group = %notification.group, topic = notifier.topic_arn(), "outcome published")
             }

@@ -31,8 +31,14 @@ impl Notifier {
         &self.topic_arn
     }
 
-    /// Publish `notification` (its subject line, and the whole of it as the JSON message).
+    /// Publish `notification` (its subject line, and the whole of it as the JSON message),
+    /// waiting at most 10 s.
     pub async fn publish(&self, notification: &Notification) -> Result<(), ApiError> {
+        self.publish_within(notification, PUBLISH_TIMEOUT).await
+    }
+
+    /// Publish, waiting at most `limit` (a Lambda invocation has only what is left of its time).
+    pub async fn publish_within(&self, notification: &Notification, limit: Duration) -> Result<(), ApiError> {
         let message = serde_json::to_string(notification)
             .map_err(|error| ApiError::new(ErrorKind::Invalid, "Serialization", error.to_string()))?;
         let send = self
@@ -42,13 +48,14 @@ impl Notifier {
             .subject(notification.subject())
             .message(message)
             .send();
-        match tokio::time::timeout(PUBLISH_TIMEOUT, send).await {
+        let limit = limit.min(PUBLISH_TIMEOUT);
+        match tokio::time::timeout(limit, send).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) => Err(from_sdk_error("Publish", error)),
             Err(_) => Err(ApiError::new(
                 ErrorKind::Transient,
                 "Timeout",
-                format!("no answer from SNS in {} s", PUBLISH_TIMEOUT.as_secs()),
+                format!("no answer from SNS in {} ms", limit.as_millis()),
             )),
         }
     }
