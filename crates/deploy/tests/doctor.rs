@@ -394,12 +394,7 @@ fn a_function_in_a_vpc_needs_a_way_to_the_apis_its_movers_call() {
         coldstandby_config::parse(include_str!("../../../examples/clients.toml"), "clients.toml").unwrap();
     let mut facts = healthy();
     function_mut(&mut facts).environment_config = Some(coldstandby_config::to_toml(&config));
-    function_mut(&mut facts).vpc = Some(VpcPlacement {
-        vpc_id: "vpc-0123456789abcdef0".to_owned(),
-        subnet_ids: vec!["subnet-a".to_owned(), "subnet-c".to_owned()],
-    });
-    let endpoint =
-        |id: &str| EndpointFacts { id: id.to_owned(), state: "available".to_owned(), private_dns: true };
+    in_a_vpc(&mut facts);
     facts.network = Some(Ok(NetworkFacts { ec2_endpoints: vec![endpoint("vpce-ec2")], ..no_endpoints() }));
     let run = |facts: &Facts| run_checks(&Context { config: &config, config_path: "clients.toml" }, facts);
     let api = |facts: &Facts| -> Vec<(String, Status)> {
@@ -549,12 +544,7 @@ fn a_function_in_a_vpc_that_notifies_needs_a_way_to_sns() {
     config.notification_topic_arn = Some("arn:aws:sns:ap-northeast-1:111122223333:outcomes".to_owned());
     let mut facts = healthy();
     function_mut(&mut facts).environment_config = Some(coldstandby_config::to_toml(&config));
-    function_mut(&mut facts).vpc = Some(VpcPlacement {
-        vpc_id: "vpc-0123456789abcdef0".to_owned(),
-        subnet_ids: vec!["subnet-a".to_owned(), "subnet-c".to_owned()],
-    });
-    let endpoint =
-        |id: &str| EndpointFacts { id: id.to_owned(), state: "available".to_owned(), private_dns: true };
+    in_a_vpc(&mut facts);
     let run = |facts: &Facts| run_checks(&Context { config: &config, config_path: "test.toml" }, facts);
     let sns = |facts: &Facts| -> Vec<Check> {
         run(facts).into_iter().filter(|check| check.check == "notification API").collect()
@@ -581,4 +571,17 @@ fn a_function_in_a_vpc_that_notifies_needs_a_way_to_sns() {
     config.notification_topic_arn = None;
     let run = |facts: &Facts| run_checks(&Context { config: &config, config_path: "test.toml" }, facts);
     assert!(run(&facts).iter().all(|check| check.check != "notification API"));
+}
+
+/// The function placed in a VPC with two subnets.
+fn in_a_vpc(facts: &mut Facts) {
+    function_mut(facts).vpc = Some(VpcPlacement {
+        vpc_id: "vpc-0123456789abcdef0".to_owned(),
+        subnet_ids: vec!["subnet-a".to_owned(), "subnet-c".to_owned()],
+    });
+}
+
+/// An available interface endpoint with private DNS.
+fn endpoint(id: &str) -> EndpointFacts {
+    EndpointFacts { id: id.to_owned(), state: "available".to_owned(), private_dns: true }
 }

@@ -8,8 +8,7 @@ mod resources;
 use coldstandby_config::Config;
 
 use crate::hcl::{self, Body, Expr};
-use crate::sizing;
-use crate::template::{self, TemplateError, TemplateOptions, ENVIRONMENT_LIMIT_BYTES};
+use crate::template::{self, Checked, TemplateError, TemplateOptions};
 
 use self::policy::{assume_role, key, key_policy, role, role_policy, role_policy_attachment};
 use self::resources::{
@@ -24,16 +23,7 @@ const FUNCTION_ARN: &str = "aws_lambda_function.function.arn";
 
 /// The module for `config`, as HCL. The same configuration and options give the same bytes.
 pub fn terraform(config: &Config, options: &TemplateOptions) -> Result<String, TemplateError> {
-    let problems = options.problems();
-    if !problems.is_empty() {
-        return Err(TemplateError::Option(problems.join("; ")));
-    }
-    let worst = sizing::worst_case(config)?;
-    let config_text = coldstandby_config::to_toml(config);
-    let environment_bytes = coldstandby_config::CONFIG_VARIABLE.len() + config_text.len();
-    if options.config_in_environment && environment_bytes > ENVIRONMENT_LIMIT_BYTES {
-        return Err(TemplateError::ConfigTooLarge { bytes: environment_bytes });
-    }
+    let Checked { timeout_seconds, config_text } = template::check(config, options)?;
     let leased = config.lease.is_some();
     let mut file = Body::new()
         .comment(&format!(
@@ -64,7 +54,7 @@ pub fn terraform(config: &Config, options: &TemplateOptions) -> Result<String, T
     file.push_block(
         "resource",
         &["aws_lambda_function", "function"],
-        function(config, options, worst.function_timeout.as_secs(), &config_text),
+        function(config, options, timeout_seconds, &config_text),
     );
     file.push_block(
         "resource",
@@ -74,19 +64,12 @@ pub fn terraform(config: &Config, options: &TemplateOptions) -> Result<String, T
     let (filter, alarm) = refusal_resources(options);
     file.push_block("resource", &["aws_cloudwatch_log_metric_filter", "refused_events"], filter);
     file.push_block("resource", &["aws_cloudwatch_metric_alarm", "refused_events"], alarm);
-    for (logical_id, alarm) in template::alarm_logical_ids(config) {
-        let name = snake_case(&logical_id);
-        file.push_block("resource", &["aws_lambda_permission", &name], permission(&alarm));
-        let definition = config.groups.iter().filter_map(|g| g.alarm.as_ref()).find(|a| a.name == alarm);
-        if let Some(definition) = definition {
-            let groups = config.groups_for_alarm(&alarm);
-            let names: Vec<String> = groups.iter().map(|group| group.spec.name.clone()).collect();
-            let on_insufficient_data = groups.iter().any(|group| group.fail_over_on_insufficient_data);
-            file.push_block(
-                "resource",
-                &["aws_cloudwatch_metric_alarm", &name],
-                metric_alarm(definition, &names, on_insufficient_data),
-            );
+    for alarm in template::listed_alarms(config) {
+        let name = snake_case(&alarm.logical_id);
+        file.push_block("resource", &["aws_lambda_permission", &name], permission(&alarm.name));
+        if let Some(defined) = &alarm.defined {
+            let body = metric_alarm(defined.definition, &defined.groups, defined.on_insufficient_data);
+            file.push_block("resource", &["aws_cloudwatch_metric_alarm", &name], body);
         }
     }
     if options.vpc {
