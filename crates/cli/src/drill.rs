@@ -55,9 +55,6 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
             }
         }
     }
-    if target.is_real() {
-        refuse_on_doctor_failure(&config, &args.target.config.display().to_string(), &target)?;
-    }
     let before = observe(&target, spec)?;
     let active = active_member(spec, &before)?;
     let confirm = Run {
@@ -68,7 +65,11 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
         dry_run: false,
         confirmed: args.yes,
     };
+    // Asked before doctor's reads, so that a script without --yes stops before any of them.
     confirm_real_change(&config, &target, spec, &confirm)?;
+    if target.is_real() {
+        refuse_on_doctor_failure(&config, &args.target.config.display().to_string(), &target)?;
+    }
 
     let text = target_args.output == OutputFormat::Text;
     if text {

@@ -248,6 +248,19 @@ fn a_failover_publishes_its_outcome_and_a_drill_on_ec2_needs_a_doctor_without_fa
         "an already-active run is not published"
     );
 
+    // Not from a terminal and without --yes: a usage error before doctor runs; nothing changes.
+    let unconfirmed = article.run(&[
+        "drill",
+        "--config",
+        article.config.to_str().unwrap(),
+        "--group",
+        "web",
+        "--target",
+        "aws",
+    ]);
+    assert_eq!(unconfirmed.status.code(), Some(2), "{}", stderr(&unconfirmed));
+    assert!(stderr(&unconfirmed).contains("add --yes"), "{}", stderr(&unconfirmed));
+
     // No alarm exists in this account: doctor finds a FAIL, so the drill does not start.
     let drill = article.run_with_config("drill", &["--group", "web", "--yes"]);
     assert_eq!(drill.status.code(), Some(1), "{}", stderr(&drill));
