@@ -42,6 +42,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             DetectorArg::Watch => Detector::Watch,
         },
     };
+    if let Some(path) = &args.report {
+        crate::report::check_writable(path)?;
+    }
     let run = run_article(setup, &mut Quiet);
     if let Some(path) = &args.report {
         crate::report::write(path, &document(&run))?;

@@ -41,6 +41,9 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
     let config = coldstandby_config::load(&args.target.config)?;
     let group = crate::configured_group(&config, &args.target.config, &args.group)?;
     let spec = &group.spec;
+    if let Some(path) = &args.report {
+        crate::report::check_writable(path)?;
+    }
     // A drill rehearses on the simulated region unless told otherwise.
     let mut target_args = args.target.clone();
     target_args.target.get_or_insert(TargetArg::Sim);

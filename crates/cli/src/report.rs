@@ -16,11 +16,32 @@ pub fn tool() -> String {
     format!("coldstandby {}", env!("CARGO_PKG_VERSION"))
 }
 
+/// `--report FILE`: refused before anything runs when it cannot be written (a missing
+/// directory, no permission), so a drill never changes instances and then fails to report.
+pub fn check_writable(path: &Path) -> anyhow::Result<()> {
+    let temporary = temporary(path);
+    let refuse = |why: String| crate::CommandError {
+        exit: crate::Exit::Usage,
+        message: format!("--report {}: cannot be written ({why}); nothing was run", path.display()),
+    };
+    if path.is_dir() {
+        return Err(refuse("it is a directory".to_owned()).into());
+    }
+    std::fs::write(&temporary, b"").map_err(|error| refuse(error.to_string()))?;
+    let _ = std::fs::remove_file(&temporary);
+    Ok(())
+}
+
+fn temporary(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    name.into()
+}
+
 /// Write `document` to `path` (atomically: a temporary file beside it, then renamed).
 pub fn write(path: &Path, document: &coldstandby_report::Document) -> anyhow::Result<()> {
     let html = coldstandby_report::render(document);
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
+    let temporary = temporary(path);
     std::fs::write(&temporary, html).with_context(|| format!("writing the report to {}", path.display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("writing the report to {}", path.display()))?;
     Ok(())

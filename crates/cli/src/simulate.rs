@@ -23,6 +23,9 @@ mod race;
 mod watchers;
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
+    if let Some(path) = &args.report {
+        crate::report::check_writable(path)?;
+    }
     if args.az_outage {
         return outage::run(args);
     }

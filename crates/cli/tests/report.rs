@@ -349,3 +349,22 @@ fn page_url(page: &Path) -> String {
     let absolute = std::fs::canonicalize(page).unwrap();
     format!("file://{}", absolute.display())
 }
+
+#[test]
+fn a_report_that_cannot_be_written_is_refused_before_anything_runs() {
+    let dir = out_dir("unwritable");
+    let state = dir.join("region.json");
+    let config = workspace().join("examples/coldstandby.toml");
+    let page = dir.join("no-such-directory").join("drill.html");
+    let output = Command::new(env!("CARGO_BIN_EXE_coldstandby"))
+        .args(["drill", "--config", config.to_str().unwrap(), "--group", "web", "--sim-state"])
+        .arg(&state)
+        .arg("--report")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot be written") && stderr.contains("nothing was run"), "{stderr}");
+    assert!(!state.exists(), "the simulated region was not even created");
+}
