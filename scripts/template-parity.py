@@ -6,7 +6,7 @@
 Both are reduced to one neutral model: the resources by kind, the execution role's statements
 (actions, resources, conditions), the KMS key's policy, the function's settings (runtime,
 handler, memory, timeout, key, environment, VPC), the asynchronous-invocation settings, the log
-group, the topic, the alarms, the invoke permissions and the lease table. References are
+group, the topic, the alarms, the invoke permissions, the VPC endpoints and the lease table. References are
 renamed to neutral tokens (<account>, <partition>, <region>, <key>, <function>, <on-failure>,
 <vpc>) so that `!Sub "arn:${AWS::Partition}:..."` and `"arn:${data.aws_partition...}:..."`
 compare equal. Prints the model (JSON) and exits 0 when they agree; prints every difference and
@@ -120,7 +120,7 @@ def cfn_statements(document):
 
 def cfn_model(path):
     template = yaml.load(open(path), Loader=CfnLoader)
-    model = {"resources": collections.Counter(), "alarms": {}, "permissions": []}
+    model = {"resources": collections.Counter(), "alarms": {}, "permissions": [], "endpoints": []}
     for resource in template["Resources"].values():
         kind = KINDS[resource["Type"]]
         model["resources"][kind] += 1
@@ -166,6 +166,8 @@ def cfn_model(path):
         elif kind == "permission":
             model["permissions"].append([properties["Principal"], properties["Action"], properties["SourceArn"],
                                          properties["SourceAccount"]])
+        elif kind == "vpc-endpoint":
+            model["endpoints"].append([properties["ServiceName"], properties["VpcEndpointType"]])
         elif kind == "table":
             sse = properties.get("SSESpecification", {})
             model["table"] = {
@@ -231,7 +233,7 @@ def blocks(document, section):
 def tf_model(path):
     document = hcl2.load(open(path))
     data = {name: body for kind, name, body in blocks(document, "data") if kind == "aws_iam_policy_document"}
-    model = {"resources": collections.Counter(), "alarms": {}, "permissions": []}
+    model = {"resources": collections.Counter(), "alarms": {}, "permissions": [], "endpoints": []}
     locals_ = tf_value(document.get("locals", [{}])[0])
     given_key = locals_.get("encryption_key_arn")
     key = lambda value: given_key if value == "<key>" and given_key and not given_key.startswith("$") else value
@@ -276,6 +278,8 @@ def tf_model(path):
             }
         elif kind == "permission":
             model["permissions"].append([body["principal"], body["action"], body["source_arn"], body["source_account"]])
+        elif kind == "vpc-endpoint":
+            model["endpoints"].append([body["service_name"], body["vpc_endpoint_type"]])
         elif kind == "table":
             sse = body.get("server_side_encryption", [{}])[0]
             model["table"] = {
@@ -309,6 +313,7 @@ def main():
     for model in (cfn, tf):
         model["resources"] = dict(sorted(model["resources"].items()))
         model["permissions"].sort()
+        model["endpoints"].sort()
     found = list(differences(cfn, tf))
     if found:
         print("\n".join(found))

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod reach;
 pub mod refusals;
 pub mod sizing;
+pub mod sns_endpoint;
 pub mod subnets;
 pub mod template;
 pub mod terraform;

@@ -10,6 +10,7 @@ use crate::encryption::{self, KeySource};
 use crate::findings;
 use crate::policy::{self, RoleOptions};
 use crate::sizing::{self, TooLong};
+use crate::sns_endpoint;
 use crate::yaml::{self, Node};
 
 /// The principal CloudWatch alarms invoke a function as.
@@ -216,6 +217,11 @@ pub fn cloudformation(config: &Config, options: &TemplateOptions) -> Result<Stri
         for (id, resource) in vpc_resources() {
             resources.insert(id, resource);
         }
+        if sns_endpoint::needed(config, options.vpc) {
+            for (id, resource) in sns_endpoint::cloudformation_resources() {
+                resources.insert(id, resource);
+            }
+        }
     }
     if let Some(lease) = &config.lease {
         resources.insert("LeaseTable", lease_table(&lease.table, key));
@@ -226,9 +232,15 @@ pub fn cloudformation(config: &Config, options: &TemplateOptions) -> Result<Stri
     let template = Node::map()
         .with("AWSTemplateFormatVersion", "2010-09-09")
         .with("Description", description)
-        .with("Parameters", parameters(options, config.lease.is_some()))
+        .with(
+            "Parameters",
+            parameters(options, config.lease.is_some(), sns_endpoint::needed(config, options.vpc)),
+        )
         .with("Rules", region_rule(&config.region))
-        .with("Conditions", conditions(options, config.lease.is_some()))
+        .with(
+            "Conditions",
+            conditions(options, config.lease.is_some(), sns_endpoint::needed(config, options.vpc)),
+        )
         .with("Resources", resources)
         .with("Outputs", outputs());
     Ok(yaml::to_string(&template))
@@ -327,7 +339,7 @@ fn reserved_concurrency(leased: bool) -> Node {
         )
 }
 
-fn parameters(options: &TemplateOptions, leased: bool) -> Node {
+fn parameters(options: &TemplateOptions, leased: bool, sns: bool) -> Node {
     let mut parameters = Node::map()
         .with(
             "CodeS3Bucket",
@@ -392,6 +404,9 @@ fn parameters(options: &TemplateOptions, leased: bool) -> Node {
                     "false when the VPC already has an EC2 interface endpoint with private DNS",
                 ),
         );
+        if sns {
+            parameters.insert("CreateSnsEndpoint", sns_endpoint::parameter());
+        }
     }
     parameters
 }
@@ -406,7 +421,7 @@ fn region_rule(region: &str) -> Node {
     Node::map().with("StackInConfiguredRegion", Node::map().with("Assertions", Node::list([assertion])))
 }
 
-fn conditions(options: &TemplateOptions, leased: bool) -> Node {
+fn conditions(options: &TemplateOptions, leased: bool, sns: bool) -> Node {
     let mut conditions = Node::map()
         .with(
             "CreateOnFailureTopic",
@@ -434,6 +449,9 @@ fn conditions(options: &TemplateOptions, leased: bool) -> Node {
             "ShouldCreateEc2Endpoint",
             Node::tagged("!Equals", Node::list([reference("CreateEc2Endpoint"), Node::from("true")])),
         );
+    }
+    if sns {
+        conditions.insert("ShouldCreateSnsEndpoint", sns_endpoint::condition());
     }
     conditions
 }

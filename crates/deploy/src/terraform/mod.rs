@@ -8,6 +8,7 @@ mod resources;
 use coldstandby_config::Config;
 
 use crate::hcl::{self, Body, Expr};
+use crate::sns_endpoint;
 use crate::template::{self, Checked, TemplateError, TemplateOptions};
 
 use self::policy::{assume_role, key, key_policy, role, role_policy, role_policy_attachment};
@@ -37,7 +38,11 @@ pub fn terraform(config: &Config, options: &TemplateOptions) -> Result<String, T
         .block("data", &["aws_partition", "current"], Body::new())
         .block("data", &["aws_caller_identity", "current"], Body::new())
         .block("data", &["aws_region", "current"], Body::new());
-    for (name, body) in variables(options, leased) {
+    let mut all_variables = variables(options, leased);
+    if sns_endpoint::needed(config, options.vpc) {
+        all_variables.push(("create_sns_endpoint", sns_endpoint::variable()));
+    }
+    for (name, body) in all_variables {
         file.push_block("variable", &[name], body);
     }
     file.push_block("locals", &[], locals(options));
@@ -75,6 +80,11 @@ pub fn terraform(config: &Config, options: &TemplateOptions) -> Result<String, T
     if options.vpc {
         for (kind, name, body) in vpc_resources() {
             file.push_block("resource", &[kind, name], body);
+        }
+        if sns_endpoint::needed(config, options.vpc) {
+            for (kind, name, body) in sns_endpoint::terraform_resources(REGION) {
+                file.push_block("resource", &[kind, name], body);
+            }
         }
     }
     if let Some(lease) = &config.lease {
