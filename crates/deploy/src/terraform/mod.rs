@@ -8,13 +8,13 @@ mod resources;
 use coldstandby_config::Config;
 
 use crate::hcl::{self, Body, Expr};
-use crate::sns_endpoint;
+use crate::interface_endpoints;
 use crate::template::{self, Checked, TemplateError, TemplateOptions};
 
 use self::policy::{assume_role, key, key_policy, role, role_policy, role_policy_attachment};
 use self::resources::{
-    event_invoke_config, function, lease_table, lease_table_endpoint, log_group, metric_alarm,
-    on_failure_topic, permission, refusal_resources, vpc_resources,
+    event_invoke_config, function, function_security_group, lease_table, lease_table_endpoint, log_group,
+    metric_alarm, on_failure_topic, permission, refusal_resources,
 };
 
 const PARTITION: &str = "data.aws_partition.current.partition";
@@ -38,10 +38,9 @@ pub fn terraform(config: &Config, options: &TemplateOptions) -> Result<String, T
         .block("data", &["aws_partition", "current"], Body::new())
         .block("data", &["aws_caller_identity", "current"], Body::new())
         .block("data", &["aws_region", "current"], Body::new());
+    let endpoints = interface_endpoints::needed(config, options.vpc);
     let mut all_variables = variables(options, leased);
-    if sns_endpoint::needed(config, options.vpc) {
-        all_variables.push(("create_sns_endpoint", sns_endpoint::variable()));
-    }
+    all_variables.extend(endpoints.iter().map(|endpoint| (endpoint.variable, endpoint.terraform_variable())));
     for (name, body) in all_variables {
         file.push_block("variable", &[name], body);
     }
@@ -78,13 +77,9 @@ pub fn terraform(config: &Config, options: &TemplateOptions) -> Result<String, T
         }
     }
     if options.vpc {
-        for (kind, name, body) in vpc_resources() {
+        file.push_block("resource", &["aws_security_group", "function"], function_security_group());
+        for (kind, name, body) in endpoints.iter().flat_map(|endpoint| endpoint.terraform_resources(REGION)) {
             file.push_block("resource", &[kind, name], body);
-        }
-        if sns_endpoint::needed(config, options.vpc) {
-            for (kind, name, body) in sns_endpoint::terraform_resources(REGION) {
-                file.push_block("resource", &[kind, name], body);
-            }
         }
     }
     if let Some(lease) = &config.lease {
@@ -163,11 +158,6 @@ fn variables(options: &TemplateOptions, leased: bool) -> Vec<(&'static str, Body
                 .attr("default", Expr::List(Vec::new())),
             ));
         }
-        variables.push((
-            "create_ec2_endpoint",
-            variable("bool", "false when the VPC already has an EC2 interface endpoint with private DNS")
-                .attr("default", true),
-        ));
     }
     variables
 }

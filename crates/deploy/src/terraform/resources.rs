@@ -197,8 +197,9 @@ pub(super) fn https_rule(description: &str) -> Body {
         .attr("to_port", 443u32)
 }
 
-pub(super) fn vpc_resources() -> Vec<(&'static str, &'static str, Body)> {
-    let function_group = Body::new()
+/// The function's security group in its VPC: HTTPS out, to the endpoints or a NAT.
+pub(super) fn function_security_group() -> Body {
+    Body::new()
         .attr("description", "coldstandby function: HTTPS out to the AWS API endpoints only")
         .attr("vpc_id", Expr::raw("var.vpc_id"))
         .block(
@@ -206,30 +207,7 @@ pub(super) fn vpc_resources() -> Vec<(&'static str, &'static str, Body)> {
             &[],
             https_rule("AWS APIs through interface endpoints (or NAT)")
                 .attr("cidr_blocks", Expr::strs(["0.0.0.0/0"])),
-        );
-    let endpoint_group = Body::new()
-        .attr("count", Expr::raw("var.create_ec2_endpoint ? 1 : 0"))
-        .attr("description", "coldstandby EC2 endpoint: HTTPS from the function only")
-        .attr("vpc_id", Expr::raw("var.vpc_id"))
-        .block(
-            "ingress",
-            &[],
-            https_rule("the coldstandby function")
-                .attr("security_groups", Expr::List(vec![Expr::raw("aws_security_group.function.id")])),
-        );
-    let endpoint = Body::new()
-        .attr("count", Expr::raw("var.create_ec2_endpoint ? 1 : 0"))
-        .attr("vpc_id", Expr::raw("var.vpc_id"))
-        .attr("service_name", Expr::template(format!("com.amazonaws.${{{REGION}}}.ec2")))
-        .attr("vpc_endpoint_type", "Interface")
-        .attr("private_dns_enabled", true)
-        .attr("subnet_ids", Expr::raw("var.subnet_ids"))
-        .attr("security_group_ids", Expr::List(vec![Expr::raw("aws_security_group.endpoint[0].id")]));
-    vec![
-        ("aws_security_group", "function", function_group),
-        ("aws_security_group", "endpoint", endpoint_group),
-        ("aws_vpc_endpoint", "ec2", endpoint),
-    ]
+        )
 }
 
 /// Kept when the module is destroyed, as the template's `Retain`: a lost table resets every epoch.
