@@ -4,6 +4,7 @@
 use anyhow::Context;
 use coldstandby_deploy::doctor::{self, Status};
 use coldstandby_engine::notification::RunKind;
+use coldstandby_engine::recording::RecordedCall;
 use coldstandby_engine::status::{group_status, ActiveSource};
 use coldstandby_engine::{
     Failover, GroupSpec, InstanceId, InstanceState, Observation, Options, Outcome, Report,
@@ -95,26 +96,29 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
             ..Options::default()
         };
         let mut live = LiveTimeline::new(now, text);
-        let report = target.run_failover(Failover::new(spec, options, now), lease.as_ref(), &mut live);
+        let (report, calls) =
+            target.run_failover_recorded(Failover::new(spec, options, now), lease.as_ref(), &mut live);
         live.finish();
         target.notify(kind, &report);
-        report
+        (report, calls)
     };
     // The failover moves the group off the member active now (the configured primary or not),
     // to the next member in the configured order, as an alarm's failover would.
     let next = spec.members().into_iter().find(|member| *member != active).expect("a group has a standby");
     let away = spec.switchover(&active, &next);
-    let mut runs =
-        vec![("failover", engine_run(away, "drill: fail over (coldstandby drill)", RunKind::DrillFailover))];
+    let (first, first_calls) =
+        engine_run(away, "drill: fail over (coldstandby drill)", RunKind::DrillFailover);
+    let mut runs = vec![("failover", first)];
+    let mut calls = vec![first_calls];
     if let Outcome::FailedOver { to, .. } = &runs[0].1.outcome {
         let back = spec.switchover(to, &active);
         if text {
             output::print_lines(&[format!("    (switching back from {to} to {active})")])?;
         }
-        runs.push((
-            "switchover",
-            engine_run(back, "drill: switch back (coldstandby drill)", RunKind::DrillSwitchback),
-        ));
+        let (second, second_calls) =
+            engine_run(back, "drill: switch back (coldstandby drill)", RunKind::DrillSwitchback);
+        runs.push(("switchover", second));
+        calls.push(second_calls);
     }
     target.save()?;
     let after = observe(&target, spec)?;
@@ -124,7 +128,7 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
     if let Some(path) = &args.report {
         let text = std::fs::read_to_string(&args.target.config)
             .with_context(|| format!("reading {} for the report", args.target.config.display()))?;
-        let document = document(&config, &target, spec, &runs, &differences, text);
+        let document = document(&config, &target, spec, &runs, &calls, &differences, text);
         crate::report::write(path, &document)?;
     }
     match target_args.output {
@@ -287,12 +291,13 @@ fn document(
     target: &Target,
     spec: &GroupSpec,
     runs: &[(&str, Report)],
+    calls: &[Vec<RecordedCall>],
     differences: &[String],
     configuration: String,
 ) -> coldstandby_report::Document {
-    let lanes = match target {
+    let lanes = |index: usize| match target {
         Target::Sim(sim) => crate::report::Lanes::Region(&sim.region),
-        Target::Aws { .. } => crate::report::Lanes::Observed,
+        Target::Aws { .. } => crate::report::Lanes::Observed(&calls[index]),
     };
     let primary = spec.primary.clone();
     let label = |member: &InstanceId| {
@@ -325,7 +330,10 @@ fn document(
         summary,
         runs: runs
             .iter()
-            .map(|(name, report)| crate::report::run(titles(name), report, None, spec, &label, &lanes))
+            .enumerate()
+            .map(|(index, (name, report))| {
+                crate::report::run(titles(name), report, None, spec, &label, &lanes(index))
+            })
             .collect(),
         configuration: Some(configuration),
         distribution: None,

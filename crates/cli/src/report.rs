@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use coldstandby_engine::recording::RecordedCall;
 use coldstandby_engine::{Call, EventKind, GroupSpec, InstanceId, InstanceState, Report, Timestamp};
 use coldstandby_report::{CallRow, LanesSource, Run, Step};
 use coldstandby_sim::{CallRecord, SimRegion};
@@ -75,8 +76,8 @@ pub fn distribution(
 pub enum Lanes<'a> {
     /// From the simulated region's own record (true change times) and its calls.
     Region(&'a SimRegion),
-    /// From the run's own observations (real EC2).
-    Observed,
+    /// From the run's own observations, and the calls it made (real EC2).
+    Observed(&'a [RecordedCall]),
 }
 
 /// One run of the engine, as the report shows it. `failure_at`: when the failure began (a
@@ -113,7 +114,7 @@ pub fn run(
             let calls = records.chunk_by(|a, b| a.request == b.request).map(call_row).collect();
             (LanesSource::Region, changes, initial, calls)
         }
-        Lanes::Observed => {
+        Lanes::Observed(calls) => {
             let changes: Vec<_> = report
                 .events
                 .iter()
@@ -125,7 +126,16 @@ pub fn run(
                 })
                 .collect();
             let initial = members.iter().map(|member| first_observed(report, member)).collect();
-            (LanesSource::Observations, changes, initial, observed_calls(report))
+            let rows = calls
+                .iter()
+                .map(|call| CallRow {
+                    at: call.at,
+                    operation: call.operation.clone(),
+                    subject: call.subject.clone(),
+                    result: call.error.clone().unwrap_or_else(|| "ok".to_owned()),
+                })
+                .collect();
+            (LanesSource::Observations, changes, initial, rows)
         }
     };
     let described: Vec<(String, String, Option<InstanceState>)> = members
@@ -198,42 +208,4 @@ fn call_row(request: &[CallRecord]) -> CallRow {
         subject,
         result: if errors.is_empty() { "ok".to_owned() } else { errors.join(", ") },
     }
-}
-
-/// On real EC2 the run's log holds the calls that change something and every failed call;
-/// reads that succeeded are counted in the report, not logged one by one.
-fn observed_calls(report: &Report) -> Vec<CallRow> {
-    let row = |at, operation: &str, subject: String, result: &str| CallRow {
-        at,
-        operation: operation.to_owned(),
-        subject,
-        result: result.to_owned(),
-    };
-    report
-        .events
-        .iter()
-        .filter_map(|event| match &event.kind {
-            EventKind::StopRequested { instance, force } => {
-                let operation = if *force { "StopInstances (force)" } else { "StopInstances" };
-                Some(row(event.at, operation, instance.to_string(), "ok"))
-            }
-            EventKind::StartRequested { instance } => {
-                Some(row(event.at, "StartInstances", instance.to_string(), "ok"))
-            }
-            EventKind::Recorded { instance, role } => {
-                Some(row(event.at, "CreateTags", format!("{instance} ({role})"), "ok"))
-            }
-            EventKind::ClientsChanged { operation, change } => {
-                Some(row(event.at, operation, change.clone(), "ok"))
-            }
-            EventKind::Isolated { subnet, .. } => {
-                Some(row(event.at, "ReplaceNetworkAclAssociation", subnet.clone(), "ok"))
-            }
-            EventKind::CallFailed { operation, instance, code, .. } => {
-                let subject = instance.as_ref().map(ToString::to_string).unwrap_or_default();
-                Some(row(event.at, operation, subject, code))
-            }
-            _ => None,
-        })
-        .collect()
 }

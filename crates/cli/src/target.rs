@@ -8,6 +8,7 @@ use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::lock::InProcessLocks;
 use coldstandby_engine::notification::{Notification, RunKind};
+use coldstandby_engine::recording::{RecordedCall, Recording};
 use coldstandby_engine::{ApiError, Clock, Failover, InstanceId, Observation, Provider, Report, Timestamp};
 use coldstandby_handler::{AlarmStates, Handled, Handler, HandlerError, NoAlarmStates};
 use serde_json::Value;
@@ -147,6 +148,25 @@ impl Target {
             }
             Self::Aws { runtime, provider, .. } => {
                 runtime.block_on(driver::run_leased(failover, lease, provider, &SystemClock, observer))
+            }
+        }
+    }
+
+    /// As [`Self::run_failover`], keeping every call made on real EC2 (the simulated region keeps
+    /// its own record of them: nothing is returned for it).
+    pub fn run_failover_recorded(
+        &self,
+        failover: Failover,
+        lease: Option<&LeaseSettings>,
+        observer: &mut impl Observer,
+    ) -> (Report, Vec<RecordedCall>) {
+        match self {
+            Self::Sim(_) => (self.run_failover(failover, lease, observer), Vec::new()),
+            Self::Aws { runtime, provider, .. } => {
+                let recording = Recording::new(provider, &SystemClock);
+                let report =
+                    runtime.block_on(driver::run_leased(failover, lease, &recording, &SystemClock, observer));
+                (report, recording.calls())
             }
         }
     }

@@ -288,6 +288,10 @@ fn a_failover_publishes_its_outcome_and_a_drill_on_ec2_needs_a_doctor_without_fa
     assert_eq!(told[0].1["to"].as_str(), Some(&*article.primary));
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("as coldstandby observed them"), "on EC2 the lanes are the run's observations");
+    // Every call made is in the table, the reads too, as EC2 answered them.
+    for operation in ["DescribeInstances", "StopInstances", "StartInstances", "CreateTags"] {
+        assert!(html.contains(&format!("<td>{operation}</td>")), "the report lists {operation}");
+    }
 }
 
 /// The article's CPU alarm on the primary, as the configuration names it.

@@ -18,6 +18,7 @@ pub mod notification;
 pub mod phases;
 pub mod provider;
 pub mod rate_limit;
+pub mod recording;
 pub mod report;
 pub mod status;
 pub mod tags;
