@@ -180,11 +180,7 @@ pub async fn run() -> Result<(), LambdaError> {
         let handler = Handler { config, provider, clock: &SystemClock, locks, owner: &owner, alarms };
         let mut observer = LogObserver::default();
         let handled = handler.handle(&event.payload, Some(deadline), &mut observer).await;
-        let reports = match &handled {
-            Ok(handled) => handled.reports(),
-            Err(error) => error.reports(),
-        };
-        tell(notifier, &reports, deadline).await;
+        tell(notifier, &coldstandby_handler::reports(&handled), deadline).await;
         invocation_result(handled.map(|handled| serde_json::to_value(&handled).unwrap_or(Value::Null)))
     }))
     .await
@@ -195,9 +191,8 @@ pub async fn run() -> Result<(), LambdaError> {
 /// configured topic (a failed publish is logged, and the invocation's result stays the run's).
 /// Publishing stops a second before the invocation's `deadline`: the response must still be sent.
 async fn tell(notifier: Option<&Notifier>, reports: &[&Report], deadline: Timestamp) {
-    let source = concat!("coldstandby ", env!("CARGO_PKG_VERSION"), " (lambda)");
     for report in reports {
-        let notification = Notification::new(RunKind::Failover, report, source);
+        let notification = Notification::new(RunKind::Failover, report, &crate::notify::source("lambda"));
         tracing::info!(
             group = %notification.group,
             result = notification.result,

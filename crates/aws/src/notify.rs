@@ -61,6 +61,11 @@ impl Notifier {
     }
 }
 
+/// Who sent a notification: `coldstandby 0.1.0 (lambda)`.
+pub fn source(sender: &str) -> String {
+    format!("coldstandby {} ({sender})", env!("CARGO_PKG_VERSION"))
+}
+
 /// Whether a run's outcome is news for the team: a move made, or a move that failed. A
 /// duplicate delivery finding the group already moved, a dry run, and a run that found another
 /// process holding the group's lease are not.

@@ -17,6 +17,21 @@ struct Summary<'a> {
     checks: &'a [Check],
 }
 
+/// Gather the account's facts (read-only) and judge them: every check, in doctor's order.
+pub fn checks(
+    runtime: &tokio::runtime::Runtime,
+    config: &coldstandby_config::Config,
+    config_path: &str,
+    function: Option<&str>,
+    subnets: &[String],
+) -> Vec<Check> {
+    let facts = runtime.block_on(async {
+        let sdk = coldstandby_aws::ec2::sdk_config(&config.region).await;
+        Inspector::new(&sdk).gather(config, function, subnets).await
+    });
+    doctor::run_checks(&doctor::Context { config, config_path }, &facts)
+}
+
 pub fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
     let config = coldstandby_config::load(&args.config)?;
     let runtime = crate::sdk_runtime()?;
@@ -27,13 +42,8 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
             config.region
         ));
     }
-    let facts = runtime.block_on(async {
-        let sdk = coldstandby_aws::ec2::sdk_config(&config.region).await;
-        Inspector::new(&sdk).gather(&config, args.function.as_deref(), &args.subnets).await
-    });
     let config_path = args.config.display().to_string();
-    let context = doctor::Context { config: &config, config_path: &config_path };
-    let checks = doctor::run_checks(&context, &facts);
+    let checks = checks(&runtime, &config, &config_path, args.function.as_deref(), &args.subnets);
     let count = |status: Status| checks.iter().filter(|check| check.status == status).count();
     let summary = Summary {
         region: &config.region,

@@ -2,7 +2,7 @@
 //! it back, measures every step, and checks the group ends as it began.
 
 use anyhow::Context;
-use coldstandby_deploy::doctor::{self, Status};
+use coldstandby_deploy::doctor::Status;
 use coldstandby_engine::notification::RunKind;
 use coldstandby_engine::recording::RecordedCall;
 use coldstandby_engine::status::{group_status, ActiveSource};
@@ -36,6 +36,31 @@ struct DrillJson<'a> {
 struct RunJson<'a> {
     name: &'static str,
     report: &'a Report,
+}
+
+/// One of a drill's two runs: what it did, and (on real EC2) every call it made.
+struct DrillRun {
+    kind: RunKind,
+    report: Report,
+    calls: Vec<RecordedCall>,
+}
+
+impl DrillRun {
+    /// Its name in the JSON and the text summary.
+    fn name(&self) -> &'static str {
+        match self.kind {
+            RunKind::DrillSwitchback => "switchover",
+            _ => "failover",
+        }
+    }
+
+    /// Its heading in the report.
+    fn title(&self) -> &'static str {
+        match self.kind {
+            RunKind::DrillSwitchback => "Switchover back",
+            _ => "Failover",
+        }
+    }
 }
 
 pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
@@ -88,7 +113,7 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
         ])?;
     }
     let lease = config.lease.as_ref().map(|lease| lease.settings(crate::process_owner()));
-    let engine_run = |spec: GroupSpec, trigger: &str, kind: RunKind| {
+    let engine_run = |spec: GroupSpec, trigger: &str, kind: RunKind| -> DrillRun {
         let now = target.now();
         let options = Options {
             trigger: trigger.to_owned(),
@@ -100,35 +125,29 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
             target.run_failover_recorded(Failover::new(spec, options, now), lease.as_ref(), &mut live);
         live.finish();
         target.notify(kind, &report);
-        (report, calls)
+        DrillRun { kind, report, calls }
     };
     // The failover moves the group off the member active now (the configured primary or not),
     // to the next member in the configured order, as an alarm's failover would.
     let next = spec.members().into_iter().find(|member| *member != active).expect("a group has a standby");
     let away = spec.switchover(&active, &next);
-    let (first, first_calls) =
-        engine_run(away, "drill: fail over (coldstandby drill)", RunKind::DrillFailover);
-    let mut runs = vec![("failover", first)];
-    let mut calls = vec![first_calls];
-    if let Outcome::FailedOver { to, .. } = &runs[0].1.outcome {
+    let mut runs = vec![engine_run(away, "drill: fail over (coldstandby drill)", RunKind::DrillFailover)];
+    if let Outcome::FailedOver { to, .. } = &runs[0].report.outcome {
         let back = spec.switchover(to, &active);
         if text {
             output::print_lines(&[format!("    (switching back from {to} to {active})")])?;
         }
-        let (second, second_calls) =
-            engine_run(back, "drill: switch back (coldstandby drill)", RunKind::DrillSwitchback);
-        runs.push(("switchover", second));
-        calls.push(second_calls);
+        runs.push(engine_run(back, "drill: switch back (coldstandby drill)", RunKind::DrillSwitchback));
     }
     target.save()?;
     let after = observe(&target, spec)?;
     let differences = differences(spec, &active, &before, &after);
-    let succeeded = runs.len() == 2 && runs.iter().all(|(_, report)| report.outcome.is_success());
+    let succeeded = runs.len() == 2 && runs.iter().all(|run| run.report.outcome.is_success());
 
     if let Some(path) = &args.report {
         let text = std::fs::read_to_string(&args.target.config)
             .with_context(|| format!("reading {} for the report", args.target.config.display()))?;
-        let document = document(&config, &target, spec, &runs, &calls, &differences, text);
+        let document = document(&config, &target, spec, &runs, &differences, text);
         crate::report::write(path, &document)?;
     }
     match target_args.output {
@@ -136,7 +155,7 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
             group: &spec.name,
             target: target.name(&config),
             active: &active,
-            runs: runs.iter().map(|(name, report)| RunJson { name, report }).collect(),
+            runs: runs.iter().map(|run| RunJson { name: run.name(), report: &run.report }).collect(),
             restored: differences.is_empty(),
             differences: &differences,
         })?,
@@ -155,12 +174,7 @@ fn refuse_on_doctor_failure(
     let Target::Aws { runtime, .. } = target else {
         return Ok(());
     };
-    let facts = runtime.block_on(async {
-        let sdk = coldstandby_aws::ec2::sdk_config(&config.region).await;
-        coldstandby_aws::Inspector::new(&sdk).gather(config, None, &[]).await
-    });
-    let context = doctor::Context { config, config_path };
-    let failed: Vec<String> = doctor::run_checks(&context, &facts)
+    let failed: Vec<String> = crate::doctor::checks(runtime, config, config_path, None, &[])
         .into_iter()
         .filter(|check| check.status == Status::Fail)
         .map(|check| format!("{} ({}): {}", check.subject, check.check, check.found))
@@ -259,12 +273,13 @@ fn differences(
     differences
 }
 
-fn summary(runs: &[(&str, Report)], differences: &[String], report: Option<&std::path::Path>) -> Vec<String> {
+fn summary(runs: &[DrillRun], differences: &[String], report: Option<&std::path::Path>) -> Vec<String> {
     let mut lines = vec![String::new()];
-    for (name, report) in runs {
+    for run in runs {
+        let (name, report) = (run.name(), &run.report);
         let took = report.finished_at.saturating_since(report.started_at);
         let outcome = match &report.outcome {
-            Outcome::FailedOver { from, to } if *name == "switchover" => {
+            Outcome::FailedOver { from, to } if run.kind == RunKind::DrillSwitchback => {
                 format!("switched back from {from} to {to}")
             }
             outcome => outcome.to_string(),
@@ -290,15 +305,10 @@ fn document(
     config: &coldstandby_config::Config,
     target: &Target,
     spec: &GroupSpec,
-    runs: &[(&str, Report)],
-    calls: &[Vec<RecordedCall>],
+    runs: &[DrillRun],
     differences: &[String],
     configuration: String,
 ) -> coldstandby_report::Document {
-    let lanes = |index: usize| match target {
-        Target::Sim(sim) => crate::report::Lanes::Region(&sim.region),
-        Target::Aws { .. } => crate::report::Lanes::Observed(&calls[index]),
-    };
     let primary = spec.primary.clone();
     let label = |member: &InstanceId| {
         if *member == primary {
@@ -307,7 +317,6 @@ fn document(
             "standby".to_owned()
         }
     };
-    let titles = |name: &str| if name == "failover" { "Failover" } else { "Switchover back" };
     let mut summary = vec![format!(
         "A rehearsal of group {}: a failover, then a switchover back to the member active before.",
         spec.name
@@ -324,18 +333,24 @@ fn document(
     coldstandby_report::Document {
         title: format!("Drill of group {}", spec.name),
         tool: crate::report::tool(),
-        ran_at: Some(runs.first().map_or(target.now(), |(_, report)| report.started_at)),
+        ran_at: Some(runs.first().map_or(target.now(), |run| run.report.started_at)),
         target: target_name,
         simulated: !target.is_real(),
         summary,
         runs: runs
             .iter()
-            .enumerate()
-            .map(|(index, (name, report))| {
-                crate::report::run(titles(name), report, None, spec, &label, &lanes(index))
-            })
+            .map(|run| crate::report::run(run.title(), &run.report, None, spec, &label, &lanes(target, run)))
             .collect(),
         configuration: Some(configuration),
         distribution: None,
+    }
+}
+
+/// Where a run's lanes and calls come from: the simulated region's record, or what the run
+/// observed and the calls it made on real EC2.
+fn lanes<'a>(target: &'a Target, run: &'a DrillRun) -> crate::report::Lanes<'a> {
+    match target {
+        Target::Sim(sim) => crate::report::Lanes::Region(&sim.region),
+        Target::Aws { .. } => crate::report::Lanes::Observed(&run.calls),
     }
 }

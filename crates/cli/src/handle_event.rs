@@ -28,11 +28,7 @@ pub fn run(args: &HandleEventArgs) -> anyhow::Result<Exit> {
     live.finish();
     target.save()?;
     // As the function does: each run's outcome published to the configured topic.
-    let reports = match &result {
-        Ok(handled) => handled.reports(),
-        Err(error) => error.reports(),
-    };
-    for report in reports {
+    for report in coldstandby_handler::reports(&result) {
         target.notify(coldstandby_engine::notification::RunKind::Failover, report);
     }
     match result {

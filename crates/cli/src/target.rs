@@ -18,6 +18,7 @@ use crate::{TargetArg, TargetArgs};
 
 /// An open target.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per process, never moved on a hot path
 pub enum Target {
     Sim(Box<SimTarget>),
     Aws {
@@ -114,8 +115,7 @@ impl Target {
         if !coldstandby_aws::notify::worth_telling(report) {
             return;
         }
-        let source = concat!("coldstandby ", env!("CARGO_PKG_VERSION"), " (command line)");
-        let notification = Notification::new(kind, report, source);
+        let notification = Notification::new(kind, report, &coldstandby_aws::notify::source("command line"));
         match runtime.block_on(notifier.publish(&notification)) {
             Ok(()) => {
                 crate::output::print_error_line(&format!("outcome published to {}", notifier.topic_arn()))

@@ -57,6 +57,14 @@ impl Handled {
     }
 }
 
+/// The report of every failover a handling ran, whether it ended well or in an error.
+pub fn reports(handled: &Result<Handled, HandlerError>) -> Vec<&Report> {
+    match handled {
+        Ok(handled) => handled.reports(),
+        Err(error) => error.reports(),
+    }
+}
+
 impl GroupResult {
     fn report(&self) -> Option<&Report> {
         match self {

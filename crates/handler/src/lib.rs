@@ -11,6 +11,6 @@ pub mod storm;
 
 pub use coldstandby_alarm::AlarmState;
 pub use event::{AlarmEvent, MalformedEvent};
-pub use handle::{GroupResult, Handled, Handler, HandlerError};
+pub use handle::{reports, GroupResult, Handled, Handler, HandlerError};
 pub use log::LogObserver;
 pub use storm::{AlarmStates, NoAlarmStates};

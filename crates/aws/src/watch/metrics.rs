@@ -251,8 +251,7 @@ impl DaemonObserver<'_> {
         let Some(notifier) = self.notifier.clone().filter(|_| crate::notify::worth_telling(report)) else {
             return;
         };
-        let source = concat!("coldstandby ", env!("CARGO_PKG_VERSION"), " (watch)");
-        let notification = Notification::new(RunKind::Failover, report, source);
+        let notification = Notification::new(RunKind::Failover, report, &crate::notify::source("watch"));
         tokio::spawn(async move {
             if let Err(error) = notifier.publish(&notification).await {
                 tracing::warn!(group = %notification.group, topic = notifier.topic_arn(), error = %error, "could not publish the outcome");
