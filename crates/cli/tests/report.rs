@@ -168,6 +168,25 @@ fn the_demo_report_draws_every_lane_and_phase_with_the_demos_own_durations() {
     assert_eq!(run.phases, expected, "the timeline's phases are the RTO breakdown's");
     assert_eq!(run.bar, expected, "and so are the RTO bar's");
     assert_eq!(run.bar_total, millis(&rto["total_ms"]));
+    // And, cut by hand from the failover's own steps (fence-first: each phase begins where the
+    // one before ended), the same numbers.
+    let step_at = |step: &str| {
+        events.iter().rev().find(|event| event["step"] == step).map(|event| millis(&event["at"])).unwrap()
+    };
+    let (failure, started) = (millis(&json["failure_at"]), step_at("started"));
+    let (fenced, promoted, verified) = (step_at("fenced"), step_at("promoted"), step_at("verified"));
+    // Clients are served from the read-back that showed the last mover verified.
+    let (ready, redirected, recorded) = (step_at("ready"), step_at("clients-moved"), step_at("recorded"));
+    let by_hand = BTreeMap::from([
+        ("detection".to_owned(), started - failure),
+        ("fence".to_owned(), fenced - started),
+        ("promote".to_owned(), promoted - fenced),
+        ("verify".to_owned(), verified - fenced.max(promoted)),
+        ("readiness".to_owned(), ready - verified),
+        ("clients".to_owned(), redirected - ready),
+        ("record".to_owned(), recorded - redirected),
+    ]);
+    assert_eq!(run.phases, by_hand, "the phases are the steps' own times");
     for needle in ["ReplaceRoute", "StopInstances", "StartInstances", "CreateTags"] {
         assert!(html.contains(&format!("<td>{needle}</td>")), "the calls table lists {needle}");
     }

@@ -15,6 +15,7 @@ use coldstandby_engine::clients::{Dns, ElasticIp, Mover, OverlayIp, Probe, Readi
 use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::fleet::Zones;
 use coldstandby_engine::lease::LeaseSettings;
+use coldstandby_engine::phases::{self, Phase, PhaseName};
 use coldstandby_engine::{
     EventKind, Failover, GroupSpec, InstanceId, InstanceState, Options, Ordering, Report, Timestamp,
 };
@@ -468,13 +469,13 @@ pub fn rto_breakdown(
     report: &Report,
     transitions: &[Transition],
 ) -> Option<RtoBreakdown> {
+    // A breakdown only of a run that completed every phase.
     let milestones = report.milestones;
-    let fenced = milestones.fence_confirmed_at?;
-    let promoted = milestones.promoted_at?;
+    milestones.fence_confirmed_at?;
+    milestones.promoted_at?;
     let verified = milestones.verified_at?;
     let recorded = milestones.recorded_at?;
-    let ready = milestones.ready_at.unwrap_or(verified);
-    let redirected = milestones.redirected_at.unwrap_or(ready);
+    let redirected = milestones.redirected_at.or(milestones.ready_at).unwrap_or(verified);
     let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     let span = |instance: &InstanceId, from_state: InstanceState, to_state: InstanceState| {
         let mut mine = transitions.iter().filter(|t| t.instance == *instance && t.at >= trigger_at);
@@ -507,21 +508,20 @@ pub fn rto_breakdown(
         Some(Ordering::Parallel) => fence_span.max(boot_span),
         _ => fence_span + boot_span,
     };
-    let promote_from = match report.events.first().map(|event| &event.kind) {
-        Some(EventKind::Started { ordering: Ordering::Parallel, .. }) => trigger_at,
-        _ => fenced,
-    };
     let failover = recorded.saturating_since(trigger_at);
     // The service's own start and the mechanism's propagation are not the controller's time.
     let waited_on_others = redirected.saturating_since(verified);
+    // The phases are cut once, by the engine, for this breakdown, the reports and the notifications.
+    let phases = phases::phases(report, trigger_at, Some(failure_at));
+    let phase_ms = |name| phases.iter().find(|phase| phase.name == name).map_or(0, Phase::duration_ms);
     Some(RtoBreakdown {
-        detection_ms: millis(trigger_at.saturating_since(failure_at)),
-        fence_ms: millis(fenced.saturating_since(trigger_at)),
-        promote_ms: millis(promoted.saturating_since(promote_from)),
-        verify_ms: millis(verified.saturating_since(fenced.max(promoted))),
-        readiness_ms: millis(ready.saturating_since(verified)),
-        clients_ms: millis(redirected.saturating_since(ready)),
-        record_ms: millis(recorded.saturating_since(redirected)),
+        detection_ms: phase_ms(PhaseName::Detection),
+        fence_ms: phase_ms(PhaseName::Fence),
+        promote_ms: phase_ms(PhaseName::Promote),
+        verify_ms: phase_ms(PhaseName::Verify),
+        readiness_ms: phase_ms(PhaseName::Readiness),
+        clients_ms: phase_ms(PhaseName::Clients),
+        record_ms: phase_ms(PhaseName::Record),
         total_ms: millis(recorded.saturating_since(failure_at)),
         failover_ms: millis(failover),
         instance_ms: millis(instance_time),
