@@ -207,12 +207,24 @@ fn a_drill_with_faults_reports_the_failover_and_the_switchover_back() {
         "throttle=0.3,transient=0.2",
         "--seed",
         "7",
+        "--sim-state",
+        dir.join("region.json").to_str().unwrap(),
         "--report",
         page.to_str().unwrap(),
         "--output",
         "json",
     ]);
     assert_eq!(json["restored"], true, "{json}");
+    // The region itself, not the drill's word: the configured primary runs and is recorded
+    // active again, both standbys are stopped.
+    let region: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("region.json")).unwrap()).unwrap();
+    let instance = |id: &str| &region["instances"][id];
+    assert_eq!(instance(BATCH[0])["state"], "running");
+    assert_eq!(instance(BATCH[0])["tags"]["coldstandby:role"], "active");
+    for standby in &BATCH[1..] {
+        assert_eq!(instance(standby)["state"], "stopped", "{standby}");
+    }
     let names: Vec<&str> =
         json["runs"].as_array().unwrap().iter().map(|run| run["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["failover", "switchover"]);
