@@ -3,12 +3,13 @@
 
 use coldstandby_aws::{CloudWatchAlarms, Ec2Provider, SystemClock};
 use coldstandby_config::{Config, Provider as ConfiguredProvider};
+use coldstandby_engine::call_hooks::Hooked;
 use coldstandby_engine::clients::{ClientView, Endpoint, Mover};
 use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::lock::InProcessLocks;
 use coldstandby_engine::notification::{Notification, RunKind};
-use coldstandby_engine::recording::{RecordedCall, Recording};
+use coldstandby_engine::recording::{RecordedCall, Recorder};
 use coldstandby_engine::{ApiError, Clock, Failover, InstanceId, Observation, Provider, Report, Timestamp};
 use coldstandby_handler::{AlarmStates, Handled, Handler, HandlerError, NoAlarmStates};
 use serde_json::Value;
@@ -163,10 +164,11 @@ impl Target {
         match self {
             Self::Sim(_) => (self.run_failover(failover, lease, observer), Vec::new()),
             Self::Aws { runtime, provider, .. } => {
-                let recording = Recording::new(provider, &SystemClock);
+                let recorder = Recorder::default();
+                let recorded = Hooked::new(provider, &SystemClock, &recorder);
                 let report =
-                    runtime.block_on(driver::run_leased(failover, lease, &recording, &SystemClock, observer));
-                (report, recording.calls())
+                    runtime.block_on(driver::run_leased(failover, lease, &recorded, &SystemClock, observer));
+                (report, recorder.calls())
             }
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod budget;
+pub mod call_hooks;
 pub mod clients;
 pub mod driver;
 pub mod failover;

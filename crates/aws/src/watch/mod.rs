@@ -14,12 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use coldstandby_config::Config;
+use coldstandby_engine::call_hooks::Hooked;
 use coldstandby_engine::clients::{Probe, ProbeResult};
 use coldstandby_engine::fleet::Zones;
 use coldstandby_engine::{InstanceId, Timestamp};
 use coldstandby_watch::{Board, Control, Directive, Env, Plan, Prober, WatchedGroup};
 
-use self::counted::Counted;
+use self::counted::CallCounter;
 use self::http::HttpPeers;
 pub use self::metric_data::CloudWatchMetrics;
 pub use self::metrics::{DaemonObserver, Metrics};
@@ -213,8 +214,9 @@ async fn watch_until_stopped(
 
     let sdk = crate::ec2::sdk_config(&config.region).await;
     let ec2 = Ec2Provider::from_config(&sdk);
-    let provider = Counted { inner: &ec2, metrics: &shared.metrics, shared: &shared };
     let clock = SystemClock;
+    let counter = CallCounter { shared: &shared };
+    let provider = Hooked::new(&ec2, &clock, &counter);
     let notifier = crate::notify::Notifier::from_config(&sdk, &config);
     let observer = DaemonObserver::new(&shared.metrics, &shared.heartbeat, notifier);
     let peers = HttpPeers { peers: config.watch.peers.clone(), shared: &shared };
