@@ -92,15 +92,26 @@ impl Provider for NamesEachMethod {
     }
 }
 
-/// What a hook was told, as (operation, subject, error code, is an AWS call).
+/// What a hook was told of one call.
+struct Heard {
+    operation: String,
+    subject: String,
+    error: Option<String>,
+    aws: bool,
+}
+
 #[derive(Default)]
-struct Told(Mutex<Vec<(String, String, Option<String>, bool)>>);
+struct Told(Mutex<Vec<Heard>>);
 
 impl CallHook for Told {
     fn ended(&self, call: &Call<'_>, timing: CallTiming, error: Option<&ApiError>) {
         assert!(timing.ended_at >= timing.sent_at, "a call ends after it is sent");
-        let told = (call.operation().into_owned(), call.subject(), error.map(|e| e.code.clone()), call.is_aws_call());
-        self.0.lock().unwrap().push(told);
+        self.0.lock().unwrap().push(Heard {
+            operation: call.operation().into_owned(),
+            subject: call.subject(),
+            error: error.map(|error| error.code.clone()),
+            aws: call.is_aws_call(),
+        });
     }
 }
 
@@ -156,7 +167,8 @@ fn every_provider_method_is_forwarded_and_told_to_the_hook_once() {
         "each call reaches the inner provider, unchanged"
     );
     let told = told.0.into_inner().unwrap();
-    let operations: Vec<(&str, bool)> = told.iter().map(|(operation, _, _, aws)| (operation.as_str(), *aws)).collect();
+    let operations: Vec<(&str, bool)> =
+        told.iter().map(|heard| (heard.operation.as_str(), heard.aws)).collect();
     assert_eq!(
         operations,
         [
@@ -173,7 +185,7 @@ fn every_provider_method_is_forwarded_and_told_to_the_hook_once() {
             ("GetItem", true)
         ]
     );
-    assert!(told.iter().zip(&codes).all(|(told, code)| told.2.as_deref() == Some(code.as_str())));
-    assert_eq!(told[3].1, "i-0f9e8d7c6b5a40312: coldstandby:active");
-    assert_eq!(told[9].1, "aclassoc-01234567 -> acl-0123456789abcdef0");
+    assert!(told.iter().zip(&codes).all(|(heard, code)| heard.error.as_deref() == Some(code.as_str())));
+    assert_eq!(told[3].subject, "i-0f9e8d7c6b5a40312: coldstandby:active");
+    assert_eq!(told[9].subject, "aclassoc-01234567 -> acl-0123456789abcdef0");
 }
