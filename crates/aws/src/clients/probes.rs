@@ -51,15 +51,11 @@ pub(super) async fn http(
             "GET {path} HTTP/1.1\r\nHost: {address}:{port}\r\nUser-Agent: coldstandby\r\nConnection: close\r\n\r\n"
         );
         stream.write_all(request.as_bytes()).await.map_err(|error| error.to_string())?;
+        // Read into the heap, not a buffer in the future: a watcher holds one probe future per
+        // group in flight, and after a pause thousands at once.
         let mut answer = Vec::new();
-        let mut chunk = [0u8; 8192];
-        while answer.len() < MAX_ANSWER {
-            let read = stream.read(&mut chunk).await.map_err(|error| error.to_string())?;
-            if read == 0 {
-                break;
-            }
-            answer.extend_from_slice(&chunk[..read]);
-        }
+        let limit = u64::try_from(MAX_ANSWER).unwrap_or(u64::MAX);
+        stream.take(limit).read_to_end(&mut answer).await.map_err(|error| error.to_string())?;
         Ok::<Vec<u8>, String>(answer)
     };
     let answer = match tokio::time::timeout(PROBE_TIMEOUT, exchange).await {
