@@ -56,8 +56,26 @@ struct Daemon {
 
 impl Daemon {
     fn start(config: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_coldstandby"))
-            .args(["watch", "--config", config.to_str().unwrap(), "--name", "test-watcher"])
+        Self::start_limited(config, None)
+    }
+
+    /// Started with the `ulimit` options given (`-Sn 64`: a soft open-file limit of 64), when any.
+    fn start_limited(config: &Path, ulimit: Option<&str>) -> Self {
+        let binary = env!("CARGO_BIN_EXE_coldstandby");
+        let args = ["watch", "--config", config.to_str().unwrap(), "--name", "test-watcher"];
+        let mut command = match ulimit {
+            Some(options) => {
+                let mut shell = Command::new("sh");
+                shell.args(["-c", &format!("ulimit {options} && exec \"$0\" \"$@\""), binary]).args(args);
+                shell
+            }
+            None => {
+                let mut direct = Command::new(binary);
+                direct.args(args);
+                direct
+            }
+        };
+        let mut child = command
             .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -168,6 +186,50 @@ fn the_watcher_serves_its_endpoints_reloads_on_sighup_and_stops_on_sigterm() {
     };
     assert_eq!(status.code(), Some(0));
     wait_for("the stop line", || daemon.logged("\"message\":\"stopped\""));
+}
+
+/// The `open-file limit` log line's fields, once it is logged.
+fn open_file_limit(daemon: &Daemon) -> serde_json::Value {
+    wait_for("the open-file limit line", || daemon.logged("open-file limit"));
+    let log = daemon.log.lock().unwrap();
+    let line = log.iter().find(|line| line.contains("open-file limit")).unwrap();
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn the_watcher_raises_its_open_file_limit_for_its_probes_and_warns_when_it_cannot() {
+    let dir = dir("open-files");
+    let config = dir.join("watch.toml");
+    let groups: String = (0..4)
+        .map(|index| {
+            group(&format!("g{index}"))
+                .replace(PRIMARY, &format!("i-0123456789abcde{index:x}0"))
+                .replace(STANDBY, &format!("i-0123456789abcde{index:x}1"))
+        })
+        .collect();
+    std::fs::write(
+        &config,
+        format!("region = \"ap-northeast-1\"\n[watch]\nlisten = \"127.0.0.1:0\"\n{groups}"),
+    )
+    .unwrap();
+    // Four groups of one tcp probe each, and 256 for everything else.
+    let needed = 4 + 256;
+
+    // A soft limit of 64 under a higher hard one: raised as far as needed.
+    let raised = Daemon::start_limited(&config, Some("-Sn 64"));
+    let line = open_file_limit(&raised);
+    assert_eq!(line["level"], "INFO", "{line}");
+    assert_eq!(line["limit"], needed, "{line}");
+    assert_eq!(line["needed"], needed, "{line}");
+    drop(raised);
+
+    // A hard limit of 100: it cannot be, and the watcher says so and how to fix it.
+    let short = Daemon::start_limited(&config, Some("-n 100"));
+    let line = open_file_limit(&short);
+    assert_eq!(line["level"], "WARN", "{line}");
+    assert_eq!(line["limit"], 100, "{line}");
+    assert_eq!(line["needed"], needed, "{line}");
+    assert!(line["message"].as_str().unwrap().contains("LimitNOFILE"), "{line}");
 }
 
 #[test]

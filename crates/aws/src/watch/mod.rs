@@ -7,6 +7,7 @@ mod counted;
 mod http;
 mod metric_data;
 mod metrics;
+mod open_files;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -178,6 +179,7 @@ impl Control for DaemonControl<'_> {
 /// Watch the groups of `options.config_path` until SIGTERM or SIGINT.
 pub fn run(options: &DaemonOptions) -> Result<(), DaemonError> {
     let (config, groups) = load(&options.config_path)?;
+    open_files::raise_and_log(&groups);
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(DaemonError::Runtime)?;
     runtime.block_on(watch_until_stopped(options, config, groups))
@@ -274,6 +276,7 @@ fn spawn_signal_handlers(shared: Arc<Shared>, config_path: PathBuf) {
             match load(&config_path) {
                 Ok((_, groups)) => {
                     tracing::warn!(groups = groups.len(), "reloading: the configuration is valid");
+                    open_files::raise_and_log(&groups);
                     *shared.reload.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(groups);
                 }
                 Err(error) => {
