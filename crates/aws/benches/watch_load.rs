@@ -9,6 +9,12 @@
 //! each handshake (the listener's too) is done on the connecting process's time, so the system
 //! share overstates what probing remote members costs.
 //!
+//! Last, the worst case for memory and open files: the largest size with every member silent
+//! (a listener whose accept queue is full drops each SYN, as an unreachable host in an AZ outage
+//! would), so every probe holds its socket until the probe timeout and, when the rounds line up,
+//! every group's probe is in flight at once. The watcher then tries to fail the groups over: the
+//! stub EC2 refuses every change, as a role without the permissions would.
+//!
 //! `cargo bench -p coldstandby-aws --bench watch_load [-- GROUPS... [--seconds N]]`
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::disallowed_methods)] // a benchmark reports on stdout, in wall time
@@ -24,7 +30,7 @@ use coldstandby_aws::SystemClock;
 use coldstandby_engine::clients::Probe;
 use coldstandby_engine::fleet::Zones;
 use coldstandby_engine::{
-    ApiError, Clock, GroupSpec, InstanceId, InstanceState, Observation, Provider, Timestamp,
+    ApiError, Clock, ErrorKind, GroupSpec, InstanceId, InstanceState, Observation, Provider, Timestamp,
 };
 use coldstandby_watch::{Board, Control, Directive, Env, NoMetrics, NoPeers, Plan, Settings, WatchedGroup};
 
@@ -52,14 +58,23 @@ impl Provider for LocalEc2 {
             .collect())
     }
     async fn start(&self, _: &[InstanceId]) -> Result<(), ApiError> {
-        unreachable!("nothing fails over in the benchmark")
+        Err(refused("StartInstances"))
     }
     async fn stop(&self, _: &[InstanceId], _: bool) -> Result<(), ApiError> {
-        unreachable!("nothing fails over in the benchmark")
+        Err(refused("StopInstances"))
     }
     async fn set_tags(&self, _: &[InstanceId], _: &BTreeMap<String, String>) -> Result<(), ApiError> {
-        unreachable!("nothing fails over in the benchmark")
+        Err(refused("CreateTags"))
     }
+}
+
+/// Only the silent-members run gets here: a healthy member is never failed over.
+fn refused(operation: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::Denied,
+        "UnauthorizedOperation",
+        format!("the benchmark's EC2 refuses {operation}"),
+    )
 }
 
 struct StopAt(Timestamp);
@@ -124,16 +139,29 @@ fn listen_forever() -> ! {
                 }
             });
         }
+        // The silent one, last: a backlog of one, never accepted. Once its queue is full the
+        // kernel drops every SYN, and a connect waits until the probe gives up.
+        let silent = tokio::net::TcpSocket::new_v4().unwrap();
+        silent.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let silent = silent.listen(1).unwrap();
+        ports.push(silent.local_addr().unwrap().port());
         let line: Vec<String> = ports.iter().map(ToString::to_string).collect();
         let mut stdout = std::io::stdout();
         writeln!(stdout, "{}", line.join(" ")).unwrap();
         stdout.flush().unwrap();
+        let _held = silent;
         std::future::pending::<()>().await;
     });
     unreachable!("the listeners run until killed")
 }
 
-fn measure(groups: usize, ports: &[u16], seconds: u64) {
+fn measure(groups: usize, ports: &[u16], seconds: u64, silent: bool) {
+    // Every probe may be in flight at once: as `coldstandby watch` does, open files for them.
+    let files = coldstandby_aws::watch::open_files::needed_for_probes(groups);
+    assert!(
+        rlimit::increase_nofile_limit(files).unwrap() >= files,
+        "the open-file limit is below {files}: raise the hard limit (ulimit -Hn)"
+    );
     let watched: Vec<WatchedGroup> = (0..groups)
         .map(|index| {
             let primary: InstanceId = format!("i-{:017x}", 2 * index + 1).parse().unwrap();
@@ -187,8 +215,9 @@ fn measure(groups: usize, ports: &[u16], seconds: u64) {
         .filter(|line| line.starts_with("coldstandby_probe_failures_total"))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>();
+    let members = if silent { ", every member silent" } else { "" };
     println!(
-        "{groups:>6} groups: {rounds_per_second:>8.0} probe rounds/s ({failed} failed), CPU {}, peak RSS {:.1} MB",
+        "{groups:>6} groups{members}: {rounds_per_second:>8.0} probe rounds/s ({failed} failed), CPU {}, peak RSS {:.1} MB",
         share(cpu_before, cpu_after, elapsed),
         peak as f64 / 1_048_576.0
     );
@@ -261,10 +290,11 @@ fn main() {
     // A measuring child: one size, its own process, so peak memory is that size's.
     if let Ok(ports) = std::env::var("WATCH_LOAD_PORTS") {
         let ports: Vec<u16> = ports.split_whitespace().map(|port| port.parse().unwrap()).collect();
-        if std::env::var_os("WATCH_LOAD_FLOOR").is_some() {
-            measure_floor(sizes[0], &ports, seconds);
-        } else {
-            measure(sizes[0], &ports, seconds);
+        let (silent, answering) = ports.split_last().unwrap();
+        match std::env::var("WATCH_LOAD_KIND").as_deref() {
+            Ok("floor") => measure_floor(sizes[0], answering, seconds),
+            Ok("silent") => measure(sizes[0], std::slice::from_ref(silent), seconds, true),
+            _ => measure(sizes[0], answering, seconds, false),
         }
         return;
     }
@@ -279,20 +309,20 @@ fn main() {
         "watcher probing {LISTENERS} local TCP listeners at 1 Hz, default settings ({seconds} s measured after {} s)",
         WARM_UP.as_secs()
     );
-    for floor in [false, true] {
-        for size in &sizes {
-            let mut child = Command::new(std::env::current_exe().unwrap());
-            child.env("WATCH_LOAD_PORTS", ports.trim()).args([
-                size.to_string(),
-                "--seconds".to_owned(),
-                seconds.to_string(),
-            ]);
-            if floor {
-                child.env("WATCH_LOAD_FLOOR", "1");
-            }
-            let status = child.status().unwrap();
-            assert!(status.success(), "the {size}-group measurement failed");
-        }
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let runs = sizes
+        .iter()
+        .map(|size| ("watcher", *size))
+        .chain(sizes.iter().map(|size| ("floor", *size)))
+        .chain([("silent", largest)]);
+    for (kind, size) in runs {
+        let status = Command::new(std::env::current_exe().unwrap())
+            .env("WATCH_LOAD_PORTS", ports.trim())
+            .env("WATCH_LOAD_KIND", kind)
+            .args([size.to_string(), "--seconds".to_owned(), seconds.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "the {size}-group {kind} measurement failed");
     }
     let _ = listeners.kill();
     let _ = listeners.wait();

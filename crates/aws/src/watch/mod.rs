@@ -7,7 +7,7 @@ mod counted;
 mod http;
 mod metric_data;
 mod metrics;
-mod open_files;
+pub mod open_files;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
