@@ -416,7 +416,7 @@ fn handle<P, C, R, N, O: WatchObserver, M>(
         Done::Ran { groups, reports } => {
             for (name, report) in groups.into_iter().zip(reports) {
                 state.runs.remove(&name);
-                let Some(index) = state.groups.iter().position(|group| group.name() == name) else {
+                let Some(&index) = state.by_name.get(&name) else {
                     // Reloaded away while it ran: its report still goes out.
                     env.observer.on_run_finished(&name, &report);
                     continue;
@@ -452,6 +452,8 @@ struct State {
     to_fail_over: Vec<usize>,
     /// Runs under way, by group name.
     runs: HashMap<String, RunHandle>,
+    /// Each group's index in `groups`, by name: in an AZ outage thousands of runs end together.
+    by_name: HashMap<String, usize>,
 }
 
 impl State {
@@ -465,6 +467,7 @@ impl State {
             to_confirm: Vec::new(),
             to_fail_over: Vec::new(),
             runs: HashMap::new(),
+            by_name: HashMap::new(),
         };
         state.reload(groups, settings, start);
         state
@@ -473,7 +476,11 @@ impl State {
     /// Watch `groups`: a group already watched keeps its state (its run, if failing over);
     /// its spec and probes are the new ones.
     fn reload(&mut self, groups: Vec<WatchedGroup>, settings: &Settings, now: Timestamp) {
-        let mut old: Vec<GroupWatch> = std::mem::take(&mut self.groups);
+        let mut old: HashMap<String, GroupWatch> = std::mem::take(&mut self.groups)
+            .into_iter()
+            .map(|watch| (watch.name().to_owned(), watch))
+            .collect();
+        self.by_name.clear();
         self.epoch += 1;
         self.schedule.clear();
         self.resting.clear();
@@ -481,9 +488,7 @@ impl State {
         assert!(self.to_fail_over.is_empty(), "runs are started in the step that confirms them");
         let count = u32::try_from(groups.len().max(1)).unwrap_or(u32::MAX);
         for (index, group) in groups.into_iter().enumerate() {
-            let kept =
-                old.iter().position(|watch| watch.name() == group.spec.name).map(|at| old.swap_remove(at));
-            let watch = match kept {
+            let watch = match old.remove(&group.spec.name) {
                 Some(mut watch) => {
                     // Its probe or confirmation in flight is dropped with the old epoch.
                     watch.probing = false;
@@ -503,6 +508,7 @@ impl State {
             if let Phase::Resting { until } = watch.phase {
                 self.resting.push(Reverse((until, index)));
             }
+            self.by_name.insert(watch.name().to_owned(), index);
             self.groups.push(watch);
             // Spread the groups' rounds over one interval.
             let offset = settings.interval * (u32::try_from(index).unwrap_or(u32::MAX) % count) / count;
@@ -816,4 +822,40 @@ async fn next_finished<'a>(
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use coldstandby_engine::clients::Probe;
+    use coldstandby_engine::GroupSpec;
+
+    use super::*;
+
+    fn watched(name: &str, number: u64) -> WatchedGroup {
+        let id = |n: u64| format!("i-{n:017x}").parse::<InstanceId>().unwrap_or_else(|_| unreachable!());
+        WatchedGroup {
+            spec: GroupSpec::new(name, id(2 * number), vec![id(2 * number + 1)]),
+            probes: vec![Probe::Tcp { port: 5432 }],
+            alarm: None,
+        }
+    }
+
+    #[test]
+    fn a_reload_keeps_each_groups_state_under_its_name_and_indexes_the_new_order() {
+        let settings = Settings::default();
+        let start = Timestamp::from_unix_millis(1_767_225_600_000);
+        let mut state = State::new(vec![watched("a", 1), watched("b", 2)], &settings, start);
+        state.groups[1].window.record(false);
+
+        state.reload(vec![watched("c", 3), watched("b", 2)], &settings, start);
+
+        let names: Vec<&str> = state.groups.iter().map(GroupWatch::name).collect();
+        assert_eq!(names, ["c", "b"]);
+        assert_eq!(state.by_name.len(), 2, "a reloaded-away group is no longer found: {:?}", state.by_name);
+        for (index, group) in state.groups.iter().enumerate() {
+            assert_eq!(state.by_name.get(group.name()), Some(&index), "{}", group.name());
+        }
+        assert_eq!(state.groups[1].window.failed_rounds(), 1, "b kept its probe rounds");
+        assert_eq!(state.groups[0].window.failed_rounds(), 0, "c is new");
+    }
 }
