@@ -1,7 +1,6 @@
 //! `coldstandby drill`: a rehearsal that fails a group over, waits until clients follow, switches
 //! it back, measures every step, and checks the group ends as it began.
 
-use anyhow::Context;
 use coldstandby_deploy::doctor::Status;
 use coldstandby_engine::notification::RunKind;
 use coldstandby_engine::recording::RecordedCall;
@@ -64,7 +63,7 @@ impl DrillRun {
 }
 
 pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
-    let config = coldstandby_config::load(&args.target.config)?;
+    let (config, configuration) = coldstandby_config::load_with_text(&args.target.config)?;
     let group = crate::configured_group(&config, &args.target.config, &args.group)?;
     let spec = &group.spec;
     if let Some(path) = &args.report {
@@ -145,9 +144,7 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
     let succeeded = runs.len() == 2 && runs.iter().all(|run| run.report.outcome.is_success());
 
     if let Some(path) = &args.report {
-        let text = std::fs::read_to_string(&args.target.config)
-            .with_context(|| format!("reading {} for the report", args.target.config.display()))?;
-        let document = document(&config, &target, spec, &runs, &differences, text);
+        let document = document(&config, &target, spec, &runs, &differences, configuration);
         crate::report::write(path, &document)?;
     }
     match target_args.output {

@@ -132,6 +132,12 @@ impl fmt::Display for ConfigError {
 
 /// Read and validate the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with_text(path).map(|(config, _)| config)
+}
+
+/// As [`load`], keeping the file's text: a report shows the configuration a run was given, read
+/// once with it.
+pub fn load_with_text(path: &Path) -> Result<(Config, String), ConfigError> {
     let source_name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
         source_name: source_name.clone(),
@@ -141,7 +147,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             message: format!("cannot read: {error}"),
         }],
     })?;
-    parse(&text, &source_name)
+    let config = parse(&text, &source_name)?;
+    Ok((config, text))
 }
 
 /// Validate a configuration given as text; `source_name` names it in errors.
