@@ -203,7 +203,8 @@ async fn tell(notifier: Option<&Notifier>, reports: &[&Report], deadline: Timest
             failure = notification.failure.as_deref(),
             "outcome"
         );
-        let Some(notifier) = notifier.filter(|_| crate::notify::worth_telling(report)) else {
+        let Some(notifier) = notifier.filter(|_| coldstandby_engine::notification::worth_telling(report))
+        else {
             continue;
         };
         let left =

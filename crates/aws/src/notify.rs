@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use coldstandby_engine::notification::Notification;
-use coldstandby_engine::{ApiError, ErrorKind, Failure, Outcome, Report};
+use coldstandby_engine::{ApiError, ErrorKind};
 
 use crate::errors::from_sdk_error;
 
@@ -64,15 +64,4 @@ impl Notifier {
 /// Who sent a notification: `coldstandby 0.1.0 (lambda)`.
 pub fn source(sender: &str) -> String {
     format!("coldstandby {} ({sender})", env!("CARGO_PKG_VERSION"))
-}
-
-/// Whether a run's outcome is news for the team: a move made, or a move that failed. A
-/// duplicate delivery finding the group already moved, a dry run, and a run that found another
-/// process holding the group's lease are not.
-pub fn worth_telling(report: &Report) -> bool {
-    match &report.outcome {
-        Outcome::FailedOver { .. } => true,
-        Outcome::Failed { failure } => !matches!(failure, Failure::LeaseHeld { .. }),
-        Outcome::AlreadyActive { .. } | Outcome::Planned { .. } => false,
-    }
 }

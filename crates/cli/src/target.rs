@@ -113,7 +113,7 @@ impl Target {
         let Self::Aws { runtime, notifier: Some(notifier), .. } = self else {
             return;
         };
-        if !coldstandby_aws::notify::worth_telling(report) {
+        if !coldstandby_engine::notification::worth_telling(report) {
             return;
         }
         let notification = Notification::new(kind, report, &coldstandby_aws::notify::source("command line"));

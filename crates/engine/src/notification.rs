@@ -132,6 +132,17 @@ fn failure_reason(failure: &Failure) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// Whether a run's outcome is news for the team: a move made, or a move that failed. A
+/// duplicate delivery finding the group already moved, a dry run, and a run that found another
+/// process holding the group's lease are not.
+pub fn worth_telling(report: &Report) -> bool {
+    match &report.outcome {
+        Outcome::FailedOver { .. } => true,
+        Outcome::Failed { failure } => !matches!(failure, Failure::LeaseHeld { .. }),
+        Outcome::AlreadyActive { .. } | Outcome::Planned { .. } => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

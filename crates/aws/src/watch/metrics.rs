@@ -248,7 +248,9 @@ impl DaemonObserver<'_> {
     /// Publish the outcome in the background: the watch loop does not wait on SNS. A publish
     /// that fails is logged.
     fn publish(&self, report: &Report) {
-        let Some(notifier) = self.notifier.clone().filter(|_| crate::notify::worth_telling(report)) else {
+        let Some(notifier) =
+            self.notifier.clone().filter(|_| coldstandby_engine::notification::worth_telling(report))
+        else {
             return;
         };
         let notification = Notification::new(RunKind::Failover, report, &crate::notify::source("watch"));
