@@ -156,12 +156,6 @@ fn listen_forever() -> ! {
 }
 
 fn measure(groups: usize, ports: &[u16], seconds: u64, silent: bool) {
-    // Every probe may be in flight at once: as `coldstandby watch` does, open files for them.
-    let files = coldstandby_aws::watch::open_files::needed_for_probes(groups);
-    assert!(
-        rlimit::increase_nofile_limit(files).unwrap() >= files,
-        "the open-file limit is below {files}: raise the hard limit (ulimit -Hn)"
-    );
     let watched: Vec<WatchedGroup> = (0..groups)
         .map(|index| {
             let primary: InstanceId = format!("i-{:017x}", 2 * index + 1).parse().unwrap();
@@ -174,6 +168,9 @@ fn measure(groups: usize, ports: &[u16], seconds: u64, silent: bool) {
             }
         })
         .collect();
+    // Every probe may be in flight at once: open files for them as `coldstandby watch` does.
+    let files = coldstandby_aws::watch::open_files::raise_for(&watched).unwrap();
+    assert!(files.is_enough(), "{files:?}: raise the hard open-file limit (ulimit -Hn)");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let metrics = Metrics::default();
     let heartbeat = AtomicI64::new(0);

@@ -16,11 +16,6 @@ pub fn needed(groups: &[WatchedGroup]) -> u64 {
         .iter()
         .map(|group| group.probes.iter().filter(|probe| probe.needs_network_path()).count())
         .sum();
-    needed_for_probes(probes)
-}
-
-/// The open files a watcher with `probes` network probes in all can use at once.
-pub fn needed_for_probes(probes: usize) -> u64 {
     u64::try_from(probes).unwrap_or(u64::MAX).saturating_add(SPARE)
 }
 
