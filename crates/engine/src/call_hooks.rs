@@ -12,9 +12,11 @@ use crate::isolation::SubnetAcl;
 use crate::lease::{LeaseCall, LeaseReply};
 use crate::{ApiError, Clock, InstanceId, Observation, Provider, Timestamp};
 
-/// A call as it was made, its arguments borrowed.
+/// A call on a [`Provider`] as the wrapper passed it on, its arguments borrowed: one API call,
+/// several instances at once when the fleet merges them (the engine's own requests, one
+/// instance each, are [`crate::Call`]).
 #[derive(Clone, Copy, Debug)]
-pub enum Call<'a> {
+pub enum ProviderCall<'a> {
     Describe(&'a [InstanceId]),
     Start(&'a [InstanceId]),
     Stop { instances: &'a [InstanceId], force: bool },
@@ -27,7 +29,7 @@ pub enum Call<'a> {
     Lease(&'a LeaseCall),
 }
 
-impl Call<'_> {
+impl ProviderCall<'_> {
     /// The API operation (`StopInstances`), or what the call reads or probes (`read route`,
     /// `ec2-status`).
     pub fn operation(&self) -> Cow<'static, str> {
@@ -86,7 +88,7 @@ pub struct CallTiming {
 /// Told of every call a [`Hooked`] provider passes on, once it has ended.
 pub trait CallHook {
     /// `error` is `None` when the call succeeded.
-    fn ended(&self, call: &Call<'_>, timing: CallTiming, error: Option<&ApiError>);
+    fn ended(&self, call: &ProviderCall<'_>, timing: CallTiming, error: Option<&ApiError>);
 }
 
 /// `inner`, with every call it answers told to `hook`, timed by `clock`.
@@ -104,7 +106,7 @@ impl<'a, P: Provider, C: Clock, H: CallHook> Hooked<'a, P, C, H> {
 
     async fn pass<T>(
         &self,
-        call: Call<'_>,
+        call: ProviderCall<'_>,
         answer: impl Future<Output = Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
         let sent_at = self.clock.now();
@@ -117,15 +119,15 @@ impl<'a, P: Provider, C: Clock, H: CallHook> Hooked<'a, P, C, H> {
 
 impl<P: Provider, C: Clock, H: CallHook> Provider for Hooked<'_, P, C, H> {
     async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
-        self.pass(Call::Describe(instances), self.inner.describe(instances)).await
+        self.pass(ProviderCall::Describe(instances), self.inner.describe(instances)).await
     }
 
     async fn start(&self, instances: &[InstanceId]) -> Result<(), ApiError> {
-        self.pass(Call::Start(instances), self.inner.start(instances)).await
+        self.pass(ProviderCall::Start(instances), self.inner.start(instances)).await
     }
 
     async fn stop(&self, instances: &[InstanceId], force: bool) -> Result<(), ApiError> {
-        self.pass(Call::Stop { instances, force }, self.inner.stop(instances, force)).await
+        self.pass(ProviderCall::Stop { instances, force }, self.inner.stop(instances, force)).await
     }
 
     async fn set_tags(
@@ -133,7 +135,7 @@ impl<P: Provider, C: Clock, H: CallHook> Provider for Hooked<'_, P, C, H> {
         instances: &[InstanceId],
         tags: &BTreeMap<String, String>,
     ) -> Result<(), ApiError> {
-        self.pass(Call::SetTags { instances, tags }, self.inner.set_tags(instances, tags)).await
+        self.pass(ProviderCall::SetTags { instances, tags }, self.inner.set_tags(instances, tags)).await
     }
 
     async fn probe(
@@ -142,7 +144,11 @@ impl<P: Provider, C: Clock, H: CallHook> Provider for Hooked<'_, P, C, H> {
         address: &str,
         probe: &Probe,
     ) -> Result<ProbeResult, ApiError> {
-        self.pass(Call::Probe { instance, address, probe }, self.inner.probe(instance, address, probe)).await
+        self.pass(
+            ProviderCall::Probe { instance, address, probe },
+            self.inner.probe(instance, address, probe),
+        )
+        .await
     }
 
     async fn read_clients(
@@ -151,23 +157,26 @@ impl<P: Provider, C: Clock, H: CallHook> Provider for Hooked<'_, P, C, H> {
         desired: &Endpoint,
         change: Option<&str>,
     ) -> Result<ClientView, ApiError> {
-        self.pass(Call::ReadClients { mover }, self.inner.read_clients(mover, desired, change)).await
+        self.pass(ProviderCall::ReadClients { mover }, self.inner.read_clients(mover, desired, change)).await
     }
 
     async fn move_clients(&self, change: &Change) -> Result<Option<String>, ApiError> {
-        self.pass(Call::MoveClients(change), self.inner.move_clients(change)).await
+        self.pass(ProviderCall::MoveClients(change), self.inner.move_clients(change)).await
     }
 
     async fn read_network_acl(&self, subnet: &str) -> Result<SubnetAcl, ApiError> {
-        self.pass(Call::ReadNetworkAcl { subnet }, self.inner.read_network_acl(subnet)).await
+        self.pass(ProviderCall::ReadNetworkAcl { subnet }, self.inner.read_network_acl(subnet)).await
     }
 
     async fn isolate(&self, association: &str, network_acl: &str) -> Result<(), ApiError> {
-        self.pass(Call::Isolate { association, network_acl }, self.inner.isolate(association, network_acl))
-            .await
+        self.pass(
+            ProviderCall::Isolate { association, network_acl },
+            self.inner.isolate(association, network_acl),
+        )
+        .await
     }
 
     async fn lease(&self, call: &LeaseCall) -> Result<LeaseReply, ApiError> {
-        self.pass(Call::Lease(call), self.inner.lease(call)).await
+        self.pass(ProviderCall::Lease(call), self.inner.lease(call)).await
     }
 }

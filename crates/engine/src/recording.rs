@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::call_hooks::{Call, CallHook, CallTiming};
+use crate::call_hooks::{CallHook, CallTiming, ProviderCall};
 use crate::{ApiError, Timestamp};
 
 /// One call as it was made.
@@ -36,10 +36,10 @@ impl Recorder {
 }
 
 impl CallHook for Recorder {
-    fn ended(&self, call: &Call<'_>, timing: CallTiming, error: Option<&ApiError>) {
+    fn ended(&self, call: &ProviderCall<'_>, timing: CallTiming, error: Option<&ApiError>) {
         let operation = match call {
-            Call::Stop { force: true, .. } => "StopInstances (force)".to_owned(),
-            Call::Probe { probe, .. } => format!("probe {}", probe.kind()),
+            ProviderCall::Stop { force: true, .. } => "StopInstances (force)".to_owned(),
+            ProviderCall::Probe { probe, .. } => format!("probe {}", probe.kind()),
             _ => call.operation().into_owned(),
         };
         let record = RecordedCall {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use coldstandby_engine::call_hooks::{Call, CallHook, CallTiming, Hooked};
+use coldstandby_engine::call_hooks::{CallHook, CallTiming, Hooked, ProviderCall};
 use coldstandby_engine::clients::{Change, ClientView, ElasticIp, Endpoint, Mover, Probe, ProbeResult};
 use coldstandby_engine::isolation::SubnetAcl;
 use coldstandby_engine::lease::{LeaseCall, LeaseReply};
@@ -104,7 +104,7 @@ struct Heard {
 struct Told(Mutex<Vec<Heard>>);
 
 impl CallHook for Told {
-    fn ended(&self, call: &Call<'_>, timing: CallTiming, error: Option<&ApiError>) {
+    fn ended(&self, call: &ProviderCall<'_>, timing: CallTiming, error: Option<&ApiError>) {
         assert!(timing.ended_at >= timing.sent_at, "a call ends after it is sent");
         self.0.lock().unwrap().push(Heard {
             operation: call.operation().into_owned(),

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use coldstandby_engine::call_hooks::{Call, CallHook, CallTiming};
+use coldstandby_engine::call_hooks::{CallHook, CallTiming, ProviderCall};
 use coldstandby_engine::{ApiError, ErrorKind};
 
 use super::Shared;
@@ -15,12 +15,12 @@ pub struct CallCounter<'a> {
 }
 
 impl CallHook for CallCounter<'_> {
-    fn ended(&self, call: &Call<'_>, timing: CallTiming, error: Option<&ApiError>) {
+    fn ended(&self, call: &ProviderCall<'_>, timing: CallTiming, error: Option<&ApiError>) {
         // A promoted member's `tcp` and `http` readiness probes are not AWS calls.
         if !call.is_aws_call() {
             return;
         }
-        if matches!(call, Call::Describe(_)) {
+        if matches!(call, ProviderCall::Describe(_)) {
             let at =
                 if error.is_none() { &self.shared.described_ok_at } else { &self.shared.described_failed_at };
             at.store(i64::try_from(timing.ended_at.unix_millis()).unwrap_or(i64::MAX), Ordering::Relaxed);

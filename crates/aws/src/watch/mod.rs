@@ -3,7 +3,7 @@
 //! `/healthz` and `/readyz`, SIGTERM (stop probing, finish the failovers under way, release
 //! their leases, exit) and SIGHUP (reload the groups; an invalid file keeps the old ones).
 
-mod counted;
+mod call_counter;
 mod http;
 mod metric_data;
 mod metrics;
@@ -21,7 +21,7 @@ use coldstandby_engine::fleet::Zones;
 use coldstandby_engine::{InstanceId, Timestamp};
 use coldstandby_watch::{Board, Control, Directive, Env, Plan, Prober, WatchedGroup};
 
-use self::counted::CallCounter;
+use self::call_counter::CallCounter;
 use self::http::HttpPeers;
 pub use self::metric_data::CloudWatchMetrics;
 pub use self::metrics::{DaemonObserver, Metrics};
