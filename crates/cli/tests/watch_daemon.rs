@@ -221,6 +221,7 @@ fn the_watcher_raises_its_open_file_limit_for_its_probes_and_warns_when_it_canno
     assert_eq!(line["level"], "INFO", "{line}");
     assert_eq!(line["limit"], needed, "{line}");
     assert_eq!(line["needed"], needed, "{line}");
+    assert_eq!(soft_open_file_limit(&raised), needed, "the process's own limit, as the kernel has it");
     drop(raised);
 
     // A hard limit of 100: it cannot be, and the watcher says so and how to fix it.
@@ -230,6 +231,14 @@ fn the_watcher_raises_its_open_file_limit_for_its_probes_and_warns_when_it_canno
     assert_eq!(line["limit"], 100, "{line}");
     assert_eq!(line["needed"], needed, "{line}");
     assert!(line["message"].as_str().unwrap().contains("LimitNOFILE"), "{line}");
+    assert_eq!(soft_open_file_limit(&short), 100);
+}
+
+/// The daemon's soft open-file limit as the kernel shows it (`/proc/PID/limits`).
+fn soft_open_file_limit(daemon: &Daemon) -> u64 {
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.child.id())).unwrap();
+    let line = limits.lines().find(|line| line.starts_with("Max open files")).unwrap();
+    line.split_whitespace().nth(3).unwrap().parse().unwrap()
 }
 
 #[test]
