@@ -10,12 +10,15 @@ group, the topic, the alarms, the invoke permissions, the VPC endpoints and the 
 renamed to neutral tokens (<account>, <partition>, <region>, <key>, <function>, <on-failure>,
 <vpc>) so that `!Sub "arn:${AWS::Partition}:..."` and `"arn:${data.aws_partition...}:..."`
 compare equal. Prints the model (JSON) and exits 0 when they agree; prints every difference and
-exits 1 when they do not.
+exits 1 when they do not; exits 3, naming the file and the parser, when a file cannot be read
+into the model (a parser other than python-hcl2's, or a layout this script does not know).
 """
 
 import collections
+import importlib.metadata
 import json
 import sys
+import traceback
 
 import hcl2
 import yaml
@@ -305,11 +308,36 @@ def differences(left, right, path=""):
         yield f"{path}: CloudFormation {json.dumps(left, default=str)} != Terraform {json.dumps(right, default=str)}"
 
 
+def hcl2_parser():
+    """Which distribution's `hcl2` module is imported: checkov's bc-python-hcl2 installs one by
+    the same name that parses into another layout."""
+    providers = importlib.metadata.packages_distributions().get("hcl2", [])
+    versions = [f"{name} {importlib.metadata.version(name)}" for name in providers]
+    return f"{' and '.join(versions) or 'an unknown distribution'} at {hcl2.__file__}"
+
+
+def read_model(reader, path, parser):
+    """The model of one file, or exit 3 saying what could not be read and with what."""
+    try:
+        return reader(path)
+    except Exception as error:  # any failure to read is reported the same way, with its trace
+        trace = traceback.format_exc(limit=-3)
+        print(f"template-parity: cannot read {path} with {parser}: {type(error).__name__}: {error}\n{trace}",
+              file=sys.stderr)
+        sys.exit(3)
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    cfn, tf = cfn_model(sys.argv[1]), tf_model(sys.argv[2])
+    parser = hcl2_parser()
+    if not parser.startswith("python-hcl2 "):
+        print(f"template-parity: the hcl2 module is {parser}, not python-hcl2's: "
+              "run it with target/tools/venv/bin/python (scripts/test builds it)", file=sys.stderr)
+        return 3
+    cfn = read_model(cfn_model, sys.argv[1], f"PyYAML {importlib.metadata.version('PyYAML')}")
+    tf = read_model(tf_model, sys.argv[2], parser)
     for model in (cfn, tf):
         model["resources"] = dict(sorted(model["resources"].items()))
         model["permissions"].sort()

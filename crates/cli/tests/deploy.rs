@@ -14,9 +14,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::tools::python_tool;
 use common::{json, stderr, Article, REGION};
 use serde_json::Value;
 
@@ -53,18 +54,6 @@ fn template(config: &Path, extra: &[&str]) -> String {
     let output = coldstandby(&args);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     String::from_utf8(output.stdout).unwrap()
-}
-
-fn python_tool(name: &str) -> Command {
-    let scripts = Command::new("python3")
-        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
-        .output()
-        .unwrap();
-    let dir = String::from_utf8(scripts.stdout).unwrap().trim().to_owned();
-    let path = Path::new(&dir).join(name);
-    let mut command = Command::new(if path.exists() { path } else { PathBuf::from(name) });
-    command.stdin(Stdio::null());
-    command
 }
 
 fn single_group_config(dir: &Path) -> PathBuf {

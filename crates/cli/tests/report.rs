@@ -5,6 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::collections::{BTreeMap, BTreeSet};
+#[path = "common/tools.rs"]
+mod tools;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,9 +17,7 @@ const PRIMARY: &str = "i-0a1b2c3d4e5f60718";
 const STANDBY: &str = "i-0f9e8d7c6b5a40312";
 const BATCH: [&str; 3] = ["i-0123456789abcdef0", "i-0fedcba9876543210", "i-0aaaabbbbccccdddd"];
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use tools::workspace;
 
 /// Where this test's reports and screenshots go (under target/, never in the repository).
 fn out_dir(name: &str) -> PathBuf {
@@ -293,8 +294,7 @@ fn an_az_outage_report_counts_every_recovered_group_in_its_histogram() {
 /// Chromium's view of one page at one width.
 fn browser_check(page: &Path, dir: &Path) -> Value {
     let script = workspace().join("scripts/browser-check.py");
-    let output =
-        Command::new("python3").arg(script).arg(page).arg(dir).args(["1280", "390"]).output().unwrap();
+    let output = tools::python().arg(script).arg(page).arg(dir).args(["1280", "390"]).output().unwrap();
     assert!(
         output.status.success(),
         "scripts/browser-check.py failed (scripts/test installs Chromium and html5lib): {}",

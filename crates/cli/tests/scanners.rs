@@ -1,10 +1,13 @@
 //! The deployment files as outside tools read them: the Terraform module against the
 //! CloudFormation template (scripts/template-parity.py, with python-hcl2), checkov on both (no
 //! finding left unexplained), and `terraform fmt` when a terraform binary is on PATH.
-//! `scripts/test` installs python-hcl2 and checkov (checkov in target/tools/checkov, apart from
-//! moto, whose boto3 it would pin).
+//! `scripts/test` installs python-hcl2 (target/tools/venv) and checkov (target/tools/checkov, apart:
+//! its own hcl2 module would shadow python-hcl2's).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+#[path = "common/tools.rs"]
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,9 +16,7 @@ use serde_json::Value;
 
 const KEY: &str = "arn:aws:kms:ap-northeast-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use tools::workspace;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scanners").join(name);
@@ -54,17 +55,20 @@ fn the_terraform_module_has_the_templates_resources_policy_function_and_alarms()
         let (template, module) = (dir.join(format!("{name}.yaml")), dir.join(name).join("main.tf"));
         generate("cloudformation", &config, &extra, &template);
         generate("terraform", &config, &extra, &module);
-        let output = Command::new("python3")
+        let output = tools::python()
             .arg(workspace().join("scripts/template-parity.py"))
             .args([&template, &module])
             .output()
             .unwrap();
-        assert!(
-            output.status.success(),
-            "{name}: the module differs from the template (scripts/test installs python-hcl2):\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        match output.status.code() {
+            Some(0) => {}
+            Some(1) => panic!("{name}: the module differs from the template:\n{stdout}{stderr}"),
+            _ => {
+                panic!("{name}: scripts/template-parity.py could not compare ({}):\n{stderr}", output.status)
+            }
+        }
         // The comparison covered something: the role's statements, the function, each alarm.
         let model: Value = serde_json::from_slice(&output.stdout).unwrap();
         let statements = model["statements"].as_object().unwrap();
@@ -89,15 +93,7 @@ fn the_terraform_module_has_the_templates_resources_policy_function_and_alarms()
 
 /// checkov's report(s) for a directory, one per framework.
 fn checkov(dir: &Path, frameworks: &[&str]) -> Vec<Value> {
-    let tools = workspace().join("target/tools/checkov");
-    let program = tools.join("bin/checkov");
-    assert!(
-        program.exists(),
-        "checkov is not installed in {}: run scripts/test, which installs it",
-        tools.display()
-    );
-    let output = Command::new(&program)
-        .env("PYTHONPATH", &tools)
+    let output = tools::checkov()
         .env("BC_SKIP_MAPPING", "TRUE")
         .args(["--directory", dir.to_str().unwrap(), "--output", "json", "--compact", "--skip-download"])
         .arg("--framework")

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // each test file uses part of it
 #![allow(clippy::disallowed_methods)] // waits, with deadlines, for real processes (moto, daemons)
 
+pub mod tools;
+
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -24,7 +26,7 @@ pub struct Moto {
 impl Moto {
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("moto_server")
+        let child = tools::python_tool("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             // CloudFormation tests deploy functions whose zip is not uploaded to moto's S3.
             .env("VALIDATE_LAMBDA_S3", "false")
@@ -32,7 +34,7 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot start moto_server ({e}): run scripts/test, which installs moto[server]")
+                panic!("cannot start moto_server ({e}): run scripts/test, which installs moto's server")
             });
         let mut moto = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
         let started = Instant::now();
