@@ -96,14 +96,71 @@ fn state_of(name: &InstanceStateName) -> Option<InstanceState> {
     }
 }
 
-/// What DescribeInstances answers for `instances`, filtered by id so that an unknown id is
-/// simply absent (asking by id would fail the whole call), over at most `MAX_PAGES` pages.
+/// What DescribeInstances answers for `instances`, named in `InstanceIds`: during a zone's
+/// disruption EC2 fails a describe that names an instance in that zone *or names none at all*,
+/// and ids given only through the `instance-id` filter count as naming none (docs/aws-behaviour.md,
+/// "Describing during a zone's disruption"). An id EC2 does not know fails the whole call with
+/// `InvalidInstanceID.NotFound`, which names it: it is dropped (absent from the answer, as the
+/// engine expects of an unknown instance) and the rest asked again. Never sent with no ids.
 pub(crate) async fn describe_reservations(
     client: &Client,
     instances: &[InstanceId],
 ) -> Result<Vec<Reservation>, ApiError> {
-    let ids: Vec<String> = instances.iter().map(|id| id.as_str().to_owned()).collect();
-    describe_filtered(client, Filter::builder().name("instance-id").set_values(Some(ids)).build()).await
+    let mut asked: Vec<String> = instances.iter().map(|id| id.as_str().to_owned()).collect();
+    // Every refusal drops at least one id, so this ends within one request per id, plus one.
+    for _ in 0..=asked.len() {
+        if asked.is_empty() {
+            return Ok(Vec::new());
+        }
+        match describe_by_ids(client, &asked).await {
+            Err(error) if error.code == "InvalidInstanceID.NotFound" => {
+                let unknown = named_instance_ids(&error.message);
+                let before = asked.len();
+                asked.retain(|id| !unknown.contains(id));
+                if asked.len() == before {
+                    // It names none of ours: dropping nothing would only ask the same again.
+                    return Err(error);
+                }
+            }
+            answer => return answer,
+        }
+    }
+    unreachable!("each InvalidInstanceID.NotFound drops an id, so the ids run out first")
+}
+
+/// One DescribeInstances naming `ids` in `InstanceIds`, every page (without `MaxResults`, which
+/// EC2 refuses beside `InstanceIds`, the answer is normally one page).
+async fn describe_by_ids(client: &Client, ids: &[String]) -> Result<Vec<Reservation>, ApiError> {
+    let mut reservations = Vec::new();
+    let mut next_token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page = client
+            .describe_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .map_err(|error| from_sdk_error("DescribeInstances", error))?;
+        reservations.extend(page.reservations().iter().cloned());
+        next_token = page.next_token().filter(|token| !token.is_empty()).map(str::to_owned);
+        if next_token.is_none() {
+            return Ok(reservations);
+        }
+    }
+    Err(ApiError::new(
+        coldstandby_engine::ErrorKind::Transient,
+        "TooManyPages",
+        format!("DescribeInstances for {} ids still paging after {MAX_PAGES} pages", ids.len()),
+    ))
+}
+
+/// The instance ids an EC2 error message names ("The instance IDs 'i-1, i-2' do not exist").
+fn named_instance_ids(message: &str) -> Vec<String> {
+    message
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|word| word.parse::<InstanceId>().is_ok())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Every instance DescribeInstances answers for `filter`, over at most `MAX_PAGES` pages.

@@ -1,6 +1,6 @@
 //! What the SDK edge sends and how it reads AWS's answers, against recorded answers on loopback,
-//! for what moto cannot show: DescribeAlarms paging, GetAccountSettings, and the parameters of
-//! a forced StopInstances.
+//! for what moto cannot show: DescribeAlarms paging, GetAccountSettings, the parameters of
+//! a forced StopInstances, and how DescribeInstances names its ids.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -135,29 +135,44 @@ fn instances_page(instance: &str, next: Option<&str>) -> String {
 }
 
 #[test]
-fn describe_instances_is_asked_in_pages_and_every_page_is_read() {
+fn describe_instances_names_the_ids_drops_unknown_ones_and_reads_every_page() {
+    const UNKNOWN: &str = "i-0123456789abcdef0";
     let (listener, endpoint) = listener();
-    let server = common::serve(listener, 2, |request| {
+    let server = common::serve_with_status(listener, 3, |request| {
+        if request.body.contains(UNKNOWN) {
+            let refusal = format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>The instance ID '{UNKNOWN}' does not exist</Message></Error></Errors><RequestID>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestID></Response>"#
+            );
+            return ("400 Bad Request", "text/xml", refusal);
+        }
         let page = if request.body.contains("NextToken=page-2") {
             instances_page("i-0f9e8d7c6b5a40312", None)
         } else {
             instances_page("i-0a1b2c3d4e5f60718", Some("page-2"))
         };
-        ("text/xml", page)
+        ("200 OK", "text/xml", page)
     });
-    let members: Vec<InstanceId> =
-        ["i-0a1b2c3d4e5f60718", "i-0f9e8d7c6b5a40312"].iter().map(|id| id.parse().unwrap()).collect();
+    let members: Vec<InstanceId> = ["i-0a1b2c3d4e5f60718", UNKNOWN, "i-0f9e8d7c6b5a40312"]
+        .iter()
+        .map(|id| id.parse().unwrap())
+        .collect();
     let observations = common::runtime().block_on(async {
         let provider = Ec2Provider::from_config(&common::sdk_config(&endpoint).await);
         provider.describe(&members).await
     });
     let requests = server.join().unwrap();
     let seen: Vec<String> = observations.unwrap().iter().map(|o| o.instance.to_string()).collect();
-    assert_eq!(seen, ["i-0a1b2c3d4e5f60718", "i-0f9e8d7c6b5a40312"], "both pages");
+    assert_eq!(seen, ["i-0a1b2c3d4e5f60718", "i-0f9e8d7c6b5a40312"], "both pages, the unknown id dropped");
+    assert_eq!(requests.len(), 3, "the refused ask, then two pages");
     for request in &requests {
-        assert!(request.body.contains("MaxResults=100"), "the paginated form: {}", request.body);
-        assert!(request.body.contains("Filter.1.Name=instance-id"), "{}", request.body);
+        // The ids as InstanceIds (what keeps a describe working during a zone's disruption),
+        // never as a filter, and without MaxResults, which EC2 refuses beside InstanceIds.
+        assert!(request.body.contains("InstanceId.1=i-0a1b2c3d4e5f60718"), "{}", request.body);
+        assert!(!request.body.contains("Filter."), "no filter: {}", request.body);
+        assert!(!request.body.contains("MaxResults"), "{}", request.body);
     }
+    assert!(requests[1].body.contains("InstanceId.2=i-0f9e8d7c6b5a40312"), "asked again without it");
 }
 
 #[test]

@@ -281,3 +281,24 @@ fn a_type_short_in_a_zone_is_probed_with_one_start_not_retried_in_batches() {
     assert!(refused.iter().all(|n| *n == 1), "only probes were refused, never a batch: {refused:?}");
     assert!(requests.values().any(|(n, error)| *n > 1 && error.is_none()), "then the rest went together");
 }
+
+/// EC2 fails a describe that names an instance in a disrupted zone, or names none: ids passed
+/// only in an `instance-id` filter count as none. A provider describing that way is blind to
+/// every zone during an outage (the known-bad case: the isolate run cannot even see the
+/// standbys); one that names its ids per zone, as the AWS adapter does, fails the group over.
+#[test]
+fn describes_that_name_no_instance_id_fail_in_an_outage_so_ids_are_named() {
+    let blind = impaired_region(37, ImpairedCalls::Fail);
+    blind.set_faults(coldstandby_sim::RegionFaults { describe_by_filter: true, ..Default::default() });
+    let report = run(&blind, placed_group(Ordering::FenceFirst, isolate()));
+    assert!(!report.outcome.is_success(), "{:?}", report.outcome);
+    assert!(blind.calls().iter().all(|record| !matches!(record.call, Call::Start { .. })), "nothing started");
+    let describes = blind.calls().into_iter().filter(|r| matches!(r.call, Call::Describe { .. }));
+    assert!(
+        describes.clone().count() > 10 && describes.clone().all(|r| r.error.is_some()),
+        "every describe failed"
+    );
+
+    let named = impaired_region(37, ImpairedCalls::Fail);
+    failed_over_to(&run(&named, placed_group(Ordering::FenceFirst, isolate())), FIRST);
+}

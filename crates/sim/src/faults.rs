@@ -41,10 +41,15 @@ pub struct RegionFaults {
     /// region models both readings.
     #[serde(default)]
     pub wrong_state_spares_batch: bool,
-    /// A describe whose `instance-id` filter names more values than this is refused as invalid
-    /// (0: no limit). EC2 documents none; callers report refusals above 200: both readings.
+    /// A describe naming more instance ids than this is refused as invalid (0: no limit). EC2
+    /// documents none; callers report refusals above 200: both readings.
     #[serde(default)]
     pub describe_filter_limit: usize,
+    /// Describes pass their ids in an `instance-id` filter, not in `InstanceIds`: EC2 then counts
+    /// them as naming no instance, and fails every one while any zone is disrupted. The AWS
+    /// adapter names its ids; this models a provider that does not (a regression to catch).
+    #[serde(default)]
+    pub describe_by_filter: bool,
 }
 
 /// The oldest answer the stale-describe fault serves unless told otherwise.

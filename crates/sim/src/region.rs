@@ -55,7 +55,7 @@ pub(crate) struct Inner {
     pub(crate) rng: fastrand::Rng,
     seed: u64,
     timings: Timings,
-    faults: RegionFaults,
+    pub(crate) faults: RegionFaults,
     pub(crate) instances: BTreeMap<InstanceId, SimInstance>,
     transitions: Vec<Transition>,
     calls: Vec<CallRecord>,
@@ -842,7 +842,7 @@ impl Provider for SimRegion {
             let limit = inner.faults.describe_filter_limit;
             if limit > 0 && instances.len() > limit {
                 let message = format!(
-                    "The filter 'instance-id' names {} values; at most {limit} are allowed",
+                    "The request names {} instance IDs; at most {limit} are allowed",
                     instances.len()
                 );
                 return Err(ApiError::new(ErrorKind::Invalid, "InvalidParameterValue", message));

@@ -1,6 +1,7 @@
 //! An Availability Zone that does not answer, as EC2 behaves during a zone's disruption: a
-//! describe that names one of its instances fails (one naming only other zones' instances
-//! answers normally), and a start, stop or tag write naming one fails or never answers, without
+//! describe that names one of its instances fails, and so does one that names no instance id
+//! at all (ids passed only in a filter count as none); one naming only other zones' instances
+//! answers normally. A start, stop or tag write naming one fails or never answers, without
 //! effect. The zone's instances go on as they were; only the API cannot reach them.
 
 use std::time::Duration;
@@ -68,6 +69,18 @@ impl Inner {
             _ => Vec::new(),
         });
         let mut hit = None;
+        if let Some(Call::Describe { instances }) = calls.first() {
+            if instances.is_empty() || self.faults.describe_by_filter {
+                // Names no instance id: EC2 fails it while any zone is disrupted.
+                let zone = self.impaired.keys().next().expect("checked not empty");
+                let error = ApiError::new(
+                    ErrorKind::Transient,
+                    "Unavailable",
+                    format!("The service is unavailable: {zone} is impaired and the request names no instance id."),
+                );
+                return Some(ZoneAnswer::Fail(error));
+            }
+        }
         for instance in named {
             let Some(zone) = self.instances.get(instance).map(|i| i.availability_zone.clone()) else {
                 continue;

@@ -41,7 +41,8 @@ use rollback::Abandoned;
 
 /// How often the group is described while a state change is awaited. 250 ms keeps the time
 /// between a change and its observation well under a second with typical API latency, at four
-/// describe calls a second: a fifth of the filtered-describe refill rate.
+/// describe calls a second for a group in one zone (a request per zone: the fleet stretches the
+/// interval to keep all of its describes under `DESCRIBES_PER_SECOND`).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How long a standby may be missing from describe results before it counts as not found

@@ -34,9 +34,11 @@ use crate::time::Timestamp;
 use request::MergeKey;
 use round::Round;
 
-/// How many describe requests a second the fleet allows itself: half the filtered-describe
-/// bucket's refill, leaving the rest to movers' reads and to other tools in the account.
-const DESCRIBES_PER_SECOND: u64 = 10;
+/// How many describe requests a second the fleet allows itself: four fifths of the refill of
+/// the bucket that describes by id draw from (10/s), which keeps a group in two zones at its
+/// 250 ms poll interval; other tools' describes by id share the rest and the burst of 50
+/// (movers' reads are filtered describes: another bucket).
+const DESCRIBES_PER_SECOND: u64 = 8;
 
 /// One request sent, as the driver makes it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,16 +13,16 @@ use crate::rate_limit::Bucket;
 /// report refusals above 200, and a refused merged request is split and asked again.
 pub const MAX_IDS_PER_REQUEST: usize = 200;
 
-/// The most ids one describe names: EC2's largest page (`MaxResults` 1000), so a round makes one
-/// request per zone until a zone holds more members than a page. EC2 documents no limit on an
-/// `instance-id` filter's values either; a describe refused as invalid for naming more than
+/// The most ids one describe names: 1000, EC2's largest page, so a round makes one request per
+/// zone until a zone holds more members than that. EC2 documents no limit on `InstanceIds`; a
+/// describe refused as invalid for naming more than
 /// [`MAX_IDS_PER_REQUEST`] makes the fleet fall back to that many (both readings are modelled).
 pub const DESCRIBE_IDS_PER_REQUEST: usize = 1000;
 
 /// One request to EC2 (or another API), as the driver makes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
-    /// `DescribeInstances` with an `instance-id` filter, every page.
+    /// `DescribeInstances` naming its ids in `InstanceIds`, every page.
     Describe { instances: Vec<InstanceId> },
     /// `StartInstances` for several groups' standbys.
     Start { instances: Vec<InstanceId> },
@@ -65,7 +65,7 @@ impl Request {
     pub fn buckets(&self) -> (Option<Bucket>, Option<(Bucket, u64)>) {
         let count = self.instances().len() as u64;
         match self {
-            Self::Describe { .. } => (Some(Bucket::DescribeFiltered), None),
+            Self::Describe { .. } => (Some(Bucket::DescribeInstancesById), None),
             Self::Start { .. } => (Some(Bucket::StartInstances), Some((Bucket::InstancesStarted, count))),
             Self::Stop { .. } => (Some(Bucket::Mutating), Some((Bucket::InstancesStopped, count))),
             Self::SetTags { .. } => (Some(Bucket::CreateTags), None),

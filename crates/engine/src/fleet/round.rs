@@ -57,7 +57,7 @@ impl Fleet {
             })
             .collect();
         self.keep_rounds_within_budget(requests.len());
-        let wanted = [(Bucket::DescribeFiltered, requests.len() as u64)];
+        let wanted = [(Bucket::DescribeInstancesById, requests.len() as u64)];
         if !requests.is_empty() {
             if let Err(at) = self.limiter.try_take_all(&wanted, now) {
                 for run in round.runs {
@@ -90,7 +90,7 @@ impl Fleet {
         let runs = round.runs.clone();
         let answer_by = self.answer_by(now, runs);
         for (zone, request) in splits {
-            if let Err(at) = self.limiter.try_take_all(&[(Bucket::DescribeFiltered, 1)], now) {
+            if let Err(at) = self.limiter.try_take_all(&[(Bucket::DescribeInstancesById, 1)], now) {
                 let round = self.round.as_mut().expect("checked above");
                 round.outstanding -= 1;
                 let refusal = ApiError::new(

@@ -25,6 +25,7 @@ pub struct Unbatched {
 fn bucket_name(bucket: Bucket) -> &'static str {
     match bucket {
         Bucket::DescribeFiltered => "filtered-describe",
+        Bucket::DescribeInstancesById => "describe-by-id",
         Bucket::StartInstances => "StartInstances request",
         Bucket::Mutating => "mutating-request",
         Bucket::CreateTags => "CreateTags",
