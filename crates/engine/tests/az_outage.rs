@@ -282,6 +282,57 @@ fn a_type_short_in_a_zone_is_probed_with_one_start_not_retried_in_batches() {
     assert!(requests.values().any(|(n, error)| *n > 1 && error.is_none()), "then the rest went together");
 }
 
+/// The region after a failover to the first standby: it runs in 1c, recorded active; the
+/// primary is stopped and recorded standby. Then 1c stops answering.
+fn failed_over_region_whose_active_zone_fails(seed: u64) -> SimRegion {
+    let region = impaired_region(seed, ImpairedCalls::Fail);
+    region.restore_zone("ap-northeast-1a");
+    region.with_instance(&id(PRIMARY), |primary, _| {
+        primary.state = InstanceState::Stopped;
+        primary.tags = Role::Standby.tags_for("web");
+    });
+    region.with_instance(&id(FIRST), |first, _| {
+        first.state = InstanceState::Running;
+        first.tags = Role::Active.tags_for("web");
+        first.tags.insert(ACTIVATED_AT_TAG.to_owned(), (START.unix_millis() - 3_600_000).to_string());
+    });
+    region.impair_zone("ap-northeast-1c", ImpairedCalls::Fail);
+    region
+}
+
+/// Issue "unknown is not absent": a run during an outage of the active standby's zone could not
+/// read its tags, took the stopped primary for the active member, skipped the real one as "not
+/// found" and started the second standby beside it. Now a member nothing is known of is fenced:
+/// fail-closed starts nothing; isolate cuts it off before the second standby starts.
+#[test]
+fn an_active_standby_in_a_zone_that_does_not_answer_is_fenced_never_taken_for_gone() {
+    let region = failed_over_region_whose_active_zone_fails(35);
+    let report = run(&region, placed_group(Ordering::Parallel, WhenUnobservable::FailClosed));
+    let Failure::Unobservable { instance, .. } = failure(&report) else { panic!("{:?}", report.outcome) };
+    assert_eq!(instance.as_str(), FIRST);
+    assert!(
+        region.calls().iter().all(|record| !matches!(record.call, Call::Start { .. })),
+        "nothing started"
+    );
+    assert_eq!(
+        (state(&region, PRIMARY), state(&region, FIRST), state(&region, SECOND)),
+        (InstanceState::Stopped, InstanceState::Running, InstanceState::Stopped),
+        "the member serving is the only one that can"
+    );
+
+    let region = failed_over_region_whose_active_zone_fails(36);
+    let report = run(&region, placed_group(Ordering::Parallel, isolate()));
+    failed_over_to(&report, SECOND);
+    assert!(region.is_cut_off(&id(FIRST)), "the unobservable active standby is cut off");
+    let isolated_at = region.with_acls(|acls| acls.changes()[0].at);
+    let started_at = call_times(&region, is_start_of(SECOND))[0];
+    assert!(isolated_at < started_at, "cut off at {isolated_at:?}, started at {started_at:?}");
+    assert_eq!(
+        (state(&region, PRIMARY), state(&region, SECOND)),
+        (InstanceState::Stopped, InstanceState::Running)
+    );
+}
+
 /// EC2 fails a describe that names an instance in a disrupted zone, or names none: ids passed
 /// only in an `instance-id` filter count as none. A provider describing that way is blind to
 /// every zone during an outage (the known-bad case: the isolate run cannot even see the

@@ -16,6 +16,8 @@ pub(super) struct Seen {
     changed_at: Timestamp,
     /// Since when describes naming it have failed while others answered, and the last error.
     pub(super) unobservable: Option<(Timestamp, ApiError)>,
+    /// A describe naming it answered without it: EC2 did not find it (not found, not unknown).
+    answered_without_it: bool,
 }
 
 impl Seen {
@@ -26,7 +28,14 @@ impl Seen {
             absent_since: None,
             changed_at: run_started_at,
             unobservable: None,
+            answered_without_it: false,
         }
+    }
+
+    /// Nothing is known of it: no answer of this run returned it or answered without it, and
+    /// describes naming it have failed. It may be running, even be the member recorded active.
+    pub(super) fn unknown(&self) -> bool {
+        self.observation.is_none() && !self.answered_without_it && self.unobservable.is_some()
     }
 
     /// This run asked EC2 to change the instance's state at `at`.
@@ -96,8 +105,11 @@ impl Failover {
                             let error = error.to_string();
                             self.emit(now, EventKind::Unobservable { instance: member, zone, error });
                         }
-                    } else if newly_absent {
-                        self.emit(now, EventKind::NotVisible { instance: member });
+                    } else {
+                        seen.answered_without_it = true;
+                        if newly_absent {
+                            self.emit(now, EventKind::NotVisible { instance: member });
+                        }
                     }
                 }
             }
@@ -118,11 +130,13 @@ impl Failover {
 
     /// The convergence rule: every member but `target` is, in the latest settled observation,
     /// stopped or gone (or has not been returned for longer than answers stay stale, after last
-    /// being seen gone or never at all).
+    /// being seen gone or never at all). A member nothing is known of (its describes failed) is
+    /// never gone: only isolating it lets the rule pass over it.
     pub(super) fn others_settled(&self, target: &InstanceId, now: Timestamp) -> bool {
         let mut others =
             self.seen.iter().filter(|(member, _)| *member != target && !self.is_isolated(member));
         others.all(|(_, seen)| match seen.state() {
+            _ if seen.unknown() => false,
             Some(state) if seen.settled_state().is_none() => state.is_gone(),
             Some(state) => !state.is_live() || state.is_gone(),
             None => {

@@ -43,6 +43,12 @@ impl Failover {
         }
         let active = recorded_active.into_iter().next().unwrap_or_else(|| self.spec.primary.clone());
         let state_of = |instance: &InstanceId| self.seen[instance].state();
+        // Members no answer of this run has returned or left out, whose describes failed (their
+        // zone does not answer): state and role unknown, never absent. Any of them may be
+        // running, even be the member recorded active, so each is fenced and none is a
+        // candidate, whoever the answers that came name as active.
+        let unknown: Vec<InstanceId> =
+            members.iter().filter(|member| self.seen[*member].unknown()).cloned().collect();
 
         let mut candidates: Vec<InstanceId>;
         let mut excluded = Vec::new();
@@ -61,6 +67,10 @@ impl Failover {
                     Some(state) if state.is_gone() => {
                         excluded.push((standby.clone(), format!("instance is {state}")))
                     }
+                    _ if unknown.contains(standby) => excluded.push((
+                        standby.clone(),
+                        "unknown: every describe naming it failed (fenced instead)".to_owned(),
+                    )),
                     _ => candidates.push(standby.clone()),
                 }
             }
@@ -93,7 +103,9 @@ impl Failover {
             .iter()
             .filter(|member| Some(*member) != first_candidate.as_ref())
             .filter(|member| {
-                **member == active || state_of(member).is_some_and(|s| s.is_live() && !s.is_gone())
+                **member == active
+                    || unknown.contains(member)
+                    || state_of(member).is_some_and(|s| s.is_live() && !s.is_gone())
             })
             .cloned()
             .collect();
