@@ -1,13 +1,14 @@
 //! The handler's view of alarms on CloudWatch: the current state of the alarms the configuration
-//! lists, metric and composite, with DescribeAlarms (at most 100 names a call, every page).
+//! lists, metric and composite, and since when (`StateUpdatedTimestamp`), with DescribeAlarms
+//! (at most 100 names a call, every page).
 
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
-use coldstandby_engine::ApiError;
-use coldstandby_handler::{AlarmState, AlarmStates};
+use coldstandby_engine::{ApiError, Timestamp};
+use coldstandby_handler::{AlarmReading, AlarmState, AlarmStates};
 
 use crate::errors::from_sdk_error;
 
@@ -36,15 +37,22 @@ fn state_of(value: &StateValue) -> Option<AlarmState> {
 }
 
 impl AlarmStates for CloudWatchAlarms {
-    async fn alarm_states(&self, names: &[String]) -> Result<BTreeMap<String, AlarmState>, ApiError> {
+    async fn alarm_states(&self, names: &[String]) -> Result<BTreeMap<String, AlarmReading>, ApiError> {
         let mut states = BTreeMap::new();
         for page in describe_alarm_pages(&self.client, names).await? {
-            let metric = page.metric_alarms().iter().map(|alarm| (alarm.alarm_name(), alarm.state_value()));
-            let composite =
-                page.composite_alarms().iter().map(|alarm| (alarm.alarm_name(), alarm.state_value()));
-            for (name, state) in metric.chain(composite) {
+            let metric = page
+                .metric_alarms()
+                .iter()
+                .map(|alarm| (alarm.alarm_name(), alarm.state_value(), alarm.state_updated_timestamp()));
+            let composite = page
+                .composite_alarms()
+                .iter()
+                .map(|alarm| (alarm.alarm_name(), alarm.state_value(), alarm.state_updated_timestamp()));
+            for (name, state, updated) in metric.chain(composite) {
                 if let (Some(name), Some(state)) = (name, state.and_then(state_of)) {
-                    states.insert(name.to_owned(), state);
+                    let since = updated.and_then(|at| u64::try_from(at.to_millis().ok()?).ok());
+                    let since = since.map(Timestamp::from_unix_millis);
+                    states.insert(name.to_owned(), AlarmReading { state, since });
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! `coldstandby handle-event`: the Lambda handler, run once from the command line.
 
 use coldstandby_handler::{GroupResult, Handled, HandlerError};
+use coldstandby_report::utc;
 
 use crate::output;
 use crate::progress::LiveTimeline;
@@ -69,6 +70,11 @@ fn summary(handled: &Handled) -> Vec<String> {
                     ),
                     GroupResult::HeldElsewhere { group, owner } => format!(
                         "  group {group}: its alarm fires too, and {owner} holds its lease and is failing it over; nothing to do"
+                    ),
+                    GroupResult::History { group, active, activated_at, evidence_at } => format!(
+                        "  group {group}: the alarm changed state at {}, before {active} was activated at {}: history, nothing to do",
+                        utc(*evidence_at),
+                        utc(*activated_at)
                     ),
                 });
             }

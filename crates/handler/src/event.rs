@@ -3,6 +3,7 @@
 
 use aws_lambda_events::event::cloudwatch_alarms::{CloudWatchAlarm, CloudWatchAlarmStateValue};
 use coldstandby_alarm::AlarmState;
+use coldstandby_engine::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -15,6 +16,10 @@ pub struct AlarmEvent {
     pub previous_state: Option<AlarmState>,
     /// When the alarm entered `state`, RFC 3339: with the ARN, it identifies the state change.
     pub state_timestamp: String,
+    /// The same instant: the evidence's time, compared with when the group's active member was
+    /// activated (an event from before it is history).
+    #[serde(skip)]
+    pub state_changed_at: Timestamp,
     /// The `InstanceId` dimensions of a metric alarm's metrics (empty for composite alarms).
     pub instance_ids: Vec<String>,
 }
@@ -71,6 +76,11 @@ pub fn parse(value: &Value) -> Result<AlarmEvent, MalformedEvent> {
         state: state_value(&state.value)?,
         previous_state,
         state_timestamp: state.timestamp.to_rfc3339(),
+        state_changed_at: Timestamp::from_unix_millis(
+            u64::try_from(state.timestamp.timestamp_millis()).map_err(|_| {
+                MalformedEvent(format!("`alarmData.state.timestamp` {} is before 1970", state.timestamp))
+            })?,
+        ),
         instance_ids,
     })
 }

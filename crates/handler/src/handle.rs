@@ -1,21 +1,24 @@
 //! Handling one alarm event: find the groups that list the alarm, act only on a transition into
-//! ALARM (or INSUFFICIENT_DATA for groups that opt in), check the event watches the group's
-//! primary, recognise duplicate deliveries, and run the failover within the caller's deadline.
+//! ALARM (or INSUFFICIENT_DATA for groups that opt in) that the alarm still shows, check the
+//! event watches the group's primary, recognise duplicate deliveries and events older than the
+//! group's last activation, and run the failover within the caller's deadline.
 
 use coldstandby_config::{Config, GroupConfig};
 use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::lock::{GroupBusy, GroupLock, InProcessLocks};
-use coldstandby_engine::tags::{recorded_trigger, trigger_tag_value, TRIGGER_TAG};
+use coldstandby_engine::tags::{recorded_trigger, trigger_tag_value, Role, ACTIVATED_AT_TAG, TRIGGER_TAG};
 use coldstandby_engine::{
-    ApiError, Clock, Failover, Failure, InstanceId, Options, Outcome, Provider, Report, Retry, Timestamp,
+    ApiError, Clock, Failover, Failure, InstanceId, Observation, Options, Outcome, Provider, Report, Retry,
+    Timestamp,
 };
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 use crate::event::{self, AlarmEvent, MalformedEvent};
 use crate::preflight;
-use crate::storm::{self, AlarmStates, NoAlarmStates};
+use crate::storm::{self, AlarmReading, AlarmStates, NoAlarmStates};
 use crate::AlarmState;
 
 /// Time kept back from the caller's deadline (a Lambda invocation's), so the failover stops,
@@ -33,6 +36,10 @@ pub enum GroupResult {
     /// A group the storm added (its alarm fires too) that another process holds and is failing
     /// over: nothing for this invocation to do about it.
     HeldElsewhere { group: String, owner: String },
+    /// The alarm's state change is older than the activation of the member now recorded active
+    /// (a delayed or retried delivery, from before a failover or a switchback): it tells of
+    /// the member before, not of this one. Nothing is done.
+    History { group: String, active: InstanceId, activated_at: Timestamp, evidence_at: Timestamp },
 }
 
 /// What the handler decided for the event as a whole.
@@ -69,7 +76,7 @@ impl GroupResult {
     fn report(&self) -> Option<&Report> {
         match self {
             Self::Ran { report, .. } => Some(report),
-            Self::Duplicate { .. } | Self::HeldElsewhere { .. } => None,
+            Self::Duplicate { .. } | Self::HeldElsewhere { .. } | Self::History { .. } => None,
         }
     }
 }
@@ -183,6 +190,8 @@ pub struct Handler<'a, P, C, A = NoAlarmStates> {
 struct Acting<'c> {
     group: &'c GroupConfig,
     trigger: String,
+    /// When the alarm entered the state that triggers this run, when known.
+    evidence_at: Option<Timestamp>,
     /// Added because its alarm fires too, not by this event.
     from_storm: bool,
 }
@@ -225,12 +234,34 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
             check_dimension(&event, group)?;
         }
         let trigger = event.trigger();
+        // The alarms as they are now: the event's, and with `check_every_alarm` every listed one.
+        let names = if self.config.check_every_alarm {
+            storm::listed_alarms(self.config)
+        } else {
+            vec![alarm.clone()]
+        };
+        let readings = match storm::read_states(self.alarms, &names).await {
+            Ok(readings) => Some(readings),
+            Err(error) => {
+                tracing::warn!(error = %error, "could not read the alarms' current states; acting on the event as delivered, and only on its groups");
+                None
+            }
+        };
+        if let Some(reason) = readings.as_ref().and_then(|readings| outdated(&event, readings.get(&alarm))) {
+            tracing::info!(alarm = %alarm, state = event.state.as_str(), reason = %reason, "ignored");
+            return Ok(Handled::Ignored { alarm, state: event.state, reason });
+        }
         let mut runs: Vec<Acting<'_>> = acting
             .iter()
-            .map(|group| Acting { group, trigger: trigger.clone(), from_storm: false })
+            .map(|group| Acting {
+                group,
+                trigger: trigger.clone(),
+                evidence_at: Some(event.state_changed_at),
+                from_storm: false,
+            })
             .collect();
-        if self.config.check_every_alarm {
-            runs.extend(self.storm(&acting, &trigger).await);
+        if let (true, Some(readings)) = (self.config.check_every_alarm, &readings) {
+            runs.extend(self.storm(&acting, &trigger, readings));
         }
         // Every group, all in one run: one that fails does not keep the others from failing over.
         let (done, mut failed) = self.run_groups(runs, deadline, observer).await;
@@ -243,22 +274,20 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
         Err(HandlerError::GroupsFailed { done, failed })
     }
 
-    /// The other groups whose alarms are firing now, read in one DescribeAlarms per 100 alarms.
-    /// A read that fails leaves the storm to their own events.
-    async fn storm(&self, acting: &[&GroupConfig], trigger: &str) -> Vec<Acting<'_>> {
-        let states = match storm::read_states(self.alarms, &storm::listed_alarms(self.config)).await {
-            Ok(states) => states,
-            Err(error) => {
-                tracing::warn!(error = %error, "could not read the other alarms' states; only this event's groups are handled");
-                return Vec::new();
-            }
-        };
-        storm::storm_groups(self.config, acting, &states)
+    /// The other groups whose alarms are firing now, as `readings` (every listed alarm, read in
+    /// one DescribeAlarms per 100 alarms) show them.
+    fn storm(
+        &self,
+        acting: &[&GroupConfig],
+        trigger: &str,
+        readings: &BTreeMap<String, AlarmReading>,
+    ) -> Vec<Acting<'_>> {
+        storm::storm_groups(self.config, acting, readings)
             .into_iter()
-            .map(|(group, alarm)| {
+            .map(|(group, alarm, since)| {
                 tracing::info!(group = %group.spec.name, alarm = %alarm, "its alarm is firing too: failed over in the same run");
                 let trigger = format!("{alarm} firing (read while handling {trigger})");
-                Acting { group, trigger, from_storm: true }
+                Acting { group, trigger, evidence_at: since, from_storm: true }
             })
             .collect()
     }
@@ -316,6 +345,12 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
                 done.push(GroupResult::Duplicate { group: name, handled_by: handled_by.instance.clone() });
                 continue;
             }
+            if let Some((active, activated_at)) = run.evidence_at.and_then(|at| activated_after(&mine, at)) {
+                let evidence_at = run.evidence_at.expect("checked above");
+                tracing::info!(group = %name, trigger = %run.trigger, active = %active, %activated_at, %evidence_at, "the alarm changed state before the active member was activated: history, nothing to do");
+                done.push(GroupResult::History { group: name, active, activated_at, evidence_at });
+                continue;
+            }
             let options = Options {
                 trigger: run.trigger,
                 deadline: run_deadline,
@@ -349,6 +384,41 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
         drop(guards);
         (done, failed)
     }
+}
+
+/// Why the event is no longer news, if the alarm's current `reading` says so: it left the
+/// event's state, or entered it again later (a newer state change, with its own event). An
+/// alarm the answer does not hold (deleted, or named by ARN) is left to the event.
+fn outdated(event: &AlarmEvent, reading: Option<&AlarmReading>) -> Option<String> {
+    let reading = reading?;
+    if reading.state != event.state {
+        return Some(format!(
+            "the alarm is {} now: this event's change to {} (at {}) is over",
+            reading.state.as_str(),
+            event.state.as_str(),
+            event.state_timestamp
+        ));
+    }
+    let since = reading.since.filter(|since| *since > event.state_changed_at)?;
+    Some(format!(
+        "the alarm entered {} again at {}: this event (its change at {}) is an older one",
+        event.state.as_str(),
+        coldstandby_alarm::timestamp::format(since),
+        event.state_timestamp
+    ))
+}
+
+/// The member the answers record active and its activation time, when it was activated after
+/// `evidence_at`: evidence from before is about the member before it.
+fn activated_after(members: &[Observation], evidence_at: Timestamp) -> Option<(InstanceId, Timestamp)> {
+    members.iter().find_map(|member| {
+        if Role::recorded_in(&member.tags) != Some(Role::Active) {
+            return None;
+        }
+        let activated_at = member.tags.get(ACTIVATED_AT_TAG)?.parse::<u64>().ok()?;
+        let activated_at = Timestamp::from_unix_millis(activated_at);
+        (activated_at > evidence_at).then(|| (member.instance.clone(), activated_at))
+    })
 }
 
 /// A metric alarm's InstanceId dimension must be the group's primary.

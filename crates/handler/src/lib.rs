@@ -13,4 +13,4 @@ pub use coldstandby_alarm::AlarmState;
 pub use event::{AlarmEvent, MalformedEvent};
 pub use handle::{reports, GroupResult, Handled, Handler, HandlerError};
 pub use log::LogObserver;
-pub use storm::{AlarmStates, NoAlarmStates};
+pub use storm::{AlarmReading, AlarmStates, NoAlarmStates};

@@ -3,13 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use coldstandby_config::Config;
 use coldstandby_engine::driver::Quiet;
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
-use coldstandby_engine::{Call, InstanceState, Outcome, Role, Timestamp};
-use coldstandby_handler::{AlarmState, GroupResult, Handled, Handler, HandlerError, NoAlarmStates};
+use coldstandby_engine::tags::ACTIVATED_AT_TAG;
+use coldstandby_engine::{ApiError, Call, InstanceState, Outcome, Role, Timestamp};
+use coldstandby_handler::{
+    AlarmReading, AlarmState, AlarmStates, GroupResult, Handled, Handler, HandlerError, NoAlarmStates,
+};
 use coldstandby_sim::{SimInstance, SimRegion, Timings};
 use serde_json::Value;
 
@@ -287,4 +291,86 @@ fn a_standby_ec2_no_longer_returns_is_skipped_not_a_reason_to_refuse_the_event()
     let Handled::Acted { groups, .. } = handled else { panic!("{handled:?}") };
     assert!(matches!(&groups[0], GroupResult::Ran { outcome: Outcome::FailedOver { .. }, .. }), "{groups:?}");
     assert_eq!(state_of(&region), (InstanceState::Stopped, InstanceState::Running));
+}
+
+/// The region after a failover and a switchback that activated the primary again at
+/// `activated_at`: the primary runs, recorded active; the standby is stopped.
+fn switched_back_region(activated_at: Timestamp) -> SimRegion {
+    let region = region();
+    region.with_instance(&PRIMARY.parse().unwrap(), |primary, _| {
+        primary.tags = Role::Active.tags_for("web");
+        primary.tags.insert(ACTIVATED_AT_TAG.to_owned(), activated_at.unix_millis().to_string());
+    });
+    region
+        .with_instance(&STANDBY.parse().unwrap(), |standby, _| standby.tags = Role::Standby.tags_for("web"));
+    region.advance(activated_at.saturating_since(START) + std::time::Duration::from_secs(60));
+    region
+}
+
+/// Issue "an old verdict is not a new one": an ALARM event that waited in Lambda's queue (or was
+/// retried) and arrives after an operator switched back told of the member before, and used to
+/// fail the healthy primary over. It is history now; a state change after the activation acts.
+#[test]
+fn an_event_older_than_the_active_members_activation_is_history() {
+    let config = config("");
+    // cpu-alarm.json changed state at 03:02:07; the switchback activated the primary at 03:10.
+    let region = switched_back_region(START + std::time::Duration::from_secs(600));
+    let handled = handle(&config, &region, &event("cpu-alarm.json")).unwrap();
+    let Handled::Acted { groups, .. } = handled else { panic!("{handled:?}") };
+    assert!(
+        matches!(&groups[0], GroupResult::History { active, .. } if active.as_str() == PRIMARY),
+        "{groups:?}"
+    );
+    assert_eq!(mutating_calls(&region), 0, "nothing changed");
+    assert_eq!(state_of(&region), (InstanceState::Running, InstanceState::Stopped));
+
+    let mut newer = event("cpu-alarm.json");
+    newer["alarmData"]["state"]["timestamp"] = "2026-11-20T03:10:30.000+0000".into();
+    let Handled::Acted { groups, .. } = handle(&config, &region, &newer).unwrap() else { panic!() };
+    assert!(matches!(&groups[0], GroupResult::Ran { outcome: Outcome::FailedOver { .. }, .. }), "{groups:?}");
+    assert_eq!(state_of(&region), (InstanceState::Stopped, InstanceState::Running));
+}
+
+/// What DescribeAlarms answers for the event's alarm, fixed for a test.
+struct AlarmNow(AlarmReading);
+
+impl AlarmStates for AlarmNow {
+    async fn alarm_states(&self, names: &[String]) -> Result<BTreeMap<String, AlarmReading>, ApiError> {
+        Ok(names.iter().map(|name| (name.clone(), self.0)).collect())
+    }
+}
+
+/// Before acting, the alarm is read again: an event whose alarm has since gone back to OK, or
+/// entered ALARM again later (that later change has its own event), changes nothing. One that
+/// the alarm still shows acts.
+#[test]
+fn an_event_the_alarm_no_longer_shows_changes_nothing() {
+    let config = config("");
+    let at = |text: &str| coldstandby_alarm::timestamp::parse(text).unwrap();
+    for (now, expect_ignored) in [
+        (AlarmReading { state: AlarmState::Ok, since: Some(at("2026-11-20T03:05:00Z")) }, true),
+        (AlarmReading { state: AlarmState::Alarm, since: Some(at("2026-11-20T03:09:00Z")) }, true),
+        (AlarmReading { state: AlarmState::Alarm, since: Some(at("2026-11-20T03:02:07.118Z")) }, false),
+    ] {
+        let region = region();
+        let locks = InProcessLocks::default();
+        let alarms = AlarmNow(now);
+        let handler = Handler {
+            config: &config,
+            provider: &region,
+            clock: &region,
+            locks: &locks,
+            owner: "test",
+            alarms: &alarms,
+        };
+        let handled = region.run(handler.handle(&event("cpu-alarm.json"), None, &mut Quiet)).unwrap();
+        if expect_ignored {
+            assert!(matches!(handled, Handled::Ignored { .. }), "{now:?}: {handled:?}");
+            assert_eq!(mutating_calls(&region), 0, "{now:?}: nothing changed");
+            assert_eq!(state_of(&region), (InstanceState::Running, InstanceState::Stopped));
+        } else {
+            assert!(matches!(handled, Handled::Acted { .. }), "{handled:?}");
+            assert_eq!(state_of(&region), (InstanceState::Stopped, InstanceState::Running));
+        }
+    }
 }

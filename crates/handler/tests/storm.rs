@@ -1,7 +1,8 @@
 //! An alarm storm (an Availability Zone down under 20 groups): the first event reads every
 //! listed alarm's state and fails every firing group over in one fleet run; the next event finds
 //! its group already active; without `check_every_alarm`, or when the alarms cannot be read, only
-//! the event's group acts. Judged from the simulated region.
+//! the event's group acts. A storm group whose alarm has been firing since before its active
+//! member was activated is history, not news. Judged from the simulated region.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -12,7 +13,7 @@ use coldstandby_engine::driver::Quiet;
 use coldstandby_engine::lock::InProcessLocks;
 use coldstandby_engine::{ApiError, Call, InstanceState, Outcome, Timestamp};
 use coldstandby_handler::{
-    AlarmState, AlarmStates, GroupResult, Handled, Handler, HandlerError, NoAlarmStates,
+    AlarmReading, AlarmState, AlarmStates, GroupResult, Handled, Handler, HandlerError, NoAlarmStates,
 };
 use coldstandby_sim::{SimInstance, SimRegion, Timings};
 use serde_json::{json, Value};
@@ -23,14 +24,17 @@ const GROUPS: usize = 20;
 /// Alarm states as CloudWatch would answer them, counting the calls.
 struct FixedAlarms {
     states: BTreeMap<String, AlarmState>,
+    /// Since when every alarm has been in its state, when CloudWatch says.
+    since: Option<Timestamp>,
     calls: std::cell::Cell<usize>,
 }
 
 impl AlarmStates for FixedAlarms {
-    async fn alarm_states(&self, names: &[String]) -> Result<BTreeMap<String, AlarmState>, ApiError> {
+    async fn alarm_states(&self, names: &[String]) -> Result<BTreeMap<String, AlarmReading>, ApiError> {
         assert!(names.len() <= 100, "DescribeAlarms takes at most 100 names");
         self.calls.set(self.calls.get() + 1);
-        Ok(names.iter().filter_map(|name| Some((name.clone(), *self.states.get(name)?))).collect())
+        let reading = |state: AlarmState| AlarmReading { state, since: self.since };
+        Ok(names.iter().filter_map(|name| Some((name.clone(), reading(*self.states.get(name)?)))).collect())
     }
 }
 
@@ -100,7 +104,7 @@ fn handle(
 
 fn all_firing() -> FixedAlarms {
     let states = (0..GROUPS).map(|n| (format!("g{n}-down"), AlarmState::Alarm)).collect();
-    FixedAlarms { states, calls: std::cell::Cell::new(0) }
+    FixedAlarms { states, since: None, calls: std::cell::Cell::new(0) }
 }
 
 fn running(region: &SimRegion) -> Vec<String> {
@@ -176,7 +180,8 @@ fn without_check_every_alarm_or_alarms_to_read_only_the_events_group_acts() {
         let Handled::Acted { groups, .. } = handled else { panic!("{handled:?}") };
         assert_eq!(groups.len(), 1);
         assert_eq!(running(&region).iter().filter(|id| id.starts_with("i-0b")).count(), 1);
-        assert!(alarms.is_none_or(|alarms| alarms.calls.get() == 0), "not asked when off");
+        // Only the event's own alarm is read again (is it still firing?), in one call.
+        assert!(alarms.is_none_or(|alarms| alarms.calls.get() == 1), "one read when off");
     }
 }
 
@@ -257,4 +262,29 @@ fn a_zone_that_does_not_answer_reaches_the_engines_fence_policy_not_a_describe_e
         );
     }
     assert!(running(&region).iter().all(|id| id.starts_with("i-0a")), "fail-closed started nothing");
+}
+
+/// A storm group whose alarm has been firing since before its active member was activated (an
+/// operator switched it back while the alarm still showed the old failure) is history: its
+/// healthy primary is left alone, while the event's own group fails over.
+#[test]
+fn a_storm_group_whose_alarm_fired_before_its_activation_is_left_alone() {
+    use coldstandby_engine::tags::ACTIVATED_AT_TAG;
+    use coldstandby_engine::Role;
+    let (config, region) = (config(""), region());
+    let switched_back = START + std::time::Duration::from_secs(300);
+    region.with_instance(&primary(7).parse().unwrap(), |primary, _| {
+        primary.tags = Role::Active.tags_for("g7");
+        primary.tags.insert(ACTIVATED_AT_TAG.to_owned(), switched_back.unix_millis().to_string());
+    });
+    let alarms = FixedAlarms { since: Some(START), ..all_firing() };
+    let handled =
+        handle(&config, &region, &alarms, &event("g0-down", "2026-11-20T03:02:09.731+0000")).unwrap();
+    let Handled::Acted { groups, .. } = handled else { panic!("{handled:?}") };
+    let g7 = groups.iter().find(|g| matches!(g, GroupResult::History { group, .. } if group == "g7"));
+    assert!(g7.is_some(), "{groups:?}");
+    let g0 = groups.iter().find(|g| matches!(g, GroupResult::Ran { group, .. } if group == "g0")).unwrap();
+    assert!(matches!(g0, GroupResult::Ran { outcome: Outcome::FailedOver { .. }, .. }), "{g0:?}");
+    let running = running(&region);
+    assert!(running.contains(&primary(7)) && !running.contains(&standby(7)), "g7 untouched: {running:?}");
 }
