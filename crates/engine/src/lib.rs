@@ -26,7 +26,7 @@ pub mod tags;
 pub mod text;
 pub mod time;
 
-pub use failover::{Action, Failover, Options, Phase, Timer, WaitingFor};
+pub use failover::{Action, Evidence, Failover, Options, Phase, Timer, WaitingFor};
 pub use group::{FenceMode, GroupSpec, Ordering, Placement, Timeouts, WhenNotReady, WhenUnobservable};
 pub use instance::{InstanceId, InstanceState, Observation};
 pub use provider::{ApiError, Call, ErrorKind, Provider, Reply};

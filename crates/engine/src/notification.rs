@@ -67,6 +67,7 @@ impl Notification {
         let (result, from, to) = match &report.outcome {
             Outcome::FailedOver { from, to } => ("failed-over", Some(from.clone()), Some(to.clone())),
             Outcome::AlreadyActive { active } => ("already-active", None, Some(active.clone())),
+            Outcome::MovedOn { active, .. } => ("moved-on", None, Some(active.clone())),
             Outcome::Planned { .. } => ("planned", None, None),
             Outcome::Failed { .. } => ("failed", None, None),
         };
@@ -133,13 +134,13 @@ fn failure_reason(failure: &Failure) -> String {
 }
 
 /// Whether a run's outcome is news for the team: a move made, or a move that failed. A
-/// duplicate delivery finding the group already moved, a dry run, and a run that found another
-/// process holding the group's lease are not.
+/// duplicate delivery finding the group already moved, a run whose failure is history, a dry run,
+/// and a run that found another process holding the group's lease are not.
 pub fn worth_telling(report: &Report) -> bool {
     match &report.outcome {
         Outcome::FailedOver { .. } => true,
         Outcome::Failed { failure } => !matches!(failure, Failure::LeaseHeld { .. }),
-        Outcome::AlreadyActive { .. } | Outcome::Planned { .. } => false,
+        Outcome::AlreadyActive { .. } | Outcome::MovedOn { .. } | Outcome::Planned { .. } => false,
     }
 }
 

@@ -366,6 +366,14 @@ pub enum Outcome {
     AlreadyActive {
         active: InstanceId,
     },
+    /// The failure the run was started on is history: `active` is recorded active now, and
+    /// either is another member than `failed`, or was activated after the failure was seen
+    /// (`evidence_at`). Nothing was changed.
+    MovedOn {
+        active: InstanceId,
+        failed: Option<InstanceId>,
+        evidence_at: Timestamp,
+    },
     /// A dry run: the plan, with nothing changed.
     Planned {
         plan: Plan,
@@ -389,6 +397,14 @@ impl fmt::Display for Outcome {
             Self::AlreadyActive { active } => {
                 write!(f, "already failed over: {active} is active; nothing changed")
             }
+            Self::MovedOn { active, failed: Some(failed), .. } if failed != active => write!(
+                f,
+                "moved on: the failure seen was of {failed}, and {active} is recorded active now; nothing changed"
+            ),
+            Self::MovedOn { active, evidence_at, .. } => write!(
+                f,
+                "moved on: {active} was activated after the failure seen at {evidence_at}; nothing changed"
+            ),
             Self::Planned { .. } => write!(f, "dry run: nothing changed"),
             Self::Failed { failure } => write!(f, "failed: {failure}"),
         }

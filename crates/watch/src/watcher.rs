@@ -18,8 +18,8 @@ use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::{
-    ApiError, Clock, ErrorKind, Event, EventKind, Failover, InstanceId, Observation, Options, Provider,
-    Report, Timestamp,
+    ApiError, Clock, ErrorKind, Event, EventKind, Evidence, Failover, InstanceId, Observation, Options,
+    Provider, Report, Timestamp,
 };
 use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -732,9 +732,13 @@ where
         .iter()
         .map(|index| {
             let group = &state.groups[*index];
-            let member = group.target.as_ref().map_or("?", |target| target.instance.as_str());
+            let member = group.target.as_ref().map(|target| target.instance.clone());
+            let name = member.as_ref().map_or("?", InstanceId::as_str);
+            // The verdict, with its member and time: once the lease is had (an operator's
+            // switchover may hold it meanwhile), a group found moved on is left as it is.
             let options = Options {
-                trigger: format!("watch: {member} failed"),
+                trigger: format!("watch: {name} failed"),
+                evidence: Some(Evidence { member, at: now }),
                 seed: now.unix_millis(),
                 ..Options::default()
             };

@@ -233,6 +233,7 @@ impl WatchObserver for DaemonObserver<'_> {
         let outcome = match &report.outcome {
             Outcome::FailedOver { .. } => "failed-over",
             Outcome::AlreadyActive { .. } => "already-active",
+            Outcome::MovedOn { .. } => "moved-on",
             Outcome::Planned { .. } => "planned",
             Outcome::Failed { .. } => "failed",
         };

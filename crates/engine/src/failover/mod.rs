@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 pub use isolate::UNOBSERVABLE_GRACE;
-pub use options::Options;
+pub use options::{Evidence, Options};
 pub use phase::{Phase, Timer, WaitingFor};
 
 use crate::backoff::Backoff;

@@ -1,15 +1,30 @@
-//! How a failover is asked to run: why, how often it observes, its seed and an earlier deadline.
+//! How a failover is asked to run: why, on what evidence, how often it observes, its seed and an
+//! earlier deadline.
 
 use std::time::Duration;
 
 use super::DEFAULT_POLL_INTERVAL;
 use crate::time::Timestamp;
 
+/// What a run was started on: a failure seen, of which member, and when. A run acts on it only
+/// while it is still about the group as it is: if the answers it plans from record another
+/// member active, or that member activated after `at`, the failure is history (the run ends
+/// [`Outcome::MovedOn`](crate::Outcome::MovedOn), changing nothing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// The member seen failing, when the evidence names one (a composite alarm may not).
+    pub member: Option<crate::InstanceId>,
+    /// When the failure was seen (an alarm's state change, a watcher's verdict).
+    pub at: Timestamp,
+}
+
 /// How a failover is run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Why this failover runs (an alarm name, "manual", ...), for the report.
     pub trigger: String,
+    /// The failure it acts on; None for an operator's run, which acts on the group as it is.
+    pub evidence: Option<Evidence>,
     /// Observe and plan, change nothing.
     pub dry_run: bool,
     pub poll_interval: Duration,
@@ -23,6 +38,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             trigger: "manual".to_owned(),
+            evidence: None,
             dry_run: false,
             poll_interval: DEFAULT_POLL_INTERVAL,
             seed: 0,

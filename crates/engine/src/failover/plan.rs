@@ -8,10 +8,7 @@ impl Failover {
     /// Of two members recorded active, the one recorded later (a member cut off in a zone that
     /// did not answer keeps its old record); otherwise, or without both times, all of them.
     fn newest_records(&self, recorded_active: Vec<InstanceId>) -> Vec<InstanceId> {
-        let activated_at = |member: &InstanceId| {
-            let tags = self.seen[member].observation.as_ref().map(|o| &o.tags);
-            tags.and_then(|tags| tags.get(ACTIVATED_AT_TAG)).and_then(|value| value.parse::<u64>().ok())
-        };
+        let activated_at = |member: &InstanceId| self.activated_at(member);
         if let [first, second] = recorded_active.as_slice() {
             match (activated_at(first), activated_at(second)) {
                 (Some(a), Some(b)) if a > b => return vec![first.clone()],
@@ -23,6 +20,23 @@ impl Failover {
             }
         }
         recorded_active
+    }
+
+    /// When `member` was recorded active, by its tags in the latest answer.
+    fn activated_at(&self, member: &InstanceId) -> Option<u64> {
+        let tags = self.seen[member].observation.as_ref().map(|o| &o.tags);
+        tags.and_then(|tags| tags.get(ACTIVATED_AT_TAG)).and_then(|value| value.parse::<u64>().ok())
+    }
+
+    /// Whether the failure this run was started on is about another group than the one the
+    /// answers show (every member's tags known): another member recorded `active`, or it
+    /// activated after the failure was seen.
+    fn evidence_is_history(&self, active: &InstanceId) -> bool {
+        let Some(evidence) = &self.options.evidence else { return false };
+        let recorded = self.recorded_active(active);
+        let other_member = evidence.member.as_ref().is_some_and(|failed| failed != active);
+        let activated_later = self.activated_at(active).is_some_and(|at| at > evidence.at.unix_millis());
+        recorded && (other_member || activated_later)
     }
 
     /// The first observation decides who is active, what to fence and which standbys to try.
@@ -49,6 +63,13 @@ impl Failover {
         // candidate, whoever the answers that came name as active.
         let unknown: Vec<InstanceId> =
             members.iter().filter(|member| self.seen[*member].unknown()).cloned().collect();
+        if unknown.is_empty() && self.evidence_is_history(&active) {
+            let evidence = self.options.evidence.clone().expect("history needs evidence");
+            self.emit(now, EventKind::Planned { fence: Vec::new(), candidates: Vec::new() });
+            let outcome = Outcome::MovedOn { active, failed: evidence.member, evidence_at: evidence.at };
+            self.close(now, outcome);
+            return;
+        }
 
         let mut candidates: Vec<InstanceId>;
         let mut excluded = Vec::new();

@@ -250,7 +250,8 @@ impl Checker {
         let active = match &report.outcome {
             Outcome::FailedOver { to, .. } => Some(to),
             Outcome::AlreadyActive { active } => Some(active),
-            Outcome::Planned { .. } | Outcome::Failed { .. } => None,
+            // A run whose failure was history claims nothing about who serves.
+            Outcome::MovedOn { .. } | Outcome::Planned { .. } | Outcome::Failed { .. } => None,
         };
         if let Some(active) = active {
             let state = region.state_at(active, report.finished_at);

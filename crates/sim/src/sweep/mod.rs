@@ -217,6 +217,7 @@ pub(crate) fn outcome_name(outcome: &Outcome) -> String {
     match outcome {
         Outcome::FailedOver { .. } => "failed-over".to_owned(),
         Outcome::AlreadyActive { .. } => "already-active".to_owned(),
+        Outcome::MovedOn { .. } => "moved-on".to_owned(),
         Outcome::Planned { .. } => "planned".to_owned(),
         Outcome::Failed { failure } => {
             let reason =
@@ -386,7 +387,7 @@ impl Run<'_> {
         }
         let active = match &report.outcome {
             Outcome::FailedOver { to, .. } | Outcome::AlreadyActive { active: to } => Some(to.clone()),
-            Outcome::Planned { .. } | Outcome::Failed { .. } => None,
+            Outcome::MovedOn { .. } | Outcome::Planned { .. } | Outcome::Failed { .. } => None,
         };
         self.checker.single_live(&self.region, report.finished_at, active.as_ref());
         if let Some(active) = &active {

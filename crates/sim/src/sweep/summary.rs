@@ -75,7 +75,7 @@ pub fn sweep(start_seed: u64, count: u64, fence: Fence, mut on_seed: impl FnMut(
                         summary.failovers_completed += 1;
                         rtos.push(report.finished_at.saturating_since(report.started_at).as_millis() as u64);
                     }
-                    Outcome::AlreadyActive { .. } => summary.already_active += 1,
+                    Outcome::AlreadyActive { .. } | Outcome::MovedOn { .. } => summary.already_active += 1,
                     Outcome::Failed { failure } => {
                         let reason = serde_json::to_value(failure)
                             .ok()

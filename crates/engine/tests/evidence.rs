@@ -1,0 +1,69 @@
+//! A run acts on the failure it was started on only while that failure is about the group as it
+//! is: a watcher's verdict from before an operator's switchover, or an alarm from before a
+//! switchback, finds the group moved on and changes nothing. Judged from the simulated region.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use coldstandby_engine::tags::ACTIVATED_AT_TAG;
+use coldstandby_engine::{Call, Evidence, InstanceState, Options, Ordering, Outcome, Role, Timestamp};
+use common::*;
+
+/// The group after an operator switched it from FIRST back to PRIMARY, activated at
+/// `activated_at`: PRIMARY runs, recorded active; FIRST is stopped, recorded standby.
+fn switched_back(activated_at: Timestamp) -> coldstandby_sim::SimRegion {
+    let region = region(41);
+    region.with_instance(&id(PRIMARY), |primary, _| {
+        primary.tags = Role::Active.tags_for("web");
+        primary.tags.insert(ACTIVATED_AT_TAG.to_owned(), activated_at.unix_millis().to_string());
+    });
+    region.with_instance(&id(FIRST), |first, _| first.tags = Role::Standby.tags_for("web"));
+    region
+}
+
+/// `seconds` before the run starts.
+fn before_start(seconds: u64) -> Timestamp {
+    Timestamp::from_unix_millis(START.unix_millis() - seconds * 1000)
+}
+
+fn with_evidence(member: &str, at: Timestamp) -> Options {
+    Options { evidence: Some(Evidence { member: Some(id(member)), at }), ..Options::default() }
+}
+
+fn mutating_calls(region: &coldstandby_sim::SimRegion) -> usize {
+    region.calls().iter().filter(|record| !matches!(record.call, Call::Describe { .. })).count()
+}
+
+/// Issue "an old verdict is not a new one": during a switchover the watchers saw the member being
+/// switched out stop, waited for the lease the operator held, then failed over the member just
+/// switched in. A verdict about another member than the one recorded active now is history.
+#[test]
+fn a_verdict_about_the_member_switched_out_changes_nothing() {
+    let region = switched_back(before_start(5));
+    let options = with_evidence(FIRST, before_start(20));
+    let report = run_on(&region, &region, group(Ordering::Parallel), options);
+    let Outcome::MovedOn { active, failed, .. } = &report.outcome else { panic!("{:?}", report.outcome) };
+    assert_eq!((active.as_str(), failed.as_ref().map(|f| f.as_str())), (PRIMARY, Some(FIRST)));
+    assert_eq!(mutating_calls(&region), 0, "nothing changed");
+    assert_eq!(state(&region, PRIMARY), InstanceState::Running);
+    assert!(report.outcome.to_string().contains("the failure seen was of i-0000000000000000b"));
+}
+
+/// A failure of the active member seen before it was activated (an alarm delayed past a
+/// switchback) is history too; one seen after its activation is acted on.
+#[test]
+fn a_failure_seen_before_the_activation_is_history_and_one_seen_after_acts() {
+    let activated_at = before_start(60);
+    let region = switched_back(activated_at);
+    let before = with_evidence(PRIMARY, Timestamp::from_unix_millis(activated_at.unix_millis() - 30_000));
+    let report = run_on(&region, &region, group(Ordering::Parallel), before);
+    assert!(matches!(report.outcome, Outcome::MovedOn { .. }), "{:?}", report.outcome);
+    assert_eq!(mutating_calls(&region), 0, "nothing changed");
+
+    let after = with_evidence(PRIMARY, activated_at + Duration::from_secs(30));
+    failed_over_to(&run_on(&region, &region, group(Ordering::Parallel), after), FIRST);
+    assert_eq!((state(&region, PRIMARY), state(&region, FIRST)), (InstanceState::Stopped, InstanceState::Running));
+}
