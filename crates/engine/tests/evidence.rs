@@ -65,5 +65,8 @@ fn a_failure_seen_before_the_activation_is_history_and_one_seen_after_acts() {
 
     let after = with_evidence(PRIMARY, activated_at + Duration::from_secs(30));
     failed_over_to(&run_on(&region, &region, group(Ordering::Parallel), after), FIRST);
-    assert_eq!((state(&region, PRIMARY), state(&region, FIRST)), (InstanceState::Stopped, InstanceState::Running));
+    assert_eq!(
+        (state(&region, PRIMARY), state(&region, FIRST)),
+        (InstanceState::Stopped, InstanceState::Running)
+    );
 }

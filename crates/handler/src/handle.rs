@@ -9,8 +9,8 @@ use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::lock::{GroupBusy, GroupLock, InProcessLocks};
 use coldstandby_engine::tags::{recorded_trigger, trigger_tag_value, Role, ACTIVATED_AT_TAG, TRIGGER_TAG};
 use coldstandby_engine::{
-    ApiError, Clock, Failover, Failure, InstanceId, Observation, Options, Outcome, Provider, Report, Retry,
-    Timestamp,
+    ApiError, Clock, Evidence, Failover, Failure, InstanceId, Observation, Options, Outcome, Provider,
+    Report, Retry, Timestamp,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -351,8 +351,12 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
                 done.push(GroupResult::History { group: name, active, activated_at, evidence_at });
                 continue;
             }
+            // The engine checks the evidence again once it holds the lease: a switchback may
+            // have finished while this run waited for it.
+            let evidence = run.evidence_at.map(|at| Evidence { member: None, at });
             let options = Options {
                 trigger: run.trigger,
+                evidence,
                 deadline: run_deadline,
                 seed: now.unix_millis().wrapping_add(index as u64),
                 ..Options::default()
