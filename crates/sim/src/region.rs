@@ -50,7 +50,7 @@ pub struct CallRecord {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Inner {
-    now: Timestamp,
+    pub(crate) now: Timestamp,
     #[serde(skip, default = "default_rng")]
     pub(crate) rng: fastrand::Rng,
     seed: u64,
@@ -256,9 +256,13 @@ impl SimRegion {
 
     /// From now on, `zone` does not answer (see [`Impairment`]).
     pub fn impair_zone(&self, zone: &str, calls: ImpairedCalls) {
-        let mut inner = self.inner.borrow_mut();
-        let since = inner.now;
-        inner.impaired.insert(zone.to_owned(), Impairment { calls, since });
+        let since = self.inner.borrow().now;
+        self.impair_zone_from(zone, calls, since);
+    }
+
+    /// From `since` (now, or later: mid-run), `zone` does not answer.
+    pub fn impair_zone_from(&self, zone: &str, calls: ImpairedCalls, since: Timestamp) {
+        self.inner.borrow_mut().impaired.insert(zone.to_owned(), Impairment { calls, since });
     }
 
     /// `zone` answers again.

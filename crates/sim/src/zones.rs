@@ -58,7 +58,8 @@ impl Inner {
     /// What the impaired zones do to a request made of `calls`, if it names any of their
     /// instances (a probe over the network is not an API call: its failures are the network's).
     pub(crate) fn impaired_answer(&mut self, calls: &[Call]) -> Option<ZoneAnswer> {
-        if self.impaired.is_empty() {
+        let now = self.now;
+        if !self.impaired.values().any(|impairment| impairment.since <= now) {
             return None;
         }
         let named = calls.iter().flat_map(|call| match call {
@@ -72,7 +73,12 @@ impl Inner {
         if let Some(Call::Describe { instances }) = calls.first() {
             if instances.is_empty() || self.faults.describe_by_filter {
                 // Names no instance id: EC2 fails it while any zone is disrupted.
-                let zone = self.impaired.keys().next().expect("checked not empty");
+                let zone = self
+                    .impaired
+                    .iter()
+                    .find(|(_, impairment)| impairment.since <= now)
+                    .map(|(zone, _)| zone)
+                    .expect("checked above");
                 let error = ApiError::new(
                     ErrorKind::Transient,
                     "Unavailable",
@@ -85,7 +91,7 @@ impl Inner {
             let Some(zone) = self.instances.get(instance).map(|i| i.availability_zone.clone()) else {
                 continue;
             };
-            if let Some(impairment) = self.impaired.get(&zone) {
+            if let Some(impairment) = self.impaired.get(&zone).filter(|impairment| impairment.since <= now) {
                 hit = Some((instance.clone(), zone, impairment.calls));
                 break;
             }

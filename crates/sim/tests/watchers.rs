@@ -81,3 +81,72 @@ fn watchers_evaluate_the_groups_alarm_themselves_for_what_probes_cannot_see() {
     // Nothing fired before the load.
     assert!(first > failure_at);
 }
+
+/// Issue "unknown is not absent", item 5: the watcher described every group in one request, so
+/// a zone that did not answer hid EC2's word on every group batched with it: started while zone
+/// 1a is down, it could locate no group at all (seen: no verdict, nothing watched). Described
+/// zone by zone (halving a request of unknown zones that fails), it finds b's primary in 1d; when
+/// it loses its own path to that healthy primary, EC2 still reports it running, and one vantage
+/// point is not enough to fail it over.
+#[test]
+fn a_zone_that_does_not_answer_hides_only_its_own_instances_from_a_watcher() {
+    use std::time::Duration;
+
+    use coldstandby_engine::clients::Probe;
+    use coldstandby_engine::{GroupSpec, InstanceId, InstanceState};
+    use coldstandby_sim::scenario::SCENARIO_START;
+    use coldstandby_sim::services::Partition;
+    use coldstandby_sim::watchers::{run_watchers, WatcherSetup};
+    use coldstandby_sim::{ImpairedCalls, SimInstance, SimRegion, Timings};
+    use coldstandby_watch::{Plan, Settings, WatchedGroup};
+
+    let id = |text: &str| -> InstanceId { text.parse().unwrap() };
+    let region = SimRegion::new(9, SCENARIO_START, Timings::default());
+    let mut groups = Vec::new();
+    for (name, primary, primary_zone, standby) in [
+        ("a", "i-0aaaaaaaaaaaaaaa1", "ap-northeast-1a", "i-0aaaaaaaaaaaaaaa2"),
+        ("b", "i-0bbbbbbbbbbbbbbb1", "ap-northeast-1d", "i-0bbbbbbbbbbbbbbb2"),
+    ] {
+        region.add_instance(SimInstance::new(id(primary), primary_zone, InstanceState::Running));
+        region.add_instance(SimInstance::new(id(standby), "ap-northeast-1c", InstanceState::Stopped));
+        let spec = GroupSpec::new(name, id(primary), vec![id(standby)]);
+        groups.push(WatchedGroup { spec, probes: vec![Probe::Tcp { port: 80 }], alarm: None });
+    }
+    // Zone 1a does not answer EC2 from the start: the watcher must still find b's active member.
+    region.impair_zone("ap-northeast-1a", ImpairedCalls::Fail);
+    let cut_at = SCENARIO_START + Duration::from_secs(20);
+    region.with_services(|services| {
+        services.partitions.push(Partition {
+            vantage: "watcher-a".to_owned(),
+            instances: vec![id("i-0bbbbbbbbbbbbbbb1")],
+            from: cut_at,
+            until: None,
+        })
+    });
+    // Two watchers, the other crashed early, no zone hints: watcher-a can ask no other vantage
+    // point, so EC2's word decides (rule 5).
+    let plan = Plan { settings: Settings::default(), lease: None, zones: Default::default() };
+    let crashed = WatcherSetup {
+        crash_at: Some(SCENARIO_START + Duration::from_secs(1)),
+        ..WatcherSetup::new("watcher-b")
+    };
+    let journals = run_watchers(
+        &region,
+        &[WatcherSetup::new("watcher-a"), crashed],
+        &plan,
+        &groups,
+        cut_at + Duration::from_secs(90),
+    );
+    let verdicts = journals[0].verdicts.borrow().clone();
+    assert!(!verdicts.is_empty(), "watcher-a saw b's primary down and asked");
+
+    let state = |text: &str| region.instance(&id(text)).unwrap().state;
+    assert_eq!(
+        state("i-0bbbbbbbbbbbbbbb1"),
+        InstanceState::Running,
+        "b's healthy primary was left running: {verdicts:?}"
+    );
+    assert_eq!(state("i-0bbbbbbbbbbbbbbb2"), InstanceState::Stopped, "and b's standby stopped");
+    assert_eq!(state("i-0aaaaaaaaaaaaaaa2"), InstanceState::Stopped, "a's primary answers its probes");
+    assert!(verdicts.iter().all(|(_, group, ..)| group == "b"), "{verdicts:?}");
+}

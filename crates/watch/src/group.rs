@@ -2,12 +2,14 @@
 //! in (locating, watching, confirming a failure, failing over, resting), with the transitions
 //! between them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use coldstandby_engine::clients::Probe;
 use coldstandby_engine::status::group_status;
-use coldstandby_engine::{GroupSpec, InstanceId, InstanceState, Observation, Outcome, Report, Timestamp};
+use coldstandby_engine::{
+    ApiError, GroupSpec, InstanceId, InstanceState, Observation, Outcome, Report, Role, Timestamp,
+};
 
 use coldstandby_alarm::{AlarmDefinition, AlarmEvaluator, AlarmState};
 
@@ -101,10 +103,57 @@ impl GroupWatch {
     /// A describe of the group's members answered (`mine`: those of its members, as
     /// [`Self::own_observations`] gives them): learn the active member and its address, and
     /// EC2's view of it.
-    pub fn located(&mut self, mine: &[Observation], now: Timestamp) {
+    /// `unanswered`: members whose zone's describe failed. While any member is unanswered, who
+    /// is active cannot be read from the tags (an unanswered member may hold the newer record):
+    /// the target changes only to an answered member recorded active and running (the one
+    /// promoted during an outage), and silence counts only when the target's own zone failed.
+    pub fn located(
+        &mut self,
+        mine: &[Observation],
+        unanswered: &BTreeMap<InstanceId, ApiError>,
+        now: Timestamp,
+    ) {
         debug_assert!(mine.iter().all(|observation| self.group.spec.contains(&observation.instance)));
+        if self.group.spec.members().iter().any(|member| unanswered.contains_key(member)) {
+            self.located_in_part(mine, unanswered, now);
+            return;
+        }
         let status = group_status(&self.group.spec, mine);
         let Some(active) = status.active else { return };
+        self.locate_at(active, mine, now);
+    }
+
+    /// [`Self::located`] while some members' zones do not answer.
+    fn located_in_part(
+        &mut self,
+        mine: &[Observation],
+        unanswered: &BTreeMap<InstanceId, ApiError>,
+        now: Timestamp,
+    ) {
+        let serving = mine.iter().find(|observation| {
+            Role::recorded_in(&observation.tags) == Some(Role::Active)
+                && observation.state == InstanceState::Running
+        });
+        if let Some(serving) = serving {
+            let instance = serving.instance.clone();
+            self.locate_at(instance, mine, now);
+            return;
+        }
+        let Some(target) = self.target.as_ref() else { return };
+        match mine.iter().find(|observation| observation.instance == target.instance) {
+            Some(observation) => {
+                self.ec2_silent_since = None;
+                self.ec2_state = Some(observation.state);
+            }
+            None if unanswered.contains_key(&target.instance) => {
+                self.ec2_silent_since.get_or_insert(now);
+            }
+            None => {}
+        }
+    }
+
+    /// Watch `active`, as `mine` shows it.
+    fn locate_at(&mut self, active: InstanceId, mine: &[Observation], now: Timestamp) {
         let Some(observation) = mine.iter().find(|observation| observation.instance == active) else {
             self.ec2_silent_since.get_or_insert(now);
             return;

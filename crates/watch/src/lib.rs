@@ -6,6 +6,7 @@
 
 pub mod alarms;
 pub mod board;
+mod describe;
 pub mod group;
 pub mod settings;
 pub mod vantage;

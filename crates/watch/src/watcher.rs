@@ -18,8 +18,8 @@ use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::{
-    ApiError, Clock, ErrorKind, Event, EventKind, Evidence, Failover, InstanceId, Observation, Options,
-    Provider, Report, Timestamp,
+    ApiError, Clock, Event, EventKind, Evidence, Failover, InstanceId, Observation, Options, Provider,
+    Report, Timestamp,
 };
 use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -28,12 +28,11 @@ use coldstandby_alarm::{AlarmDefinition, AlarmState, Datapoints};
 
 use crate::alarms::{history, next_evaluation, MetricReader};
 use crate::board::{Board, Question};
+use crate::describe::{self, ZonedAnswer};
 use crate::group::{GroupWatch, Phase, WatchedGroup};
 use crate::settings::Settings;
 use crate::vantage::{decide, PeerView, Verdict, View};
 
-/// DescribeInstances takes up to 1,000 instance ids in one request.
-const DESCRIBE_IDS_PER_REQUEST: usize = 1_000;
 /// Upper bound on loop steps: each handles an answer or a wake-up; this only turns a loop
 /// that stopped advancing into a panic.
 const MAX_STEPS: u64 = u64::MAX / 2;
@@ -146,12 +145,12 @@ enum Done {
     Described {
         epoch: u64,
         indices: Vec<usize>,
-        result: Result<Vec<Observation>, ApiError>,
+        answer: ZonedAnswer,
     },
     Confirmed {
         epoch: u64,
         indices: Vec<usize>,
-        ec2: Option<Vec<Observation>>,
+        ec2: ZonedAnswer,
         peers: Vec<(String, Result<Vec<View>, String>)>,
     },
     Ran {
@@ -188,6 +187,7 @@ pub async fn watch<'a, P, C, R, N, O, M>(
     let settings = plan.settings;
     let start = env.clock.now();
     let mut state = State::new(groups, &settings, start);
+    state.zones = plan.zones.clone();
     let mut tasks: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
     let mut next_refresh = start;
     let mut alarm_every = state.alarm_interval();
@@ -344,44 +344,39 @@ fn handle<P, C, R, N, O: WatchObserver, M>(
                 group.phase = Phase::Watching;
             }
         }
-        Done::Described { indices, result, .. } => match result {
-            Ok(observations) => {
-                let by_instance = index_by_instance(&observations);
-                for index in indices {
-                    let group = &mut state.groups[index];
-                    if group.phase != Phase::FailingOver {
-                        group.located(&group.own_observations(&by_instance), now);
-                        if group.wants_confirmation(now) {
-                            state.to_confirm.push(index);
-                        }
+        Done::Described { indices, answer, .. } => {
+            if let Some(error) = answer.an_error() {
+                env.observer.on_describe_failed(error);
+            }
+            state.zones.learn(&answer.observations);
+            let by_instance = index_by_instance(&answer.observations);
+            for index in indices {
+                let group = &mut state.groups[index];
+                if group.phase != Phase::FailingOver {
+                    group.located(&group.own_observations(&by_instance), &answer.unanswered, now);
+                    if group.wants_confirmation(now) {
+                        state.to_confirm.push(index);
                     }
                 }
             }
-            Err(error) => {
-                env.observer.on_describe_failed(&error);
-                for index in indices {
-                    state.groups[index].unanswered(now);
-                }
-            }
-        },
+        }
         Done::Confirmed { indices, ec2, peers, .. } => {
-            let by_instance = ec2.as_deref().map(index_by_instance);
+            state.zones.learn(&ec2.observations);
+            let by_instance = index_by_instance(&ec2.observations);
             for (position, index) in indices.into_iter().enumerate() {
                 let group = &mut state.groups[index];
                 if group.phase != Phase::Confirming {
                     continue;
                 }
                 let generation = group.generation;
-                let own = by_instance.as_ref().map(|by_instance| group.own_observations(by_instance));
-                if let Some(observations) = &own {
-                    group.located(observations, now);
-                }
+                let own = group.own_observations(&by_instance);
+                group.located(&own, &ec2.unanswered, now);
                 if group.generation != generation {
                     // Another member is active now (another watcher failed it over): watch it.
                     group.phase = Phase::Watching;
                     continue;
                 }
-                let ec2_view = group.ec2_view(own.as_deref(), now);
+                let ec2_view = group.ec2_view(Some(&own), now);
                 let views: Vec<(String, PeerView)> = peers
                     .iter()
                     .map(|(name, answer)| {
@@ -454,6 +449,8 @@ struct State {
     runs: HashMap<String, RunHandle>,
     /// Each group's index in `groups`, by name: in an AZ outage thousands of runs end together.
     by_name: HashMap<String, usize>,
+    /// Where each member lives: the configuration's hints, then every answer.
+    zones: Zones,
 }
 
 impl State {
@@ -468,6 +465,7 @@ impl State {
             to_fail_over: Vec::new(),
             runs: HashMap::new(),
             by_name: HashMap::new(),
+            zones: Zones::default(),
         };
         state.reload(groups, settings, start);
         state
@@ -597,7 +595,7 @@ fn launch_probes<'a, P, C, R, N, O, M>(
     }
 }
 
-/// Describe the members of these groups, 1,000 ids a request.
+/// Describe the members of these groups, zone by zone (1,000 ids a request at most).
 fn describe_tasks<'a, P, C, R, N, O, M>(
     env: Env<'a, P, C, R, N, O, M>,
     state: &State,
@@ -607,39 +605,21 @@ fn describe_tasks<'a, P, C, R, N, O, M>(
     P: Provider,
     C: Clock,
 {
-    let mut batch: Vec<usize> = Vec::new();
-    let mut ids: Vec<InstanceId> = Vec::new();
-    for index in indices {
-        let members = state.groups[index].group.spec.members();
-        if !ids.is_empty() && ids.len() + members.len() > DESCRIBE_IDS_PER_REQUEST {
-            tasks.push(describe_task(env, state.epoch, std::mem::take(&mut batch), std::mem::take(&mut ids)));
-        }
-        batch.push(index);
-        ids.extend(members);
+    if indices.is_empty() {
+        return;
     }
-    if !ids.is_empty() {
-        tasks.push(describe_task(env, state.epoch, batch, ids));
-    }
-}
-
-fn describe_task<'a, P: Provider, C: Clock, R, N, O, M>(
-    env: Env<'a, P, C, R, N, O, M>,
-    epoch: u64,
-    indices: Vec<usize>,
-    ids: Vec<InstanceId>,
-) -> Task<'a> {
-    Box::pin(async move {
+    let ids: Vec<InstanceId> =
+        indices.iter().flat_map(|index| state.groups[*index].group.spec.members()).collect();
+    let requests = describe::requests(ids, &state.zones);
+    let epoch = state.epoch;
+    tasks.push(Box::pin(async move {
         let give_up = env.clock.now() + coldstandby_engine::provider::CALL_TIMEOUT;
-        let result = driver::first_of(env.provider.describe(&ids), env.clock.sleep_until(give_up))
-            .await
-            .unwrap_or_else(|| {
-                Err(ApiError::new(ErrorKind::Transient, "ClientTimeout", "DescribeInstances got no answer"))
-            });
-        Done::Described { epoch, indices, result }
-    })
+        let answer = describe::describe(env.provider, env.clock, requests, give_up).await;
+        Done::Described { epoch, indices, answer }
+    }));
 }
 
-/// Ask EC2 (one describe of the groups' members: their targets, and whether another member
+/// Ask EC2 (the groups' members, zone by zone: their targets, and whether another member
 /// became active meanwhile) and every other watcher (one question list each) about these
 /// groups' targets, each within the peer timeout.
 fn confirm_task<'a, P, C, R, N, O, M>(
@@ -665,20 +645,12 @@ where
         .collect();
     let ids: Vec<InstanceId> =
         indices.iter().flat_map(|index| state.groups[*index].group.spec.members()).collect();
+    let requests = describe::requests(ids, &state.zones);
     let timeout = settings.peer_timeout;
     let epoch = state.epoch;
     Box::pin(async move {
         let give_up = env.clock.now() + timeout;
-        let ec2 = async {
-            let mut all = Vec::new();
-            for chunk in ids.chunks(DESCRIBE_IDS_PER_REQUEST) {
-                match driver::first_of(env.provider.describe(chunk), env.clock.sleep_until(give_up)).await {
-                    Some(Ok(observations)) => all.extend(observations),
-                    _ => return None,
-                }
-            }
-            Some(all)
-        };
+        let ec2 = describe::describe(env.provider, env.clock, requests, give_up);
         let names = env.peers.names();
         let peers = join_all(names.iter().map(|name| {
             let questions = &questions;
