@@ -30,6 +30,6 @@ pub use failover::{Action, Evidence, Failover, Options, Phase, Timer, WaitingFor
 pub use group::{FenceMode, GroupSpec, Ordering, Placement, Timeouts, WhenNotReady, WhenUnobservable};
 pub use instance::{InstanceId, InstanceState, Observation};
 pub use provider::{ApiError, Call, ErrorKind, Provider, Reply};
-pub use report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report, Retry};
+pub use report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report, Retry, Superseded};
 pub use tags::Role;
 pub use time::{Clock, Timestamp};

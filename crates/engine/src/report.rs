@@ -353,6 +353,19 @@ impl fmt::Display for Failure {
     }
 }
 
+/// How a run knows the failure it was started on is history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Superseded {
+    /// Another member than the one seen failing is recorded active.
+    OtherMemberActive,
+    /// The member seen failing was activated after the failure was seen.
+    ActivatedAfter,
+    /// The failure was seen longer ago than it may be acted on (a controller that paused, or
+    /// waited long for the lease): whoever saw it must see it again.
+    TooOld { age_ms: u64, fresh_for_ms: u64 },
+}
+
 /// How a failover ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
@@ -366,13 +379,13 @@ pub enum Outcome {
     AlreadyActive {
         active: InstanceId,
     },
-    /// The failure the run was started on is history: `active` is recorded active now, and
-    /// either is another member than `failed`, or was activated after the failure was seen
-    /// (`evidence_at`). Nothing was changed.
+    /// The failure the run was started on is history (`because` says how it knows); `active`
+    /// is the member recorded active now. Nothing was changed.
     MovedOn {
         active: InstanceId,
         failed: Option<InstanceId>,
         evidence_at: Timestamp,
+        because: Superseded,
     },
     /// A dry run: the plan, with nothing changed.
     Planned {
@@ -397,14 +410,25 @@ impl fmt::Display for Outcome {
             Self::AlreadyActive { active } => {
                 write!(f, "already failed over: {active} is active; nothing changed")
             }
-            Self::MovedOn { active, failed: Some(failed), .. } if failed != active => write!(
-                f,
-                "moved on: the failure seen was of {failed}, and {active} is recorded active now; nothing changed"
-            ),
-            Self::MovedOn { active, evidence_at, .. } => write!(
-                f,
-                "moved on: {active} was activated after the failure seen at {evidence_at}; nothing changed"
-            ),
+            Self::MovedOn { active, failed, evidence_at, because } => {
+                let failed = failed.as_ref().map_or_else(|| "the group".to_owned(), ToString::to_string);
+                match because {
+                    Superseded::OtherMemberActive => write!(
+                        f,
+                        "moved on: the failure seen was of {failed}, and {active} is recorded active now"
+                    )?,
+                    Superseded::ActivatedAfter => write!(
+                        f,
+                        "moved on: {active} was activated after the failure of {failed} seen at {evidence_at}"
+                    )?,
+                    Superseded::TooOld { age_ms, fresh_for_ms } => write!(
+                        f,
+                        "the failure of {failed} was seen {age_ms} ms before the run could act, longer than \
+                         the {fresh_for_ms} ms it is trusted for: it must be seen again"
+                    )?,
+                }
+                write!(f, "; nothing changed")
+            }
             Self::Planned { .. } => write!(f, "dry run: nothing changed"),
             Self::Failed { failure } => write!(f, "failed: {failure}"),
         }

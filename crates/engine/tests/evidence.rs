@@ -9,7 +9,9 @@ mod common;
 use std::time::Duration;
 
 use coldstandby_engine::tags::ACTIVATED_AT_TAG;
-use coldstandby_engine::{Call, Evidence, InstanceState, Options, Ordering, Outcome, Role, Timestamp};
+use coldstandby_engine::{
+    Call, Evidence, InstanceState, Options, Ordering, Outcome, Role, Superseded, Timestamp,
+};
 use common::*;
 
 /// The group after an operator switched it from FIRST back to PRIMARY, activated at
@@ -30,7 +32,10 @@ fn before_start(seconds: u64) -> Timestamp {
 }
 
 fn with_evidence(member: &str, at: Timestamp) -> Options {
-    Options { evidence: Some(Evidence { member: Some(id(member)), at }), ..Options::default() }
+    Options {
+        evidence: Some(Evidence { member: Some(id(member)), at, fresh_for: None }),
+        ..Options::default()
+    }
 }
 
 fn mutating_calls(region: &coldstandby_sim::SimRegion) -> usize {
@@ -68,5 +73,42 @@ fn a_failure_seen_before_the_activation_is_history_and_one_seen_after_acts() {
     assert_eq!(
         (state(&region, PRIMARY), state(&region, FIRST)),
         (InstanceState::Stopped, InstanceState::Running)
+    );
+}
+
+/// A failure seen longer ago than it may be trusted (a watcher that paused after its verdict)
+/// changes nothing, even when the member it names is still the active one.
+#[test]
+fn a_failure_seen_longer_ago_than_it_is_trusted_for_changes_nothing() {
+    let region = region(42);
+    let stale = Evidence {
+        member: Some(id(PRIMARY)),
+        at: before_start(30),
+        fresh_for: Some(Duration::from_secs(26)),
+    };
+    let report = run_on(
+        &region,
+        &region,
+        group(Ordering::Parallel),
+        Options { evidence: Some(stale), ..Options::default() },
+    );
+    assert!(
+        matches!(report.outcome, Outcome::MovedOn { because: Superseded::TooOld { .. }, .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(mutating_calls(&region), 0, "nothing changed");
+    assert_eq!(state(&region, PRIMARY), InstanceState::Running);
+
+    let fresh =
+        Evidence { member: Some(id(PRIMARY)), at: before_start(5), fresh_for: Some(Duration::from_secs(26)) };
+    failed_over_to(
+        &run_on(
+            &region,
+            &region,
+            group(Ordering::Parallel),
+            Options { evidence: Some(fresh), ..Options::default() },
+        ),
+        FIRST,
     );
 }

@@ -353,7 +353,7 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
             }
             // The engine checks the evidence again once it holds the lease: a switchback may
             // have finished while this run waited for it.
-            let evidence = run.evidence_at.map(|at| Evidence { member: None, at });
+            let evidence = run.evidence_at.map(|at| Evidence { member: None, at, fresh_for: None });
             let options = Options {
                 trigger: run.trigger,
                 evidence,

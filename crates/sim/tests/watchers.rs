@@ -150,3 +150,14 @@ fn a_zone_that_does_not_answer_hides_only_its_own_instances_from_a_watcher() {
     assert_eq!(state("i-0aaaaaaaaaaaaaaa2"), InstanceState::Stopped, "a's primary answers its probes");
     assert!(verdicts.iter().all(|(_, group, ..)| group == "b"), "{verdicts:?}");
 }
+
+/// Issue "an old verdict is not a new one", item 9: on this seed watcher-b judged the primary
+/// failed while its service was dead for 2.3 s, then paused for 30 s; on waking it took the lease
+/// and stopped the primary that had served again for half a minute (`no-failover-of-healthy-
+/// primary`). A verdict is now acted on only while it is fresh (`Evidence::fresh_for`).
+#[test]
+fn a_verdict_from_before_a_pause_is_not_acted_on() {
+    let result = run_seed(7_144_181, WatchMode::Honest);
+    assert_eq!(result.violations, Vec::new(), "{result:?}");
+    assert!(result.fenced_at.is_none(), "the primary recovered and was left running: {result:?}");
+}

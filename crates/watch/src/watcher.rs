@@ -687,6 +687,15 @@ where
     })
 }
 
+/// How long a verdict may be acted on: a run may wait up to a lease's duration for a holder that
+/// died, plus the quarter at which it reads the record, and a second for its first describe.
+/// Older (the watcher paused, or could not reach the lease table), the member's state then
+/// says nothing of now: the run changes nothing and the member must be seen failing again.
+fn verdict_fresh_for(plan: &Plan) -> Duration {
+    let lease_wait = plan.lease.as_ref().map_or(Duration::ZERO, |lease| lease.duration + lease.duration / 4);
+    lease_wait + plan.settings.interval + Duration::from_secs(1)
+}
+
 /// Fail these groups over together: one fleet run, under their leases.
 fn run_task<'a, P, C, R, N, O, M>(
     env: Env<'a, P, C, R, N, O, M>,
@@ -710,7 +719,7 @@ where
             // switchover may hold it meanwhile), a group found moved on is left as it is.
             let options = Options {
                 trigger: format!("watch: {name} failed"),
-                evidence: Some(Evidence { member, at: now }),
+                evidence: Some(Evidence { member, at: now, fresh_for: Some(verdict_fresh_for(plan)) }),
                 seed: now.unix_millis(),
                 ..Options::default()
             };

@@ -8,14 +8,18 @@ use crate::time::Timestamp;
 
 /// What a run was started on: a failure seen, of which member, and when. A run acts on it only
 /// while it is still about the group as it is: if the answers it plans from record another
-/// member active, or that member activated after `at`, the failure is history (the run ends
-/// [`Outcome::MovedOn`](crate::Outcome::MovedOn), changing nothing).
+/// member active, or that member activated after `at`, or `fresh_for` has passed, the failure
+/// is history (the run ends [`Outcome::MovedOn`](crate::Outcome::MovedOn), changing nothing).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Evidence {
     /// The member seen failing, when the evidence names one (a composite alarm may not).
     pub member: Option<crate::InstanceId>,
     /// When the failure was seen (an alarm's state change, a watcher's verdict).
     pub at: Timestamp,
+    /// How long after `at` the failure may still be acted on (None: as long as the group has
+    /// not moved on). A watcher's verdict is about the member's state then: a watcher that
+    /// paused, or waited long for the lease, must see the failure again.
+    pub fresh_for: Option<Duration>,
 }
 
 /// How a failover is run.

@@ -2,6 +2,7 @@
 //! standbys to try, in what order.
 
 use super::*;
+use crate::report::Superseded;
 use crate::tags::ACTIVATED_AT_TAG;
 
 impl Failover {
@@ -28,15 +29,23 @@ impl Failover {
         tags.and_then(|tags| tags.get(ACTIVATED_AT_TAG)).and_then(|value| value.parse::<u64>().ok())
     }
 
-    /// Whether the failure this run was started on is about another group than the one the
-    /// answers show (every member's tags known): another member recorded `active`, or it
-    /// activated after the failure was seen.
-    fn evidence_is_history(&self, active: &InstanceId) -> bool {
-        let Some(evidence) = &self.options.evidence else { return false };
-        let recorded = self.recorded_active(active);
-        let other_member = evidence.member.as_ref().is_some_and(|failed| failed != active);
+    /// Whether (and how) the failure this run was started on is history at `now`: too old to
+    /// act on, or (every member's tags known: `all_known`) another member recorded `active`,
+    /// or that member activated after the failure was seen.
+    fn superseded(&self, active: &InstanceId, all_known: bool, now: Timestamp) -> Option<Superseded> {
+        let evidence = self.options.evidence.as_ref()?;
+        let age = now.saturating_since(evidence.at);
+        if let Some(fresh_for) = evidence.fresh_for.filter(|fresh_for| age > *fresh_for) {
+            return Some(Superseded::TooOld { age_ms: millis(age), fresh_for_ms: millis(fresh_for) });
+        }
+        if !all_known || !self.recorded_active(active) {
+            return None;
+        }
+        if evidence.member.as_ref().is_some_and(|failed| failed != active) {
+            return Some(Superseded::OtherMemberActive);
+        }
         let activated_later = self.activated_at(active).is_some_and(|at| at > evidence.at.unix_millis());
-        recorded && (other_member || activated_later)
+        activated_later.then_some(Superseded::ActivatedAfter)
     }
 
     /// The first observation decides who is active, what to fence and which standbys to try.
@@ -63,10 +72,11 @@ impl Failover {
         // candidate, whoever the answers that came name as active.
         let unknown: Vec<InstanceId> =
             members.iter().filter(|member| self.seen[*member].unknown()).cloned().collect();
-        if unknown.is_empty() && self.evidence_is_history(&active) {
+        if let Some(because) = self.superseded(&active, unknown.is_empty(), now) {
             let evidence = self.options.evidence.clone().expect("history needs evidence");
             self.emit(now, EventKind::Planned { fence: Vec::new(), candidates: Vec::new() });
-            let outcome = Outcome::MovedOn { active, failed: evidence.member, evidence_at: evidence.at };
+            let outcome =
+                Outcome::MovedOn { active, failed: evidence.member, evidence_at: evidence.at, because };
             self.close(now, outcome);
             return;
         }
