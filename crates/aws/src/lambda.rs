@@ -173,6 +173,9 @@ pub async fn run() -> Result<(), LambdaError> {
     let (config, provider, locks, alarms, notifier) =
         (&config, &provider, &locks, &alarms, notifier.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // The environment may have been frozen since the last invocation: read the wall time
+        // afresh (see clock.rs).
+        SystemClock::reanchor();
         let deadline = Timestamp::from_unix_millis(event.context.deadline);
         // Unique among racing processes: a retry of the same event is another invocation.
         let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();

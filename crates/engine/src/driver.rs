@@ -125,6 +125,9 @@ pub async fn drive<P: Provider, C: Clock>(
     panic!("the fleet made {MAX_STEPS} steps without finishing");
 }
 
+/// The error code of a request given up on at its `answer_by`: it may still happen.
+pub const ABANDONED: &str = "ClientTimeout";
+
 /// Make one request sent at `sent_at`, or give up on it at its `answer_by` (a transient error:
 /// it may have happened).
 pub async fn make<P: Provider, C: Clock>(
@@ -138,7 +141,7 @@ pub async fn make<P: Provider, C: Clock>(
     answer.unwrap_or_else(|| {
         let waited = answer_by.saturating_since(sent_at).as_millis();
         let message = format!("{} got no answer within {waited} ms", request.operation());
-        Err(ApiError::new(ErrorKind::Transient, "ClientTimeout", message))
+        Err(ApiError::new(ErrorKind::Transient, ABANDONED, message))
     })
 }
 

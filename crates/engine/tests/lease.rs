@@ -196,3 +196,34 @@ fn writes_whose_answers_are_lost_are_recognised_as_landed() {
     failed_over_to(&report, FIRST);
     assert_eq!(changes(&region).last(), Some(&(None, 1)), "released, though no write was ever answered");
 }
+
+/// Issue "a lease covers the call, not just the decision": a stop into a zone that never answers
+/// was waited for the whole call timeout (15 s), far past what the lease (8 s, acting until 2 s
+/// before its deadline) covered when it was sent. Every call is now abandoned by the time the
+/// holder must stop acting, as the lease stood when the call was sent.
+#[test]
+fn a_call_under_the_lease_is_abandoned_before_the_holder_must_stop_acting() {
+    use coldstandby_engine::{Placement, WhenUnobservable};
+    let region = region(6);
+    region.impair_zone("ap-northeast-1a", coldstandby_sim::ImpairedCalls::Hang);
+    let mut spec = group(Ordering::FenceFirst);
+    spec.placement.insert(id(PRIMARY), Placement { zone: "ap-northeast-1a".to_owned(), subnet: None });
+    spec.when_unobservable = WhenUnobservable::FailClosed;
+    let report = region.run(controller(&region, "lambda-1", spec, Duration::ZERO, 8));
+    let waits: Vec<u64> = report
+        .events
+        .iter()
+        .filter_map(|event| match &event.kind {
+            EventKind::CallFailed { operation, code, message, .. }
+                if operation == "StopInstances" && code == "ClientTimeout" =>
+            {
+                let waited = message.split("within ").nth(1)?.split(" ms").next()?;
+                waited.parse().ok()
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(!waits.is_empty(), "the stop into the hanging zone was abandoned: {:?}", report.outcome);
+    assert!(waits.iter().all(|waited| *waited <= 6_000), "abandoned after {waits:?} ms");
+    assert!(region.calls().iter().all(|record| !matches!(record.call, Call::Start { .. })), "fail-closed");
+}

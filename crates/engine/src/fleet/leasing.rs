@@ -135,8 +135,12 @@ impl Fleet {
     /// Run `index` is over: release its lease.
     pub(super) fn release_lease(&mut self, index: usize, now: Timestamp) {
         let run = &mut self.runs[index];
+        let may_land_until = run.may_land_until.filter(|until| now < *until);
         if let Some(lease) = run.lease.as_mut() {
-            lease.release();
+            match may_land_until {
+                Some(until) => lease.release_after(until),
+                None => lease.release(),
+            }
             if !run.lease_busy {
                 self.wake_lease(index, now);
             }

@@ -91,6 +91,9 @@ struct Run {
     lease_busy: bool,
     /// When its lease is next polled (its entry in `lease_idle`), if it waits.
     lease_wake: Option<Timestamp>,
+    /// A call of this run was abandoned unanswered: it may still land until then, so the lease
+    /// is kept (not acting) until then.
+    may_land_until: Option<Timestamp>,
 }
 
 /// One instance's share of a merged request.
@@ -191,6 +194,7 @@ impl Fleet {
                     started: true,
                     lease_busy: false,
                     lease_wake: None,
+                    may_land_until: None,
                 }
             })
             .collect();
@@ -414,7 +418,10 @@ impl Fleet {
             Action::Call(call) => {
                 run.busy = true;
                 run.sleep = None;
-                run.answer_by = Some(run.failover.answer_by());
+                // Answered or abandoned while the lease still covers it.
+                let act_until = run.lease.as_ref().and_then(Lease::act_until);
+                let answer_by = run.failover.answer_by();
+                run.answer_by = Some(act_until.map_or(answer_by, |until| answer_by.min(until)));
                 let zone = call.instance().and_then(|instance| self.zones.zone_of(instance));
                 let alone = call.instance().is_some_and(|instance| self.solo.contains(instance));
                 let kind = call.instance().and_then(|instance| self.zones.type_of(instance));
@@ -444,6 +451,12 @@ impl Fleet {
 
     pub(super) fn deliver(&mut self, now: Timestamp, index: usize, result: Result<Reply, ApiError>) {
         let run = &mut self.runs[index];
+        if let (Err(error), Some(lease)) = (&result, run.lease.as_ref()) {
+            if error.code == crate::driver::ABANDONED {
+                let until = now + lease.landing_bound();
+                run.may_land_until = Some(run.may_land_until.map_or(until, |earlier| earlier.max(until)));
+            }
+        }
         run.failover.on_result(now, result);
         run.busy = false;
         run.answer_by = None;

@@ -12,14 +12,23 @@
 //! - The holder acts only until [`ACT_MARGIN_DIVISOR`] of the duration before its own deadline
 //!   (counted from when it *sent* the write that granted it), and stops acting when it cannot
 //!   renew in time: there is no renewal that outlives the process's right to act.
+//! - The lease fences sends, not only decisions: a call is sent only with at least
+//!   [`MIN_CALL_WINDOW`] of acting time left, and abandoned by [`Lease::act_until`] at the latest;
+//!   a call abandoned so is assumed to land, if ever, within the margin after. A renewal refused
+//!   (the record changed) stops acting at once, until a read shows the record still ours. A run
+//!   whose last calls went unanswered releases only once they can no longer land
+//!   ([`Lease::release_after`]).
 //! - Expiry is never left to the store (DynamoDB's TTL deletes items days late): a released
 //!   record stays, without owner, so the epoch keeps counting up.
 //! - A write whose answer was lost may have landed: the next read recognises our own version.
 
-use std::fmt;
+mod store;
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+pub use store::{LeaseCall, LeaseEnd, LeaseRecord, LeaseReply, LeaseSettings};
 
 use crate::backoff::Backoff;
 use crate::provider::{ApiError, ErrorKind};
@@ -33,93 +42,13 @@ pub const DEFAULT_DURATION: Duration = Duration::from_secs(20);
 /// then still lands well before a contender can take over, unless the network holds it longer.
 pub const ACT_MARGIN_DIVISOR: u32 = 4;
 
+/// The least acting time left for a call to be sent: a call needs time to be answered before
+/// the holder must stop, or it would only be abandoned.
+pub const MIN_CALL_WINDOW: Duration = Duration::from_secs(1);
+
 /// How many store calls one lease may make: a bound on its loop, far above any real lease's
 /// needs (a renewal every few seconds for the longest failover).
 const MAX_CALLS: u32 = 10_000;
-
-/// A group's lease as the store holds it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeaseRecord {
-    pub group: String,
-    /// Who holds it; None once released.
-    pub owner: Option<String>,
-    /// The fencing token: one more with every change of holder, never reset.
-    pub epoch: u64,
-    /// Changed by every write: what a conditional write and a watcher compare.
-    pub version: String,
-    /// How long the holder's right lasts after each write, in milliseconds.
-    pub duration_ms: u64,
-}
-
-/// One call to the lease store.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LeaseCall {
-    /// A strongly consistent read of `group`'s record.
-    Read { table: String, group: String },
-    /// Put `record` if the stored record's version is `expected` (None: if there is none).
-    Write { table: String, record: LeaseRecord, expected: Option<String> },
-}
-
-impl LeaseCall {
-    /// The DynamoDB operation.
-    pub fn operation(&self) -> &'static str {
-        match self {
-            Self::Read { .. } => "GetItem",
-            Self::Write { .. } => "PutItem",
-        }
-    }
-
-    /// The group whose record it reads or writes.
-    pub fn group(&self) -> &str {
-        match self {
-            Self::Read { group, .. } => group,
-            Self::Write { record, .. } => &record.group,
-        }
-    }
-}
-
-/// What a lease call returned. A refused conditional write is an error of kind
-/// [`ErrorKind::WrongState`] (the record moved under us).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LeaseReply {
-    Read(Option<LeaseRecord>),
-    Written,
-}
-
-/// Where a lease is configured and who asks for it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeaseSettings {
-    /// The DynamoDB table.
-    pub table: String,
-    /// This process, as other processes will see it named ("lambda ... request ...",
-    /// "cli host pid ...": unique among processes that may race).
-    pub owner: String,
-    pub duration: Duration,
-}
-
-/// How a lease ended, or why it was never held.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LeaseEnd {
-    /// Another process holds it and renews it.
-    HeldBy { owner: String, epoch: u64 },
-    /// Held, then lost: taken over, or not renewed in time.
-    Lost { reason: String },
-    /// The store refused in a way no retry mends (permissions, a missing table).
-    Unavailable { error: ApiError },
-    /// Released after the run (or left to expire when the release failed).
-    Released,
-}
-
-impl fmt::Display for LeaseEnd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::HeldBy { owner, epoch } => write!(f, "held by {owner} (epoch {epoch}), who renews it"),
-            Self::Lost { reason } => write!(f, "lost: {reason}"),
-            Self::Unavailable { error } => write!(f, "lease store unavailable: {error}"),
-            Self::Released => f.write_str("released"),
-        }
-    }
-}
 
 /// What the lease needs next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,11 +85,13 @@ enum State {
         deadline: Timestamp,
         renew_at: Timestamp,
     },
-    /// A renewal was refused or unanswered: read at `at` whether ours landed.
+    /// A renewal was refused or unanswered: read at `at` whether ours landed. `refused`: the
+    /// store said the record changed, so someone else may hold it: no acting meanwhile.
     Checking {
         record: LeaseRecord,
         deadline: Timestamp,
         at: Timestamp,
+        refused: bool,
     },
     /// The run is over: write the record back without owner.
     Releasing {
@@ -178,6 +109,8 @@ pub struct Lease {
     state: State,
     /// The run is over: release what is held, claim nothing more.
     released: bool,
+    /// Hold (renewed, not acting) until then before releasing: an abandoned call may land.
+    release_at: Option<Timestamp>,
     /// The call in flight, with when it was sent.
     in_flight: Option<(LeaseCall, Timestamp)>,
     /// Our writes whose answer never came (they may have landed): version and send time.
@@ -198,6 +131,7 @@ impl Lease {
             group: group.to_owned(),
             state: State::ToRead { at: now },
             released: false,
+            release_at: None,
             in_flight: None,
             unanswered: Vec::new(),
             failures: 0,
@@ -219,15 +153,26 @@ impl Lease {
         }
     }
 
-    /// Whether a mutating call may be sent at `now`: held, the run not over, and the deadline
-    /// further away than the margin.
+    /// Whether a call may be sent at `now`: held (no renewal refused since), the run not over,
+    /// and at least [`MIN_CALL_WINDOW`] of acting time left.
     pub fn may_act(&self, now: Timestamp) -> bool {
+        !self.released && self.act_until().is_some_and(|until| now + MIN_CALL_WINDOW <= until)
+    }
+
+    /// Until when the holder may act: a margin before its deadline. A call sent under the lease
+    /// must be answered or abandoned by then. None while not held, or after a refused renewal.
+    pub fn act_until(&self) -> Option<Timestamp> {
         match &self.state {
-            State::Held { deadline, .. } | State::Checking { deadline, .. } => {
-                !self.released && now < self.act_until(*deadline)
+            State::Held { deadline, .. } | State::Checking { deadline, refused: false, .. } => {
+                Some(self.act_until_for(*deadline))
             }
-            _ => false,
+            _ => None,
         }
+    }
+
+    /// How long after its abandonment a call is assumed able to land: the margin.
+    pub fn landing_bound(&self) -> Duration {
+        self.settings.duration / ACT_MARGIN_DIVISOR
     }
 
     /// How it ended, once it has.
@@ -257,6 +202,13 @@ impl Lease {
         self.released = true;
     }
 
+    /// The run is over, but a call it abandoned may land until `at`: stop acting now, keep the
+    /// record (renewed) until then, so no contender acts while it might, and release after.
+    pub fn release_after(&mut self, at: Timestamp) {
+        self.released = true;
+        self.release_at = Some(self.release_at.map_or(at, |earlier| earlier.max(at)));
+    }
+
     /// The next step at `now`.
     pub fn poll(&mut self, now: Timestamp) -> LeaseStep {
         assert!(self.in_flight.is_none(), "a lease is polled while its call is in flight");
@@ -269,7 +221,11 @@ impl Lease {
             State::Watching { next_read, .. } if now < *next_read => {
                 return LeaseStep::Sleep { until: *next_read }
             }
-            State::Held { renew_at, .. } if now < *renew_at => return LeaseStep::Sleep { until: *renew_at },
+            State::Held { renew_at, .. } if now < *renew_at => {
+                // Held past the run's end (an abandoned call may land): wake to release too.
+                let release_at = self.release_at.filter(|at| self.released && now < *at);
+                return LeaseStep::Sleep { until: release_at.map_or(*renew_at, |at| at.min(*renew_at)) };
+            }
             State::ToRead { .. } | State::Watching { .. } | State::Checking { .. } => self.read(),
             State::Claiming { claim, expected } => self.write(claim.clone(), expected.clone()),
             State::Held { record, .. } => {
@@ -317,7 +273,7 @@ impl Lease {
                 else {
                     unreachable!("matched above")
                 };
-                self.state = State::Checking { record, deadline, at };
+                self.state = State::Checking { record, deadline, at, refused: false };
             }
             (LeaseCall::Write { .. }, Err(_)) if matches!(self.state, State::Releasing { .. }) => {
                 // Refused: someone else's now, or it expires by itself after its duration.
@@ -326,7 +282,9 @@ impl Lease {
             (LeaseCall::Write { .. }, Err(error)) if error.kind == ErrorKind::WrongState => {
                 // The record moved under us: read it again.
                 self.state = match std::mem::replace(&mut self.state, State::ToRead { at: now }) {
-                    State::Held { record, deadline, .. } => State::Checking { record, deadline, at: now },
+                    State::Held { record, deadline, .. } => {
+                        State::Checking { record, deadline, at: now, refused: true }
+                    }
                     _ => State::ToRead { at: now },
                 };
             }
@@ -335,7 +293,9 @@ impl Lease {
                 self.unanswered.push((written.version, sent_at));
                 let at = now + self.backoff();
                 self.state = match std::mem::replace(&mut self.state, State::ToRead { at }) {
-                    State::Held { record, deadline, .. } => State::Checking { record, deadline, at },
+                    State::Held { record, deadline, .. } => {
+                        State::Checking { record, deadline, at, refused: false }
+                    }
                     _ => State::ToRead { at },
                 };
             }
@@ -371,20 +331,24 @@ impl Lease {
             self.state = State::Ended(LeaseEnd::Lost { reason });
         }
         if let State::Held { deadline, .. } | State::Checking { deadline, .. } = &self.state {
-            if now >= self.act_until(*deadline) {
+            if now >= self.act_until_for(*deadline) {
                 let reason = "not renewed in time: stopped acting".to_owned();
                 self.state =
                     State::Ended(if self.released { LeaseEnd::Released } else { LeaseEnd::Lost { reason } });
             }
         }
-        if !self.released {
+        let holding_on = self.release_at.is_some_and(|at| now < at)
+            && matches!(self.state, State::Held { .. } | State::Checking { refused: false, .. });
+        if !self.released || holding_on {
             return;
         }
         self.state = match std::mem::replace(&mut self.state, State::Ended(LeaseEnd::Released)) {
             State::Held { record, deadline, .. } => State::Releasing { record, deadline },
             // A claim whose answer was lost may have landed: read to release it.
             State::ToRead { at } if !self.unanswered.is_empty() => State::ToRead { at },
-            State::Checking { record, deadline, at } => State::Checking { record, deadline, at },
+            State::Checking { record, deadline, at, refused } => {
+                State::Checking { record, deadline, at, refused }
+            }
             State::Releasing { record, deadline } => State::Releasing { record, deadline },
             State::Ended(end) => State::Ended(end),
             State::ToRead { .. } | State::Watching { .. } | State::Claiming { .. } => {
@@ -467,7 +431,7 @@ impl Lease {
         delay
     }
 
-    fn act_until(&self, deadline: Timestamp) -> Timestamp {
+    fn act_until_for(&self, deadline: Timestamp) -> Timestamp {
         let margin = millis(self.settings.duration / ACT_MARGIN_DIVISOR);
         Timestamp::from_unix_millis(deadline.unix_millis().saturating_sub(margin))
     }
