@@ -1,6 +1,8 @@
 //! `coldstandby drill`: a rehearsal that fails a group over, waits until clients follow, switches
 //! it back, measures every step, and checks the group ends as it began.
 
+use std::collections::BTreeMap;
+
 use coldstandby_deploy::doctor::Status;
 use coldstandby_engine::notification::RunKind;
 use coldstandby_engine::recording::RecordedCall;
@@ -138,6 +140,9 @@ pub fn run(args: &DrillArgs) -> anyhow::Result<Exit> {
         }
         runs.push(engine_run(back, "drill: switch back (coldstandby drill)", RunKind::DrillSwitchback));
     }
+    // Answers may show an instance as it was up to DESCRIBE_STALENESS earlier: the verdict is
+    // read that long after the last run, so it cannot show the group as it was mid-drill.
+    target.pause(coldstandby_engine::failover::DESCRIBE_STALENESS);
     target.save()?;
     let after = observe(&target, spec)?;
     let differences = differences(spec, &active, &before, &after);
@@ -190,18 +195,23 @@ fn refuse_on_doctor_failure(
     .into())
 }
 
-/// The group's members as EC2 shows them; a throttled or failed describe is asked again, a
-/// second apart, up to five times.
+/// The group's members as EC2 shows them: describes a second apart, up to twenty, until every
+/// member has been returned, each member as the latest answer that returned it showed it
+/// (answers may fail, be throttled, or leave members out); after that, what was seen.
 fn observe(target: &Target, spec: &GroupSpec) -> anyhow::Result<Vec<Observation>> {
-    const ATTEMPTS: u32 = 5;
-    let mut attempt = 1;
-    loop {
-        match target.describe(&spec.members()) {
-            Ok(observations) => return Ok(observations),
-            Err(error) if attempt < ATTEMPTS && error.kind.is_retryable() => {
-                attempt += 1;
-                target.pause(std::time::Duration::from_secs(1));
+    const ATTEMPTS: u32 = 20;
+    let members = spec.members();
+    let mut seen: BTreeMap<InstanceId, Observation> = BTreeMap::new();
+    let mut last_error = None;
+    for attempt in 1..=ATTEMPTS {
+        match target.describe(&members) {
+            Ok(observations) => {
+                seen.extend(observations.into_iter().map(|o| (o.instance.clone(), o)));
+                if members.iter().all(|member| seen.contains_key(member)) {
+                    break;
+                }
             }
+            Err(error) if error.kind.is_retryable() => last_error = Some(error),
             Err(error) => {
                 let message = format!(
                     "cannot see group `{}`: DescribeInstances failed ({attempt} tries): {error}",
@@ -210,6 +220,19 @@ fn observe(target: &Target, spec: &GroupSpec) -> anyhow::Result<Vec<Observation>
                 return Err(CommandError { exit: Exit::Failed, message }.into());
             }
         }
+        if attempt < ATTEMPTS {
+            target.pause(std::time::Duration::from_secs(1));
+        }
+    }
+    match (seen.is_empty(), last_error) {
+        (true, Some(error)) => {
+            let message = format!(
+                "cannot see group `{}`: DescribeInstances failed ({ATTEMPTS} tries): {error}",
+                spec.name
+            );
+            Err(CommandError { exit: Exit::Failed, message }.into())
+        }
+        _ => Ok(seen.into_values().collect()),
     }
 }
 
