@@ -119,6 +119,9 @@ pub struct Lease {
     failures: u32,
     calls: u32,
     writes: u64,
+    /// Drawn once per lease, in every version it writes: the same process's next run on the
+    /// group writes other versions, so a read never takes an earlier run's write for its own.
+    nonce: u64,
     rng: fastrand::Rng,
 }
 
@@ -137,6 +140,7 @@ impl Lease {
             failures: 0,
             calls: 0,
             writes: 0,
+            nonce: fastrand::Rng::with_seed(seed ^ now.unix_millis().rotate_left(17) ^ 0x0ce).u64(..),
             rng: fastrand::Rng::with_seed(seed ^ 0x1ea5e),
         }
     }
@@ -448,7 +452,7 @@ impl Lease {
         self.writes += 1;
         LeaseRecord {
             group: self.group.clone(),
-            version: format!("{} #{}", self.settings.owner, self.writes),
+            version: format!("{} {:016x} #{}", self.settings.owner, self.nonce, self.writes),
             owner,
             epoch,
             duration_ms: millis(self.settings.duration),

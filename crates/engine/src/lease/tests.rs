@@ -73,3 +73,19 @@ fn a_run_with_an_abandoned_call_holds_the_record_until_it_can_no_longer_land() {
     };
     assert_eq!(record.owner, None);
 }
+
+#[test]
+fn two_leases_of_one_process_on_one_group_write_different_versions() {
+    let first_version = |seed: u64, at: Timestamp| {
+        let mut lease = Lease::new(settings(), "web", at, seed);
+        let _ = lease.poll(at);
+        lease.on_result(at, Ok(LeaseReply::Read(None)));
+        let LeaseStep::Call { call: LeaseCall::Write { record, .. }, .. } = lease.poll(at) else {
+            panic!("a claim")
+        };
+        record.version
+    };
+    // The watcher seeds its runs with the time: two runs of one group (never at once) differ.
+    assert_ne!(first_version(7, START), first_version(7, after(1)));
+    assert!(first_version(7, START).starts_with("me "));
+}
