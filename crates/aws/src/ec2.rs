@@ -131,12 +131,27 @@ pub(crate) async fn describe_reservations(
 /// One DescribeInstances naming `ids` in `InstanceIds`, every page (without `MaxResults`, which
 /// EC2 refuses beside `InstanceIds`, the answer is normally one page).
 async fn describe_by_ids(client: &Client, ids: &[String]) -> Result<Vec<Reservation>, ApiError> {
+    describe_pages(client, &Ask::Ids(ids)).await
+}
+
+/// How a DescribeInstances names what it asks about.
+enum Ask<'a> {
+    Ids(&'a [String]),
+    /// With `MaxResults`: the paginated form, the one AWS asks for when ids are not named.
+    Filter(Filter),
+}
+
+/// Every page DescribeInstances answers for `ask`, at most `MAX_PAGES`; more is an error, never
+/// a partial answer taken as whole.
+async fn describe_pages(client: &Client, ask: &Ask<'_>) -> Result<Vec<Reservation>, ApiError> {
     let mut reservations = Vec::new();
     let mut next_token: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let page = client
-            .describe_instances()
-            .set_instance_ids(Some(ids.to_vec()))
+        let request = match ask {
+            Ask::Ids(ids) => client.describe_instances().set_instance_ids(Some(ids.to_vec())),
+            Ask::Filter(filter) => client.describe_instances().filters(filter.clone()).max_results(PAGE_SIZE),
+        };
+        let page = request
             .set_next_token(next_token.take())
             .send()
             .await
@@ -150,7 +165,7 @@ async fn describe_by_ids(client: &Client, ids: &[String]) -> Result<Vec<Reservat
     Err(ApiError::new(
         coldstandby_engine::ErrorKind::Transient,
         "TooManyPages",
-        format!("DescribeInstances for {} ids still paging after {MAX_PAGES} pages", ids.len()),
+        format!("DescribeInstances still paging after {MAX_PAGES} pages"),
     ))
 }
 
@@ -165,26 +180,7 @@ fn named_instance_ids(message: &str) -> Vec<String> {
 
 /// Every instance DescribeInstances answers for `filter`, over at most `MAX_PAGES` pages.
 async fn describe_filtered(client: &Client, filter: Filter) -> Result<Vec<Reservation>, ApiError> {
-    let mut reservations = Vec::new();
-    let mut next_token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let page = client
-            .describe_instances()
-            .filters(filter.clone())
-            // With MaxResults the call is the paginated form, the one AWS asks for: without it
-            // DescribeInstances answers everything at once and is the first to be throttled.
-            .max_results(PAGE_SIZE)
-            .set_next_token(next_token.take())
-            .send()
-            .await
-            .map_err(|error| from_sdk_error("DescribeInstances", error))?;
-        reservations.extend(page.reservations().iter().cloned());
-        next_token = page.next_token().filter(|token| !token.is_empty()).map(str::to_owned);
-        if next_token.is_none() {
-            break;
-        }
-    }
-    Ok(reservations)
+    describe_pages(client, &Ask::Filter(filter)).await
 }
 
 /// An instance's tags (a tag without a value has the empty value).

@@ -54,7 +54,17 @@ fn handler_on<'a>(
     region: &'a SimRegion,
     locks: &'a InProcessLocks,
 ) -> Handler<'a, SimRegion, SimRegion> {
-    Handler { config, provider: region, clock: region, locks, owner: "test", alarms: &NoAlarmStates }
+    handler_reading(config, region, locks, &NoAlarmStates)
+}
+
+/// The handler on the simulated region, reading alarms from `alarms`.
+fn handler_reading<'a, A: AlarmStates>(
+    config: &'a Config,
+    region: &'a SimRegion,
+    locks: &'a InProcessLocks,
+    alarms: &'a A,
+) -> Handler<'a, SimRegion, SimRegion, A> {
+    Handler { config, provider: region, clock: region, locks, owner: "test", alarms }
 }
 
 fn handle(config: &Config, region: &SimRegion, event: &Value) -> Result<Handled, HandlerError> {
@@ -355,14 +365,7 @@ fn an_event_the_alarm_no_longer_shows_changes_nothing() {
         let region = region();
         let locks = InProcessLocks::default();
         let alarms = AlarmNow(now);
-        let handler = Handler {
-            config: &config,
-            provider: &region,
-            clock: &region,
-            locks: &locks,
-            owner: "test",
-            alarms: &alarms,
-        };
+        let handler = handler_reading(&config, &region, &locks, &alarms);
         let handled = region.run(handler.handle(&event("cpu-alarm.json"), None, &mut Quiet)).unwrap();
         if expect_ignored {
             assert!(matches!(handled, Handled::Ignored { .. }), "{now:?}: {handled:?}");
