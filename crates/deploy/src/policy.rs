@@ -83,11 +83,10 @@ pub fn lease_statement(config: &Config) -> Option<Statement> {
     })
 }
 
-/// Reading the listed alarms' states, for `check_every_alarm` (an alarm storm handled at once).
+/// Reading the listed alarms' states: every event's alarm is read again before acting (an event
+/// the alarm no longer shows is history), and with `check_every_alarm` every listed alarm (an
+/// alarm storm handled at once).
 pub fn alarm_states_statement(config: &Config) -> Option<Statement> {
-    if !config.check_every_alarm {
-        return None;
-    }
     let mut names: Vec<&String> = config.groups.iter().flat_map(|group| &group.alarms).collect();
     names.sort();
     names.dedup();
