@@ -17,7 +17,8 @@ use coldstandby_engine::fleet::Zones;
 use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::phases::{self, Phase, PhaseName};
 use coldstandby_engine::{
-    EventKind, Failover, GroupSpec, InstanceId, InstanceState, Options, Ordering, Report, Timestamp,
+    EventKind, Failover, Failure, GroupSpec, InstanceId, InstanceState, Options, Ordering, Outcome, Report,
+    Timestamp,
 };
 use coldstandby_watch::{Plan, Settings as WatchSettings, View, WatchedGroup};
 use serde::Serialize;
@@ -395,10 +396,15 @@ fn run_watched(
                 what,
             });
         }
-        if let Some((_, ran)) = journal.reports.borrow().first() {
-            // One watcher ran it; the other found it done (or held) afterwards.
+        // One watcher ran it; the other found it held, or done afterwards: the demo shows the
+        // earliest run that held the lease (which watcher wins it is the lease race's draw).
+        let held_elsewhere =
+            |ran: &Report| matches!(&ran.outcome, Outcome::Failed { failure: Failure::LeaseHeld { .. } });
+        let acted =
+            journal.reports.borrow().iter().map(|(_, ran)| ran.clone()).find(|ran| !held_elsewhere(ran));
+        if let Some(ran) = acted {
             if report.as_ref().is_none_or(|first: &Report| ran.started_at < first.started_at) {
-                report = Some(ran.clone());
+                report = Some(ran);
             }
         }
     }
