@@ -548,10 +548,10 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1000, conflicts_with = "az_outage")]
     pub seeds: u64,
     /// Race two or three controllers on each seed's group under the group lease
-    #[arg(long, conflicts_with_all = ["az_outage", "events"])]
+    #[arg(long, conflicts_with = "az_outage")]
     pub race: bool,
     /// Run two watchers against each seed's group and its failing service
-    #[arg(long, conflicts_with_all = ["az_outage", "events", "race"])]
+    #[arg(long, conflicts_with_all = ["az_outage", "race"])]
     pub watchers: bool,
     /// The first seed
     #[arg(long, default_value_t = 0, conflicts_with = "az_outage")]
@@ -568,9 +568,14 @@ pub struct SimulateArgs {
     /// With --az-outage: what every group does with a primary it cannot observe
     #[arg(long, value_enum, default_value_t = FenceArg::FailClosed, requires = "az_outage")]
     pub fence: FenceArg,
-    /// Print every trigger's steps for each seed (to study a replayed seed)
+    /// Print each seed's steps (to study a replayed seed): every trigger's steps; with --race and
+    /// --watchers every API call with its caller, every lease write and every controller's steps
     #[arg(long)]
     pub events: bool,
+    /// Threads running seeds [default: one per CPU]; every seed's result, and the output, are
+    /// the same whatever the number
+    #[arg(long, value_name = "N", conflicts_with = "az_outage")]
+    pub jobs: Option<std::num::NonZeroUsize>,
     /// Also write an HTML report with the recovery times' histogram (the sweep and --az-outage)
     #[arg(long, value_name = "FILE.html", conflicts_with_all = ["race", "watchers"])]
     pub report: Option<PathBuf>,

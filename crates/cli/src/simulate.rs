@@ -1,26 +1,26 @@
 //! `coldstandby simulate`: a seeded fault-injection sweep over the simulated region, with a
 //! summary and the command that replays any seed that broke an invariant.
 
+//!
+//! `--output json` is one document, written as seeds finish: `runs` (every trigger's end with the
+//! members' true states, so an outside checker can judge the runs without trusting the engine),
+//! then the summary's fields.
+
 use std::io::{IsTerminal, Write};
+use std::num::NonZeroUsize;
 
-use coldstandby_sim::sweep::{self, Fence, RunRecord, SeedResult, Summary, TriggerEnd};
-use serde::Serialize;
-
-/// The JSON result: the summary, and every trigger's end with the members' true states, so an
-/// outside checker can judge the runs without trusting the engine.
-#[derive(Debug, Serialize)]
-struct JsonResult<'a> {
-    #[serde(flatten)]
-    summary: &'a Summary,
-    runs: &'a [RunRecord],
-}
+use coldstandby_sim::sweep::{self, Fence, SeedResult, Summary, TriggerEnd};
 
 use crate::output;
 use crate::{Exit, OutputFormat, SimulateArgs};
+use json_stream::JsonStream;
 
+mod json_stream;
 mod outage;
+mod parallel;
 mod race;
 mod watchers;
+mod world_log;
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
     if let Some(path) = &args.report {
@@ -36,30 +36,25 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
         return watchers::run(args);
     }
     let text = args.output == OutputFormat::Text;
-    let progress = text && std::io::stderr().is_terminal();
-    let mut done = 0u64;
-    let mut violations = 0usize;
-    let mut timelines = Vec::new();
-    let mut runs = Vec::new();
+    let mut progress = Progress::new(args);
     let mut rto_ms = Vec::new();
-    let summary = sweep::sweep(args.start_seed, args.seeds, Fence::Correct, |result| {
-        done += 1;
-        if args.events {
-            timelines.extend(timeline(result));
-        }
-        violations += result.violations.len();
-        rto_ms.extend(result.triggers.iter().filter_map(recovered_ms));
-        if !text {
-            runs.extend(result.runs.iter().cloned());
-        }
-        if progress && (done.is_multiple_of(100) || done == args.seeds) {
-            // Progress is best effort: a failed write to stderr must not stop the sweep.
-            let _ = write!(std::io::stderr(), "\r  {done}/{} seeds, {violations} violations", args.seeds);
-        }
+    let mut json = (!text).then(|| JsonStream::begin("runs"));
+    let mut printed = Ok(());
+    let results = parallel::in_seed_order(args.start_seed, args.seeds, jobs(args), |seed| {
+        sweep::run_seed(seed, Fence::Correct)
     });
-    if progress {
-        let _ = write!(std::io::stderr(), "\r\x1b[2K");
-    }
+    let summary = sweep::summarize(args.start_seed, results, |result| {
+        if args.events && printed.is_ok() {
+            printed = output::print_lines(&timeline(result));
+        }
+        rto_ms.extend(result.triggers.iter().filter_map(recovered_ms));
+        if let Some(json) = &mut json {
+            result.runs.iter().for_each(|run| json.item(run));
+        }
+        progress.seed_done(result.violations.len());
+    });
+    progress.clear();
+    printed?;
     if let Some(path) = &args.report {
         let not_recovered = summary.triggers - summary.failovers_completed - summary.already_active;
         let title =
@@ -76,13 +71,52 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
             &crate::report::distribution(&title, lines, rto_ms, not_recovered as usize),
         )?;
     }
-    if text {
-        output::print_lines(&timelines)?;
-        output::print_lines(&render(&summary))?;
-    } else {
-        output::print_json(&JsonResult { summary: &summary, runs: &runs })?;
+    match json {
+        Some(json) => json.finish(&summary)?,
+        None => output::print_lines(&render(&summary))?,
     }
     Ok(if summary.violations.is_empty() { Exit::Success } else { Exit::Failed })
+}
+
+/// How many threads run seeds: `--jobs`, or one per CPU.
+fn jobs(args: &SimulateArgs) -> NonZeroUsize {
+    args.jobs.unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN))
+}
+
+/// Seeds done and violations so far, on a terminal's standard error.
+struct Progress {
+    shown: bool,
+    of: u64,
+    done: u64,
+    violations: usize,
+}
+
+impl Progress {
+    fn new(args: &SimulateArgs) -> Self {
+        let shown = args.output == OutputFormat::Text && !args.events && std::io::stderr().is_terminal();
+        Self { shown, of: args.seeds, done: 0, violations: 0 }
+    }
+
+    fn seed_done(&mut self, violations: usize) {
+        self.done += 1;
+        self.violations += violations;
+        if self.shown && (self.done.is_multiple_of(100) || self.done == self.of) {
+            // Progress is best effort: a failed write to stderr must not stop the sweep.
+            let _ = write!(
+                std::io::stderr(),
+                "\r  {}/{} seeds, {} violations",
+                self.done,
+                self.of,
+                self.violations
+            );
+        }
+    }
+
+    fn clear(&self) {
+        if self.shown {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
 }
 
 /// A trigger that failed over: how long it took.

@@ -464,6 +464,46 @@ fn simulate_summarises_a_sweep_for_people_and_scripts() {
 }
 
 #[test]
+fn every_sweep_gives_the_same_bytes_whatever_the_number_of_jobs() {
+    for kind in [&[][..], &["--race"], &["--watchers"]] {
+        let run = |jobs: &str| {
+            let args = [
+                &["simulate"][..],
+                kind,
+                &["--seeds", "70", "--start-seed", "7", "--output", "json", "--jobs", jobs],
+            ]
+            .concat();
+            let output = coldstandby(&args);
+            assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+            output.stdout
+        };
+        let one = run("1");
+        assert_eq!(one, run("3"), "{kind:?}: --jobs 3 differs from --jobs 1");
+        let document: Value = serde_json::from_slice(&one).expect("one JSON document");
+        let list = ["runs", "races", "seeds_run"].iter().find_map(|key| document[*key].as_array()).unwrap();
+        assert!(list.len() >= 70, "{kind:?}: one entry per seed at least");
+    }
+}
+
+#[test]
+fn the_race_and_watcher_sweeps_replay_a_seed_call_by_call() {
+    let race = coldstandby(&["simulate", "--race", "--seeds", "1", "--start-seed", "5", "--events"]);
+    assert_eq!(race.status.code(), Some(0), "{}", stderr(&race));
+    let out = stdout(&race);
+    assert!(out.starts_with("seed 5: lease "), "{out}");
+    assert!(out.contains("StopInstances by lambda: ok"), "each call with its caller: {out}");
+    assert!(out.contains("group sweep-5: lambda (epoch 1)"), "each lease write: {out}");
+    assert!(out.contains("[lambda] fence: "), "each controller's steps: {out}");
+    assert!(out.contains("Race of controllers under the group lease, seeds 5 to 5"), "{out}");
+
+    let watchers = coldstandby(&["simulate", "--watchers", "--seeds", "1", "--start-seed", "5", "--events"]);
+    assert_eq!(watchers.status.code(), Some(0), "{}", stderr(&watchers));
+    let out = stdout(&watchers);
+    assert!(out.contains("watcher faults: watcher-a paused for 30 s"), "{out}");
+    assert!(out.contains("StopInstances by watcher-"), "the fence, with its caller: {out}");
+}
+
+#[test]
 fn a_failover_without_aws_credentials_stops_at_once_with_the_reason() {
     // No moto here: the endpoint is a closed loopback port, and no credentials are available.
     let output = Command::new(env!("CARGO_BIN_EXE_coldstandby"))

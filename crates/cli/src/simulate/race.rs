@@ -1,48 +1,66 @@
 //! `coldstandby simulate --race`: controllers racing on one group under its lease, seed by seed,
 //! summed up with the commands that replay any seed that broke an invariant.
 
-use std::io::{IsTerminal, Write};
+//!
+//! `--output json` is one document, written as seeds finish: `races`, then the summary's fields.
 
-use coldstandby_sim::sweep::race::{race_sweep, RaceResult, RaceSummary};
-use serde::Serialize;
+use coldstandby_sim::sweep::race::{run_race, summarize_races, RaceMode, RaceResult, RaceSummary};
+use coldstandby_sim::sweep::scenario;
 
+use super::json_stream::JsonStream;
+use super::parallel::in_seed_order;
+use super::world_log::timeline;
 use crate::output;
 use crate::{Exit, OutputFormat, SimulateArgs};
 
-/// The JSON result: the summary and each seed's race.
-#[derive(Debug, Serialize)]
-struct JsonResult<'a> {
-    #[serde(flatten)]
-    summary: &'a RaceSummary,
-    races: &'a [RaceResult],
-}
-
 pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
-    let text = args.output == OutputFormat::Text;
-    let progress = text && std::io::stderr().is_terminal();
-    let mut races = Vec::new();
-    let mut done = 0u64;
-    let mut violations = 0usize;
-    let summary = race_sweep(args.start_seed, args.seeds, |result| {
-        done += 1;
-        violations += result.violations.len();
-        if !text {
-            races.push(result.clone());
-        }
-        if progress && (done.is_multiple_of(100) || done == args.seeds) {
-            // Progress is best effort: a failed write to stderr must not stop the sweep.
-            let _ = write!(std::io::stderr(), "\r  {done}/{} seeds, {violations} violations", args.seeds);
-        }
+    let mut progress = super::Progress::new(args);
+    let mut json = (args.output == OutputFormat::Json).then(|| JsonStream::begin("races"));
+    let mut printed = Ok(());
+    let results = in_seed_order(args.start_seed, args.seeds, super::jobs(args), |seed| {
+        run_race(seed, RaceMode::Leased)
     });
-    if progress {
-        let _ = write!(std::io::stderr(), "\r\x1b[2K");
-    }
-    if text {
-        output::print_lines(&render(&summary))?;
-    } else {
-        output::print_json(&JsonResult { summary: &summary, races: &races })?;
+    let summary = summarize_races(args.start_seed, results, |result| {
+        if args.events && printed.is_ok() {
+            printed = output::print_lines(&events(result));
+        }
+        if let Some(json) = &mut json {
+            json.item(result);
+        }
+        progress.seed_done(result.violations.len());
+    });
+    progress.clear();
+    printed?;
+    match json {
+        Some(json) => json.finish(&summary)?,
+        None => output::print_lines(&render(&summary))?,
     }
     Ok(if summary.violations.is_empty() { Exit::Success } else { Exit::Failed })
+}
+
+/// One race, call by call (`--events`).
+fn events(result: &RaceResult) -> Vec<String> {
+    let racers: Vec<String> = result
+        .racers
+        .iter()
+        .map(|racer| {
+            let mut faults = Vec::new();
+            faults.extend(racer.crash_after_steps.map(|steps| format!("crashes after {steps} steps")));
+            if racer.cut_off.is_some() {
+                faults.push("cut off from the lease table".to_owned());
+            }
+            let faults = if faults.is_empty() { String::new() } else { format!(" ({})", faults.join(", ")) };
+            format!("{} at +{} ms{faults}", racer.name, racer.start_after_ms)
+        })
+        .collect();
+    let heading = format!(
+        "seed {}: lease {} s; racers: {}; ends: {}",
+        result.seed,
+        result.lease_seconds,
+        racers.join(", "),
+        result.outcomes.join(", ")
+    );
+    timeline(heading, &result.log, &result.violations, scenario::SCENARIO_START)
 }
 
 fn render(summary: &RaceSummary) -> Vec<String> {

@@ -2,48 +2,58 @@
 //! summed up with the detection latency and the commands that replay any seed that broke an
 //! invariant.
 
-use std::io::{IsTerminal, Write};
+//!
+//! `--output json` is one document, written as seeds finish: `seeds_run`, then the summary's
+//! fields.
 
-use coldstandby_sim::sweep::watch::{watch_sweep, WatchMode, WatchResult, WatchSummary, INVARIANTS};
-use serde::Serialize;
+use coldstandby_sim::sweep::watch::{
+    run_seed, summarize_watches, WatchMode, WatchResult, WatchSummary, INVARIANTS, START,
+};
 
+use super::json_stream::JsonStream;
+use super::parallel::in_seed_order;
+use super::world_log::timeline;
 use crate::output;
 use crate::{Exit, OutputFormat, SimulateArgs};
 
-/// The JSON result: the summary and each seed's result.
-#[derive(Debug, Serialize)]
-struct JsonResult<'a> {
-    #[serde(flatten)]
-    summary: &'a WatchSummary,
-    seeds_run: &'a [WatchResult],
-}
-
 pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
-    let text = args.output == OutputFormat::Text;
-    let progress = text && std::io::stderr().is_terminal();
-    let mut results = Vec::new();
-    let mut done = 0u64;
-    let mut violations = 0usize;
-    let summary = watch_sweep(args.start_seed, args.seeds, WatchMode::Honest, |result| {
-        done += 1;
-        violations += result.violations.len();
-        if !text {
-            results.push(result.clone());
-        }
-        if progress && (done.is_multiple_of(100) || done == args.seeds) {
-            // Progress is best effort: a failed write to stderr must not stop the sweep.
-            let _ = write!(std::io::stderr(), "\r  {done}/{} seeds, {violations} violations", args.seeds);
-        }
+    let mut progress = super::Progress::new(args);
+    let mut json = (args.output == OutputFormat::Json).then(|| JsonStream::begin("seeds_run"));
+    let mut printed = Ok(());
+    let results = in_seed_order(args.start_seed, args.seeds, super::jobs(args), |seed| {
+        run_seed(seed, WatchMode::Honest)
     });
-    if progress {
-        let _ = write!(std::io::stderr(), "\r\x1b[2K");
-    }
-    if text {
-        output::print_lines(&render(&summary))?;
-    } else {
-        output::print_json(&JsonResult { summary: &summary, seeds_run: &results })?;
+    let summary = summarize_watches(args.start_seed, results, |result| {
+        if args.events && printed.is_ok() {
+            printed = output::print_lines(&events(result));
+        }
+        if let Some(json) = &mut json {
+            json.item(result);
+        }
+        progress.seed_done(result.violations.len());
+    });
+    progress.clear();
+    printed?;
+    match json {
+        Some(json) => json.finish(&summary)?,
+        None => output::print_lines(&render(&summary))?,
     }
     Ok(if summary.violations.is_empty() { Exit::Success } else { Exit::Failed })
+}
+
+/// One seed, call by call (`--events`).
+fn events(result: &WatchResult) -> Vec<String> {
+    let failure = match (&result.failure, result.failure_at) {
+        (Some(failure), Some(at)) => format!("{failure} at {}", output::offset(at, START)),
+        _ => "healthy".to_owned(),
+    };
+    let faults =
+        if result.watcher_faults.is_empty() { "none".to_owned() } else { result.watcher_faults.join(", ") };
+    let heading = format!(
+        "seed {}: {} probe every {} ms; the primary's service: {failure}; watcher faults: {faults}",
+        result.seed, result.probe, result.interval_ms
+    );
+    timeline(heading, &result.log, &result.violations, START)
 }
 
 fn counts(map: &std::collections::BTreeMap<String, u64>) -> String {

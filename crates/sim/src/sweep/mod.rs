@@ -11,7 +11,7 @@ mod summary;
 pub mod traffic;
 pub mod watch;
 
-pub use summary::{sweep, Distribution, Summary};
+pub use summary::{summarize, sweep, Distribution, Summary};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -110,6 +110,23 @@ impl SeedResult {
         let triggers = serde_json::to_string(&self.triggers).expect("results serialize");
         let calls = serde_json::to_string(&self.calls).expect("calls serialize");
         format!("{triggers}\n{calls}\n")
+    }
+}
+
+/// What the world recorded during a seed with several controllers, for `--events`: every API
+/// call the region received (with its caller) and every lease write that landed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorldLog {
+    pub calls: Vec<crate::region::CallRecord>,
+    pub leases: Vec<crate::leases::LeaseChange>,
+    /// Each controller's run: its name and the engine's events (as far as it got).
+    pub runs: Vec<(String, Vec<coldstandby_engine::Event>)>,
+}
+
+impl WorldLog {
+    /// The region's calls and lease writes so far; the runs are added by the caller.
+    pub fn of(region: &SimRegion) -> Self {
+        Self { calls: region.calls(), leases: region.lease_history(), runs: Vec::new() }
     }
 }
 

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use super::invariants::{Checker, Violation, ONE_CONTROLLER_PER_GROUP};
 use super::scenario::{self, Scenario, RETRY_AFTER};
-use super::{outcome_name, MAX_STEPS_PER_TRIGGER, SETTLE};
+use super::{outcome_name, WorldLog, MAX_STEPS_PER_TRIGGER, SETTLE};
 use crate::controller::join_all;
 use crate::leases::{CutOff, LeaseFaults};
 use crate::region::SimRegion;
@@ -68,6 +68,9 @@ pub struct RaceResult {
     /// Lease writes that landed.
     pub lease_writes: usize,
     pub violations: Vec<Violation>,
+    /// Every call, lease write and racer's events (for `--events`).
+    #[serde(skip)]
+    pub log: WorldLog,
 }
 
 /// The command that replays one seed's race.
@@ -122,7 +125,7 @@ pub fn run_race(seed: u64, mode: RaceMode) -> RaceResult {
         duration: Duration::from_secs(lease_seconds),
     };
 
-    let races: Vec<Pin<Box<dyn Future<Output = String> + '_>>> = racers
+    let races: Vec<Pin<Box<dyn Future<Output = RacerEnd> + '_>>> = racers
         .iter()
         .enumerate()
         .map(|(number, racer)| {
@@ -136,16 +139,23 @@ pub fn run_race(seed: u64, mode: RaceMode) -> RaceResult {
                 number as u64,
                 settings,
                 racer.crash_after_steps,
-            )) as Pin<Box<dyn Future<Output = String> + '_>>
+            )) as Pin<Box<dyn Future<Output = RacerEnd> + '_>>
         })
         .collect();
-    let mut outcomes = region.run(join_all(races));
+    let ends = region.run(join_all(races));
+    let mut runs: Vec<(String, Vec<coldstandby_engine::Event>)> = racers
+        .iter()
+        .map(|racer| racer.name.clone())
+        .zip(ends.iter().map(|end| end.events.clone()))
+        .collect();
+    let mut outcomes: Vec<String> = ends.into_iter().map(|end| end.outcome).collect();
     // Lambda retries a failed invocation, twice: the runs after them all, which nothing disturbs
     // (a crash can leave two members running, and one invocation may not be enough to mend it).
     for (number, name) in [(9, "lambda-retry"), (10, "lambda-retry-2"), (11, "lambda-retry-3")] {
         let retry_at = region.now() + RETRY_AFTER;
         let retry = race_one(&region, &scenario, name, retry_at, number, Some(settings(name)), None);
-        let outcome = region.run(retry);
+        let RacerEnd { outcome, events } = region.run(retry);
+        runs.push((name.to_owned(), events));
         let failed = outcome.starts_with("failed:") || outcome == "timed-out";
         outcomes.push(outcome);
         if !failed {
@@ -169,7 +179,14 @@ pub fn run_race(seed: u64, mode: RaceMode) -> RaceResult {
         outcomes,
         lease_writes: region.lease_history().len(),
         violations,
+        log: WorldLog { runs, ..WorldLog::of(&region) },
     }
+}
+
+/// How one racer's run ended: its outcome's name and the engine's events.
+struct RacerEnd {
+    outcome: String,
+    events: Vec<coldstandby_engine::Event>,
 }
 
 /// One racer's run, from `at`: its outcome's name.
@@ -181,7 +198,7 @@ async fn race_one(
     number: u64,
     lease: Option<LeaseSettings>,
     crash_after: Option<u64>,
-) -> String {
+) -> RacerEnd {
     let controller = region.controller(name);
     controller.sleep_until(at).await;
     let spec = scenario.spec.clone();
@@ -212,10 +229,16 @@ async fn race_one(
         region.set_faults(scenario.faults_at(now));
         ControlFlow::Continue(())
     };
+    let crashed = |steps: u64| crash_after.is_some_and(|after| steps > after);
     match driver::drive(fleet, &controller, &controller, &mut Quiet, hook).await {
-        Driven::Finished(reports) => outcome_name(&reports[0].outcome),
-        Driven::Stopped(_) if crash_after.is_some_and(|after| steps > after) => "crashed".to_owned(),
-        Driven::Stopped(_) => "timed-out".to_owned(),
+        Driven::Finished(mut reports) => {
+            let report = reports.remove(0);
+            RacerEnd { outcome: outcome_name(&report.outcome), events: report.events }
+        }
+        Driven::Stopped(fleet) => RacerEnd {
+            outcome: if crashed(steps) { "crashed" } else { "timed-out" }.to_owned(),
+            events: fleet.failovers().next().map(|run| run.events().to_vec()).unwrap_or_default(),
+        },
     }
 }
 
@@ -286,10 +309,21 @@ pub struct RaceSummary {
 }
 
 /// Race `count` seeds from `start_seed`, calling `on_seed` after each.
-pub fn race_sweep(start_seed: u64, count: u64, mut on_seed: impl FnMut(&RaceResult)) -> RaceSummary {
+pub fn race_sweep(start_seed: u64, count: u64, on_seed: impl FnMut(&RaceResult)) -> RaceSummary {
+    let seeds = start_seed..start_seed.saturating_add(count);
+    summarize_races(start_seed, seeds.map(|seed| run_race(seed, RaceMode::Leased)), on_seed)
+}
+
+/// Sum up races (run in seed order from `start_seed`, however they were run), calling `on_seed`
+/// after each.
+pub fn summarize_races(
+    start_seed: u64,
+    results: impl IntoIterator<Item = RaceResult>,
+    mut on_seed: impl FnMut(&RaceResult),
+) -> RaceSummary {
     let mut summary = RaceSummary { start_seed, ..RaceSummary::default() };
-    for seed in start_seed..start_seed.saturating_add(count) {
-        let result = run_race(seed, RaceMode::Leased);
+    for result in results {
+        let seed = result.seed;
         on_seed(&result);
         summary.seeds += 1;
         *summary.by_racers.entry(result.racers.len()).or_default() += 1;

@@ -58,11 +58,21 @@ pub struct Summary {
 }
 
 /// Run `count` seeds from `start_seed`, calling `on_seed` after each.
-pub fn sweep(start_seed: u64, count: u64, fence: Fence, mut on_seed: impl FnMut(&SeedResult)) -> Summary {
+pub fn sweep(start_seed: u64, count: u64, fence: Fence, on_seed: impl FnMut(&SeedResult)) -> Summary {
+    let seeds = start_seed..start_seed.saturating_add(count);
+    summarize(start_seed, seeds.map(|seed| run_seed(seed, fence)), on_seed)
+}
+
+/// Sum up seeds' results (run in seed order from `start_seed`, however they were run), calling
+/// `on_seed` after each.
+pub fn summarize(
+    start_seed: u64,
+    results: impl IntoIterator<Item = SeedResult>,
+    mut on_seed: impl FnMut(&SeedResult),
+) -> Summary {
     let mut summary = Summary { start_seed, ..Summary::default() };
     let mut rtos = Vec::new();
-    for seed in start_seed..start_seed.saturating_add(count) {
-        let result = run_seed(seed, fence);
+    for result in results {
         summary.scenarios += 1;
         for fault in &result.faults {
             *summary.faults.entry(fault.as_str()).or_default() += 1;

@@ -37,7 +37,8 @@ pub const RECOVERED: &str = WatchInvariant::Recovered.name();
 /// under 100 ms on the simulated region.
 pub const FENCE_CALL_ALLOWANCE: Duration = Duration::from_secs(1);
 
-const START: Timestamp = Timestamp::from_unix_millis(1_795_143_600_000);
+/// Where every watcher seed's clock starts.
+pub const START: Timestamp = Timestamp::from_unix_millis(1_795_143_600_000);
 const TABLE: &str = "coldstandby-leases";
 const GROUP: &str = "web";
 const WATCHERS: [&str; 2] = ["watcher-a", "watcher-b"];
@@ -62,6 +63,9 @@ pub struct WatchResult {
     /// fault).
     pub detection_judged: bool,
     pub violations: Vec<Violation>,
+    /// Every call and lease write (for `--events`).
+    #[serde(skip)]
+    pub log: super::WorldLog,
 }
 
 /// The command that replays one seed.
@@ -256,6 +260,7 @@ pub fn run_seed(seed: u64, mode: WatchMode) -> WatchResult {
         }),
         detection_judged: must_detect(&setup).is_some() && setup.faults.is_empty(),
         violations,
+        log: super::WorldLog::of(&region),
     }
 }
 
@@ -465,12 +470,23 @@ pub fn watch_sweep(
     start_seed: u64,
     count: u64,
     mode: WatchMode,
+    on_seed: impl FnMut(&WatchResult),
+) -> WatchSummary {
+    let seeds = start_seed..start_seed.saturating_add(count);
+    summarize_watches(start_seed, seeds.map(|seed| run_seed(seed, mode)), on_seed)
+}
+
+/// Sum up watcher seeds (run in seed order from `start_seed`, however they were run), calling
+/// `on_seed` after each.
+pub fn summarize_watches(
+    start_seed: u64,
+    results: impl IntoIterator<Item = WatchResult>,
     mut on_seed: impl FnMut(&WatchResult),
 ) -> WatchSummary {
     let mut summary = WatchSummary { start_seed, ..WatchSummary::default() };
     let mut detections = Vec::new();
-    for seed in start_seed..start_seed.saturating_add(count) {
-        let result = run_seed(seed, mode);
+    for result in results {
+        let seed = result.seed;
         on_seed(&result);
         summary.seeds += 1;
         let failure = result.failure.clone().unwrap_or_else(|| "healthy".to_owned());
