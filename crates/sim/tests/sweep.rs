@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use coldstandby_sim::sweep::{run_seed, sweep, Fence};
+use coldstandby_sim::sweep::{run_seed, scenario, sweep, Fence};
 
 fn seeds() -> u64 {
     std::env::var("COLDSTANDBY_SWEEP_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000)
@@ -67,6 +67,36 @@ fn a_fence_that_takes_an_empty_describe_for_stopped_is_caught_with_a_replayable_
     assert!(replayed.violations.iter().any(|v| v.invariant == first.invariant), "{replayed:#?}");
     // And the real fence passes the same seed.
     assert!(run_seed(first.seed, Fence::Correct).violations.is_empty());
+}
+
+#[test]
+fn an_alarm_event_delivered_again_after_a_switchback_stops_nothing() {
+    // The scenarios whose first event comes again once the failback has made the old primary
+    // active: taken as news (no evidence, as before the handler passed the alarm's time), it
+    // stops that healthy member; carrying the alarm's time, the run sees the group moved on.
+    let seeds: Vec<u64> =
+        (0..400).filter(|seed| scenario::generate(*seed).redelivered_after_failback).take(12).collect();
+    assert!(seeds.len() >= 10, "the sweep draws the fault: {seeds:?}");
+    let caught: Vec<u64> = seeds
+        .iter()
+        .copied()
+        .filter(|seed| {
+            run_seed(*seed, Fence::NoEvidenceForTesting)
+                .violations
+                .iter()
+                .any(|v| v.invariant == "no-failover-of-healthy-primary")
+        })
+        .collect();
+    assert!(caught.len() >= 3, "an event taken as news went unnoticed on {seeds:?} (caught {caught:?})");
+    for seed in seeds {
+        let result = run_seed(seed, Fence::Correct);
+        assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);
+    }
+    for seed in &caught {
+        let result = run_seed(*seed, Fence::Correct);
+        let last = result.runs.last().expect("it ran");
+        assert_eq!(last.outcome, "moved-on", "seed {seed}: the re-delivered event is history");
+    }
 }
 
 #[test]

@@ -19,12 +19,13 @@ pub enum Invariant {
     TrafficToActiveOnly,
     NoTrafficBeforeFence,
     PromotesWhenPossible,
+    NoFailoverOfHealthyPrimary,
     OneControllerPerGroup,
 }
 
 impl Invariant {
     /// Every invariant, in the order the documentation lists them.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::SingleActive,
         Self::FenceBeforeStart,
         Self::FencedBeforeActive,
@@ -38,6 +39,7 @@ impl Invariant {
         Self::TrafficToActiveOnly,
         Self::NoTrafficBeforeFence,
         Self::PromotesWhenPossible,
+        Self::NoFailoverOfHealthyPrimary,
         Self::OneControllerPerGroup,
     ];
 
@@ -57,6 +59,7 @@ impl Invariant {
             Self::TrafficToActiveOnly => "traffic-to-active-only",
             Self::NoTrafficBeforeFence => "no-traffic-before-fence",
             Self::PromotesWhenPossible => "promotes-when-possible",
+            Self::NoFailoverOfHealthyPrimary => "no-failover-of-healthy-primary",
             Self::OneControllerPerGroup => "one-controller-per-group",
         }
     }
@@ -103,6 +106,11 @@ impl Invariant {
                  each was gone, denied, unsupported, short of capacity beyond the retry budget, falling back \
                  to stopped, or too slow to stop and boot within its start timeout (not judged for a run \
                  during a throttling burst, which can hide the region for tens of seconds)"
+            }
+            Self::NoFailoverOfHealthyPrimary => {
+                "once a switchback has made the old primary active again and it runs, an alarm event \
+                 from before the switchback, delivered again later (Lambda's retries, an event queued \
+                 behind others), stops nothing: that member is healthy and the event is history"
             }
             Self::OneControllerPerGroup => {
                 "with `--race` only: every start, stop, tag write, traffic move and isolation was made while \
@@ -154,7 +162,7 @@ impl WatchInvariant {
     /// The name violations and replays use.
     pub const fn name(self) -> &'static str {
         match self {
-            Self::NoFailoverOfHealthyPrimary => "no-failover-of-healthy-primary",
+            Self::NoFailoverOfHealthyPrimary => Invariant::NoFailoverOfHealthyPrimary.name(),
             Self::DetectWithin => "detect-within",
             Self::Recovered => "recovered",
             Self::SingleLive => Invariant::SingleLive.name(),

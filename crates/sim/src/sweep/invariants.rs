@@ -46,14 +46,16 @@ pub const ROLLBACK_COMPLETE: &str = Invariant::RollbackComplete.name();
 /// boot, or booting slower than its start timeout. Not judged for a run a throttling burst
 /// blinded for a while.
 pub const PROMOTES_WHEN_POSSIBLE: &str = Invariant::PromotesWhenPossible.name();
+/// An alarm event from before a switchback, delivered again after it, stops nothing.
+pub const NO_FAILOVER_OF_HEALTHY_PRIMARY: &str = Invariant::NoFailoverOfHealthyPrimary.name();
 
 /// With racing controllers under the group's lease: every mutating call is made while the lease
 /// table names its caller the holder (judged from the table's history and the call log).
 pub const ONE_CONTROLLER_PER_GROUP: &str = Invariant::OneControllerPerGroup.name();
 
 /// Every invariant's name, in the documentation's order.
-pub const ALL: [&str; 14] = {
-    let mut names = [""; 14];
+pub const ALL: [&str; 15] = {
+    let mut names = [""; 15];
     let mut index = 0;
     while index < Invariant::ALL.len() {
         names[index] = Invariant::ALL[index].name();

@@ -23,8 +23,8 @@ use std::ops::ControlFlow;
 use coldstandby_engine::driver::{self, Driven, Quiet};
 use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::{
-    ApiError, Clock, EventKind, Failover, Failure, GroupSpec, InstanceId, InstanceState, Observation,
-    Options, Outcome, Provider, Report, Timestamp, WhenNotReady,
+    ApiError, Clock, EventKind, Evidence, Failover, Failure, GroupSpec, InstanceId, InstanceState,
+    Observation, Options, Outcome, Provider, Report, Timestamp, WhenNotReady,
 };
 use serde::Serialize;
 
@@ -46,6 +46,11 @@ pub enum Fence {
     /// mistake a field report describes. The sweep must catch it.
     #[doc(hidden)]
     EmptyMeansStoppedForTesting,
+    /// Test-only: triggers carry no evidence (the alarm's state-change time), as before the
+    /// handler passed it, so an event from before a switchback is taken as news. The sweep must
+    /// catch it (`no-failover-of-healthy-primary`).
+    #[doc(hidden)]
+    NoEvidenceForTesting,
 }
 
 /// How one trigger ended.
@@ -293,6 +298,7 @@ impl Run<'_> {
         &mut self,
         spec: &GroupSpec,
         number: u64,
+        evidence: Option<&Evidence>,
         crash_after: Option<u64>,
         concurrent_after: Option<u64>,
     ) {
@@ -311,6 +317,7 @@ impl Run<'_> {
             trigger: format!("sweep trigger {number}"),
             seed: self.scenario.seed.wrapping_mul(31).wrapping_add(number),
             deadline: Some(began + invocation_timeout.saturating_sub(budget::DEADLINE_MARGIN)),
+            evidence: evidence.filter(|_| self.fence != Fence::NoEvidenceForTesting).cloned(),
             ..Options::default()
         };
         let failover = Failover::new(spec.clone(), options, self.region.now());
@@ -480,7 +487,7 @@ impl Run<'_> {
 
     /// Lambda retries an invocation that failed or was cut off at its timeout, twice, about a
     /// minute apart; `numbers` name the retries.
-    fn retry_as_lambda(&mut self, spec: &GroupSpec, numbers: [u64; 2]) {
+    fn retry_as_lambda(&mut self, spec: &GroupSpec, evidence: Option<&Evidence>, numbers: [u64; 2]) {
         for number in numbers {
             let failed = match self.ends.triggers.last() {
                 Some(TriggerEnd::Finished { report }) => matches!(report.outcome, Outcome::Failed { .. }),
@@ -492,7 +499,36 @@ impl Run<'_> {
             }
             let retry_at = self.region.now() + RETRY_AFTER;
             self.region.advance_to(retry_at);
-            self.trigger(spec, number, None, None);
+            self.trigger(spec, number, evidence, None, None);
+        }
+    }
+
+    /// The first alarm event, delivered again after the failback: whatever the failback left
+    /// active and running is healthy, and must not be stopped for an event from before it.
+    fn redeliver_after_failback(&mut self, spec: &GroupSpec, alarm: &Evidence) {
+        let healthy = match self.last_outcome() {
+            Some(Outcome::FailedOver { to, .. } | Outcome::AlreadyActive { active: to }) => to.clone(),
+            _ => return,
+        };
+        if self.region.instance(&healthy).is_none_or(|instance| instance.state != InstanceState::Running) {
+            return;
+        }
+        let from = self.region.calls().len();
+        let at = self.region.now() + RETRY_AFTER;
+        self.region.advance_to(at);
+        self.trigger(spec, 11, Some(alarm), None, None);
+        self.retry_as_lambda(spec, Some(alarm), [12, 13]);
+        let stopped = self.region.calls_since(from).into_iter().find(|record| {
+            matches!(&record.call, coldstandby_engine::Call::Stop { instance, .. } if *instance == healthy)
+        });
+        if let Some(stop) = stopped {
+            self.checker.violate(
+                invariants::NO_FAILOVER_OF_HEALTHY_PRIMARY,
+                stop.at,
+                format!(
+                    "an alarm event from before the switchback stopped {healthy}, active and running since it"
+                ),
+            );
         }
     }
 
@@ -533,32 +569,43 @@ pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
         settled_after: scenario::SCENARIO_START,
     };
     let spec = scenario.spec.clone();
+    // Every trigger but the failback is the primary's alarm event, carrying its state change's
+    // time as the handler passes it.
+    let alarm = Evidence {
+        member: None,
+        at: scenario::SCENARIO_START + scenario::FIRST_TRIGGER_AFTER,
+        fresh_for: None,
+    };
 
-    run.trigger(&spec, 1, scenario.crash_after_steps, scenario.concurrent_after_steps);
+    run.trigger(&spec, 1, Some(&alarm), scenario.crash_after_steps, scenario.concurrent_after_steps);
     if matches!(run.ends.triggers.last(), Some(TriggerEnd::Crashed { .. })) {
         // Lambda retries the invocation about a minute later.
         let retry_at = run.region.now() + RETRY_AFTER;
         run.region.advance_to(retry_at);
-        run.trigger(&spec, 2, None, None);
+        run.trigger(&spec, 2, Some(&alarm), None, None);
     }
     // Lambda retries a failed invocation twice, about one and two minutes apart.
-    run.retry_as_lambda(&spec, [5, 6]);
+    run.retry_as_lambda(&spec, Some(&alarm), [5, 6]);
     if scenario.duplicate_trigger {
-        run.trigger(&spec, 3, None, None);
-        run.retry_as_lambda(&spec, [7, 8]);
+        run.trigger(&spec, 3, Some(&alarm), None, None);
+        run.retry_as_lambda(&spec, Some(&alarm), [7, 8]);
     }
     if scenario.failback {
         if let Some(Outcome::FailedOver { to, .. } | Outcome::AlreadyActive { active: to }) =
             run.last_outcome().cloned()
         {
-            // Fail back: the standby now serving is the one to replace, the old primary first in line.
+            // Fail back (an operator's switchback, acting on the group as it is): the standby now
+            // serving is the one to replace, the old primary first in line.
             let mut back = spec.clone();
             let mut standbys = vec![spec.primary.clone()];
             standbys.extend(spec.standbys.iter().filter(|s| **s != to).cloned());
             back.primary = to;
             back.standbys = standbys;
-            run.trigger(&back, 4, None, None);
-            run.retry_as_lambda(&back, [9, 10]);
+            run.trigger(&back, 4, None, None, None);
+            run.retry_as_lambda(&back, None, [9, 10]);
+            if scenario.redelivered_after_failback {
+                run.redeliver_after_failback(&spec, &alarm);
+            }
         }
     }
     run.settle_check(true);

@@ -52,6 +52,7 @@ pub enum FaultKind {
     NeverReady,
     RefusingRouteTable,
     SlowRecordSync,
+    RedeliveredAfterFailback,
 }
 
 impl FaultKind {
@@ -85,6 +86,7 @@ impl FaultKind {
             Self::NeverReady => "standby whose service never gets ready",
             Self::RefusingRouteTable => "route table refusing changes for a while",
             Self::SlowRecordSync => "DNS change PENDING for minutes",
+            Self::RedeliveredAfterFailback => "the first alarm event delivered again after the failback",
         }
     }
 }
@@ -115,6 +117,9 @@ pub struct Scenario {
     pub concurrent_after_steps: Option<u64>,
     pub duplicate_trigger: bool,
     pub failback: bool,
+    /// After the failback, the first trigger's alarm event arrives once more (a retry, or an
+    /// event queued behind others for minutes): history, to be left alone.
+    pub redelivered_after_failback: bool,
     /// Instances with their starting state, next step and per-instance faults.
     pub instances: Vec<SimInstance>,
     /// How the services and the movers' mechanisms behave, and their faults.
@@ -319,6 +324,10 @@ pub fn generate(seed: u64) -> Scenario {
     faults.extend(concurrent_after_steps.map(|_| FaultKind::ConcurrentTrigger));
     faults.extend(duplicate_trigger.then_some(FaultKind::DuplicateTrigger));
     faults.extend(failback.then_some(FaultKind::Failback));
+    // Drawn from its own stream, so every earlier draw stays as it was.
+    let mut later = fastrand::Rng::with_seed(seed ^ 0x1a7e_de11_7e4e_d0c5);
+    let redelivered_after_failback = failback && later.bool();
+    faults.extend(redelivered_after_failback.then_some(FaultKind::RedeliveredAfterFailback));
     faults.sort();
     faults.dedup();
 
@@ -334,6 +343,7 @@ pub fn generate(seed: u64) -> Scenario {
         concurrent_after_steps,
         duplicate_trigger,
         failback,
+        redelivered_after_failback,
         instances,
         network_timings,
         network_faults,
