@@ -262,7 +262,25 @@ impl SimRegion {
 
     /// From `since` (now, or later: mid-run), `zone` does not answer.
     pub fn impair_zone_from(&self, zone: &str, calls: ImpairedCalls, since: Timestamp) {
-        self.inner.borrow_mut().impaired.insert(zone.to_owned(), Impairment { calls, since });
+        self.impair_zone_between(zone, calls, since, None);
+    }
+
+    /// From `since` until `until` (None: until restored), `zone` does not answer.
+    pub fn impair_zone_between(
+        &self,
+        zone: &str,
+        calls: ImpairedCalls,
+        since: Timestamp,
+        until: Option<Timestamp>,
+    ) {
+        self.inner.borrow_mut().impaired.insert(zone.to_owned(), Impairment { calls, since, until });
+    }
+
+    /// Whether `zone` did not answer at some time from `from` to `until`.
+    pub fn zone_impaired_during(&self, zone: &str, from: Timestamp, until: Timestamp) -> bool {
+        self.inner.borrow().impaired.get(zone).is_some_and(|impairment| {
+            impairment.since <= until && impairment.until.is_none_or(|end| end > from)
+        })
     }
 
     /// `zone` answers again.

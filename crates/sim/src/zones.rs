@@ -26,11 +26,20 @@ pub enum ImpairedCalls {
     Either,
 }
 
-/// A zone that does not answer, since when, and how.
+/// A zone that does not answer, since when, until when (None: until restored), and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Impairment {
     pub calls: ImpairedCalls,
     pub since: Timestamp,
+    #[serde(default)]
+    pub until: Option<Timestamp>,
+}
+
+impl Impairment {
+    /// Whether the zone does not answer at `now`.
+    pub fn in_force_at(&self, now: Timestamp) -> bool {
+        self.since <= now && self.until.is_none_or(|until| now < until)
+    }
 }
 
 /// What an impaired zone does to one request.
@@ -59,7 +68,7 @@ impl Inner {
     /// instances (a probe over the network is not an API call: its failures are the network's).
     pub(crate) fn impaired_answer(&mut self, calls: &[Call]) -> Option<ZoneAnswer> {
         let now = self.now;
-        if !self.impaired.values().any(|impairment| impairment.since <= now) {
+        if !self.impaired.values().any(|impairment| impairment.in_force_at(now)) {
             return None;
         }
         let named = calls.iter().flat_map(|call| match call {
@@ -76,7 +85,7 @@ impl Inner {
                 let zone = self
                     .impaired
                     .iter()
-                    .find(|(_, impairment)| impairment.since <= now)
+                    .find(|(_, impairment)| impairment.in_force_at(now))
                     .map(|(zone, _)| zone)
                     .expect("checked above");
                 let error = ApiError::new(
@@ -91,7 +100,9 @@ impl Inner {
             let Some(zone) = self.instances.get(instance).map(|i| i.availability_zone.clone()) else {
                 continue;
             };
-            if let Some(impairment) = self.impaired.get(&zone).filter(|impairment| impairment.since <= now) {
+            if let Some(impairment) =
+                self.impaired.get(&zone).filter(|impairment| impairment.in_force_at(now))
+            {
                 hit = Some((instance.clone(), zone, impairment.calls));
                 break;
             }

@@ -38,14 +38,19 @@ impl Failover {
         if let Some(fresh_for) = evidence.fresh_for.filter(|fresh_for| age > *fresh_for) {
             return Some(Superseded::TooOld { age_ms: millis(age), fresh_for_ms: millis(fresh_for) });
         }
-        if !all_known || !self.recorded_active(active) {
+        if !self.recorded_active(active) {
             return None;
         }
-        if evidence.member.as_ref().is_some_and(|failed| failed != active) {
-            return Some(Superseded::OtherMemberActive);
-        }
+        // A member seen recorded active since the failure proves the group changed after it,
+        // whatever members went unanswered: the evidence is history.
         let activated_later = self.activated_at(active).is_some_and(|at| at > evidence.at.unix_millis());
-        activated_later.then_some(Superseded::ActivatedAfter)
+        if activated_later {
+            return Some(Superseded::ActivatedAfter);
+        }
+        // That another member is active proves nothing while a member is unknown: it may be the
+        // one that failed, recorded active more recently than the answer that came.
+        let other_member = evidence.member.as_ref().is_some_and(|failed| failed != active);
+        (all_known && other_member).then_some(Superseded::OtherMemberActive)
     }
 
     /// The first observation decides who is active, what to fence and which standbys to try.

@@ -321,7 +321,17 @@ impl Checker {
         let Outcome::Failed { failure: Failure::NoStandbyAvailable { .. } } = &report.outcome else {
             return;
         };
-        for standby in &spec.standbys {
+        // A member whose zone did not answer EC2 during the run could not be started, observed
+        // or (for the member to replace) fenced: the run may rightly have promoted nothing.
+        let zone_down = |id: &InstanceId| {
+            region.instance(id).is_some_and(|instance| {
+                region.zone_impaired_during(&instance.availability_zone, began, report.finished_at)
+            })
+        };
+        if spec.members().iter().any(|member| !spec.standbys.contains(member) && zone_down(member)) {
+            return;
+        }
+        for standby in spec.standbys.iter().filter(|standby| !zone_down(standby)) {
             if let Some(reason) = could_have_been_promoted(region, spec, timings, standby, began) {
                 let detail = format!("no standby promoted, but {standby} could have been: {reason}");
                 self.violate(PROMOTES_WHEN_POSSIBLE, report.finished_at, detail);

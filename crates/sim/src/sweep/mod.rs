@@ -5,26 +5,28 @@
 
 pub mod invariant;
 pub mod invariants;
+mod provider;
 pub mod race;
 pub mod scenario;
 mod summary;
 pub mod traffic;
 pub mod watch;
 
+pub use provider::Fence;
+use provider::ScenarioProvider;
 pub use summary::{summarize, sweep, Distribution, Summary};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use coldstandby_engine::budget;
-use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
 use coldstandby_engine::lock::{GroupLock, InProcessLocks};
 use std::ops::ControlFlow;
 
 use coldstandby_engine::driver::{self, Driven, Quiet};
 use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::{
-    ApiError, Clock, EventKind, Evidence, Failover, Failure, GroupSpec, InstanceId, InstanceState,
-    Observation, Options, Outcome, Provider, Report, Timestamp, WhenNotReady,
+    Clock, EventKind, Evidence, Failover, Failure, GroupSpec, InstanceId, InstanceState, Options, Outcome,
+    Report, Timestamp, WhenNotReady,
 };
 use serde::Serialize;
 
@@ -35,23 +37,6 @@ use scenario::{FaultKind, Scenario, RETRY_AFTER};
 /// Engine steps one trigger may take before the sweep calls it hung. A failover ends by its
 /// deadline (at most 840 s here, about 4 describes a second plus retries), far below this.
 pub(crate) const MAX_STEPS_PER_TRIGGER: u64 = 200_000;
-
-/// Which fence the sweep runs with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Fence {
-    /// The engine as built.
-    #[default]
-    Correct,
-    /// Test-only: the provider turns an empty describe answer into "every instance stopped", the
-    /// mistake a field report describes. The sweep must catch it.
-    #[doc(hidden)]
-    EmptyMeansStoppedForTesting,
-    /// Test-only: triggers carry no evidence (the alarm's state-change time), as before the
-    /// handler passed it, so an event from before a switchback is taken as news. The sweep must
-    /// catch it (`no-failover-of-healthy-primary`).
-    #[doc(hidden)]
-    NoEvidenceForTesting,
-}
 
 /// How one trigger ended.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -138,67 +123,6 @@ impl WorldLog {
 /// The command that replays one seed.
 pub fn replay_command(seed: u64) -> String {
     format!("coldstandby simulate --seeds 1 --start-seed {seed}")
-}
-
-/// The provider a scenario's engine talks to: the region itself, or the faulty-fence wrapper.
-struct ScenarioProvider<'a> {
-    region: &'a SimRegion,
-    fence: Fence,
-}
-
-impl Provider for ScenarioProvider<'_> {
-    async fn describe(&self, instances: &[InstanceId]) -> Result<Vec<Observation>, ApiError> {
-        let answer = self.region.describe(instances).await?;
-        if self.fence == Fence::EmptyMeansStoppedForTesting && answer.is_empty() {
-            let made_up = instances
-                .iter()
-                .map(|instance| Observation {
-                    instance: instance.clone(),
-                    state: InstanceState::Stopped,
-                    availability_zone: String::new(),
-                    state_reason: None,
-                    tags: BTreeMap::new(),
-                    network_interface: None,
-                    private_ip: None,
-                    instance_type: None,
-                })
-                .collect();
-            return Ok(made_up);
-        }
-        Ok(answer)
-    }
-    async fn start(&self, instances: &[InstanceId]) -> Result<(), ApiError> {
-        self.region.start(instances).await
-    }
-    async fn stop(&self, instances: &[InstanceId], force: bool) -> Result<(), ApiError> {
-        self.region.stop(instances, force).await
-    }
-    async fn set_tags(
-        &self,
-        instances: &[InstanceId],
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), ApiError> {
-        self.region.set_tags(instances, tags).await
-    }
-    async fn probe(
-        &self,
-        instance: &InstanceId,
-        address: &str,
-        probe: &Probe,
-    ) -> Result<ProbeResult, ApiError> {
-        self.region.probe(instance, address, probe).await
-    }
-    async fn read_clients(
-        &self,
-        mover: &Mover,
-        desired: &Endpoint,
-        change: Option<&str>,
-    ) -> Result<ClientView, ApiError> {
-        self.region.read_clients(mover, desired, change).await
-    }
-    async fn move_clients(&self, change: &Change) -> Result<Option<String>, ApiError> {
-        self.region.move_clients(change).await
-    }
 }
 
 /// How each trigger of a seed ended, and the members' true states then.

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::model::{CapacityShortage, SimInstance, Span, Timings};
 use crate::network::{NetworkFaults, NetworkTimings};
 use crate::region::{RegionFaults, SimRegion};
+use crate::zones::ImpairedCalls;
 
 /// Where every scenario's clock starts (2026-11-20T00:00:00Z).
 pub const SCENARIO_START: Timestamp = Timestamp::from_unix_millis(1_795_132_800_000);
@@ -53,6 +54,7 @@ pub enum FaultKind {
     RefusingRouteTable,
     SlowRecordSync,
     RedeliveredAfterFailback,
+    ZoneNotAnswering,
 }
 
 impl FaultKind {
@@ -87,6 +89,7 @@ impl FaultKind {
             Self::RefusingRouteTable => "route table refusing changes for a while",
             Self::SlowRecordSync => "DNS change PENDING for minutes",
             Self::RedeliveredAfterFailback => "the first alarm event delivered again after the failback",
+            Self::ZoneNotAnswering => "a member's zone not answering EC2 calls, from mid-run",
         }
     }
 }
@@ -97,6 +100,17 @@ pub struct ThrottleBurst {
     pub from: Timestamp,
     pub until: Timestamp,
     pub rate: f64,
+}
+
+/// A zone that stops answering EC2 calls naming its instances (see `crate::zones`): the
+/// primary's, a standby's (perhaps the one promoted), from some time after the first trigger,
+/// for a while or for good. Its instances go on as they were.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ZoneOutage {
+    pub zone: String,
+    pub calls: ImpairedCalls,
+    pub from: Timestamp,
+    pub until: Option<Timestamp>,
 }
 
 /// Everything one seed decides.
@@ -120,6 +134,7 @@ pub struct Scenario {
     /// After the failback, the first trigger's alarm event arrives once more (a retry, or an
     /// event queued behind others for minutes): history, to be left alone.
     pub redelivered_after_failback: bool,
+    pub zone_outage: Option<ZoneOutage>,
     /// Instances with their starting state, next step and per-instance faults.
     pub instances: Vec<SimInstance>,
     /// How the services and the movers' mechanisms behave, and their faults.
@@ -328,6 +343,13 @@ pub fn generate(seed: u64) -> Scenario {
     let mut later = fastrand::Rng::with_seed(seed ^ 0x1a7e_de11_7e4e_d0c5);
     let redelivered_after_failback = failback && later.bool();
     faults.extend(redelivered_after_failback.then_some(FaultKind::RedeliveredAfterFailback));
+    let zone_outage = (later.f64() < 0.1).then(|| {
+        let from = first_trigger + Duration::from_millis(later.u64(0..=240_000));
+        let calls = [ImpairedCalls::Fail, ImpairedCalls::Hang, ImpairedCalls::Either][later.usize(0..3)];
+        let until = (later.f64() < 0.7).then(|| from + Duration::from_millis(later.u64(10_000..=900_000)));
+        ZoneOutage { zone: zones[later.usize(0..zones.len())].to_owned(), calls, from, until }
+    });
+    faults.extend(zone_outage.as_ref().map(|_| FaultKind::ZoneNotAnswering));
     faults.sort();
     faults.dedup();
 
@@ -344,6 +366,7 @@ pub fn generate(seed: u64) -> Scenario {
         duplicate_trigger,
         failback,
         redelivered_after_failback,
+        zone_outage,
         instances,
         network_timings,
         network_faults,
@@ -444,6 +467,9 @@ impl Scenario {
             network.faults = self.network_faults.clone();
         });
         region.provision_clients(&self.spec, &self.spec.primary);
+        if let Some(outage) = &self.zone_outage {
+            region.impair_zone_between(&outage.zone, outage.calls, outage.from, outage.until);
+        }
         region
     }
 
