@@ -50,6 +50,16 @@ pub struct RegionFaults {
     /// adapter names its ids; this models a provider that does not (a regression to catch).
     #[serde(default)]
     pub describe_by_filter: bool,
+    /// A start, stop or tag write is received but carried out only later, up to
+    /// `late_landing_max_ms` after it was made, and its answer never arrives (the caller times
+    /// out): a call that lands after its caller gave up, but no later than
+    /// `late_landing_after_abandon_ms` after that.
+    #[serde(default)]
+    pub late_landing: f64,
+    #[serde(default)]
+    pub late_landing_max_ms: u64,
+    #[serde(default)]
+    pub late_landing_after_abandon_ms: u64,
 }
 
 /// The oldest answer the stale-describe fault serves unless told otherwise.

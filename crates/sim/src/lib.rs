@@ -7,6 +7,7 @@ pub mod acls;
 pub mod buckets;
 pub mod controller;
 pub mod faults;
+mod late;
 pub mod leases;
 pub mod metrics;
 pub mod model;

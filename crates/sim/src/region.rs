@@ -22,6 +22,7 @@ pub use crate::faults::RegionFaults;
 use crate::faults::{
     denied, incorrect_state, not_found, BUCKET_EXCEEDED, DEFAULT_MAX_STALENESS, DEFAULT_PURGE_AFTER,
 };
+use crate::late::{Abandonment, Landing};
 use crate::leases::{LeaseChange, LeaseTable};
 use crate::model::{SimInstance, Timings, Transition};
 use crate::network::{Instances, Network, TrafficChange};
@@ -46,6 +47,9 @@ pub struct CallRecord {
     /// The controller that made it, when several share the region (see [`SimRegion::controller`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<String>,
+    /// When EC2 carried it out, if that was after its caller gave up (see `crate::late`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landed_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -58,7 +62,7 @@ pub(crate) struct Inner {
     pub(crate) faults: RegionFaults,
     pub(crate) instances: BTreeMap<InstanceId, SimInstance>,
     transitions: Vec<Transition>,
-    calls: Vec<CallRecord>,
+    pub(crate) calls: Vec<CallRecord>,
     /// EC2's buckets, as the region counts them (not the engine's client-side model).
     #[serde(default)]
     buckets: Ec2Buckets,
@@ -71,9 +75,12 @@ pub(crate) struct Inner {
     /// Availability Zones that do not answer.
     #[serde(default)]
     pub(crate) impaired: BTreeMap<String, Impairment>,
+    /// Requests received, to be carried out later (see `crate::late`).
+    #[serde(default)]
+    pub(crate) landings: Vec<Landing>,
     /// Requests answered so far.
     #[serde(default)]
-    requests: u64,
+    pub(crate) requests: u64,
     /// The groups' lease table (DynamoDB).
     #[serde(default)]
     leases: LeaseTable,
@@ -145,6 +152,7 @@ impl SimRegion {
             buckets: Ec2Buckets::default(),
             network: Network::default(),
             impaired: BTreeMap::new(),
+            landings: Vec::new(),
             acls: NetworkAcls::default(),
             requests: 0,
             leases: LeaseTable::default(),
@@ -427,23 +435,30 @@ impl SimRegion {
         };
         let bucket_exceeded = fault.as_ref().is_some_and(|error| error.message == BUCKET_EXCEEDED);
         let hangs = matches!(impaired, Some(ZoneAnswer::Hang));
+        let lands_late = impaired.is_none() && fault.is_none() && inner.draws_late_landing(&calls);
         let result = match impaired {
             Some(ZoneAnswer::Fail(error)) => Err(error),
             Some(ZoneAnswer::Hang) => Err(no_answer()),
+            None if lands_late => Err(no_answer()),
             None => fault.map_or_else(|| answer(&mut inner), Err),
         };
         let error = result.as_ref().err().map(|error| error.code.clone());
         let caller = self.caller.borrow().clone();
-        for call in calls {
+        for call in &calls {
             let caller = caller.clone();
-            let record = CallRecord { at: now, request, call, error: error.clone(), bucket_exceeded, caller };
+            let (call, error) = (call.clone(), error.clone());
+            let record =
+                CallRecord { at: now, request, call, error, bucket_exceeded, caller, landed_at: None };
             inner.calls.push(record);
+        }
+        if lands_late {
+            inner.keep_for_landing(&calls);
         }
         let mut latency = inner.timings.api_latency.sample(&mut inner.rng);
         if inner.faults.latency_spike > 0.0 && inner.rng.f64() < inner.faults.latency_spike {
             latency += Duration::from_millis(inner.faults.latency_spike_ms);
         }
-        if hangs {
+        if hangs || lands_late {
             latency = HANG;
         }
         (result, now + latency)
@@ -456,8 +471,21 @@ impl SimRegion {
         answer: impl FnOnce(&mut Inner) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         let (result, arrives_at) = self.request(calls, answer);
+        let late = self.inner.borrow().last_request_landing_late();
+        let mut abandonment = late.map(|request| Abandonment { region: self, request, answered: false });
         self.sleep_until(arrives_at).await;
+        if let Some(abandonment) = &mut abandonment {
+            abandonment.answered = true;
+        }
         result
+    }
+
+    /// The caller of `request`, kept to land late, gave up on it (see `crate::late`).
+    pub(crate) fn abandon_landing(&self, request: u64) {
+        // A future is dropped outside any borrow of the region's state.
+        let mut inner =
+            self.inner.try_borrow_mut().expect("no call is being answered while a caller gives up");
+        inner.abandoned(request);
     }
 }
 
@@ -491,25 +519,40 @@ impl Inner {
     }
 
     fn advance_to(&mut self, until: Timestamp) {
-        // Each pass completes one scheduled step. An instance has at most one step scheduled and
-        // a completed step schedules at most one more (shutting-down -> terminated), so twice
-        // the instance count bounds the passes.
-        for _ in 0..=2 * self.instances.len() {
+        // Each pass completes one scheduled step or lands the requests due at one time. An
+        // instance has at most one step scheduled, a completed step schedules at most one more
+        // (shutting-down -> terminated), and a landing schedules at most one per instance, so
+        // this bounds the passes.
+        let landings = self.landings.len();
+        for _ in 0..=(2 * self.instances.len() + 1) * (landings + 1) {
             let due = self
                 .instances
                 .values()
                 .filter_map(|instance| instance.next.map(|(at, _)| (at, instance.id.clone())))
                 .filter(|(at, _)| *at <= until)
                 .min();
-            let Some((at, id)) = due else { break };
-            self.now = self.now.max(at);
-            self.complete_step(&id, at);
+            let landing = self.next_landing(until);
+            match (due, landing) {
+                (Some((at, _)), Some(lands)) if lands < at => self.land_at(lands),
+                (None, Some(lands)) => self.land_at(lands),
+                (Some((at, id)), _) => {
+                    self.now = self.now.max(at);
+                    self.complete_step(&id, at);
+                }
+                (None, None) => break,
+            }
         }
+        debug_assert!(self.next_landing(until).is_none(), "a landing was left behind");
         debug_assert!(
             self.instances.values().all(|i| i.next.is_none_or(|(at, _)| at > until)),
             "a lifecycle step was left behind"
         );
         self.now = self.now.max(until);
+    }
+
+    fn land_at(&mut self, at: Timestamp) {
+        self.now = self.now.max(at);
+        self.land_due(at);
     }
 
     fn complete_step(&mut self, id: &InstanceId, at: Timestamp) {
@@ -771,7 +814,7 @@ impl Inner {
 
     /// `StartInstances` for several instances: refused whole for one id it cannot find, one it
     /// may not start, capacity, or (unless the region spares them) one in a wrong state.
-    fn start_many(&mut self, ids: &[InstanceId]) -> Result<(), ApiError> {
+    pub(crate) fn start_many(&mut self, ids: &[InstanceId]) -> Result<(), ApiError> {
         let spare = self.spares_wrong_state(ids.len());
         if let Some(refusal) = ids
             .iter()
@@ -791,7 +834,7 @@ impl Inner {
     }
 
     /// `StopInstances` for several instances, refused whole as `start_many` is.
-    fn stop_many(&mut self, ids: &[InstanceId], force: bool) -> Result<(), ApiError> {
+    pub(crate) fn stop_many(&mut self, ids: &[InstanceId], force: bool) -> Result<(), ApiError> {
         let spare = self.spares_wrong_state(ids.len());
         if let Some(refusal) = ids
             .iter()
@@ -808,7 +851,11 @@ impl Inner {
     }
 
     /// `CreateTags` on several instances: refused whole for one id it cannot find or may not tag.
-    fn set_tags_many(&mut self, ids: &[InstanceId], tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    pub(crate) fn set_tags_many(
+        &mut self,
+        ids: &[InstanceId],
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
         for id in ids {
             let Some(instance) = self.visible(id) else { return Err(not_found(id)) };
             if instance.faults.denied {

@@ -41,3 +41,18 @@ fn races_that_once_broke_an_invariant_stay_fixed() {
         assert_eq!(result.outcomes.last().map(String::as_str), Some("failed-over"), "seed {seed}");
     }
 }
+
+#[test]
+fn calls_that_land_after_their_caller_gave_up_land_while_it_still_holds_the_lease() {
+    // Seen failing with the holder releasing at once after a call it abandoned (no landing
+    // bound): the call landed under no holder (24 violations in seeds 0-999); and with a
+    // release at the bound's very instant (78, 217, 451, 522, 617, 882, 952, 981, 1035).
+    for seed in [78, 217, 451, 522, 617, 882, 952, 981, 1035] {
+        let result = run_race(seed, RaceMode::Leased);
+        assert!(
+            result.log.calls.iter().any(|call| call.landed_at.is_some()),
+            "seed {seed}: a call landed late"
+        );
+        assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);
+    }
+}

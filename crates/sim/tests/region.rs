@@ -1,14 +1,17 @@
 //! The simulated region's harsher behaviours, each checked against what EC2 does: a capacity
 //! shortage for good that survives saving, stale answers bounded by their configured age,
 //! partial answers, tag writes that show late, `UnsupportedOperation`, terminated instances that
-//! drop out of answers, and forced stops that never finish.
+//! drop out of answers, forced stops that never finish, and calls that land after their caller
+//! gave up.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use coldstandby_engine::{ErrorKind, InstanceId, InstanceState, Provider, Role, Timestamp};
+use std::future::Future;
+
+use coldstandby_engine::{Clock, ErrorKind, InstanceId, InstanceState, Provider, Role, Timestamp};
 use coldstandby_sim::{CapacityShortage, RegionFaults, SimInstance, SimRegion, Timings};
 
 const START: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
@@ -122,4 +125,32 @@ fn a_forced_stop_on_an_impaired_host_never_finishes() {
     region.run(region.stop(std::slice::from_ref(&instance), true)).unwrap();
     region.advance(Duration::from_secs(3_600));
     assert_eq!(region.instance(&instance).unwrap().state, InstanceState::Stopping);
+}
+
+#[test]
+fn a_start_that_lands_late_is_carried_out_after_the_caller_gave_up_within_the_bound() {
+    let (region, instance) = one(InstanceState::Stopped);
+    region.set_faults(RegionFaults {
+        late_landing: 1.0,
+        late_landing_max_ms: 60_000,
+        late_landing_after_abandon_ms: 1_500,
+        ..RegionFaults::default()
+    });
+    // The caller sends the start, waits 2 s for an answer that never comes, and gives up.
+    let started = region.now();
+    {
+        let mut call = std::pin::pin!(region.start(std::slice::from_ref(&instance)));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(call.as_mut().poll(&mut context).is_pending(), "no answer arrives");
+        region.advance(Duration::from_secs(2));
+        assert!(call.as_mut().poll(&mut context).is_pending(), "still no answer");
+        assert_eq!(region.instance(&instance).unwrap().state, InstanceState::Stopped, "not carried out yet");
+    }
+    let gave_up = region.now();
+    region.advance(Duration::from_secs(60));
+    let record = region.calls().into_iter().find(|record| record.call.instance() == Some(&instance)).unwrap();
+    let landed = record.landed_at.expect("the start landed later");
+    assert!(landed > started && landed <= gave_up + Duration::from_millis(1_500), "{record:?}");
+    let pending = region.transitions().into_iter().find(|t| t.to == InstanceState::Pending).unwrap();
+    assert_eq!(pending.at, landed, "carried out when it landed, not when it was sent");
 }

@@ -210,7 +210,9 @@ impl Lease {
     /// record (renewed) until then, so no contender acts while it might, and release after.
     pub fn release_after(&mut self, at: Timestamp) {
         self.released = true;
-        self.release_at = Some(self.release_at.map_or(at, |earlier| earlier.max(at)));
+        // Released only after `at`: a call may still land at that very instant.
+        let after = at + Duration::from_millis(1);
+        self.release_at = Some(self.release_at.map_or(after, |earlier| earlier.max(after)));
     }
 
     /// The next step at `now`.

@@ -68,7 +68,12 @@ fn a_run_with_an_abandoned_call_holds_the_record_until_it_can_no_longer_land() {
         matches!(lease.poll(renew_at), LeaseStep::Call { call: LeaseCall::Write { record, .. }, .. } if record.owner.is_some())
     );
     lease.on_result(renew_at, Ok(LeaseReply::Written));
-    let LeaseStep::Call { call: LeaseCall::Write { record, .. }, .. } = lease.poll(may_land_until) else {
+    assert!(
+        matches!(lease.poll(may_land_until), LeaseStep::Sleep { .. }),
+        "a call may still land at the bound's very instant"
+    );
+    let past = may_land_until + Duration::from_millis(1);
+    let LeaseStep::Call { call: LeaseCall::Write { record, .. }, .. } = lease.poll(past) else {
         panic!("released once the call can no longer land")
     };
     assert_eq!(record.owner, None);

@@ -288,6 +288,20 @@ pub(crate) fn one_controller_per_group(region: &SimRegion, seed: u64) -> Vec<Vio
             );
             violations.push(Violation { seed, invariant: ONE_CONTROLLER_PER_GROUP, at: record.at, detail });
         }
+        // A call that landed after its caller gave up must land while the caller still holds
+        // the record: the lease covers the call until it can no longer land.
+        let Some(landed) = record.landed_at else { continue };
+        let holder_then =
+            history.iter().rfind(|change| change.at <= landed).and_then(|change| change.owner.as_deref());
+        if holder_then != Some(caller) {
+            let detail = format!(
+                "{}'s {} landed at {landed} while the lease table named {} the holder",
+                caller,
+                record.call.operation(),
+                holder_then.unwrap_or("no one")
+            );
+            violations.push(Violation { seed, invariant: ONE_CONTROLLER_PER_GROUP, at: landed, detail });
+        }
     }
     violations
 }

@@ -21,6 +21,12 @@ pub const FIRST_TRIGGER_AFTER: Duration = Duration::from_secs(10);
 /// When Lambda retries an invocation that died (about a minute later).
 pub const RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// How long after it was made a call that lands late may land (longer than any caller waits)...
+pub const LATE_LANDING_MAX_MS: u64 = 60_000;
+/// ...and how long after its caller gave up on it: a quarter of the shortest lease the sweeps
+/// draw (6 s), the landing bound the lease assumes (docs/safety.md).
+pub const LATE_LANDING_AFTER_ABANDON_MS: u64 = 1_500;
+
 /// The kinds of fault a scenario can inject, for the summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -55,6 +61,7 @@ pub enum FaultKind {
     SlowRecordSync,
     RedeliveredAfterFailback,
     ZoneNotAnswering,
+    CallsLandLate,
 }
 
 impl FaultKind {
@@ -90,6 +97,7 @@ impl FaultKind {
             Self::SlowRecordSync => "DNS change PENDING for minutes",
             Self::RedeliveredAfterFailback => "the first alarm event delivered again after the failback",
             Self::ZoneNotAnswering => "a member's zone not answering EC2 calls, from mid-run",
+            Self::CallsLandLate => "starts, stops and tag writes landing after the caller gave up",
         }
     }
 }
@@ -350,6 +358,12 @@ pub fn generate(seed: u64) -> Scenario {
         ZoneOutage { zone: zones[later.usize(0..zones.len())].to_owned(), calls, from, until }
     });
     faults.extend(zone_outage.as_ref().map(|_| FaultKind::ZoneNotAnswering));
+    if later.f64() < 0.15 {
+        steady_faults.late_landing = 0.02 + later.f64() * 0.08;
+        steady_faults.late_landing_max_ms = LATE_LANDING_MAX_MS;
+        steady_faults.late_landing_after_abandon_ms = LATE_LANDING_AFTER_ABANDON_MS;
+        faults.push(FaultKind::CallsLandLate);
+    }
     faults.sort();
     faults.dedup();
 
