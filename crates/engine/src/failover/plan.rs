@@ -41,16 +41,15 @@ impl Failover {
         if !self.recorded_active(active) {
             return None;
         }
-        // A member seen recorded active since the failure proves the group changed after it,
-        // whatever members went unanswered: the evidence is history.
-        let activated_later = self.activated_at(active).is_some_and(|at| at > evidence.at.unix_millis());
-        if activated_later {
-            return Some(Superseded::ActivatedAfter);
+        // That another member is active proves the failure history only when every member
+        // answered: an unknown one may be the member that failed, recorded active more recently.
+        if all_known && evidence.member.as_ref().is_some_and(|failed| failed != active) {
+            return Some(Superseded::OtherMemberActive);
         }
-        // That another member is active proves nothing while a member is unknown: it may be the
-        // one that failed, recorded active more recently than the answer that came.
-        let other_member = evidence.member.as_ref().is_some_and(|failed| failed != active);
-        (all_known && other_member).then_some(Superseded::OtherMemberActive)
+        // A member seen recorded active since the failure proves the group changed after it,
+        // whatever members went unanswered.
+        let activated_later = self.activated_at(active).is_some_and(|at| at > evidence.at.unix_millis());
+        activated_later.then_some(Superseded::ActivatedAfter)
     }
 
     /// The first observation decides who is active, what to fence and which standbys to try.
