@@ -27,6 +27,25 @@ fn a_racer_without_the_lease_is_caught() {
 }
 
 #[test]
+fn a_holder_suspended_with_a_clock_that_stood_still_is_caught_and_the_products_clock_is_safe() {
+    // A racer stopped for 2-60 s (a laptop closed, a process stopped) while the others go on.
+    // Read on a clock that stands still through it (Instant's reading), the resumed holder
+    // believes its lease current and acts beside the contender that took it over: 25 of seeds
+    // 0-1,999, these among them. On the product's clock (CLOCK_BOOTTIME counts the suspension)
+    // the same seeds, and all 2,000, break nothing.
+    for seed in [85, 98, 135, 218, 252] {
+        let stood_still = run_race(seed, RaceMode::ClockStandsStillForTesting);
+        assert!(
+            stood_still.violations.iter().any(|v| v.invariant == ONE_CONTROLLER_PER_GROUP),
+            "seed {seed}: a holder whose clock stood still went unnoticed"
+        );
+        let counted = run_race(seed, RaceMode::Leased);
+        assert!(counted.racers.iter().any(|racer| racer.suspended.is_some()), "seed {seed}");
+        assert!(counted.violations.is_empty(), "seed {seed}: {:#?}", counted.violations);
+    }
+}
+
+#[test]
 fn a_race_replays_exactly() {
     assert_eq!(run_race(17, RaceMode::Leased), run_race(17, RaceMode::Leased));
 }

@@ -154,3 +154,29 @@ fn a_start_that_lands_late_is_carried_out_after_the_caller_gave_up_within_the_bo
     let pending = region.transitions().into_iter().find(|t| t.to == InstanceState::Pending).unwrap();
     assert_eq!(pending.at, landed, "carried out when it landed, not when it was sent");
 }
+
+#[test]
+fn a_suspended_controller_runs_nothing_meanwhile_and_its_clock_counts_it_or_stands_still() {
+    use coldstandby_sim::controller::Suspension;
+    let from = START + Duration::from_secs(10);
+    let until = from + Duration::from_secs(30);
+    for clock_stands_still in [false, true] {
+        let (region, instance) = one(InstanceState::Running);
+        let controller =
+            region.controller("cli").suspended(Some(Suspension { from, until, clock_stands_still }));
+        region.run(controller.sleep_until(START + Duration::from_millis(9_999)));
+        // A describe sent as the suspension begins is answered during it, but seen only after.
+        region.run(controller.describe(std::slice::from_ref(&instance))).unwrap();
+        assert_eq!(region.now(), until, "nothing of it runs while suspended");
+        let read = controller.now();
+        if clock_stands_still {
+            assert_eq!(read, from, "its clock stood still through the suspension");
+            assert!(read < until);
+            // A sleep of 5 s on its clock lasts 5 s of the world's, after the lag.
+            region.run(controller.sleep_until(from + Duration::from_secs(5)));
+            assert_eq!(region.now(), until + Duration::from_secs(5));
+        } else {
+            assert_eq!(read, until, "its clock counted the suspension");
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! Racing controllers: two or three processes (a Lambda invocation, its retry, a second
 //! invocation, an operator's CLI) fail the same group over at once on one simulated region, each
 //! under the group's lease. Some crash holding it, some lose the lease table for a while (their
-//! calls failing, or never answering), the table throttles and loses answers. A last retry runs
+//! calls failing, or never answering), some are suspended for up to a minute while the others go
+//! on, the table throttles and loses answers, and EC2 calls may land after their caller gave up. A last retry runs
 //! after them all (and up to two more while it fails or times out), as Lambda retries a failed
 //! invocation.
 //!
@@ -25,7 +26,7 @@ use serde::Serialize;
 use super::invariants::{Checker, Violation, ONE_CONTROLLER_PER_GROUP};
 use super::scenario::{self, Scenario, RETRY_AFTER};
 use super::{outcome_name, WorldLog, MAX_STEPS_PER_TRIGGER, SETTLE};
-use crate::controller::join_all;
+use crate::controller::{join_all, Controller, Suspension};
 use crate::leases::{CutOff, LeaseFaults};
 use crate::region::SimRegion;
 
@@ -41,6 +42,10 @@ pub enum RaceMode {
     /// without it). The sweep must catch it.
     #[doc(hidden)]
     SecondWithoutLeaseForTesting,
+    /// Test-only: a suspended racer's clock stands still through the suspension (as `Instant`
+    /// does through a suspend) instead of counting it. The sweep must catch it.
+    #[doc(hidden)]
+    ClockStandsStillForTesting,
 }
 
 /// One racing controller.
@@ -53,6 +58,8 @@ pub struct Racer {
     pub crash_after_steps: Option<u64>,
     /// It cannot reach the lease table for a while.
     pub cut_off: Option<CutOff>,
+    /// It does not run for a while (a laptop closed, a process stopped) while the world moves.
+    pub suspended: Option<Suspension>,
     pub leased: bool,
 }
 
@@ -91,6 +98,7 @@ pub fn run_race(seed: u64, mode: RaceMode) -> RaceResult {
         lost_answer: if rng.f64() < 0.3 { rng.f64() * 0.3 } else { 0.0 },
     };
     let names = ["lambda", "operator-cli", "lambda-second"];
+    let mut pauses = fastrand::Rng::with_seed(seed ^ 0x5005_9e4d_ed0c_10c5);
     let racers: Vec<Racer> = (0..rng.usize(2..=3))
         .map(|index| {
             let start_after_ms = if index == 0 { 0 } else { rng.u64(0..=30_000) };
@@ -102,11 +110,21 @@ pub fn run_race(seed: u64, mode: RaceMode) -> RaceResult {
                     hang: rng.bool(),
                 }
             });
+            // Drawn from its own stream, so every earlier draw stays as it was.
+            let suspended = (pauses.f64() < 0.2).then(|| {
+                let from = start + Duration::from_millis(start_after_ms + pauses.u64(0..=40_000));
+                Suspension {
+                    from,
+                    until: from + Duration::from_millis(pauses.u64(2_000..=60_000)),
+                    clock_stands_still: mode == RaceMode::ClockStandsStillForTesting,
+                }
+            });
             Racer {
                 name: names[index].to_owned(),
                 start_after_ms,
                 crash_after_steps: (rng.f64() < 0.25).then(|| rng.u64(1..=400)),
                 cut_off,
+                suspended,
                 leased: !(mode == RaceMode::SecondWithoutLeaseForTesting && index == 1),
             }
         })
@@ -131,10 +149,11 @@ pub fn run_race(seed: u64, mode: RaceMode) -> RaceResult {
         .map(|(number, racer)| {
             let settings = racer.leased.then(|| settings(&racer.name));
             let at = start + Duration::from_millis(racer.start_after_ms);
+            let controller = region.controller(&racer.name).suspended(racer.suspended);
             Box::pin(race_one(
                 &region,
+                controller,
                 &scenario,
-                &racer.name,
                 at,
                 number as u64,
                 settings,
@@ -153,7 +172,8 @@ pub fn run_race(seed: u64, mode: RaceMode) -> RaceResult {
     // (a crash can leave two members running, and one invocation may not be enough to mend it).
     for (number, name) in [(9, "lambda-retry"), (10, "lambda-retry-2"), (11, "lambda-retry-3")] {
         let retry_at = region.now() + RETRY_AFTER;
-        let retry = race_one(&region, &scenario, name, retry_at, number, Some(settings(name)), None);
+        let controller = region.controller(name);
+        let retry = race_one(&region, controller, &scenario, retry_at, number, Some(settings(name)), None);
         let RacerEnd { outcome, events } = region.run(retry);
         runs.push((name.to_owned(), events));
         let failed = outcome.starts_with("failed:") || outcome == "timed-out";
@@ -192,14 +212,14 @@ struct RacerEnd {
 /// One racer's run, from `at`: its outcome's name.
 async fn race_one(
     region: &SimRegion,
+    controller: Controller<'_>,
     scenario: &Scenario,
-    name: &str,
     at: Timestamp,
     number: u64,
     lease: Option<LeaseSettings>,
     crash_after: Option<u64>,
 ) -> RacerEnd {
-    let controller = region.controller(name);
+    let name = controller.name();
     controller.sleep_until(at).await;
     let spec = scenario.spec.clone();
     let began = region.now();
