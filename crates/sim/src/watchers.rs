@@ -196,6 +196,19 @@ pub fn run_watchers(
     groups: &[WatchedGroup],
     stop_at: Timestamp,
 ) -> Vec<Journal> {
+    run_watchers_beside(region, setups, plan, groups, stop_at, Vec::new())
+}
+
+/// [`run_watchers`], with `others` (an operator's switchover, say) running on the region at the
+/// same time.
+pub fn run_watchers_beside<'a>(
+    region: &'a SimRegion,
+    setups: &'a [WatcherSetup],
+    plan: &Plan,
+    groups: &[WatchedGroup],
+    stop_at: Timestamp,
+    others: Vec<Pin<Box<dyn Future<Output = ()> + 'a>>>,
+) -> Vec<Journal> {
     let boards: Vec<Board> = setups.iter().map(|_| Board::default()).collect();
     let metrics = SimMetrics { region };
     let journals: Vec<Journal> = setups.iter().map(|_| Journal::default()).collect();
@@ -249,6 +262,7 @@ pub fn run_watchers(
             }
         }));
     }
+    futures.extend(others);
     region.run(join_all(futures));
     drop(controls);
     journals

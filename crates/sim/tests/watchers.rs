@@ -161,3 +161,29 @@ fn a_verdict_from_before_a_pause_is_not_acted_on() {
     assert_eq!(result.violations, Vec::new(), "{result:?}");
     assert!(result.fenced_at.is_none(), "the primary recovered and was left running: {result:?}");
 }
+
+#[test]
+fn an_operators_switchover_beside_two_watchers_is_left_standing() {
+    // A third controller: the operator switches from the primary to the first standby under the
+    // lease while both watchers run (and may see the primary stop). Whatever they decided about
+    // the member switched out, none stops the member switched in, and one member runs at the end.
+    let with_operator: Vec<_> = (0..200)
+        .map(|seed| run_seed(seed, WatchMode::Honest))
+        .filter(|result| result.watcher_faults.iter().any(|fault| fault.contains("switches over")))
+        .collect();
+    assert!(with_operator.len() >= 15, "the sweep draws the operator: {}", with_operator.len());
+    for result in &with_operator {
+        assert_eq!(result.violations, Vec::new(), "seed {}", result.seed);
+        let stops_by_watchers_after_switch = result
+            .log
+            .calls
+            .iter()
+            .filter(|call| call.caller.as_deref().is_some_and(|caller| caller.starts_with("watcher")))
+            .filter(|call| call.call.operation() == "StopInstances")
+            .count();
+        let switched = result.log.calls.iter().any(|call| {
+            call.caller.as_deref() == Some("operator-cli") && call.call.operation() == "StartInstances"
+        });
+        assert!(switched || stops_by_watchers_after_switch > 0, "seed {}: someone acted", result.seed);
+    }
+}

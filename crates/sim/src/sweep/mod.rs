@@ -5,6 +5,7 @@
 
 pub mod invariant;
 pub mod invariants;
+pub mod operator;
 mod provider;
 pub mod race;
 pub mod scenario;

@@ -4,7 +4,10 @@
 //! the lease table. Judged from the world: the services' true health and reachability, the
 //! region's call log, the lease table's history and the members' final states.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use coldstandby_engine::clients::Probe;
@@ -15,12 +18,13 @@ use serde::Serialize;
 
 use super::invariant::WatchInvariant;
 use super::invariants::{Violation, ONE_CONTROLLER_PER_GROUP, SINGLE_LIVE};
+use super::operator;
 use super::race::one_controller_per_group;
 use crate::leases::CutOff;
 use crate::model::{SimInstance, Timings};
 use crate::region::SimRegion;
 use crate::services::{Partition, ServiceFault};
-use crate::watchers::{run_watchers, WatcherSetup};
+use crate::watchers::{run_watchers_beside, WatcherSetup};
 
 /// A primary reachable from a majority of vantage points (the live watchers over the network,
 /// EC2 by the instance running) is never fenced while its service is healthy.
@@ -100,6 +104,8 @@ struct Setup {
     lease_cut: Option<(String, CutOff)>,
     lease_seconds: u64,
     faults: Vec<String>,
+    /// An operator's switchover from the primary to the first standby starts then.
+    switchover_at: Option<Timestamp>,
 }
 
 fn id(n: u64) -> InstanceId {
@@ -185,7 +191,14 @@ fn generate(seed: u64, mode: WatchMode) -> Setup {
     if mode == WatchMode::SlowDetectionForTesting {
         running.failures = running.window;
     }
+    // Drawn from its own stream, so every earlier draw stays as it was.
+    let mut third = fastrand::Rng::with_seed(seed ^ 0x0e7a_70c1_1000_5a1d);
+    let switchover_at = (third.f64() < 0.15).then(|| operator::start_time(&mut third, failure_at));
+    if switchover_at.is_some() {
+        faults.push(format!("{} switches over to the first standby", operator::OPERATOR));
+    }
     Setup {
+        switchover_at,
         settings,
         running,
         probe,
@@ -233,7 +246,12 @@ pub fn run_seed(seed: u64, mode: WatchMode) -> WatchResult {
     };
     let failure_at = setup.failure.map(|(_, at, _)| at);
     let stop_at = failure_at.unwrap_or(START + Duration::from_secs(40)) + WATCH_FOR;
-    run_watchers(&region, &setup.watchers, &plan, &groups, stop_at);
+    let switchover_end = RefCell::new(operator::SwitchoverEnd::default());
+    let mut others: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = Vec::new();
+    if let (Some(at), Some(lease)) = (setup.switchover_at, plan.lease.clone()) {
+        others.push(Box::pin(operator::switchover(&region, &spec, lease, at, &switchover_end)));
+    }
+    run_watchers_beside(&region, &setup.watchers, &plan, &groups, stop_at, others);
 
     let fenced_at = region
         .calls()
@@ -245,6 +263,7 @@ pub fn run_seed(seed: u64, mode: WatchMode) -> WatchResult {
     violations.extend(detection(&setup, fenced_at, seed));
     violations.extend(final_states(&region, &setup, &spec, fenced_at, seed));
     violations.extend(one_controller_per_group(&region, seed));
+    violations.extend(operator::switched_in_left_alone(&region, &switchover_end.borrow(), seed));
     WatchResult {
         seed,
         interval_ms: u64::try_from(setup.settings.interval.as_millis()).unwrap_or(u64::MAX),
@@ -314,6 +333,7 @@ fn healthy_primary_fenced(
     let Some(stop) = region
         .calls()
         .into_iter()
+        .filter(|record| record.caller.as_deref() != Some(operator::OPERATOR))
         .find(|record| matches!(&record.call, Call::Stop { instance, .. } if instance == primary))
     else {
         return Vec::new();
