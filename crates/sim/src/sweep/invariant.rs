@@ -176,7 +176,8 @@ impl WatchInvariant {
             Self::NoFailoverOfHealthyPrimary => {
                 "a primary whose service is healthy and that a majority of vantage points reach (each \
                  live, unpaused watcher not partitioned from it, and EC2 by the instance running) \
-                 throughout the time a decision takes before a stop is never stopped"
+                 throughout the time a decision takes before a stop is never stopped by a watcher; \
+                 nor is the member an operator's switchover switched in, once it is done"
             }
             Self::DetectWithin => {
                 "with no watcher fault, a service that fails for good is stopped within the detection \
