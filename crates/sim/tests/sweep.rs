@@ -165,6 +165,10 @@ fn seeds_that_once_broke_an_invariant_stay_fixed() {
         // the failback, with the old standby's zone silent, stopped the healthy active member
         // because history was judged only when every member had answered (1912, 2138).
         640, 1452, 1481, 1492, 1608, 1635, 2236, 2701, 1912, 2138,
+        // The event delivered again while the failed-back member's zone did not answer, the zone
+        // answering again mid-run: a stop retried after backoff (2002577, 2003094), or sent once
+        // the member was seen again (2002176, 2003892), stopped the healthy member.
+        2002176, 2002577, 2003094, 2003892,
     ] {
         let result = run_seed(seed, Fence::Correct);
         assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);

@@ -17,6 +17,7 @@ mod observe;
 mod options;
 mod phase;
 mod plan;
+use plan::SincePlan;
 mod promote;
 mod rollback;
 
@@ -434,8 +435,16 @@ impl Failover {
                 return;
             }
         }
-        self.advance_isolation(now);
-        self.advance_fence(now);
+        let since_plan =
+            if self.phase == Phase::Fencing { self.history_since_plan(now) } else { SincePlan::Unchanged };
+        match since_plan {
+            SincePlan::MovedOn => return,
+            SincePlan::Hold => self.hold_fence(),
+            SincePlan::Unchanged => {
+                self.advance_isolation(now);
+                self.advance_fence(now);
+            }
+        }
         self.advance_abandoned(now);
         if self.phase == Phase::Fencing && self.fence_confirmed_at.is_some() {
             self.enter(Phase::Promoting);

@@ -5,6 +5,17 @@ use super::*;
 use crate::report::Superseded;
 use crate::tags::ACTIVATED_AT_TAG;
 
+/// What the answers since the plan say of its evidence (see [`Failover::history_since_plan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SincePlan {
+    /// Nothing new: the fence goes on.
+    Unchanged,
+    /// A member recorded active since the failure answered; wait for a settled answer of it.
+    Hold,
+    /// The run ended as moved-on.
+    MovedOn,
+}
+
 impl Failover {
     /// Of two members recorded active, the one recorded later (a member cut off in a zone that
     /// did not answer keeps its old record); otherwise, or without both times, all of them.
@@ -50,6 +61,62 @@ impl Failover {
         // whatever members went unanswered.
         let activated_later = self.activated_at(active).is_some_and(|at| at > evidence.at.unix_millis());
         activated_later.then_some(Superseded::ActivatedAfter)
+    }
+
+    /// While the fence has changed nothing yet (no stop accepted, nothing isolated or started),
+    /// a member that answers again, recorded active since the failure, proves the failure
+    /// history: its zone did not answer when the run planned, and the plan fenced it as unknown.
+    /// A stop of it that got no answer may still have landed, so the fence holds (sends nothing)
+    /// until a settled answer shows it: running, the run ends as moved-on; stopping, the stop
+    /// landed, and the failover goes on, so the group is not left with nothing.
+    pub(super) fn history_since_plan(&mut self, now: Timestamp) -> SincePlan {
+        let Some(evidence) = self.options.evidence.clone() else { return SincePlan::Unchanged };
+        let changed = !self.started.is_empty()
+            || self
+                .fence
+                .iter()
+                .any(|target| target.stop_requested_at.is_some() || self.is_isolated(&target.instance));
+        if changed {
+            return SincePlan::Unchanged;
+        }
+        let activated_since = |member: &InstanceId| {
+            self.recorded_active(member)
+                && self.activated_at(member).is_some_and(|at| at > evidence.at.unix_millis())
+        };
+        let active: Vec<InstanceId> =
+            self.spec.members().into_iter().filter(|m| activated_since(m)).collect();
+        let [active] = active.as_slice() else { return SincePlan::Unchanged };
+        match self.seen[active].settled_state() {
+            Some(InstanceState::Running) => {
+                let outcome = Outcome::MovedOn {
+                    active: active.clone(),
+                    failed: evidence.member,
+                    evidence_at: evidence.at,
+                    because: Superseded::ActivatedAfter,
+                };
+                self.close(now, outcome);
+                SincePlan::MovedOn
+            }
+            Some(_) => SincePlan::Unchanged,
+            None => SincePlan::Hold,
+        }
+    }
+
+    /// Hold the fence: take back the stops waiting in the queue (a retry after backoff, say), so
+    /// nothing is sent until [`Self::history_since_plan`] has a settled answer.
+    pub(super) fn hold_fence(&mut self) {
+        let fenced: Vec<InstanceId> = self.fence.iter().map(|target| target.instance.clone()).collect();
+        let held = |queued: &Queued| matches!(&queued.call, Call::Stop { instance, .. } if fenced.contains(instance));
+        let taken_back: Vec<InstanceId> = self
+            .queue
+            .iter()
+            .filter(|queued| held(queued))
+            .filter_map(|queued| queued.call.instance().cloned())
+            .collect();
+        self.queue.retain(|queued| !held(queued));
+        for target in self.fence.iter_mut().filter(|target| taken_back.contains(&target.instance)) {
+            target.stop_in_flight = false;
+        }
     }
 
     /// The first observation decides who is active, what to fence and which standbys to try.
