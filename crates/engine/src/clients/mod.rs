@@ -85,6 +85,18 @@ impl Mover {
     }
 }
 
+impl Mover {
+    /// As [`Self::next_step`], for a run that moves clients: a DNS record already right with no
+    /// change of the run's own is written again so its propagation can be awaited
+    /// ([`Dns::next_step_for_run`]).
+    pub fn next_step_for_run(&self, view: &ClientView, desired: &Endpoint, members: &[Endpoint]) -> Step {
+        match (self, view) {
+            (Self::Dns(mover), ClientView::Record(record)) => mover.next_step_for_run(record, desired),
+            _ => self.next_step(view, desired, members),
+        }
+    }
+}
+
 impl fmt::Display for Mover {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())

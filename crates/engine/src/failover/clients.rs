@@ -257,7 +257,7 @@ impl Failover {
         let Some(stage) = self.clients.as_mut() else { return };
         let run = &mut stage.movers[index];
         run.read_in_flight = false;
-        match mover.next_step(&view, &stage.target, &members) {
+        match mover.next_step_for_run(&view, &stage.target, &members) {
             Step::Verified => {
                 run.verified = true;
                 run.waiting = None;
