@@ -38,7 +38,13 @@ impl Failover {
             // From its turn: waiting for it to stop, capacity retries and the boot all count.
             let timed_out =
                 !candidate.late && now.saturating_since(candidate.since) >= self.spec.timeouts.start;
-            if timed_out && state == Some(InstanceState::Pending) {
+            // Started, last seen pending (or never seen since), and not answered for now (left
+            // out of answers, its zone silent): it may still be pending, as much as one seen so.
+            let last_seen = seen.observation.as_ref().map(|observation| observation.state);
+            let started = self.started.contains(&candidate.instance);
+            let may_be_pending = state == Some(InstanceState::Pending)
+                || (state.is_none() && started && last_seen.is_none_or(|s| s == InstanceState::Pending));
+            if timed_out && may_be_pending {
                 // EC2 refuses to stop a pending instance, so moving on now would leave this one
                 // to boot beside the next: it stays the candidate, promoted if it runs, given up
                 // if it falls back to stopped; only the deadline ends the wait.
