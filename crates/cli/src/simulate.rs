@@ -35,26 +35,15 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
     if args.watchers {
         return watchers::run(args);
     }
-    let text = args.output == OutputFormat::Text;
-    let mut progress = Progress::new(args);
+    let mut sink = SeedSink::new(args, "runs");
     let mut rto_ms = Vec::new();
-    let mut json = (!text).then(|| JsonStream::begin("runs"));
-    let mut printed = Ok(());
     let results = parallel::in_seed_order(args.start_seed, args.seeds, jobs(args), |seed| {
         sweep::run_seed(seed, Fence::Correct)
     });
     let summary = sweep::summarize(args.start_seed, results, |result| {
-        if args.events && printed.is_ok() {
-            printed = output::print_lines(&timeline(result));
-        }
         rto_ms.extend(result.triggers.iter().filter_map(recovered_ms));
-        if let Some(json) = &mut json {
-            result.runs.iter().for_each(|run| json.item(run));
-        }
-        progress.seed_done(result.violations.len());
+        sink.take(&result.runs, result.violations.len(), || timeline(result));
     });
-    progress.clear();
-    printed?;
     if let Some(path) = &args.report {
         let not_recovered = summary.triggers - summary.failovers_completed - summary.already_active;
         let title =
@@ -71,11 +60,56 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
             &crate::report::distribution(&title, lines, rto_ms, not_recovered as usize),
         )?;
     }
-    match json {
-        Some(json) => json.finish(&summary)?,
-        None => output::print_lines(&render(&summary))?,
-    }
+    sink.finish(&summary, || render(&summary))?;
     Ok(if summary.violations.is_empty() { Exit::Success } else { Exit::Failed })
+}
+
+/// What every sweep does with each seed's result as it comes: its story printed (`--events`),
+/// its entries streamed (`--output json`), the progress counted.
+struct SeedSink {
+    progress: Progress,
+    json: Option<JsonStream>,
+    events: bool,
+    /// The first failed write of `--events` (nothing more is printed then).
+    printed: anyhow::Result<()>,
+}
+
+impl SeedSink {
+    /// For `args`' output; `list` names the JSON list of entries.
+    fn new(args: &SimulateArgs, list: &str) -> Self {
+        let json = (args.output == OutputFormat::Json).then(|| JsonStream::begin(list));
+        Self { progress: Progress::new(args), json, events: args.events, printed: Ok(()) }
+    }
+
+    /// One seed: its JSON entries, its violations, its story (made only when printed).
+    fn take<T: serde::Serialize>(
+        &mut self,
+        entries: &[T],
+        violations: usize,
+        story: impl FnOnce() -> Vec<String>,
+    ) {
+        if self.events && self.printed.is_ok() {
+            self.printed = output::print_lines(&story());
+        }
+        if let Some(json) = &mut self.json {
+            entries.iter().for_each(|entry| json.item(entry));
+        }
+        self.progress.seed_done(violations);
+    }
+
+    /// The sweep is over: close the JSON document with the summary, or print `text`.
+    fn finish(
+        self,
+        summary: &impl serde::Serialize,
+        text: impl FnOnce() -> Vec<String>,
+    ) -> anyhow::Result<()> {
+        self.progress.clear();
+        self.printed?;
+        match self.json {
+            Some(json) => json.finish(summary),
+            None => output::print_lines(&text()),
+        }
+    }
 }
 
 /// How many threads run seeds: `--jobs`, or one per CPU.

@@ -7,34 +7,19 @@
 use coldstandby_sim::sweep::race::{run_race, summarize_races, RaceMode, RaceResult, RaceSummary};
 use coldstandby_sim::sweep::scenario;
 
-use super::json_stream::JsonStream;
 use super::parallel::in_seed_order;
 use super::world_log::timeline;
-use crate::output;
-use crate::{Exit, OutputFormat, SimulateArgs};
+use crate::{Exit, SimulateArgs};
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<Exit> {
-    let mut progress = super::Progress::new(args);
-    let mut json = (args.output == OutputFormat::Json).then(|| JsonStream::begin("races"));
-    let mut printed = Ok(());
+    let mut sink = super::SeedSink::new(args, "races");
     let results = in_seed_order(args.start_seed, args.seeds, super::jobs(args), |seed| {
         run_race(seed, RaceMode::Leased)
     });
     let summary = summarize_races(args.start_seed, results, |result| {
-        if args.events && printed.is_ok() {
-            printed = output::print_lines(&events(result));
-        }
-        if let Some(json) = &mut json {
-            json.item(result);
-        }
-        progress.seed_done(result.violations.len());
+        sink.take(std::slice::from_ref(result), result.violations.len(), || events(result));
     });
-    progress.clear();
-    printed?;
-    match json {
-        Some(json) => json.finish(&summary)?,
-        None => output::print_lines(&render(&summary))?,
-    }
+    sink.finish(&summary, || render(&summary))?;
     Ok(if summary.violations.is_empty() { Exit::Success } else { Exit::Failed })
 }
 
