@@ -97,6 +97,9 @@ impl Failover {
                         seen.absent_since = Some(now);
                     }
                     if let Some(error) = failed.get(&member) {
+                        // A failed describe after an answer that left it out: that answer may
+                        // have been partial, and this one could not say; unknown again.
+                        seen.answered_without_it = false;
                         let first = seen.unobservable.is_none();
                         let since = seen.unobservable.as_ref().map_or(now, |(since, _)| *since);
                         seen.unobservable = Some((since, error.clone()));
