@@ -88,18 +88,19 @@ impl Failover {
         let [active] = active.as_slice() else { return SincePlan::Unchanged };
         match self.seen[active].settled_state() {
             Some(InstanceState::Running) => {
-                let outcome = Outcome::MovedOn {
-                    active: active.clone(),
-                    failed: evidence.member,
-                    evidence_at: evidence.at,
-                    because: Superseded::ActivatedAfter,
-                };
-                self.close(now, outcome);
+                self.move_on(now, active.clone(), Superseded::ActivatedAfter);
                 SincePlan::MovedOn
             }
             Some(_) => SincePlan::Unchanged,
             None => SincePlan::Hold,
         }
+    }
+
+    /// End the run as moved on: its evidence is history, `active` serves; nothing changed.
+    fn move_on(&mut self, now: Timestamp, active: InstanceId, because: Superseded) {
+        let evidence = self.options.evidence.clone().expect("history needs evidence");
+        let outcome = Outcome::MovedOn { active, failed: evidence.member, evidence_at: evidence.at, because };
+        self.close(now, outcome);
     }
 
     /// Hold the fence: take back the stops waiting in the queue (a retry after backoff, say), so
@@ -144,11 +145,8 @@ impl Failover {
         let unknown: Vec<InstanceId> =
             members.iter().filter(|member| self.seen[*member].unknown()).cloned().collect();
         if let Some(because) = self.superseded(&active, unknown.is_empty(), now) {
-            let evidence = self.options.evidence.clone().expect("history needs evidence");
             self.emit(now, EventKind::Planned { fence: Vec::new(), candidates: Vec::new() });
-            let outcome =
-                Outcome::MovedOn { active, failed: evidence.member, evidence_at: evidence.at, because };
-            self.close(now, outcome);
+            self.move_on(now, active, because);
             return;
         }
 
