@@ -46,8 +46,8 @@ impl Dns {
     /// As [`Self::next_step`], for a run that moves clients and must see its move propagated:
     /// a record that already holds the address when this run has made no change (an earlier
     /// run's change, perhaps still `PENDING`, whose id went with that run) is written again, the
-    /// same value, for a change whose `INSYNC` the run can wait for (Route 53 applies a record's
-    /// changes in order, so it covers the earlier one).
+    /// same value, for a change whose `INSYNC` the run can wait for. That it covers the earlier
+    /// change too is assumed, not documented (docs/clients.md).
     pub fn next_step_for_run(&self, record: &RecordView, desired: &Endpoint) -> Step {
         if record.value.as_deref() == Some(desired.private_ip.as_str()) && record.in_sync.is_none() {
             return Step::Change(vec![self.change(record, desired)]);
