@@ -628,6 +628,34 @@ fn every_invariant_the_watchers_sweep_checks_is_documented_from_its_one_source()
     assert_eq!(coldstandby_sim::sweep::watch::INVARIANTS, WatchInvariant::ALL.map(WatchInvariant::name));
 }
 
+/// Issue 26, item 7: a fenced member someone starts again (to read its logs) may take clients
+/// beside the active one; `status` names it and exits 5 instead of saying the group is healthy.
+#[test]
+fn status_names_a_fenced_member_started_again_and_needs_attention() {
+    let dir = scratch("status-stray");
+    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/clients.toml");
+    let state = dir.join("region.json");
+    let with_state = |command: &[&str]| on_sim_state(command, &clients, &state);
+    let failover = with_state(&["failover", "--group", "db"]);
+    assert_eq!(failover.status.code(), Some(0), "{}", stderr(&failover));
+
+    let mut region: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let old_primary = &mut region["instances"]["i-0a1b2c3d4e5f60718"];
+    assert_eq!(old_primary["state"], "stopped", "the failover fenced it");
+    old_primary["state"] = "running".into();
+    std::fs::write(&state, serde_json::to_string(&region).unwrap()).unwrap();
+
+    let output = with_state(&["status", "--output", "json"]);
+    assert_eq!(output.status.code(), Some(5), "{}", stdout(&output));
+    let status = json(&output);
+    let db = status.as_array().unwrap().iter().find(|group| group["group"] == "db").unwrap();
+    assert_eq!(db["healthy"], false, "{db}");
+    assert_eq!(db["stray"], serde_json::json!(["i-0a1b2c3d4e5f60718"]), "{db}");
+    let warnings = db["warnings"].to_string();
+    assert!(warnings.contains("i-0a1b2c3d4e5f60718 is running but is not the active member"), "{warnings}");
+}
+
 #[test]
 fn status_says_where_each_mover_sends_clients_and_warns_when_not_to_the_active_member() {
     let dir = scratch("status-clients");

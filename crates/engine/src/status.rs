@@ -39,6 +39,9 @@ pub struct GroupStatus {
     pub active_source: ActiveSource,
     /// Whether the active member runs and nothing else does.
     pub healthy: bool,
+    /// Members other than the active one that are pending or running: a fenced member started
+    /// again (to read its logs, by an instance scheduler) that clients may reach beside it.
+    pub stray: Vec<InstanceId>,
     pub members: Vec<MemberStatus>,
     /// Plain-language findings, empty when all is well.
     pub warnings: Vec<String>,
@@ -80,6 +83,25 @@ pub fn group_status(spec: &GroupSpec, observations: &[Observation]) -> GroupStat
     }
     let live: Vec<&MemberStatus> =
         members.iter().filter(|m| m.state.is_some_and(InstanceState::is_live)).collect();
+    let serving =
+        |m: &&&MemberStatus| matches!(m.state, Some(InstanceState::Pending | InstanceState::Running));
+    let stray: Vec<InstanceId> = match &active {
+        Some(active) => live
+            .iter()
+            .filter(serving)
+            .filter(|m| m.instance != *active)
+            .map(|m| m.instance.clone())
+            .collect(),
+        None => Vec::new(),
+    };
+    for member in live.iter().filter(|m| stray.contains(&m.instance)) {
+        let state = member.state.map_or("?", InstanceState::as_str);
+        warnings.push(format!(
+            "{} is {state} but is not the active member: clients may reach it (a fenced member \
+             started again?); stop it, or start it only with its service disabled",
+            member.instance
+        ));
+    }
     if live.len() > 1 {
         let list: Vec<String> = live
             .iter()
@@ -95,7 +117,7 @@ pub fn group_status(spec: &GroupSpec, observations: &[Observation]) -> GroupStat
         }
     }
     let healthy = active_state == Some(InstanceState::Running) && live.len() == 1;
-    GroupStatus { group: spec.name.clone(), active, active_source, healthy, members, warnings }
+    GroupStatus { group: spec.name.clone(), active, active_source, healthy, stray, members, warnings }
 }
 
 #[cfg(test)]
@@ -158,7 +180,10 @@ mod tests {
             ],
         );
         assert!(!both_live.healthy);
-        assert!(both_live.warnings[0].contains("more than one member is live"), "{:?}", both_live.warnings);
+        assert!(both_live.warnings.iter().any(|w| w.contains("more than one member is live")));
+        // The primary is taken as active (nothing recorded): the standby is the stray one.
+        assert_eq!(both_live.stray, vec!["i-0000000b".parse::<InstanceId>().unwrap()]);
+        assert!(both_live.warnings[0].contains("i-0000000b is pending but is not the active member"));
 
         let conflicting = group_status(
             &spec(),

@@ -70,6 +70,8 @@ pub struct Journal {
     pub events: RefCell<Vec<(String, Event)>>,
     /// (time, member, view) at each change of view.
     pub views: RefCell<Vec<(Timestamp, InstanceId, View)>>,
+    /// (time, group, findings) at each change of what needs attention.
+    pub attention: RefCell<Vec<(Timestamp, String, Vec<String>)>>,
 }
 
 impl WatchObserver for Journal {
@@ -87,6 +89,9 @@ impl WatchObserver for Journal {
     }
     fn on_run_finished(&self, group: &str, report: &Report) {
         self.reports.borrow_mut().push((group.to_owned(), report.clone()));
+    }
+    fn on_attention(&self, group: &str, findings: &[String], at: Timestamp) {
+        self.attention.borrow_mut().push((at, group.to_owned(), findings.to_vec()));
     }
 }
 

@@ -187,3 +187,35 @@ fn an_operators_switchover_beside_two_watchers_is_left_standing() {
         assert!(switched || stops_by_watchers_after_switch > 0, "seed {}: someone acted", result.seed);
     }
 }
+
+#[test]
+fn a_fenced_member_started_again_is_reported_as_needing_attention_and_not_failed_over() {
+    use std::time::Duration;
+
+    use coldstandby_engine::clients::Probe;
+    use coldstandby_engine::{InstanceState, Ordering};
+    use coldstandby_sim::scenario::{article_group, article_region, SCENARIO_START};
+    use coldstandby_sim::watchers::{run_watchers, WatcherSetup};
+    use coldstandby_watch::{Plan, Settings, WatchedGroup};
+
+    // Someone started the stopped standby (to read its logs): it runs beside the healthy primary.
+    let region = article_region(2);
+    let group = article_group(Ordering::FenceFirst);
+    let standby = group.standbys[0].clone();
+    region.with_instance(&standby, |instance, _| instance.state = InstanceState::Running);
+    let watched = WatchedGroup { spec: group.clone(), probes: vec![Probe::Tcp { port: 80 }], alarm: None };
+    let plan = Plan { settings: Settings::default(), lease: None, zones: Default::default() };
+    let setups = [WatcherSetup::new("watcher-a")];
+    let journals =
+        run_watchers(&region, &setups, &plan, &[watched], SCENARIO_START + Duration::from_secs(60));
+
+    let attention = journals[0].attention.borrow().clone();
+    let (_, name, findings) = attention.first().expect("the watcher reported the group");
+    assert_eq!(name, &group.name);
+    let expected = format!("{standby} is running but is not the active member");
+    assert!(findings.iter().any(|finding| finding.starts_with(&expected)), "{findings:?}");
+    assert_eq!(attention.len(), 1, "reported once, not at every describe: {attention:?}");
+    // Reported, not acted on: the primary is healthy.
+    assert!(journals[0].runs_started.borrow().is_empty());
+    assert_eq!(region.instance(&group.primary).unwrap().state, InstanceState::Running);
+}

@@ -67,6 +67,11 @@ pub struct GroupWatch {
     pub ec2_silent_since: Option<Timestamp>,
     /// The group's alarm and its state, when it has one.
     pub alarm: Option<AlarmEvaluator>,
+    /// What the last full answer showed wrong with the group (a member other than the active one
+    /// running, the active one not running, ...), as `status` words it: empty when all is well.
+    pub attention: Vec<String>,
+    /// `attention` changed with the last answer and is not reported yet.
+    attention_changed: bool,
 }
 
 impl GroupWatch {
@@ -83,7 +88,14 @@ impl GroupWatch {
             probing: false,
             ec2_state: None,
             ec2_silent_since: None,
+            attention: Vec::new(),
+            attention_changed: false,
         }
+    }
+
+    /// What needs attention now, once after each change (empty: it no longer does).
+    pub fn take_attention_change(&mut self) -> Option<Vec<String>> {
+        std::mem::take(&mut self.attention_changed).then(|| self.attention.clone())
     }
 
     pub fn name(&self) -> &str {
@@ -119,6 +131,10 @@ impl GroupWatch {
             return;
         }
         let status = group_status(&self.group.spec, mine);
+        if status.warnings != self.attention {
+            self.attention = status.warnings.clone();
+            self.attention_changed = true;
+        }
         let Some(active) = status.active else { return };
         self.locate_at(active, mine, now);
     }

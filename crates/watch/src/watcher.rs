@@ -75,6 +75,9 @@ pub trait WatchObserver {
     fn on_run_started(&self, _groups: &[String], _at: Timestamp) {}
     fn on_run_event(&self, _group: &str, _event: &Event) {}
     fn on_run_finished(&self, _group: &str, _report: &Report) {}
+    /// A group's findings changed (`status` would say NEEDS ATTENTION while any is listed): a
+    /// member other than the active one running, say, which clients may reach. Empty: cleared.
+    fn on_attention(&self, _group: &str, _findings: &[String], _at: Timestamp) {}
 }
 
 /// Reports nothing.
@@ -354,6 +357,9 @@ fn handle<P, C, R, N, O: WatchObserver, M>(
                 let group = &mut state.groups[index];
                 if group.phase != Phase::FailingOver {
                     group.located(&group.own_observations(&by_instance), &answer.unanswered, now);
+                    if let Some(findings) = group.take_attention_change() {
+                        env.observer.on_attention(group.name(), &findings, now);
+                    }
                     if group.wants_confirmation(now) {
                         state.to_confirm.push(index);
                     }

@@ -48,6 +48,7 @@ pub struct Metrics {
     pub leases_held: Gauge,
     pub calls: Family<CallLabels, Counter>,
     pub groups: Gauge,
+    pub groups_needing_attention: Gauge,
     pub peer_up: Family<PeerLabel, Gauge>,
 }
 
@@ -92,6 +93,13 @@ impl Default for Metrics {
         );
         let groups = Gauge::default();
         registry.register("groups_watched", "Groups this watcher probes", groups.clone());
+        let groups_needing_attention = Gauge::default();
+        registry.register(
+            "groups_needing_attention",
+            "Groups whose last describe showed what `status` calls NEEDS ATTENTION (a member other \
+             than the active one running, say)",
+            groups_needing_attention.clone(),
+        );
         let peer_up = Family::<PeerLabel, Gauge>::default();
         registry.register(
             "peer_up",
@@ -112,6 +120,7 @@ impl Default for Metrics {
             leases_held,
             calls,
             groups,
+            groups_needing_attention,
             peer_up,
         }
     }
@@ -145,6 +154,8 @@ pub struct DaemonObserver<'a> {
     held: Mutex<Vec<String>>,
     /// Groups whose active member this watcher sees down.
     down: Mutex<HashSet<String>>,
+    /// Groups whose last answer showed something `status` would call NEEDS ATTENTION.
+    attention: Mutex<HashSet<String>>,
     /// When the loop last reported anything or was checked: for `/healthz`.
     pub heartbeat: &'a AtomicI64,
     /// Where a run's outcome is published, when the configuration names a topic.
@@ -157,7 +168,14 @@ impl<'a> DaemonObserver<'a> {
         heartbeat: &'a AtomicI64,
         notifier: Option<crate::notify::Notifier>,
     ) -> Self {
-        Self { metrics, held: Mutex::new(Vec::new()), down: Mutex::new(HashSet::new()), heartbeat, notifier }
+        Self {
+            metrics,
+            held: Mutex::new(Vec::new()),
+            down: Mutex::new(HashSet::new()),
+            attention: Mutex::new(HashSet::new()),
+            heartbeat,
+            notifier,
+        }
     }
 }
 
@@ -207,6 +225,20 @@ impl WatchObserver for DaemonObserver<'_> {
             message = error.message.as_str(),
             "GetMetricData failed"
         );
+    }
+
+    fn on_attention(&self, group: &str, findings: &[String], _at: Timestamp) {
+        let mut needing = self.attention.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changed =
+            if findings.is_empty() { needing.remove(group) } else { needing.insert(group.to_owned()) };
+        if changed {
+            self.metrics.groups_needing_attention.set(i64::try_from(needing.len()).unwrap_or(i64::MAX));
+        }
+        if findings.is_empty() {
+            tracing::info!(group, "no longer needs attention");
+        } else {
+            tracing::warn!(group, findings = findings.join("; "), "NEEDS ATTENTION");
+        }
     }
 
     fn on_run_started(&self, groups: &[String], _at: Timestamp) {
