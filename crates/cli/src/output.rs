@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context;
-use coldstandby_engine::{EventKind, InstanceId, Timestamp};
+use coldstandby_engine::{EventKind, InstanceId, InstanceState, Timestamp};
 use serde::Serialize;
 
 /// Seconds with millisecond precision: `12.345 s`.
@@ -98,7 +98,16 @@ pub fn describe(kind: &EventKind) -> (&'static str, String, String) {
             ("start", instance.to_string(), "StartInstances accepted".to_owned())
         }
         EventKind::StandbySkipped { instance, reason } => ("skipped", instance.to_string(), reason.clone()),
-        EventKind::StandbyOverdue { instance, waited_ms } => (
+        EventKind::StandbyOverdue { instance, waited_ms, last_seen: Some(InstanceState::Running) } => (
+            "overdue",
+            instance.to_string(),
+            format!(
+                "not answered for after {} (last seen running, its zone silent): it may still run, \
+                 so the run waits for it instead of starting the next beside it",
+                millis_as_seconds(*waited_ms)
+            ),
+        ),
+        EventKind::StandbyOverdue { instance, waited_ms, .. } => (
             "overdue",
             instance.to_string(),
             format!(
@@ -137,9 +146,16 @@ pub fn describe(kind: &EventKind) -> (&'static str, String, String) {
         EventKind::Recorded { instance, role } => {
             ("recorded", instance.to_string(), format!("coldstandby:role = {role}"))
         }
-        EventKind::RolledBack { instance } => {
-            ("rolled-back", instance.to_string(), "stopped again: the fence did not hold".to_owned())
-        }
+        EventKind::RolledBack { instance } => (
+            "rolled-back",
+            instance.to_string(),
+            "stopped: the run failed and leaves nothing it brought up".to_owned(),
+        ),
+        EventKind::Kept { instance } => (
+            "kept",
+            instance.to_string(),
+            "left running: every other member is fenced, so it is the one that may serve".to_owned(),
+        ),
         EventKind::CallFailed { operation, instance, kind, code, message, retry_in_ms } => {
             let next = match retry_in_ms {
                 Some(ms) => format!("retry in {}", millis_as_seconds(*ms)),

@@ -8,6 +8,7 @@ pub mod budget;
 pub mod call_hooks;
 pub mod clients;
 pub mod driver;
+pub mod event;
 pub mod failover;
 pub mod fleet;
 pub mod group;

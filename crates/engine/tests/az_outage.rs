@@ -353,3 +353,55 @@ fn describes_that_name_no_instance_id_fail_in_an_outage_so_ids_are_named() {
     let named = impaired_region(37, ImpairedCalls::Fail);
     failed_over_to(&run(&named, placed_group(Ordering::FenceFirst, isolate())), FIRST);
 }
+
+/// A run that took over a standby already running (a failover whose record it could not read
+/// yet), whose zone then went silent before the run could confirm it, used to give it up as
+/// "not running", fail, and stop it once the zone answered: the group was left with nothing,
+/// its primary fenced. Now it waits for the standby to the deadline, and keeps it: behind a
+/// fence that held, it is the one member that may serve.
+#[test]
+fn a_running_standby_taken_over_and_then_unanswered_is_kept_not_stopped() {
+    let region = impaired_region(38, ImpairedCalls::Fail);
+    region.restore_zone("ap-northeast-1a");
+    region.with_instance(&id(FIRST), |first, _| first.state = InstanceState::Running);
+    let silent_from = START + Duration::from_secs(2);
+    let silent_until = START + Duration::from_secs(900);
+    region.impair_zone_between("ap-northeast-1c", ImpairedCalls::Fail, silent_from, Some(silent_until));
+    let mut spec = placed_group(Ordering::Parallel, WhenUnobservable::FailClosed);
+    spec.standbys = vec![id(FIRST)];
+    spec.placement.remove(&id(SECOND));
+
+    let report = run(&region, spec);
+    assert!(!report.outcome.is_success(), "{:?}", report.outcome);
+    let kept = event_time(
+        &report,
+        |kind| matches!(kind, EventKind::Kept { instance } if instance.as_str() == FIRST),
+    );
+    assert!(kept.is_some(), "{:#?}", report.events);
+    region.advance_to(silent_until + Duration::from_secs(60));
+    assert_eq!(
+        (state(&region, PRIMARY), state(&region, FIRST)),
+        (InstanceState::Stopped, InstanceState::Running),
+        "the standby that served is still the one member that can"
+    );
+    assert!(call_times(&region, is_stop_of(FIRST)).is_empty(), "nothing stopped it");
+}
+
+/// A standby recorded active but found stopped (a rollback, or someone, stopped it) is started
+/// again: the group is not "already failed over" while nothing of it runs.
+#[test]
+fn a_member_recorded_active_but_stopped_is_started_again() {
+    let region = region(39);
+    region.with_instance(&id(PRIMARY), |primary, _| {
+        primary.state = InstanceState::Stopped;
+        primary.tags = Role::Standby.tags_for("web");
+    });
+    region.with_instance(&id(FIRST), |first, _| first.tags = Role::Active.tags_for("web"));
+    let mut spec = group(Ordering::Parallel);
+    spec.standbys = vec![id(FIRST)];
+    spec.placement.remove(&id(SECOND));
+    let report = run(&region, spec);
+    let Outcome::FailedOver { to, .. } = &report.outcome else { panic!("{:?}", report.outcome) };
+    assert_eq!(to.as_str(), FIRST);
+    assert_eq!(state(&region, FIRST), InstanceState::Running);
+}

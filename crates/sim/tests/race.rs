@@ -66,6 +66,12 @@ fn races_that_once_broke_an_invariant_stay_fixed() {
         let result = run_race(seed, RaceMode::Leased);
         assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);
     }
+    // Two standbys ran from the start in a zone that went silent 4.5 s in and never answered
+    // again: every stop was lost there. Nothing was started, so neither is counted; every run
+    // failed closed.
+    let result = run_race(9_188_889, RaceMode::Leased);
+    assert!(result.violations.is_empty(), "{:#?}", result.violations);
+    assert!(result.outcomes.iter().all(|outcome| outcome != "failed-over"), "{:?}", result.outcomes);
 }
 
 #[test]

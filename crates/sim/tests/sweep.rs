@@ -173,6 +173,16 @@ fn seeds_that_once_broke_an_invariant_stay_fixed() {
         // its start timeout as if known not pending, and the next one started beside it.
         2002999, // The same omission-then-silence as in the race (3005512, 3006527, 3023726).
         3005512, 3006527, 3023726,
+        // A standby a failover made active, its record not yet visible to a duplicate run that
+        // took it over running; its zone then went silent, the run gave it up as "not running",
+        // and its rollback stopped the one member serving once the zone answered; the next run
+        // found it recorded active and stopped and called the group already failed over
+        // (3006134, 3096151). A standby started into a zone that then never answered again,
+        // its rollback stop lost there: out of every run's reach, now not counted against it
+        // (3003049, 3006303, 3008513, 3019532, 3027233, 3033982, 3035007, 3045356, 3047923,
+        // 3051363, 3060108, 3075315, 3077808, 3092240, the checker).
+        3006134, 3096151, 3003049, 3006303, 3008513, 3019532, 3027233, 3033982, 3035007, 3045356, 3047923,
+        3051363, 3060108, 3075315, 3077808, 3092240,
     ] {
         let result = run_seed(seed, Fence::Correct);
         assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);

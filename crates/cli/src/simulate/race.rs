@@ -73,5 +73,18 @@ fn render(summary: &RaceSummary) -> Vec<String> {
     for command in summary.replay.values() {
         lines.push(format!("    replay: {command}"));
     }
+    // Not violations, and not hidden: what docs/lease.md says no lease can cover.
+    let suspended = &summary.suspended_in_flight;
+    let mut seeds: Vec<u64> = suspended.iter().map(|landing| landing.seed).collect();
+    seeds.dedup();
+    lines.push(format!(
+        "  calls of a holder suspended with them in flight, landing after its lease passed on (what no \
+         lease can cover: docs/lease.md): {} on {} seeds",
+        suspended.len(),
+        seeds.len()
+    ));
+    for landing in suspended {
+        lines.push(format!("    seed {}: {}", landing.seed, landing.detail));
+    }
     lines
 }

@@ -217,6 +217,7 @@ impl Failover {
             candidates: candidates.iter().map(|member| (member.clone(), state_of(member))).collect(),
             excluded: excluded.clone(),
         };
+        let active_runs = state_of(&active) == Some(InstanceState::Running);
         self.emit(now, EventKind::Planned { fence: fence.clone(), candidates: candidates.clone() });
 
         if candidates.is_empty() {
@@ -225,7 +226,9 @@ impl Failover {
             self.fail(now, Failure::NoStandbyAvailable { tried: excluded });
             return;
         }
-        let already_done = candidates[0] == active && fence.is_empty();
+        // Done only while the active member runs: one recorded active but stopped (by a rollback,
+        // by someone) is started again like any standby.
+        let already_done = candidates[0] == active && fence.is_empty() && active_runs;
         self.tried = excluded;
         self.plan = Some(plan.clone());
         if self.options.dry_run {

@@ -40,18 +40,22 @@ impl Failover {
                 !candidate.late && now.saturating_since(candidate.since) >= self.spec.timeouts.start;
             // Started, last seen pending (or never seen since), and not answered for now (left
             // out of answers, its zone silent): it may still be pending, as much as one seen so.
+            // Last seen running and now unknown (its zone silent): it may still run.
             let last_seen = seen.observation.as_ref().map(|observation| observation.state);
             let started = self.started.contains(&candidate.instance);
             let may_be_pending = state == Some(InstanceState::Pending)
                 || (state.is_none() && started && last_seen.is_none_or(|s| s == InstanceState::Pending));
-            if timed_out && may_be_pending {
-                // EC2 refuses to stop a pending instance, so moving on now would leave this one
-                // to boot beside the next: it stays the candidate, promoted if it runs, given up
-                // if it falls back to stopped; only the deadline ends the wait.
+            let may_be_running =
+                state.is_none() && seen.unobservable.is_some() && last_seen == Some(InstanceState::Running);
+            if timed_out && (may_be_pending || may_be_running) {
+                // EC2 refuses to stop a pending instance, and cannot be asked about one whose
+                // zone is silent, so moving on now could leave this one running beside the next:
+                // it stays the candidate, promoted if it is seen running, given up if it falls
+                // back to stopped; only the deadline ends the wait.
                 candidate.late = true;
                 let instance = candidate.instance.clone();
                 let waited_ms = millis(now.saturating_since(candidate.since));
-                self.emit(now, EventKind::StandbyOverdue { instance, waited_ms });
+                self.emit(now, EventKind::StandbyOverdue { instance, waited_ms, last_seen });
                 continue;
             }
             if timed_out && not_running {

@@ -19,8 +19,10 @@ pub(super) struct Abandoned {
 
 impl Failover {
     /// End with a failure, stopping every standby this run answers for (started, possibly
-    /// started, adopted or abandoned) except one it promoted behind a fence that still holds: a
-    /// failed failover leaves nothing it started running beside another member.
+    /// started, adopted or abandoned) except the current candidate behind a fence that holds,
+    /// if it was promoted or already running when the run took it over: a failed failover
+    /// leaves nothing it started running beside another member, and does not stop the one
+    /// member that may serve.
     pub(super) fn fail(&mut self, now: Timestamp, failure: Failure) {
         self.queue.clear();
         self.rollback_started_at = Some(now);
@@ -28,15 +30,23 @@ impl Failover {
         // and the group asks for such a member to be stopped.
         let stop_unready =
             matches!(failure, Failure::NotReady { .. }) && self.spec.when_not_ready == WhenNotReady::Stop;
-        let promoted_behind_fence =
-            self.promoted().filter(|_| self.fence_confirmed_at.is_some() && !stop_unready).cloned();
+        // An adopted one too: it ran before this run (a failover whose record this run could not
+        // read yet, say), and its zone may just have stopped answering.
+        let current = self.current.as_ref().map(|candidate| &candidate.instance);
+        let adopted = current.filter(|instance| self.adopted.contains(*instance));
+        let kept = self
+            .promoted()
+            .or(adopted)
+            .filter(|_| self.fence_confirmed_at.is_some() && !stop_unready)
+            .cloned();
         let mut rollback: BTreeSet<InstanceId> = self.started.union(&self.adopted).cloned().collect();
         rollback.extend(self.abandoned.keys().cloned());
+        if let Some(instance) = &kept {
+            self.emit(now, EventKind::Kept { instance: instance.clone() });
+        }
         // Its last observed state may predate the start, and stopping a stopped instance is a
         // harmless no-op: every one is stopped.
-        for instance in
-            rollback.into_iter().filter(|instance| Some(instance) != promoted_behind_fence.as_ref())
-        {
+        for instance in rollback.into_iter().filter(|instance| Some(instance) != kept.as_ref()) {
             self.queue.push(Queued {
                 call: Call::Stop { instance, force: true },
                 not_before: now,

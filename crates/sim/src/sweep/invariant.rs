@@ -90,7 +90,8 @@ impl Invariant {
             }
             Self::RollbackComplete => {
                 "once the region has settled after a failed trigger, no instance that trigger started \
-                 (whatever it was told) is pending or running, unless it is the member recorded active"
+                 (whatever it was told) is pending or running, unless it is the member recorded active or its \
+                 zone was still not answering EC2 when the last run ended"
             }
             Self::TrafficToActiveOnly => {
                 "after a success, and once the region has settled after it, every route, DNS record, \

@@ -292,13 +292,27 @@ impl Checker {
         }
     }
 
-    /// After a failed trigger, once the region has settled: nothing it started still runs.
-    pub fn rollback_complete(&mut self, region: &SimRegion, at: Timestamp, started: &[InstanceId]) {
+    /// After a failed trigger, once the region has settled (`at`): nothing it started still runs.
+    /// A member whose zone was not answering EC2 when the last run ended (`last_run_ended`) is
+    /// excused: no run could stop it, and none was left to try when the zone came back.
+    pub fn rollback_complete(
+        &mut self,
+        region: &SimRegion,
+        at: Timestamp,
+        last_run_ended: Timestamp,
+        started: &[InstanceId],
+    ) {
         for instance in started {
             let state = region.state_at(instance, at);
             let recorded_active =
                 region.instance(instance).is_some_and(|i| Role::recorded_in(&i.tags) == Some(Role::Active));
-            if matches!(state, Some(InstanceState::Pending | InstanceState::Running)) && !recorded_active {
+            let out_of_reach = region.instance(instance).is_some_and(|i| {
+                region.zone_impaired_during(&i.availability_zone, last_run_ended, last_run_ended)
+            });
+            if matches!(state, Some(InstanceState::Pending | InstanceState::Running))
+                && !recorded_active
+                && !out_of_reach
+            {
                 let detail = format!(
                     "{instance} is {} after the failed run that started it",
                     state.map_or("?", InstanceState::as_str)
@@ -401,6 +415,7 @@ fn could_have_been_promoted(
 mod tests {
     use super::*;
     use crate::model::{SimInstance, Timings};
+    use crate::region::ImpairedCalls;
 
     const START: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
 
@@ -445,12 +460,23 @@ mod tests {
             ("i-0000000000000000b", InstanceState::Running),
         ]);
         let mut checker = Checker::new(7, members.clone());
-        checker.rollback_complete(&region, START, &members[1..]);
+        checker.rollback_complete(&region, START, START, &members[1..]);
         assert_eq!(checker.violations.len(), 1);
         assert_eq!(checker.violations[0].invariant, ROLLBACK_COMPLETE);
         let mut stopped = Checker::new(7, members.clone());
-        stopped.rollback_complete(&region, START, &members[..1]);
+        stopped.rollback_complete(&region, START, START, &members[..1]);
         assert!(stopped.violations.is_empty());
+
+        // Its zone still silent when the last run ended: nobody could have stopped it.
+        let later = START + Duration::from_secs(600);
+        region.impair_zone_between("ap-northeast-1a", ImpairedCalls::Fail, START, Some(later));
+        let mut silent = Checker::new(7, members.clone());
+        silent.rollback_complete(&region, later, START, &members[1..]);
+        assert!(silent.violations.is_empty(), "{:?}", silent.violations);
+        // Back before that run ended: it should have been stopped.
+        let mut answered = Checker::new(7, members.clone());
+        answered.rollback_complete(&region, later, later + Duration::from_secs(1), &members[1..]);
+        assert_eq!(answered.violations.len(), 1);
     }
 
     #[test]

@@ -187,6 +187,8 @@ struct Run<'a> {
     started_by_failed_runs: BTreeSet<InstanceId>,
     /// Not before this time (a trigger's end plus `SETTLE`).
     settled_after: Timestamp,
+    /// When the last trigger's run ended (finished, or was cut off).
+    last_run_ended: Timestamp,
 }
 
 /// What the settle check needs of a finished trigger.
@@ -318,6 +320,7 @@ impl Run<'_> {
                     cut_off: true,
                 });
                 self.settled_after = now + SETTLE;
+                self.last_run_ended = now;
                 let events = events.to_vec();
                 self.ends.record(&self.region, self.scenario, TriggerEnd::TimedOut { events });
             }
@@ -343,13 +346,17 @@ impl Run<'_> {
             self.checker.traffic_to_active_only(&self.region, report.finished_at, active);
         }
         self.settled_after = report.finished_at + SETTLE;
-        // A failed run may keep the member it last promoted, once its fence held.
+        self.last_run_ended = report.finished_at;
+        // A failed run may keep the member it last promoted (or took over running and says it
+        // keeps), once its fence held: single-live judges from the region that it alone serves.
         let fenced = report.events.iter().any(|e| matches!(e.kind, EventKind::Fenced { .. }));
         // Unless it failed its readiness checks and the group stops such a member.
         let stopped_unready = spec.when_not_ready == WhenNotReady::Stop
             && matches!(&report.outcome, Outcome::Failed { failure: Failure::NotReady { .. } });
         let kept = report.events.iter().rev().find_map(|e| match &e.kind {
-            EventKind::Promoted { instance } if fenced && !stopped_unready => Some(instance.clone()),
+            EventKind::Promoted { instance } | EventKind::Kept { instance } if fenced && !stopped_unready => {
+                Some(instance.clone())
+            }
             _ => None,
         });
         self.pending_check = Some(SettleCheck {
@@ -403,7 +410,7 @@ impl Run<'_> {
             // once the last run has ended and the region has settled.
             if settle {
                 let started: Vec<InstanceId> = self.started_by_failed_runs.iter().cloned().collect();
-                self.checker.rollback_complete(&self.region, at, &started);
+                self.checker.rollback_complete(&self.region, at, self.last_run_ended, &started);
             }
         } else {
             self.started_by_failed_runs.clear();
@@ -491,6 +498,7 @@ pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
         pending_check: None,
         started_by_failed_runs: BTreeSet::new(),
         settled_after: scenario::SCENARIO_START,
+        last_run_ended: scenario::SCENARIO_START,
     };
     let spec = scenario.spec.clone();
     // Every trigger but the failback is the primary's alarm event, carrying its state change's
