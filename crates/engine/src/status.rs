@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::group::GroupSpec;
 use crate::instance::{InstanceId, InstanceState, Observation};
-use crate::tags::Role;
+use crate::tags::{self, Role};
 
 /// One member as observed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -67,11 +67,31 @@ pub fn group_status(spec: &GroupSpec, observations: &[Observation]) -> GroupStat
     let mut warnings = Vec::new();
     let recorded: Vec<&MemberStatus> =
         members.iter().filter(|m| m.recorded_role == Some(Role::Active)).collect();
-    let (active, active_source) = match recorded.as_slice() {
-        [] => (Some(spec.primary.clone()), ActiveSource::ConfiguredPrimary),
-        [one] => (Some(one.instance.clone()), ActiveSource::Recorded),
-        several => {
-            let list: Vec<&str> = several.iter().map(|m| m.instance.as_str()).collect();
+    let activated_at = |member: &InstanceId| {
+        observations.iter().find(|o| o.instance == *member).and_then(|o| tags::activated_at(&o.tags))
+    };
+    let records: Vec<(InstanceId, Option<u64>)> =
+        recorded.iter().map(|m| (m.instance.clone(), activated_at(&m.instance))).collect();
+    let newest = tags::newest_records(&records);
+    let (active, active_source) = match (recorded.as_slice(), newest.as_slice()) {
+        ([], _) => (Some(spec.primary.clone()), ActiveSource::ConfiguredPrimary),
+        (_, [one]) => {
+            if recorded.len() > 1 {
+                // A member cut off while its zone did not answer keeps its old record: the
+                // failover's rule, the newer record wins, holds here too.
+                let older: Vec<&str> =
+                    recorded.iter().map(|m| m.instance.as_str()).filter(|m| *m != one.as_str()).collect();
+                warnings.push(format!(
+                    "tags record several active members; {one}'s record is the newest, {} keep an \
+                     older one (a member cut off while its zone did not answer): a failover run \
+                     once that zone answers stops it and rewrites its record",
+                    older.join(", ")
+                ));
+            }
+            (Some(one.clone()), ActiveSource::Recorded)
+        }
+        (_, several) => {
+            let list: Vec<&str> = several.iter().map(InstanceId::as_str).collect();
             warnings.push(format!("tags record several active members: {}", list.join(", ")));
             (None, ActiveSource::Conflicting)
         }

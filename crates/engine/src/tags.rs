@@ -112,6 +112,25 @@ impl Role {
     }
 }
 
+/// When a member was recorded active, from its tags (`ACTIVATED_AT_TAG`).
+pub fn activated_at(tags: &BTreeMap<String, String>) -> Option<u64> {
+    tags.get(ACTIVATED_AT_TAG).and_then(|value| value.parse().ok())
+}
+
+/// Of several members recorded active (`records`: each with its activation time, if written),
+/// the one recorded last: a member cut off in a zone that did not answer keeps its old record,
+/// and a record without a time predates activation times. Several when the newest time is
+/// shared or no record has one: those records conflict. The times come from the activating
+/// controllers' clocks (docs/safety.md says what skew that tolerates).
+pub fn newest_records<T: Clone>(records: &[(T, Option<u64>)]) -> Vec<T> {
+    let newest = records.iter().filter_map(|(_, at)| *at).max();
+    records
+        .iter()
+        .filter(|(_, at)| newest.is_none() || *at == newest)
+        .map(|(member, _)| member.clone())
+        .collect()
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -121,6 +140,15 @@ impl fmt::Display for Role {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_newest_record_wins_and_a_tie_or_no_time_conflicts() {
+        assert_eq!(newest_records(&[("a", Some(1)), ("b", Some(2))]), vec!["b"]);
+        assert_eq!(newest_records(&[("a", None), ("b", Some(2))]), vec!["b"]);
+        assert_eq!(newest_records(&[("a", Some(2)), ("b", Some(2))]), vec!["a", "b"]);
+        assert_eq!(newest_records(&[("a", None), ("b", None)]), vec!["a", "b"]);
+        assert_eq!(newest_records(&[("a", Some(7))]), vec!["a"]);
+    }
 
     #[test]
     fn a_long_trigger_keeps_its_time_and_stays_distinct() {

@@ -405,3 +405,64 @@ fn a_member_recorded_active_but_stopped_is_started_again() {
     assert_eq!(to.as_str(), FIRST);
     assert_eq!(state(&region, FIRST), InstanceState::Running);
 }
+
+/// Issue 26, item 8: a primary seen before its zone went silent, then cut off, used to hold the
+/// new record back: its demotion was written first, into the silent zone, until the deadline.
+/// Now it keeps its old record, the new one is written, and `status` (as `switchover`, `drill`
+/// and the watcher read it) takes the newer record instead of refusing two.
+#[test]
+fn a_member_cut_off_after_it_was_seen_keeps_its_record_and_the_newer_one_wins() {
+    let region = impaired_region(40, ImpairedCalls::Fail);
+    region.restore_zone("ap-northeast-1a");
+    region.impair_zone_between("ap-northeast-1a", ImpairedCalls::Fail, START + Duration::from_secs(1), None);
+    region.with_instance(&id(PRIMARY), |primary, _| primary.tags = Role::Active.tags_for("web"));
+    let spec = placed_group(Ordering::FenceFirst, isolate());
+
+    let report = run(&region, spec.clone());
+    assert!(
+        event_time(
+            &report,
+            |kind| matches!(kind, EventKind::Observed { instance, .. } if instance.as_str() == PRIMARY)
+        )
+        .is_some(),
+        "the primary was seen before its zone went silent"
+    );
+    failed_over_to(&report, FIRST);
+    assert_eq!((role(&region, PRIMARY), role(&region, FIRST)), (Some(Role::Active), Some(Role::Active)));
+
+    region.restore_zone("ap-northeast-1a");
+    let observations = region.run(coldstandby_engine::Provider::describe(&region, &spec.members())).unwrap();
+    let status = coldstandby_engine::status::group_status(&spec, &observations);
+    assert_eq!(status.active.as_ref().map(|a| a.as_str()), Some(FIRST), "{status:?}");
+    assert!(status.warnings.iter().any(|w| w.contains("record is the newest")), "{:?}", status.warnings);
+}
+
+/// Issue 26, item 8: once a run has cut the primary's subnet off and its zone answers again, a
+/// switchover back to it used to fence the member serving and promote the old primary into the
+/// quarantined subnet, where no client reaches it. The standbys' subnets are read before the
+/// plan now: a quarantined one is no candidate, and nothing is fenced for nothing.
+#[test]
+fn a_switchover_into_a_quarantined_subnet_changes_nothing() {
+    let region = impaired_region(41, ImpairedCalls::Fail);
+    let mut spec = placed_group(Ordering::FenceFirst, isolate());
+    spec.standbys = vec![id(FIRST)];
+    spec.placement.remove(&id(SECOND));
+    failed_over_to(&run(&region, spec.clone()), FIRST);
+    assert!(region.is_cut_off(&id(PRIMARY)));
+    region.restore_zone("ap-northeast-1a");
+    region.advance(Duration::from_secs(60));
+    let calls_before = region.calls().len();
+
+    let report = run(&region, spec.switchover(&id(FIRST), &id(PRIMARY)));
+    let Failure::NoStandbyAvailable { tried } = failure(&report) else { panic!("{:?}", report.outcome) };
+    assert!(
+        tried.iter().any(|(member, why)| member.as_str() == PRIMARY && why.contains("quarantine")),
+        "{tried:?}"
+    );
+    assert_eq!(state(&region, FIRST), InstanceState::Running, "the serving member was left alone");
+    let changes = region.calls()[calls_before..]
+        .iter()
+        .filter(|record| matches!(record.call, Call::Start { .. } | Call::Stop { .. } | Call::SetTags { .. }))
+        .count();
+    assert_eq!(changes, 0, "nothing was changed");
+}

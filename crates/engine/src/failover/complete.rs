@@ -74,6 +74,12 @@ impl Failover {
             }
             // A member never seen does not exist (or cannot be seen): there is nothing to tag.
             let Some(observation) = &self.seen[&member].observation else { continue };
+            // Nor can one cut off in a zone that does not answer: its demotion would fail until
+            // the zone answers and hold the new record back all that while. It keeps its old
+            // `active` record, which the new one's later `activated-at` outranks.
+            if role == Role::Standby && self.is_isolated(&member) {
+                continue;
+            }
             // The group is written only where it is missing: role writes that name no group are
             // alike across groups, and a fleet makes them in shared requests.
             if observation.tags.get(GROUP_TAG) != Some(&self.spec.name) {

@@ -95,9 +95,44 @@ impl Failover {
         }
     }
 
+    /// An isolating group reads its standbys' subnets before it plans: an earlier run may have
+    /// cut one off, and a standby promoted there would be unreachable while the member it
+    /// replaces is fenced (a `switchover` back to an isolated old primary, say).
+    pub(super) fn read_standby_subnets(&mut self, now: Timestamp) {
+        if self.quarantine_acl().is_none() || self.options.dry_run {
+            return;
+        }
+        let subnets: BTreeSet<String> = self
+            .spec
+            .standbys
+            .iter()
+            .filter_map(|standby| self.spec.placement.get(standby).and_then(|p| p.subnet.clone()))
+            .collect();
+        for subnet in subnets {
+            self.standby_subnets.insert(subnet.clone(), None);
+            self.enqueue(now, Call::ReadNetworkAcl { subnet });
+        }
+    }
+
+    /// Why `standby` cannot be promoted: its subnet was read on the quarantine ACL.
+    pub(super) fn quarantined(&self, standby: &InstanceId) -> Option<String> {
+        let subnet = self.spec.placement.get(standby)?.subnet.as_ref()?;
+        let quarantine = self.quarantine_acl()?;
+        (self.standby_subnets.get(subnet) == Some(&Some(true))).then(|| {
+            format!("its subnet {subnet} is on the quarantine network ACL {quarantine} (cut off by an earlier run)")
+        })
+    }
+
     /// A read of a subnet's ACL: verified, or replace and read again.
     pub(super) fn on_network_acl(&mut self, now: Timestamp, read: SubnetAcl) {
         let quarantine = self.quarantine_acl().expect("only an isolating group reads ACLs").to_owned();
+        if let Some(known) = self.standby_subnets.get_mut(&read.subnet) {
+            known.get_or_insert(read.network_acl == quarantine);
+        }
+        if self.plan.is_none() {
+            // Only the standbys' subnets are read before the plan; there is no fence yet.
+            return;
+        }
         let step = next_step(&read, &quarantine);
         let mut calls = Vec::new();
         let mut isolated = Vec::new();

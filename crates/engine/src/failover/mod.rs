@@ -194,6 +194,9 @@ pub struct Failover {
     outcome: Option<Outcome>,
     /// The epoch of the group's lease, when the run holds one (for the trigger tag).
     lease_epoch: Option<u64>,
+    /// An isolating group's standby subnets: whether each is on the quarantine ACL (None: not
+    /// read yet). See `isolate.rs`.
+    standby_subnets: BTreeMap<String, Option<bool>>,
 }
 
 impl Failover {
@@ -238,9 +241,11 @@ impl Failover {
             describe_failures: 0,
             outcome: None,
             lease_epoch: None,
+            standby_subnets: BTreeMap::new(),
             spec,
             options,
         };
+        failover.read_standby_subnets(now);
         failover.emit(
             now,
             EventKind::Started {
@@ -418,7 +423,8 @@ impl Failover {
             // every member has been returned, so their states and tags are known.
             // Every member, not just the primary: a standby left out of a partial answer may be
             // the one serving, and a plan that cannot see it would start another beside it.
-            let all_seen = self.seen.values().all(|seen| seen.observation.is_some());
+            let all_seen = self.seen.values().all(|seen| seen.observation.is_some())
+                && self.standby_subnets.values().all(Option::is_some);
             if !all_seen && now.saturating_since(self.started_at) < NOT_VISIBLE_GRACE {
                 return;
             }

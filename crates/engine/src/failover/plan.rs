@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::report::Superseded;
-use crate::tags::ACTIVATED_AT_TAG;
+use crate::tags;
 
 /// What the answers since the plan say of its evidence (see [`Failover::history_since_plan`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,27 +17,16 @@ pub(super) enum SincePlan {
 }
 
 impl Failover {
-    /// Of two members recorded active, the one recorded later (a member cut off in a zone that
-    /// did not answer keeps its old record); otherwise, or without both times, all of them.
+    /// Of several members recorded active, the one recorded last ([`tags::newest_records`]).
     fn newest_records(&self, recorded_active: Vec<InstanceId>) -> Vec<InstanceId> {
-        let activated_at = |member: &InstanceId| self.activated_at(member);
-        if let [first, second] = recorded_active.as_slice() {
-            match (activated_at(first), activated_at(second)) {
-                (Some(a), Some(b)) if a > b => return vec![first.clone()],
-                (Some(a), Some(b)) if b > a => return vec![second.clone()],
-                // A record from before activation times were written is the older one.
-                (Some(_), None) => return vec![first.clone()],
-                (None, Some(_)) => return vec![second.clone()],
-                _ => {}
-            }
-        }
-        recorded_active
+        let records: Vec<(InstanceId, Option<u64>)> =
+            recorded_active.into_iter().map(|member| (member.clone(), self.activated_at(&member))).collect();
+        tags::newest_records(&records)
     }
 
     /// When `member` was recorded active, by its tags in the latest answer.
     fn activated_at(&self, member: &InstanceId) -> Option<u64> {
-        let tags = self.seen[member].observation.as_ref().map(|o| &o.tags);
-        tags.and_then(|tags| tags.get(ACTIVATED_AT_TAG)).and_then(|value| value.parse::<u64>().ok())
+        self.seen[member].observation.as_ref().and_then(|o| tags::activated_at(&o.tags))
     }
 
     /// Whether (and how) the failure this run was started on is history at `now`: too old to
@@ -171,6 +160,9 @@ impl Failover {
                         standby.clone(),
                         "unknown: every describe naming it failed (fenced instead)".to_owned(),
                     )),
+                    _ if self.quarantined(standby).is_some() => {
+                        excluded.push((standby.clone(), self.quarantined(standby).unwrap_or_default()))
+                    }
                     _ => candidates.push(standby.clone()),
                 }
             }
