@@ -112,3 +112,37 @@ fn a_failure_seen_longer_ago_than_it_is_trusted_for_changes_nothing() {
         FIRST,
     );
 }
+
+/// A failure of the primary from before the group failed over to FIRST, acted on while FIRST's
+/// zone is silent: the plan fences FIRST as unknown, and the primary as the active member it
+/// falls back to. The primary is seen stopped, so nothing is sent to it and the fence has changed
+/// nothing: when FIRST answers, recorded active since the failure, the run ends moved on.
+#[test]
+fn an_old_failure_is_history_when_the_silent_active_member_answers_and_the_primary_was_seen_stopped() {
+    let activated_at = before_start(60);
+    let region = region(44);
+    region.with_instance(&id(PRIMARY), |primary, _| {
+        primary.state = InstanceState::Stopped;
+        primary.tags = Role::Standby.tags_for("web");
+    });
+    region.with_instance(&id(FIRST), |first, _| {
+        first.state = InstanceState::Running;
+        first.tags = Role::Active.tags_for("web");
+        first.tags.insert(ACTIVATED_AT_TAG.to_owned(), activated_at.unix_millis().to_string());
+    });
+    let silent_until = START + Duration::from_secs(8);
+    region.impair_zone_between(
+        "ap-northeast-1c",
+        coldstandby_sim::ImpairedCalls::Fail,
+        START,
+        Some(silent_until),
+    );
+    let old_failure =
+        with_evidence(PRIMARY, Timestamp::from_unix_millis(activated_at.unix_millis() - 30_000));
+
+    let report = run_on(&region, &region, group(Ordering::FenceFirst), old_failure);
+    assert!(matches!(report.outcome, Outcome::MovedOn { .. }), "{:?}\n{:#?}", report.outcome, report.events);
+    assert_eq!(state(&region, FIRST), InstanceState::Running, "the member serving was left alone");
+    assert!(call_times(&region, |call| matches!(call, Call::Start { .. })).is_empty(), "nothing started");
+    assert!(call_times(&region, is_stop_of(PRIMARY)).is_empty(), "the stopped primary was not stopped again");
+}

@@ -72,6 +72,28 @@ fn races_that_once_broke_an_invariant_stay_fixed() {
     let result = run_race(9_188_889, RaceMode::Leased);
     assert!(result.violations.is_empty(), "{:#?}", result.violations);
     assert!(result.outcomes.iter().all(|outcome| outcome != "failed-over"), "{:?}", result.outcomes);
+    // From the race over 11,000,000-11,199,999: the last retry (without evidence, as an operator's
+    // run acts) fenced the active member once its zone answered, started a standby that booted
+    // past the invocation's end, and was cut off. That standby runs alone while the record names
+    // the member fenced: the checker held the record against a run that did not succeed, which
+    // single-live (and the plain sweep) judge only after a success.
+    let result = run_race(11_174_217, RaceMode::Leased);
+    assert!(result.violations.is_empty(), "{:#?}", result.violations);
+    assert_eq!(result.outcomes.last().map(String::as_str), Some("timed-out"));
+}
+
+#[test]
+fn a_suspended_holders_call_landing_after_its_lease_passed_on_is_counted_apart_not_hidden() {
+    // From the race over 11,000,000-11,199,999: the holder was suspended with a stop in flight;
+    // it landed after another controller took the lease over (docs/lease.md, "What it cannot
+    // cover"). Listed with its seed, not counted as a violation; any other late landing is.
+    for seed in [11_006_666, 11_014_863] {
+        let result = run_race(seed, RaceMode::Leased);
+        assert!(result.violations.is_empty(), "seed {seed}: {:#?}", result.violations);
+        assert!(!result.suspended_in_flight.is_empty(), "seed {seed}");
+        let suspended = result.racers.iter().filter(|racer| racer.suspended.is_some()).count();
+        assert!(suspended > 0, "seed {seed}: a racer was suspended");
+    }
 }
 
 #[test]
