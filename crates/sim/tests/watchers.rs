@@ -160,6 +160,12 @@ fn a_verdict_from_before_a_pause_is_not_acted_on() {
     let result = run_seed(7_144_181, WatchMode::Honest);
     assert_eq!(result.violations, Vec::new(), "{result:?}");
     assert!(result.fenced_at.is_none(), "the primary recovered and was left running: {result:?}");
+    // From the watchers over 11,000,000-11,199,999: watcher-a decided the primary failed, then
+    // paused for 30 s before its run began; the run took the verdict's time to be its own start
+    // and stopped a primary healthy again. The evidence now carries the time its answers were
+    // asked, so the run finds it too old and changes nothing.
+    let result = run_seed(11_190_876, WatchMode::Honest);
+    assert_eq!(result.violations, Vec::new(), "{result:?}");
 }
 
 #[test]

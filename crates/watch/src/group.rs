@@ -72,6 +72,11 @@ pub struct GroupWatch {
     pub attention: Vec<String>,
     /// `attention` changed with the last answer and is not reported yet.
     attention_changed: bool,
+    /// When the last probe round of the target ended.
+    last_round_at: Option<Timestamp>,
+    /// When the failure the group is to be failed over for was decided (its verdict or alarm):
+    /// the evidence's time, whenever the run gets to start.
+    pub failure_decided_at: Option<Timestamp>,
 }
 
 impl GroupWatch {
@@ -90,6 +95,8 @@ impl GroupWatch {
             ec2_silent_since: None,
             attention: Vec::new(),
             attention_changed: false,
+            last_round_at: None,
+            failure_decided_at: None,
         }
     }
 
@@ -193,17 +200,33 @@ impl GroupWatch {
         self.ec2_silent_since.get_or_insert(now);
     }
 
-    /// A probe round of generation `generation` ended: whether it counted (the target is the
-    /// same) and, if the view changed, the new view.
-    pub fn probed(&mut self, generation: u64, passed: bool) -> Option<View> {
+    /// A probe round of generation `generation` ended at `now`: whether it counted (the target is
+    /// the same) and, if the view changed, the new view. Rounds before a gap longer than
+    /// [`Settings::round_gap_limit`] are forgotten first: they are history, not the last N.
+    pub fn probed(
+        &mut self,
+        generation: u64,
+        passed: bool,
+        now: Timestamp,
+        settings: &Settings,
+    ) -> Option<View> {
         self.probing = false;
         if generation != self.generation {
             return None;
         }
         let before = self.window.view();
+        if !self.rounds_are_current(now, settings) {
+            self.window.clear();
+        }
         self.window.record(passed);
+        self.last_round_at = Some(now);
         let after = self.window.view();
         (after != before).then_some(after)
+    }
+
+    /// Whether the window's last round is recent enough to speak for now.
+    pub fn rounds_are_current(&self, now: Timestamp, settings: &Settings) -> bool {
+        self.last_round_at.is_some_and(|at| now.saturating_since(at) <= settings.round_gap_limit())
     }
 
     /// Whether this watcher sees the target failed: M of N rounds, or EC2 reports it stopped.
@@ -259,6 +282,9 @@ impl GroupWatch {
 
     /// The confirmation's verdict: fail over, or rest and ask again later.
     pub fn decided(&mut self, verdict: &Verdict, may_fail_over: bool, now: Timestamp, settings: &Settings) {
+        if matches!(verdict, Verdict::Failed(_)) && may_fail_over {
+            self.failure_decided_at = Some(now);
+        }
         self.phase = match verdict {
             Verdict::Failed(_) if may_fail_over => Phase::FailingOver,
             Verdict::Failed(_) => Phase::Resting { until: now + settings.retry_after },
@@ -289,6 +315,9 @@ impl GroupWatch {
         if self.phase == Phase::FailingOver || self.target.is_none() {
             return false;
         }
+        if from_primary {
+            self.failure_decided_at = Some(now);
+        }
         self.phase = if from_primary {
             Phase::FailingOver
         } else {
@@ -312,4 +341,33 @@ fn rest_after_doubt(settings: &Settings) -> Duration {
 /// `pending`: a member being started is on its way).
 pub fn stopped_by_ec2(state: InstanceState) -> bool {
     !matches!(state, InstanceState::Running | InstanceState::Pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watch() -> GroupWatch {
+        let id = |text: &str| text.parse::<InstanceId>().unwrap_or_else(|_| unreachable!());
+        let spec = GroupSpec::new("web", id("i-0000000000000000a"), vec![id("i-0000000000000000b")]);
+        GroupWatch::new(WatchedGroup { spec, probes: Vec::new(), alarm: None }, &Settings::default())
+    }
+
+    /// A paused watcher's rounds from before the pause are history: a round after it starts the
+    /// window over, so the old failures and one new one do not add up to M of N.
+    #[test]
+    fn rounds_before_a_gap_are_forgotten() {
+        let settings = Settings::default();
+        let start = Timestamp::from_unix_millis(1_800_000_000_000);
+        let mut group = watch();
+        group.probed(0, false, start, &settings);
+        group.probed(0, false, start + settings.interval, &settings);
+        assert!(group.window.has_failed(), "two failed rounds of three, in a row");
+        let after_pause = start + Duration::from_secs(30);
+        assert!(!group.rounds_are_current(after_pause, &settings));
+        group.probed(0, false, after_pause, &settings);
+        assert_eq!(group.window.failed_rounds(), 1, "the rounds before the pause were dropped");
+        assert!(!group.window.has_failed());
+        assert!(group.rounds_are_current(after_pause, &settings));
+    }
 }

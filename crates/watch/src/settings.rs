@@ -34,6 +34,13 @@ pub struct Settings {
 impl Settings {
     pub const MIN_INTERVAL: Duration = Duration::from_millis(200);
     pub const MAX_WINDOW: u32 = 20;
+
+    /// The longest gap between two probe rounds of one member that still makes them a series:
+    /// two rounds' worth of interval and timeout, and a second. A longer gap (the watcher was
+    /// paused, its host suspended) makes the rounds before it history.
+    pub fn round_gap_limit(&self) -> Duration {
+        (self.interval + self.timeout) * 2 + Duration::from_secs(1)
+    }
 }
 
 impl Default for Settings {

@@ -152,6 +152,8 @@ enum Done {
     },
     Confirmed {
         epoch: u64,
+        /// When EC2 and the peers were asked.
+        asked_at: Timestamp,
         indices: Vec<usize>,
         ec2: ZonedAnswer,
         peers: Vec<(String, Result<Vec<View>, String>)>,
@@ -312,7 +314,7 @@ fn handle<P, C, R, N, O: WatchObserver, M>(
         Done::Probe { index, generation, failure, latency, .. } => {
             let passed = failure.is_none();
             let group = &mut state.groups[index];
-            let changed = group.probed(generation, passed);
+            let changed = group.probed(generation, passed, now, settings);
             if let Some(target) = group.target.as_ref().filter(|_| generation == group.generation) {
                 let member = &target.instance;
                 let detail = failure.as_deref().unwrap_or("passed");
@@ -366,7 +368,7 @@ fn handle<P, C, R, N, O: WatchObserver, M>(
                 }
             }
         }
-        Done::Confirmed { indices, ec2, peers, .. } => {
+        Done::Confirmed { indices, ec2, peers, asked_at, .. } => {
             state.zones.learn(&ec2.observations);
             let by_instance = index_by_instance(&ec2.observations);
             for (position, index) in indices.into_iter().enumerate() {
@@ -397,7 +399,13 @@ fn handle<P, C, R, N, O: WatchObserver, M>(
                         (name.clone(), view)
                     })
                     .collect();
-                let verdict = if group.window.has_failed() || ec2_view != crate::vantage::Ec2View::Running {
+                let running = ec2_view == crate::vantage::Ec2View::Running;
+                let own_rounds_old = group.window.has_failed() && !group.rounds_are_current(now, settings);
+                let verdict = if own_rounds_old && running {
+                    Verdict::Undecided(
+                        "its failed probe rounds are from before a pause: probing again".to_owned(),
+                    )
+                } else if group.window.has_failed() || !running {
                     decide(ec2_view, &views)
                 } else {
                     Verdict::Vetoed("its probes passed again".to_owned())
@@ -407,6 +415,11 @@ fn handle<P, C, R, N, O: WatchObserver, M>(
                     env.observer.on_verdict(group.name(), &target.instance, &verdict, now);
                 }
                 group.decided(&verdict, may, now, settings);
+                if group.phase == Phase::FailingOver {
+                    // The evidence is as old as the answers it rests on (the watcher may have
+                    // paused while they came).
+                    group.failure_decided_at = Some(asked_at);
+                }
                 match group.phase {
                     Phase::FailingOver => state.to_fail_over.push(index),
                     Phase::Resting { until } => state.rest(index, until),
@@ -655,7 +668,8 @@ where
     let timeout = settings.peer_timeout;
     let epoch = state.epoch;
     Box::pin(async move {
-        let give_up = env.clock.now() + timeout;
+        let asked_at = env.clock.now();
+        let give_up = asked_at + timeout;
         let ec2 = describe::describe(env.provider, env.clock, requests, give_up);
         let names = env.peers.names();
         let peers = join_all(names.iter().map(|name| {
@@ -668,7 +682,7 @@ where
             }
         }));
         let (ec2, peers) = futures_util::future::join(ec2, peers).await;
-        Done::Confirmed { epoch, indices, ec2, peers }
+        Done::Confirmed { epoch, asked_at, indices, ec2, peers }
     })
 }
 
@@ -721,11 +735,13 @@ where
             let group = &state.groups[*index];
             let member = group.target.as_ref().map(|target| target.instance.clone());
             let name = member.as_ref().map_or("?", InstanceId::as_str);
-            // The verdict, with its member and time: once the lease is had (an operator's
-            // switchover may hold it meanwhile), a group found moved on is left as it is.
+            // The verdict, with its member and the time it was decided (the watcher may have
+            // paused since): once the lease is had (an operator's switchover may hold it
+            // meanwhile), a group found moved on, or a verdict grown too old, is left as it is.
+            let decided_at = group.failure_decided_at.unwrap_or(now);
             let options = Options {
                 trigger: format!("watch: {name} failed"),
-                evidence: Some(Evidence { member, at: now, fresh_for: Some(verdict_fresh_for(plan)) }),
+                evidence: Some(Evidence { member, at: decided_at, fresh_for: Some(verdict_fresh_for(plan)) }),
                 seed: now.unix_millis(),
                 ..Options::default()
             };

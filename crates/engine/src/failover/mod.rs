@@ -18,6 +18,7 @@ mod options;
 mod phase;
 mod plan;
 use plan::SincePlan;
+use promote::Candidate;
 mod promote;
 mod rollback;
 
@@ -97,44 +98,6 @@ struct FenceTarget {
 /// A duration in whole milliseconds, as events carry it.
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The standby currently being promoted.
-#[derive(Clone, Debug)]
-struct Candidate {
-    instance: InstanceId,
-    since: Timestamp,
-    /// A start call is queued or in flight.
-    start_in_flight: bool,
-    /// When a start call was accepted.
-    start_accepted_at: Option<Timestamp>,
-    /// When it was taken as running (promoted).
-    promoted_at: Option<Timestamp>,
-    /// Past its start timeout but kept: still pending when the timeout ran out (EC2 cannot stop
-    /// it), or taken back after every other standby was tried. Only the deadline, or a state
-    /// that shows it cannot run, gives up on it now.
-    late: bool,
-    retry_start_at: Option<Timestamp>,
-    capacity_since: Option<Timestamp>,
-    capacity_attempts: u32,
-    not_found_since: Option<Timestamp>,
-}
-
-impl Candidate {
-    fn new(instance: InstanceId, since: Timestamp) -> Self {
-        Self {
-            instance,
-            since,
-            start_in_flight: false,
-            start_accepted_at: None,
-            promoted_at: None,
-            late: false,
-            retry_start_at: None,
-            capacity_since: None,
-            capacity_attempts: 0,
-            not_found_since: None,
-        }
-    }
 }
 
 /// One failover of one group, from the first observation to a recorded active standby or a

@@ -3,6 +3,44 @@
 
 use super::*;
 
+/// The standby currently being promoted.
+#[derive(Clone, Debug)]
+pub(super) struct Candidate {
+    pub(super) instance: InstanceId,
+    pub(super) since: Timestamp,
+    /// A start call is queued or in flight.
+    pub(super) start_in_flight: bool,
+    /// When a start call was accepted.
+    pub(super) start_accepted_at: Option<Timestamp>,
+    /// When it was taken as running (promoted).
+    pub(super) promoted_at: Option<Timestamp>,
+    /// Past its start timeout but kept: still pending when the timeout ran out (EC2 cannot stop
+    /// it), or taken back after every other standby was tried. Only the deadline, or a state
+    /// that shows it cannot run, gives up on it now.
+    pub(super) late: bool,
+    pub(super) retry_start_at: Option<Timestamp>,
+    pub(super) capacity_since: Option<Timestamp>,
+    pub(super) capacity_attempts: u32,
+    pub(super) not_found_since: Option<Timestamp>,
+}
+
+impl Candidate {
+    pub(super) fn new(instance: InstanceId, since: Timestamp) -> Self {
+        Self {
+            instance,
+            since,
+            start_in_flight: false,
+            start_accepted_at: None,
+            promoted_at: None,
+            late: false,
+            retry_start_at: None,
+            capacity_since: None,
+            capacity_attempts: 0,
+            not_found_since: None,
+        }
+    }
+}
+
 impl Failover {
     /// Bring the current candidate to `running`, moving down the list when one cannot make it.
     pub(super) fn advance_promotion(&mut self, now: Timestamp) {
