@@ -86,7 +86,9 @@ impl Invariant {
             Self::SingleLive => {
                 "from the instances' true states: when a trigger ends, when the next one starts, and once \
                  the region has run on alone for ten minutes, at most one member is pending or running, \
-                 and after a success it is the member recorded active"
+                 and after a success it is the member recorded active (the race does not count a member \
+                 running since before any controller began whose zone lost every stop, unless a \
+                 controller started a member)"
             }
             Self::RollbackComplete => {
                 "once the region has settled after a failed trigger, no instance that trigger started \
