@@ -287,15 +287,10 @@ fn a_type_short_in_a_zone_is_probed_with_one_start_not_retried_in_batches() {
 fn failed_over_region_whose_active_zone_fails(seed: u64) -> SimRegion {
     let region = impaired_region(seed, ImpairedCalls::Fail);
     region.restore_zone("ap-northeast-1a");
-    region.with_instance(&id(PRIMARY), |primary, _| {
-        primary.state = InstanceState::Stopped;
-        primary.tags = Role::Standby.tags_for("web");
-    });
-    region.with_instance(&id(FIRST), |first, _| {
-        first.state = InstanceState::Running;
-        first.tags = Role::Active.tags_for("web");
-        first.tags.insert(ACTIVATED_AT_TAG.to_owned(), (START.unix_millis() - 3_600_000).to_string());
-    });
+    failed_over_to_first(
+        &region,
+        coldstandby_engine::Timestamp::from_unix_millis(START.unix_millis() - 3_600_000),
+    );
     region.impair_zone("ap-northeast-1c", ImpairedCalls::Fail);
     region
 }

@@ -121,15 +121,7 @@ fn a_failure_seen_longer_ago_than_it_is_trusted_for_changes_nothing() {
 fn an_old_failure_is_history_when_the_silent_active_member_answers_and_the_primary_was_seen_stopped() {
     let activated_at = before_start(60);
     let region = region(44);
-    region.with_instance(&id(PRIMARY), |primary, _| {
-        primary.state = InstanceState::Stopped;
-        primary.tags = Role::Standby.tags_for("web");
-    });
-    region.with_instance(&id(FIRST), |first, _| {
-        first.state = InstanceState::Running;
-        first.tags = Role::Active.tags_for("web");
-        first.tags.insert(ACTIVATED_AT_TAG.to_owned(), activated_at.unix_millis().to_string());
-    });
+    failed_over_to_first(&region, activated_at);
     let silent_until = START + Duration::from_secs(8);
     region.impair_zone_between(
         "ap-northeast-1c",

@@ -106,3 +106,18 @@ pub fn region_with_first_standby(
     region.add_instance(SimInstance::new(id(SECOND), "ap-northeast-1d", InstanceState::Stopped));
     region
 }
+
+/// The region as a failover to FIRST left it, `activated_at`: FIRST runs, recorded active; the
+/// primary is stopped and recorded standby.
+pub fn failed_over_to_first(region: &SimRegion, activated_at: Timestamp) {
+    region.with_instance(&id(PRIMARY), |primary, _| {
+        primary.state = InstanceState::Stopped;
+        primary.tags = Role::Standby.tags_for("web");
+    });
+    region.with_instance(&id(FIRST), |first, _| {
+        first.state = InstanceState::Running;
+        first.tags = Role::Active.tags_for("web");
+        let at = activated_at.unix_millis().to_string();
+        first.tags.insert(coldstandby_engine::tags::ACTIVATED_AT_TAG.to_owned(), at);
+    });
+}
