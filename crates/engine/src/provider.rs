@@ -4,7 +4,7 @@
 //! their own errors into [`ApiError`] once, so the engine decides retry-or-stop from
 //! [`ErrorKind`] alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::future::Future;
 use std::slice;
@@ -260,10 +260,13 @@ impl Call {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
     /// What EC2 returned, and the members it could not be asked about: a describe naming them
-    /// failed (their Availability Zone does not answer) while others' answered.
+    /// failed (their Availability Zone does not answer) while others' answered; or the request
+    /// naming them was refused before EC2 looked at them (`unasked`: throttled, say), so the
+    /// answer says nothing of them, not even that they were left out.
     Described {
         observations: Vec<Observation>,
         failed: BTreeMap<InstanceId, ApiError>,
+        unasked: BTreeSet<InstanceId>,
     },
     Done,
     Probed(ProbeResult),
@@ -280,7 +283,7 @@ pub async fn execute<P: Provider>(provider: &P, call: &Call) -> Result<Reply, Ap
     match call {
         Call::Describe { instances } => {
             let observations = provider.describe(instances).await?;
-            Ok(Reply::Described { observations, failed: BTreeMap::new() })
+            Ok(Reply::Described { observations, failed: BTreeMap::new(), unasked: BTreeSet::new() })
         }
         Call::Start { instance } => provider.start(slice::from_ref(instance)).await.map(|()| Reply::Done),
         Call::Stop { instance, force } => {

@@ -145,13 +145,16 @@ impl fmt::Display for Failure {
 }
 
 /// How a run knows the failure it was started on is history.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum Superseded {
     /// Another member than the one seen failing is recorded active.
     OtherMemberActive,
     /// The member seen failing was activated after the failure was seen.
     ActivatedAfter,
+    /// `member` was made active after the failure was seen (and may have been demoted again
+    /// since): the group changed after it, whichever member serves now.
+    GroupActivatedAfter { member: InstanceId, activated_at: Timestamp },
     /// The failure was seen longer ago than it may be acted on (a controller that paused, or
     /// waited long for the lease): whoever saw it must see it again.
     TooOld { age_ms: u64, fresh_for_ms: u64 },
@@ -211,6 +214,11 @@ impl fmt::Display for Outcome {
                     Superseded::ActivatedAfter => write!(
                         f,
                         "moved on: {active} was activated after the failure of {failed} seen at {evidence_at}"
+                    )?,
+                    Superseded::GroupActivatedAfter { member, activated_at } => write!(
+                        f,
+                        "moved on: {member} was made active at {activated_at}, after the failure of \
+                         {failed} seen at {evidence_at}"
                     )?,
                     Superseded::TooOld { age_ms, fresh_for_ms } => write!(
                         f,

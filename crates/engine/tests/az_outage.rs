@@ -382,6 +382,69 @@ fn a_running_standby_taken_over_and_then_unanswered_is_kept_not_stopped() {
     assert!(call_times(&region, is_stop_of(FIRST)).is_empty(), "nothing stopped it");
 }
 
+/// Seed 20,616,072 of the 1,000,000-seed sweep: a crashed run had started FIRST, slow to boot;
+/// the next run took it over pending, and FIRST's zone went silent while it booted. At its start
+/// timeout the run gave it up ("not running (last seen: not visible)") and started SECOND beside
+/// it: two members ran once the zone answered. A standby last seen pending may still boot,
+/// whoever started it: the run waits for it, and starts no other.
+#[test]
+fn a_pending_standby_taken_over_and_then_unanswered_is_waited_for_and_not_doubled() {
+    let region = impaired_region(40, ImpairedCalls::Fail);
+    region.restore_zone("ap-northeast-1a");
+    region.with_instance(&id(FIRST), |first, _| {
+        first.state = InstanceState::Pending;
+        first.next = Some((START + Duration::from_secs(120), InstanceState::Running));
+    });
+    let silent_until = START + Duration::from_secs(900);
+    let silent_from = START + Duration::from_secs(5);
+    region.impair_zone_between("ap-northeast-1c", ImpairedCalls::Fail, silent_from, Some(silent_until));
+    let mut spec = placed_group(Ordering::Parallel, WhenUnobservable::FailClosed);
+    spec.timeouts.start = Duration::from_secs(60);
+
+    let report = run(&region, spec);
+    region.advance_to(silent_until + Duration::from_secs(60));
+    assert!(call_times(&region, is_start_of(SECOND)).is_empty(), "{:#?}", report.events);
+    let running: Vec<&str> = [PRIMARY, FIRST, SECOND]
+        .into_iter()
+        .filter(|m| state(&region, m) == InstanceState::Running)
+        .collect();
+    assert_eq!(running, [FIRST], "the standby taken over is the one member that runs");
+}
+
+/// Seeds 20,461,105 and 20,260,637 of the 1,000,000-seed sweep: FIRST, running (a crashed run
+/// started it), is in a zone that does not answer, so the first describe naming it fails; the
+/// next ones are throttled while the other zones answer. The refused request was read as an
+/// answer that left FIRST out: it became "not found", was skipped, and SECOND was started beside
+/// it. A refused request says nothing of its members: FIRST stays unknown, is fenced and never
+/// a candidate, and nothing is started beside it.
+#[test]
+fn a_throttled_describe_says_nothing_of_a_member_whose_zone_is_silent() {
+    let region = impaired_region(41, ImpairedCalls::Fail);
+    region.restore_zone("ap-northeast-1a");
+    region.with_instance(&id(FIRST), |first, _| first.state = InstanceState::Running);
+    region.impair_zone_between(
+        "ap-northeast-1c",
+        ImpairedCalls::Fail,
+        START,
+        Some(START + Duration::from_secs(900)),
+    );
+    let asked = std::sync::atomic::AtomicBool::new(false);
+    let throttling = DescribesOverridden {
+        region: &region,
+        answer: |instances: &[coldstandby_engine::InstanceId], _| {
+            let again =
+                instances.contains(&id(FIRST)) && asked.swap(true, std::sync::atomic::Ordering::SeqCst);
+            again.then(|| Err(throttled()))
+        },
+    };
+    let spec = placed_group(Ordering::Parallel, WhenUnobservable::FailClosed);
+
+    let report = run_on(&throttling, &region, spec, Options::default());
+    assert!(call_times(&region, is_start_of(SECOND)).is_empty(), "{:#?}", report.events);
+    assert!(!report.outcome.is_success(), "{:?}", report.outcome);
+    assert_eq!(state(&region, SECOND), InstanceState::Stopped);
+}
+
 /// A standby recorded active but found stopped (a rollback, or someone, stopped it) is started
 /// again: the group is not "already failed over" while nothing of it runs.
 #[test]

@@ -138,3 +138,67 @@ fn an_old_failure_is_history_when_the_silent_active_member_answers_and_the_prima
     assert!(call_times(&region, |call| matches!(call, Call::Start { .. })).is_empty(), "nothing started");
     assert!(call_times(&region, is_stop_of(PRIMARY)).is_empty(), "the stopped primary was not stopped again");
 }
+
+/// Seeds 20,019,579 and 20,103,884 of the 1,000,000-seed sweep: the first alarm of the group,
+/// delivered again after a failover to FIRST and a switchback, while the primary's zone does not
+/// answer. The primary is unknown, so nothing answers as recorded active; FIRST answers, demoted
+/// but still carrying when it was made active, after the failure. The group changed after the
+/// failure: the run moves on, and the primary's zone answering again finds nothing sent to it.
+#[test]
+fn an_old_failure_is_history_when_a_demoted_member_was_activated_after_it() {
+    let failed_over_at = before_start(300);
+    let switched_back_at = before_start(120);
+    let region = switched_back(switched_back_at);
+    region.with_instance(&id(FIRST), |first, _| {
+        let at = failed_over_at.unix_millis().to_string();
+        first.tags.insert(ACTIVATED_AT_TAG.to_owned(), at);
+    });
+    region.impair_zone_between(
+        "ap-northeast-1a",
+        coldstandby_sim::ImpairedCalls::Fail,
+        START,
+        Some(START + Duration::from_secs(20)),
+    );
+    let first_alarm = with_evidence(PRIMARY, before_start(400));
+
+    let report = run_on(&region, &region, group(Ordering::FenceFirst), first_alarm);
+    assert_eq!(mutating_calls(&region), 0, "nothing sent: {:#?}", report.events);
+    let Outcome::MovedOn { because, .. } = &report.outcome else {
+        panic!("{:?}\n{:#?}", report.outcome, report.events)
+    };
+    assert_eq!(*because, Superseded::GroupActivatedAfter { member: id(FIRST), activated_at: failed_over_at });
+    region.advance(Duration::from_secs(60));
+    assert_eq!(state(&region, PRIMARY), InstanceState::Running, "the member serving was left alone");
+}
+
+/// Seed 20,002,804 of the 1,000,000-seed sweep: the first alarm delivered again after a failback,
+/// to a run whose describes were throttled longer than the grace for a complete answer, and
+/// whose first answer then came back empty. The grace had run out before any answer: the run
+/// planned on nothing, took the primary (the configuration's, not a record's) for the active
+/// member, and stopped it while it served. The grace counts from the first answer: the next
+/// answers return the records, and the run moves on.
+#[test]
+fn a_first_answer_that_comes_late_and_empty_is_no_basis_for_a_plan() {
+    let failed_over_at = before_start(300);
+    let region = switched_back(before_start(120));
+    region.with_instance(&id(FIRST), |first, _| {
+        first.tags.insert(ACTIVATED_AT_TAG.to_owned(), failed_over_at.unix_millis().to_string());
+    });
+    let answers_from = START + Duration::from_secs(15);
+    let empty_once = std::sync::atomic::AtomicBool::new(true);
+    let late_and_empty = DescribesOverridden {
+        region: &region,
+        answer: |_: &[coldstandby_engine::InstanceId], now: Timestamp| {
+            if now < answers_from {
+                return Some(Err(throttled()));
+            }
+            empty_once.swap(false, std::sync::atomic::Ordering::SeqCst).then(|| Ok(Vec::new()))
+        },
+    };
+    let first_alarm = with_evidence(PRIMARY, before_start(400));
+
+    let report = run_on(&late_and_empty, &region, group(Ordering::FenceFirst), first_alarm);
+    assert_eq!(mutating_calls(&region), 0, "nothing sent: {:#?}", report.events);
+    assert!(matches!(report.outcome, Outcome::MovedOn { .. }), "{:?}", report.outcome);
+    assert_eq!(state(&region, PRIMARY), InstanceState::Running);
+}

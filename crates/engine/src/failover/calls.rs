@@ -19,11 +19,11 @@ impl Failover {
 
     pub(super) fn on_success(&mut self, now: Timestamp, call: Call, reply: Reply) {
         match (call, reply) {
-            (Call::Describe { .. }, Reply::Described { observations, failed }) => {
+            (Call::Describe { .. }, Reply::Described { observations, failed, unasked }) => {
                 self.describe_failures = 0;
                 self.next_observe_at = now + self.options.poll_interval;
                 let asked_at = self.call_sent_at.unwrap_or(now);
-                self.observe(now, asked_at, observations, failed);
+                self.observe(now, asked_at, observations, failed, &unasked);
                 if !self.phase.is_closing() {
                     self.reconcile(now);
                 }

@@ -111,6 +111,9 @@ pub struct Failover {
     /// Until when the driver had no request token for this run's last call.
     token_wait_until: Option<Timestamp>,
     started_at: Timestamp,
+    /// When the first describe answer of this run arrived: the grace for a complete answer
+    /// counts from it, not from the start (throttled describes may use the grace up).
+    first_answer_at: Option<Timestamp>,
     deadline: Timestamp,
     events: Vec<Event>,
     calls: BTreeMap<&'static str, u32>,
@@ -175,6 +178,7 @@ impl Failover {
             rng: fastrand::Rng::with_seed(options.seed),
             token_wait_until: None,
             started_at: now,
+            first_answer_at: None,
             deadline,
             events: Vec::new(),
             calls: BTreeMap::new(),
@@ -386,9 +390,12 @@ impl Failover {
             // every member has been returned, so their states and tags are known.
             // Every member, not just the primary: a standby left out of a partial answer may be
             // the one serving, and a plan that cannot see it would start another beside it.
+            // The while counts from the first answer: one that comes late (describes throttled
+            // for longer than the grace) and empty must not be planned on alone.
             let all_seen = self.seen.values().all(|seen| seen.observation.is_some())
                 && self.standby_subnets.values().all(Option::is_some);
-            if !all_seen && now.saturating_since(self.started_at) < NOT_VISIBLE_GRACE {
+            let answering_since = *self.first_answer_at.get_or_insert(now);
+            if !all_seen && now.saturating_since(answering_since) < NOT_VISIBLE_GRACE {
                 return;
             }
             // A group already failed over (a standby recorded active) is judged only on a settled

@@ -65,12 +65,15 @@ impl Failover {
     /// `asked_at` is when the describe was sent: what the answer shows may be that much older
     /// than its arrival, on top of its staleness.
     /// `failed`: members a describe could not be asked about (their zone failed it).
+    /// `unasked`: members whose request was refused as a request (throttled): nothing is learned
+    /// of them, not even that an answer left them out.
     pub(super) fn observe(
         &mut self,
         now: Timestamp,
         asked_at: Timestamp,
         observations: Vec<Observation>,
         failed: BTreeMap<InstanceId, ApiError>,
+        unasked: &BTreeSet<InstanceId>,
     ) {
         let mut by_id: BTreeMap<InstanceId, Observation> = observations
             .into_iter()
@@ -78,6 +81,9 @@ impl Failover {
             .map(|observation| (observation.instance.clone(), observation))
             .collect();
         for member in self.spec.members() {
+            if unasked.contains(&member) && !by_id.contains_key(&member) {
+                continue;
+            }
             let seen = self.seen.get_mut(&member).expect("every member has an entry");
             match by_id.remove(&member) {
                 Some(observation) => {

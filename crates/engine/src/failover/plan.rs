@@ -31,25 +31,44 @@ impl Failover {
 
     /// Whether (and how) the failure this run was started on is history at `now`: too old to
     /// act on, or (every member's tags known: `all_known`) another member recorded `active`,
-    /// or that member activated after the failure was seen.
+    /// or that member, or any other, activated since the failure was seen.
     fn superseded(&self, active: &InstanceId, all_known: bool, now: Timestamp) -> Option<Superseded> {
         let evidence = self.options.evidence.as_ref()?;
         let age = now.saturating_since(evidence.at);
         if let Some(fresh_for) = evidence.fresh_for.filter(|fresh_for| age > *fresh_for) {
             return Some(Superseded::TooOld { age_ms: millis(age), fresh_for_ms: millis(fresh_for) });
         }
-        if !self.recorded_active(active) {
-            return None;
+        let seen_at = evidence.at.unix_millis();
+        if self.recorded_active(active) {
+            // That another member is active proves the failure history only when every member
+            // answered: an unknown one may be the member that failed, recorded active more
+            // recently.
+            if all_known && evidence.member.as_ref().is_some_and(|failed| failed != active) {
+                return Some(Superseded::OtherMemberActive);
+            }
+            // A member seen recorded active since the failure proves the group changed after
+            // it, whatever members went unanswered.
+            if self.activated_at(active).is_some_and(|at| at >= seen_at) {
+                return Some(Superseded::ActivatedAfter);
+            }
         }
-        // That another member is active proves the failure history only when every member
-        // answered: an unknown one may be the member that failed, recorded active more recently.
-        if all_known && evidence.member.as_ref().is_some_and(|failed| failed != active) {
-            return Some(Superseded::OtherMemberActive);
-        }
-        // A member seen recorded active since the failure proves the group changed after it,
-        // whatever members went unanswered.
-        let activated_later = self.activated_at(active).is_some_and(|at| at > evidence.at.unix_millis());
-        activated_later.then_some(Superseded::ActivatedAfter)
+        // So does any member activated since the failure, even one demoted again since (the
+        // group was failed over after the failure, then switched back): whoever serves now, the
+        // failure is older than the group's last activation. Its `activated-at` record stays
+        // when it is demoted, so a standby that answers proves it while the member that serves
+        // now (the one the failure names, say) is in a zone that does not answer. An activation
+        // at the very moment the failure was seen counts: a run starts no earlier than the
+        // failure it acts on, so it is the failover that failure caused.
+        let members = self.spec.members();
+        let activated_since = members
+            .iter()
+            .filter_map(|member| Some((member, self.activated_at(member)?)))
+            .filter(|(_, at)| *at >= seen_at)
+            .max_by_key(|(_, at)| *at);
+        activated_since.map(|(member, at)| Superseded::GroupActivatedAfter {
+            member: member.clone(),
+            activated_at: Timestamp::from_unix_millis(at),
+        })
     }
 
     /// While the fence has changed nothing yet (no stop accepted, nothing isolated or started),
@@ -70,7 +89,7 @@ impl Failover {
         }
         let activated_since = |member: &InstanceId| {
             self.recorded_active(member)
-                && self.activated_at(member).is_some_and(|at| at > evidence.at.unix_millis())
+                && self.activated_at(member).is_some_and(|at| at >= evidence.at.unix_millis())
         };
         let active: Vec<InstanceId> =
             self.spec.members().into_iter().filter(|m| activated_since(m)).collect();

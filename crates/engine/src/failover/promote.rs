@@ -76,13 +76,15 @@ impl Failover {
             // From its turn: waiting for it to stop, capacity retries and the boot all count.
             let timed_out =
                 !candidate.late && now.saturating_since(candidate.since) >= self.spec.timeouts.start;
-            // Started, last seen pending (or never seen since), and not answered for now (left
-            // out of answers, its zone silent): it may still be pending, as much as one seen so.
-            // Last seen running and now unknown (its zone silent): it may still run.
+            // Not answered for now (left out of answers, its zone silent) and last seen pending,
+            // whoever started it (a crashed run, say, whose standby this run took over), or
+            // started by this run and never seen since: it may still be pending, as much as one
+            // seen so. Last seen running and now unknown (its zone silent): it may still run.
             let last_seen = seen.observation.as_ref().map(|observation| observation.state);
             let started = self.started.contains(&candidate.instance);
             let may_be_pending = state == Some(InstanceState::Pending)
-                || (state.is_none() && started && last_seen.is_none_or(|s| s == InstanceState::Pending));
+                || (state.is_none() && last_seen == Some(InstanceState::Pending))
+                || (state.is_none() && started && last_seen.is_none());
             let may_be_running =
                 state.is_none() && seen.unobservable.is_some() && last_seen == Some(InstanceState::Running);
             if timed_out && (may_be_pending || may_be_running) {

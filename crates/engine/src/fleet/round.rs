@@ -17,6 +17,8 @@ pub(super) struct Round {
     /// A request of the round was refused for the request itself (throttled): its ids are
     /// simply not in the answer.
     refused: Option<ApiError>,
+    /// The ids of refused requests: the round learned nothing of them (see [`Reply::Described`]).
+    unasked: BTreeSet<InstanceId>,
 }
 
 impl Fleet {
@@ -99,6 +101,7 @@ impl Fleet {
                     format!("no describe token before {at}"),
                 );
                 round.refused.get_or_insert(refusal);
+                round.unasked.extend(request.instances().iter().cloned());
                 continue;
             }
             let id = self.record(&request, Sent::Round { request: request.clone(), zone });
@@ -146,6 +149,7 @@ impl Fleet {
             }
             Err(error) if error.kind == ErrorKind::Throttled || error.kind.is_permanent() => {
                 round.refused.get_or_insert(error);
+                round.unasked.extend(request.instances().iter().cloned());
             }
             Err(_) if zone.is_none() && request.instances().len() > 1 => {
                 // Instances of unknown zones, one of them perhaps in a zone that does not
@@ -188,7 +192,9 @@ impl Fleet {
                     let error = round.refused.clone().or_else(|| failed.values().next().cloned());
                     Err(error.expect("an empty answer has a reason"))
                 } else {
-                    Ok(Reply::Described { observations, failed })
+                    let unasked =
+                        members.iter().filter(|member| round.unasked.contains(*member)).cloned().collect();
+                    Ok(Reply::Described { observations, failed, unasked })
                 };
             self.deliver(now, run, result);
         }

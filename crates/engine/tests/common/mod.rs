@@ -3,12 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // each test file uses part of it
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use coldstandby_engine::driver::{self, Quiet};
 use coldstandby_engine::{
-    Call, EventKind, Failover, Failure, GroupSpec, InstanceId, InstanceState, Options, Ordering, Outcome,
-    Provider, Report, Role, Timestamp,
+    ApiError, Call, EventKind, Failover, Failure, GroupSpec, InstanceId, InstanceState, Observation, Options,
+    Ordering, Outcome, Provider, Report, Role, Timestamp,
 };
 use coldstandby_sim::{SimInstance, SimRegion, Timings};
 
@@ -120,4 +121,41 @@ pub fn failed_over_to_first(region: &SimRegion, activated_at: Timestamp) {
         let at = activated_at.unix_millis().to_string();
         first.tags.insert(coldstandby_engine::tags::ACTIVATED_AT_TAG.to_owned(), at);
     });
+}
+
+/// The region, with each describe first offered to `answer`, which may answer it instead (an
+/// error, an empty answer) at the moment a test needs; every other call goes to the region.
+pub struct DescribesOverridden<'a, F> {
+    pub region: &'a SimRegion,
+    pub answer: F,
+}
+
+type DescribeAnswer = Result<Vec<Observation>, ApiError>;
+
+impl<F: Fn(&[InstanceId], Timestamp) -> Option<DescribeAnswer>> Provider for DescribesOverridden<'_, F> {
+    async fn describe(&self, instances: &[InstanceId]) -> DescribeAnswer {
+        let now = coldstandby_engine::Clock::now(self.region);
+        match (self.answer)(instances, now) {
+            Some(answer) => answer,
+            None => self.region.describe(instances).await,
+        }
+    }
+    async fn start(&self, instances: &[InstanceId]) -> Result<(), ApiError> {
+        self.region.start(instances).await
+    }
+    async fn stop(&self, instances: &[InstanceId], force: bool) -> Result<(), ApiError> {
+        self.region.stop(instances, force).await
+    }
+    async fn set_tags(
+        &self,
+        instances: &[InstanceId],
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        self.region.set_tags(instances, tags).await
+    }
+}
+
+/// What EC2 answers a describe refused by its request rate limit.
+pub fn throttled() -> ApiError {
+    ApiError::new(coldstandby_engine::ErrorKind::Throttled, "RequestLimitExceeded", "Request limit exceeded.")
 }
