@@ -86,9 +86,10 @@ impl Invariant {
             Self::SingleLive => {
                 "from the instances' true states: when a trigger ends, when the next one starts, and once \
                  the region has run on alone for ten minutes, at most one member is pending or running, \
-                 and after a success it is the member recorded active (the race does not count a member \
-                 running since before any controller began whose zone lost every stop, unless a \
-                 controller started a member)"
+                 and after a success it is the member recorded active (not counted, while no controller \
+                 has started a member: one running since before any controller began, whose zone was \
+                 still silent when the last run ended, and lost every stop of it or failed every \
+                 describe naming it but a crashed run's)"
             }
             Self::RollbackComplete => {
                 "once the region has settled after a failed trigger, no instance that trigger started \

@@ -2,7 +2,7 @@
 //! the simulated region's own records (its call log and the instances' true states), not from
 //! what the engine believes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use coldstandby_engine::rate_limit::Bucket;
@@ -85,6 +85,9 @@ pub struct Violation {
 pub struct Checker {
     seed: u64,
     pub(super) members: Vec<InstanceId>,
+    /// Members `single-live` does not count for now: out of every controller's reach (see
+    /// `reach::excused_at`), kept up to date by the sweep before each judgement.
+    pub(super) out_of_reach: BTreeSet<InstanceId>,
     /// Traffic changes already judged by `no-traffic-before-fence`.
     pub(super) traffic_checked: usize,
     calls_checked: usize,
@@ -104,6 +107,7 @@ impl Checker {
         Self {
             seed,
             members,
+            out_of_reach: BTreeSet::new(),
             traffic_checked: 0,
             calls_checked: 0,
             events_checked: 0,
@@ -270,6 +274,7 @@ impl Checker {
     fn serving(&self, region: &SimRegion, at: Timestamp) -> Vec<InstanceId> {
         self.members
             .iter()
+            .filter(|id| !self.out_of_reach.contains(*id))
             .filter(|id| {
                 matches!(region.state_at(id, at), Some(InstanceState::Pending | InstanceState::Running))
             })

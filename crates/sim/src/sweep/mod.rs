@@ -8,6 +8,7 @@ pub mod invariants;
 pub mod operator;
 mod provider;
 pub mod race;
+mod reach;
 pub mod scenario;
 mod summary;
 pub mod traffic;
@@ -189,6 +190,8 @@ struct Run<'a> {
     settled_after: Timestamp,
     /// When the last trigger's run ended (finished, or was cut off).
     last_run_ended: Timestamp,
+    /// From when to when each crashed run ran: what it saw, no living controller saw.
+    crashed: Vec<(Timestamp, Timestamp)>,
 }
 
 /// What the settle check needs of a finished trigger.
@@ -296,6 +299,7 @@ impl Run<'_> {
         let now = self.region.now();
         match cut.expect("a stopped run says why") {
             Cut::Crashed { after_steps } => {
+                self.crashed.push((began, now));
                 self.ends.record(&self.region, self.scenario, TriggerEnd::Crashed { after_steps });
             }
             Cut::Hung => {
@@ -341,6 +345,7 @@ impl Run<'_> {
             Outcome::FailedOver { to, .. } | Outcome::AlreadyActive { active: to } => Some(to.clone()),
             Outcome::MovedOn { .. } | Outcome::Planned { .. } | Outcome::Failed { .. } => None,
         };
+        self.excuse_out_of_reach(report.finished_at, report.finished_at);
         self.checker.single_live(&self.region, report.finished_at, active.as_ref());
         if let Some(active) = &active {
             self.checker.traffic_to_active_only(&self.region, report.finished_at, active);
@@ -369,6 +374,14 @@ impl Run<'_> {
         self.ends.record(&self.region, self.scenario, TriggerEnd::Finished { report: Box::new(report) });
     }
 
+    /// Tell the checker which members no controller could have acted on by `at` (the last run
+    /// having ended at `last_run_ended`): `single-live` does not count them.
+    fn excuse_out_of_reach(&mut self, last_run_ended: Timestamp, at: Timestamp) {
+        let members = self.scenario.spec.members();
+        self.checker.out_of_reach =
+            reach::excused_at(&self.region, &members, last_run_ended, at, &self.crashed);
+    }
+
     /// The instances the region started (moved into pending) since `from`: whatever the caller
     /// was told, a start that timed out included.
     fn started_since(&self, from: Timestamp) -> Vec<InstanceId> {
@@ -395,6 +408,7 @@ impl Run<'_> {
         }
         let at = self.region.now();
         if settle || !check.cut_off {
+            self.excuse_out_of_reach(self.last_run_ended, at);
             self.checker.single_live(&self.region, at, check.active.as_ref());
             if let Some(active) = &check.active {
                 self.checker.traffic_to_active_only(&self.region, at, active);
@@ -499,6 +513,7 @@ pub fn run_seed(seed: u64, fence: Fence) -> SeedResult {
         started_by_failed_runs: BTreeSet::new(),
         settled_after: scenario::SCENARIO_START,
         last_run_ended: scenario::SCENARIO_START,
+        crashed: Vec::new(),
     };
     let spec = scenario.spec.clone();
     // Every trigger but the failback is the primary's alarm event, carrying its state change's

@@ -20,12 +20,12 @@ use coldstandby_engine::budget;
 use coldstandby_engine::driver::{self, Driven, Quiet};
 use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::lease::LeaseSettings;
-use coldstandby_engine::{Call, Clock, Failover, InstanceId, InstanceState, Options, Timestamp};
+use coldstandby_engine::{Call, Clock, Failover, InstanceId, Options, Timestamp};
 use serde::Serialize;
 
 use super::invariants::{Checker, Violation, ONE_CONTROLLER_PER_GROUP};
 use super::scenario::{self, Scenario, RETRY_AFTER};
-use super::{outcome_name, WorldLog, MAX_STEPS_PER_TRIGGER, SETTLE};
+use super::{outcome_name, reach, WorldLog, MAX_STEPS_PER_TRIGGER, SETTLE};
 use crate::controller::{join_all, Controller, Suspension};
 use crate::leases::{CutOff, LeaseFaults};
 use crate::region::SimRegion;
@@ -192,13 +192,9 @@ pub fn run_race(seed: u64, mode: RaceMode) -> RaceResult {
     region.advance_to(settled);
     // Members out of every controller's reach are not counted, unless a controller started a
     // member: starting one beside a member that may run is the very fault to catch.
-    let started_any = region.transitions().iter().any(|t| t.to == InstanceState::Pending);
-    let counted: Vec<InstanceId> = scenario
-        .spec
-        .members()
-        .into_iter()
-        .filter(|member| started_any || !out_of_every_reach(&region, member, last_run_ended))
-        .collect();
+    let members = scenario.spec.members();
+    let excused = reach::excused_at(&region, &members, last_run_ended, settled, &[]);
+    let counted: Vec<InstanceId> = members.into_iter().filter(|member| !excused.contains(member)).collect();
     let mut checker = Checker::new(seed, counted);
     // As the invariant says: after a success, the member serving is the one recorded active. A
     // last run cut off or failed may leave another behind the fence that held (a standby it
@@ -286,23 +282,6 @@ async fn race_one(
 }
 
 /// The member the tags record active, if exactly one is.
-/// A member running before any controller began, whose state never changed, that controllers
-/// tried to stop, and whose zone was still not answering EC2 when the last run ended: every stop
-/// was lost in its zone, and nothing any controller could do would have stopped it (the scenario
-/// began with it live beside another).
-fn out_of_every_reach(region: &SimRegion, member: &InstanceId, last_run_ended: Timestamp) -> bool {
-    let Some(instance) = region.instance(member) else { return false };
-    let untouched = region.transitions().iter().all(|transition| &transition.instance != member);
-    let stops_tried = region
-        .calls()
-        .iter()
-        .any(|record| matches!(&record.call, Call::Stop { instance, .. } if instance == member));
-    matches!(instance.state, InstanceState::Pending | InstanceState::Running)
-        && untouched
-        && stops_tried
-        && region.zone_impaired_during(&instance.availability_zone, last_run_ended, last_run_ended)
-}
-
 fn recorded_active(region: &SimRegion, scenario: &Scenario) -> Option<InstanceId> {
     let active: Vec<InstanceId> = scenario
         .spec
@@ -443,33 +422,4 @@ pub fn summarize_races(
         summary.suspended_in_flight.extend(result.suspended_in_flight);
     }
     summary
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{SimInstance, Timings};
-    use crate::region::ImpairedCalls;
-
-    const START: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
-
-    #[test]
-    fn only_a_member_every_stop_of_which_was_lost_in_its_silent_zone_is_out_of_reach() {
-        let member: InstanceId = "i-0000000000000000b".parse().unwrap();
-        let region = SimRegion::new(1, START, Timings::default());
-        region.add_instance(SimInstance::new(member.clone(), "ap-northeast-1c", InstanceState::Running));
-        region.impair_zone("ap-northeast-1c", ImpairedCalls::Fail);
-        let now = region.now();
-        assert!(!out_of_every_reach(&region, &member, now), "nobody tried to stop it");
-
-        let stop = Call::Stop { instance: member.clone(), force: true };
-        let answer = region.run(coldstandby_engine::provider::execute(&region, &stop));
-        assert!(answer.is_err(), "the silent zone failed the stop");
-        let now = region.now();
-        assert!(out_of_every_reach(&region, &member, now));
-
-        // Its zone back before the last run ended: that run could have stopped it.
-        region.restore_zone("ap-northeast-1c");
-        assert!(!out_of_every_reach(&region, &member, region.now()));
-    }
 }
