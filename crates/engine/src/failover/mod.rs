@@ -267,6 +267,7 @@ impl Failover {
     }
 
     /// The next thing to do at `now`.
+    #[must_use = "the action is the run's next step: a call to make, a time to sleep until, or the end"]
     pub fn poll(&mut self, now: Timestamp) -> Action {
         assert!(self.in_flight.is_none(), "poll while a call awaits its result");
         if self.is_finished() {
@@ -338,8 +339,9 @@ impl Failover {
     /// Decide the outcome and start closing: queued calls (a rollback's stops) still drain.
     fn close(&mut self, now: Timestamp, outcome: Outcome) {
         if let Outcome::FailedOver { to, .. } = &outcome {
-            // The convergence rule, on the latest observation, whatever path led here.
-            debug_assert!(
+            // The convergence rule, on the latest observation, whatever path led here: the safety
+            // claim itself, cheap to check, so checked in release builds too.
+            assert!(
                 self.seen[to].state() == Some(InstanceState::Running) && self.others_settled(to, now),
                 "group {}: success reported while {to} is not the only member that can serve",
                 self.spec.name

@@ -247,6 +247,7 @@ impl Fleet {
     }
 
     /// What to send at `now`, and when to poll again.
+    #[must_use = "the requests must be sent, and the fleet polled again when it says"]
     pub fn poll(&mut self, now: Timestamp) -> Poll {
         let mut send = Vec::new();
         self.poll_leases(now, &mut send);

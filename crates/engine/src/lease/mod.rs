@@ -216,6 +216,7 @@ impl Lease {
     }
 
     /// The next step at `now`.
+    #[must_use = "the step is the lease's next call to make, or what it now allows"]
     pub fn poll(&mut self, now: Timestamp) -> LeaseStep {
         assert!(self.in_flight.is_none(), "a lease is polled while its call is in flight");
         self.settle(now);
