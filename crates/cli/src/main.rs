@@ -4,6 +4,8 @@
 mod backtest;
 mod check;
 mod demo;
+#[cfg(test)]
+mod doc_commands;
 mod doctor;
 mod drill;
 mod failover;
