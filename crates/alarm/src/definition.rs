@@ -292,6 +292,10 @@ fn json_field(field: Field) -> &'static str {
 /// Read an alarm from `aws cloudwatch describe-alarms` output: either one element of
 /// `MetricAlarms`, or the whole output when it holds exactly one metric alarm. Fields this
 /// evaluator does not use (ARNs, actions, state) are ignored; `evaluation_range` overrides N + 2.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one field read after another from describe-alarms JSON, each with its own error; split by field group when next touched"
+)]
 pub fn from_describe_alarms(
     json: &Value,
     evaluation_range: Option<u32>,

@@ -30,6 +30,7 @@ pub(crate) struct AlarmContext<'a> {
 }
 
 /// Read `[group.alarm]`. Returns None (with problems recorded) when it is not valid.
+#[expect(clippy::too_many_lines, reason = "one checked read per alarm key, in the file's order")]
 pub(crate) fn read_alarm(
     checker: &mut Checker,
     table: &dyn toml_edit::TableLike,

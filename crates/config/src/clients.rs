@@ -124,6 +124,7 @@ fn read_mover(checker: &mut Checker, table: &dyn toml_edit::TableLike, path: &st
 }
 
 /// The mover's own keys, by its type (None when any is invalid; problems recorded).
+#[expect(clippy::too_many_lines, reason = "one checked read per mover kind's keys")]
 fn mover_fields(checker: &mut Checker, fields: &mut Fields<'_>) -> Option<Mover> {
     let (kind, offset) = checker.required_string(fields, "type")?;
     match kind.as_str() {

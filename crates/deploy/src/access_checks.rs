@@ -58,6 +58,10 @@ pub(crate) fn role_check(context: &Context<'_>, function: &FunctionFacts, role: 
     )
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the network path's cases (endpoint, NAT, none) each with its message"
+)]
 pub(crate) fn network_check(
     context: &Context<'_>,
     function: &FunctionFacts,

@@ -335,6 +335,7 @@ pub(crate) fn check(
     Check { subject: subject.to_owned(), check, status, found, fix }
 }
 
+#[expect(clippy::too_many_lines, reason = "each group's checks in the order doctor prints them")]
 fn group_checks(
     context: &Context<'_>,
     group: &GroupConfig,

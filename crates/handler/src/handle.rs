@@ -293,6 +293,10 @@ impl<P: Provider, C: Clock, A: AlarmStates> Handler<'_, P, C, A> {
     }
 
     /// Lock, check and fail over `runs` together: one preflight for all, one fleet run.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the event's groups through preflight, lock, leases and one fleet run; split when next touched"
+    )]
     async fn run_groups(
         &self,
         runs: Vec<Acting<'_>>,

@@ -113,8 +113,6 @@ impl Failover {
                 self.started.insert(instance.clone());
             }
         }
-        let operation = queued.call.operation();
-        let instance = queued.call.instance().cloned();
         let retryable = error.kind.is_retryable()
             || (matches!(queued.call, Call::Describe { .. }) && !error.kind.is_permanent());
         // Describes count their failures across calls (each is a new call); others per call.
@@ -155,23 +153,21 @@ impl Failover {
             self.call_failed(now, &queued.call, &error, None);
             return;
         }
+        self.on_refused(now, queued, error);
+    }
+
+    /// A call refused for a reason retrying will not change, while the run goes on: each
+    /// refusal leads to the next observation, the next standby, or the end of the run.
+    fn on_refused(&mut self, now: Timestamp, queued: Queued, error: ApiError) {
+        let operation = queued.call.operation();
+        let instance = queued.call.instance().cloned();
         match (&queued.call, error.kind) {
             (Call::Start { instance }, ErrorKind::Capacity) => {
                 self.on_capacity_error(now, instance.clone(), error)
             }
             (Call::Start { instance }, ErrorKind::NotFound) => {
                 self.call_failed(now, &queued.call, &error, Some(self.options.poll_interval));
-                let Some(candidate) = self.current.as_mut().filter(|c| c.instance == *instance) else {
-                    return;
-                };
-                candidate.start_in_flight = false;
-                let since = *candidate.not_found_since.get_or_insert(now);
-                if now.saturating_since(since) >= NOT_VISIBLE_GRACE {
-                    let reason = format!("{}: {}", error.code, error.message);
-                    self.skip_candidate(now, reason);
-                } else {
-                    candidate.retry_start_at = Some(now + NOT_VISIBLE_GRACE / 4);
-                }
+                self.on_start_not_found(now, instance, &error);
             }
             (Call::Start { instance }, ErrorKind::WrongState) => {
                 // It moved under us (e.g. still stopping): the next observation decides.
@@ -185,14 +181,7 @@ impl Failover {
                 // proof of anything: keep observing (the fence until its deadline, fail closed;
                 // an abandoned standby until it can be stopped).
                 self.call_failed(now, &queued.call, &error, Some(self.options.poll_interval));
-                if let Some(target) = self.fence.iter_mut().find(|t| t.instance == *instance) {
-                    target.stop_in_flight = false;
-                    target.stop_requested_at = None;
-                    target.force_requested = false;
-                }
-                if let Some(abandoned) = self.abandoned.get_mut(instance) {
-                    abandoned.stop_in_flight = false;
-                }
+                self.forget_stop(instance);
             }
             (
                 Call::SetTags { instance, tags },
@@ -233,6 +222,35 @@ impl Failover {
                 let failure = Failure::PermanentError { operation: operation.to_owned(), instance, error };
                 self.fail(now, failure);
             }
+        }
+    }
+
+    /// A start refused as not found: a new instance may not be visible to every endpoint yet,
+    /// so it is tried again for `NOT_VISIBLE_GRACE`, then skipped.
+    fn on_start_not_found(&mut self, now: Timestamp, instance: &InstanceId, error: &ApiError) {
+        let Some(candidate) = self.current.as_mut().filter(|c| c.instance == *instance) else {
+            return;
+        };
+        candidate.start_in_flight = false;
+        let since = *candidate.not_found_since.get_or_insert(now);
+        if now.saturating_since(since) >= NOT_VISIBLE_GRACE {
+            let reason = format!("{}: {}", error.code, error.message);
+            self.skip_candidate(now, reason);
+        } else {
+            candidate.retry_start_at = Some(now + NOT_VISIBLE_GRACE / 4);
+        }
+    }
+
+    /// A stop that did not take: the fence (or the abandoned standby) sends another when the
+    /// observations call for one.
+    fn forget_stop(&mut self, instance: &InstanceId) {
+        if let Some(target) = self.fence.iter_mut().find(|t| t.instance == *instance) {
+            target.stop_in_flight = false;
+            target.stop_requested_at = None;
+            target.force_requested = false;
+        }
+        if let Some(abandoned) = self.abandoned.get_mut(instance) {
+            abandoned.stop_in_flight = false;
         }
     }
 

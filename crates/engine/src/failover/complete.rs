@@ -60,11 +60,15 @@ impl Failover {
             self.spec.movers.iter().map(Mover::kind).collect::<Vec<_>>().join(", ")
         };
         self.emit(now, EventKind::Redirected { instance: target.clone(), method });
+        self.start_recording(now, &target);
+    }
 
-        // Demote before promoting, so that no moment has two members recorded active.
+    /// Record `target` active in the members' tags: demote before promoting, so that no moment
+    /// has two members recorded active.
+    fn start_recording(&mut self, now: Timestamp, target: &InstanceId) {
         let mut writes = Vec::new();
         for member in self.spec.members() {
-            let role = if member == target { Role::Active } else { Role::Standby };
+            let role = if member == *target { Role::Active } else { Role::Standby };
             let mut wanted = role.tag();
             if role == Role::Active {
                 // Which trigger made it active: a duplicate delivery of the same alarm event

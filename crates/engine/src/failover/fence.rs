@@ -75,14 +75,19 @@ impl Failover {
             self.enqueue(now, Call::Stop { instance, force: true });
         }
         if !unconfirmed {
-            self.fence_confirmed_at = Some(now);
-            self.milestones.fence_confirmed_at = Some(now);
-            let instances = self.fence.iter().map(|target| target.instance.clone()).collect();
-            let cut_off =
-                isolated.iter().zip(&self.fence).filter(|(cut, _)| **cut).map(|(_, t)| t.instance.clone());
-            let cut_off = cut_off.collect();
-            self.emit(now, EventKind::Fenced { instances, cut_off });
+            self.confirm_fence(now, &isolated);
         }
+    }
+
+    /// Every target is settled stopped or cut off (`isolated`, by the fence's order): it holds.
+    fn confirm_fence(&mut self, now: Timestamp, isolated: &[bool]) {
+        self.fence_confirmed_at = Some(now);
+        self.milestones.fence_confirmed_at = Some(now);
+        let instances = self.fence.iter().map(|target| target.instance.clone()).collect();
+        let cut_off =
+            isolated.iter().zip(&self.fence).filter(|(cut, _)| **cut).map(|(_, t)| t.instance.clone());
+        let cut_off = cut_off.collect();
+        self.emit(now, EventKind::Fenced { instances, cut_off });
     }
 
     /// When the fence must be confirmed by, while it is not.

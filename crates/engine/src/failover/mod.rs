@@ -95,6 +95,20 @@ struct FenceTarget {
     isolation: Option<isolate::Isolation>,
 }
 
+impl FenceTarget {
+    /// A member the plan fences, nothing sent to it yet.
+    fn new(instance: InstanceId) -> Self {
+        Self {
+            instance,
+            stop_requested_at: None,
+            force_requested: false,
+            stop_in_flight: false,
+            blind_stop_sent: false,
+            isolation: None,
+        }
+    }
+}
+
 /// A duration in whole milliseconds, as events carry it.
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)

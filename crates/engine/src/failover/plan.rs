@@ -128,48 +128,27 @@ impl Failover {
         }
     }
 
-    /// The first observation decides who is active, what to fence and which standbys to try.
-    pub(super) fn make_plan(&mut self, now: Timestamp) {
-        let members = self.spec.members();
-        let recorded_active: Vec<InstanceId> = members
-            .iter()
-            .filter(|member| {
-                let observation = self.seen[*member].observation.as_ref();
-                observation.and_then(|o| Role::recorded_in(&o.tags)) == Some(Role::Active)
-            })
-            .cloned()
-            .collect();
-        let recorded_active = self.newest_records(recorded_active);
-        if recorded_active.len() > 1 {
-            self.fail(now, Failure::ConflictingRecords { active: recorded_active });
-            return;
-        }
-        let active = recorded_active.into_iter().next().unwrap_or_else(|| self.spec.primary.clone());
+    /// The standbys to try, in order, and those left out with why: the active standby alone
+    /// when the group already failed over to it and it runs; else every standby not gone and
+    /// not unknown, a running or pending one first and any other live one last (it is fenced
+    /// until then).
+    fn candidates_in_order(
+        &self,
+        active: &InstanceId,
+        unknown: &[InstanceId],
+    ) -> (Vec<InstanceId>, Vec<(InstanceId, String)>) {
         let state_of = |instance: &InstanceId| self.seen[instance].state();
-        // Members no answer of this run has returned or left out, whose describes failed (their
-        // zone does not answer): state and role unknown, never absent. Any of them may be
-        // running, even be the member recorded active, so each is fenced and none is a
-        // candidate, whoever the answers that came name as active.
-        let unknown: Vec<InstanceId> =
-            members.iter().filter(|member| self.seen[*member].unknown()).cloned().collect();
-        if let Some(because) = self.superseded(&active, unknown.is_empty(), now) {
-            self.emit(now, EventKind::Planned { fence: Vec::new(), candidates: Vec::new() });
-            self.move_on(now, active, because);
-            return;
-        }
-
         let mut candidates: Vec<InstanceId>;
         let mut excluded = Vec::new();
-        if active != self.spec.primary && state_of(&active) == Some(InstanceState::Running) {
+        if *active != self.spec.primary && state_of(active) == Some(InstanceState::Running) {
             // Already failed over: keep the active standby, fence anything else still live.
             candidates = vec![active.clone()];
         } else {
             candidates = Vec::new();
             // A standby recorded active that is not running (stopped by someone, or by a rollback)
             // is still a member that can be started: it stays in the list, last.
-            let mut in_order: Vec<&InstanceId> =
-                self.spec.standbys.iter().filter(|s| **s != active).collect();
-            in_order.extend(self.spec.standbys.iter().filter(|s| **s == active));
+            let mut in_order: Vec<&InstanceId> = self.spec.standbys.iter().filter(|s| *s != active).collect();
+            in_order.extend(self.spec.standbys.iter().filter(|s| *s == active));
             for standby in in_order {
                 match state_of(standby) {
                     Some(state) if state.is_gone() => {
@@ -205,6 +184,33 @@ impl Failover {
             now_list.extend(later);
             candidates = now_list;
         }
+        (candidates, excluded)
+    }
+
+    /// The first observation decides who is active, what to fence and which standbys to try.
+    pub(super) fn make_plan(&mut self, now: Timestamp) {
+        let members = self.spec.members();
+        let recorded_active = members.iter().filter(|member| self.recorded_active(member)).cloned().collect();
+        let recorded_active = self.newest_records(recorded_active);
+        if recorded_active.len() > 1 {
+            self.fail(now, Failure::ConflictingRecords { active: recorded_active });
+            return;
+        }
+        let active = recorded_active.into_iter().next().unwrap_or_else(|| self.spec.primary.clone());
+        let state_of = |instance: &InstanceId| self.seen[instance].state();
+        // Members no answer of this run has returned or left out, whose describes failed (their
+        // zone does not answer): state and role unknown, never absent. Any of them may be
+        // running, even be the member recorded active, so each is fenced and none is a
+        // candidate, whoever the answers that came name as active.
+        let unknown: Vec<InstanceId> =
+            members.iter().filter(|member| self.seen[*member].unknown()).cloned().collect();
+        if let Some(because) = self.superseded(&active, unknown.is_empty(), now) {
+            self.emit(now, EventKind::Planned { fence: Vec::new(), candidates: Vec::new() });
+            self.move_on(now, active, because);
+            return;
+        }
+
+        let (candidates, excluded) = self.candidates_in_order(&active, &unknown);
         let first_candidate = candidates.first().cloned();
         let adopted = first_candidate.clone().filter(|first| {
             *first != active
@@ -250,17 +256,7 @@ impl Failover {
             self.close(now, Outcome::AlreadyActive { active });
             return;
         }
-        self.fence = fence
-            .into_iter()
-            .map(|instance| FenceTarget {
-                instance,
-                stop_requested_at: None,
-                force_requested: false,
-                stop_in_flight: false,
-                blind_stop_sent: false,
-                isolation: None,
-            })
-            .collect();
+        self.fence = fence.into_iter().map(FenceTarget::new).collect();
         self.fence_started_at = Some(now);
         if let Some(first) = adopted {
             // Started by an earlier run: this run answers for it now.

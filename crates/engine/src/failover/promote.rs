@@ -46,69 +46,19 @@ impl Failover {
     pub(super) fn advance_promotion(&mut self, now: Timestamp) {
         // Each pass either returns or drops a candidate, so this ends within the list's length.
         for _ in 0..=self.spec.standbys.len() {
-            let Some(candidate) = self.current.as_mut() else {
-                match self.candidates.pop_front() {
-                    Some(next) => {
-                        // Its turn: whatever stopped it before (found live out of turn), this
-                        // run now brings it up.
-                        self.cancel_stops(&next);
-                        self.current = Some(Candidate::new(next, now));
-                        continue;
-                    }
-                    None => {
-                        if self.take_back_late_standby(now) {
-                            continue;
-                        }
-                        let tried = std::mem::take(&mut self.tried);
-                        self.fail(now, Failure::NoStandbyAvailable { tried });
-                        return;
-                    }
+            if self.current.is_none() {
+                if self.take_next_candidate(now) {
+                    continue;
                 }
-            };
+                return;
+            }
+            if self.past_start_timeout(now) {
+                continue;
+            }
+            let Some(candidate) = self.current.as_mut() else { unreachable!("checked above") };
             let seen = &self.seen[&candidate.instance];
             let state = seen.state();
             let settled = seen.settled_state();
-            // Once promoted, only a settled answer (not a missing or stale one) can give up on it.
-            let not_running = match candidate.promoted_at {
-                Some(_) => settled.is_some_and(|state| state != InstanceState::Running),
-                None => state != Some(InstanceState::Running),
-            };
-            // From its turn: waiting for it to stop, capacity retries and the boot all count.
-            let timed_out =
-                !candidate.late && now.saturating_since(candidate.since) >= self.spec.timeouts.start;
-            // Not answered for now (left out of answers, its zone silent) and last seen pending,
-            // whoever started it (a crashed run, say, whose standby this run took over), or
-            // started by this run and never seen since: it may still be pending, as much as one
-            // seen so. Last seen running and now unknown (its zone silent): it may still run.
-            let last_seen = seen.observation.as_ref().map(|observation| observation.state);
-            let started = self.started.contains(&candidate.instance);
-            let may_be_pending = state == Some(InstanceState::Pending)
-                || (state.is_none() && last_seen == Some(InstanceState::Pending))
-                || (state.is_none() && started && last_seen.is_none());
-            let may_be_running =
-                state.is_none() && seen.unobservable.is_some() && last_seen == Some(InstanceState::Running);
-            if timed_out && (may_be_pending || may_be_running) {
-                // EC2 refuses to stop a pending instance, and cannot be asked about one whose
-                // zone is silent, so moving on now could leave this one running beside the next:
-                // it stays the candidate, promoted if it is seen running, given up if it falls
-                // back to stopped; only the deadline ends the wait.
-                candidate.late = true;
-                let instance = candidate.instance.clone();
-                let waited_ms = millis(now.saturating_since(candidate.since));
-                self.emit(now, EventKind::StandbyOverdue { instance, waited_ms, last_seen });
-                continue;
-            }
-            if timed_out && not_running {
-                let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
-                let reason = format!(
-                    "not running after {}s (last seen: {state_text})",
-                    self.spec.timeouts.start.as_secs()
-                );
-                let instance = candidate.instance.clone();
-                self.too_slow.insert(instance);
-                self.skip_candidate(now, reason);
-                continue;
-            }
             match state {
                 Some(InstanceState::Running)
                     if self.fence.iter().any(|t| t.instance == candidate.instance) =>
@@ -137,30 +87,8 @@ impl Failover {
                     continue;
                 }
                 Some(InstanceState::Stopped) => {
-                    // A member fenced at plan time (it was stopping) is a candidate again once
-                    // stopped: its part of the fence is done, and starting it must not read as
-                    // a fenced member coming back.
-                    let instance = candidate.instance.clone();
-                    self.fence.retain(|target| target.instance != instance);
-                    let Some(candidate) = self.current.as_mut() else { unreachable!("checked above") };
-                    if candidate.start_accepted_at.is_some() {
-                        // Stopped in an answer that cannot predate the start: it fell back.
-                        if settled == Some(InstanceState::Stopped) {
-                            let why = seen.observation.as_ref().and_then(|o| o.state_reason.clone());
-                            let reason = format!(
-                                "returned to stopped after its start ({})",
-                                why.unwrap_or_else(|| "no state reason given".to_owned())
-                            );
-                            self.skip_candidate(now, reason);
-                            continue;
-                        }
-                        return;
-                    }
-                    let backing_off = candidate.retry_start_at.is_some_and(|at| now < at);
-                    if !candidate.start_in_flight && !backing_off {
-                        candidate.start_in_flight = true;
-                        let instance = candidate.instance.clone();
-                        self.enqueue(now, Call::Start { instance });
+                    if self.start_or_give_up_stopped(now) {
+                        continue;
                     }
                     return;
                 }
@@ -180,6 +108,107 @@ impl Failover {
                 }
             }
         }
+    }
+
+    /// The next standby in the list becomes the current candidate (true), or, the list run out,
+    /// a late one is taken back (true) or the run fails (false).
+    fn take_next_candidate(&mut self, now: Timestamp) -> bool {
+        match self.candidates.pop_front() {
+            Some(next) => {
+                // Its turn: whatever stopped it before (found live out of turn), this run now
+                // brings it up.
+                self.cancel_stops(&next);
+                self.current = Some(Candidate::new(next, now));
+                true
+            }
+            None if self.take_back_late_standby(now) => true,
+            None => {
+                let tried = std::mem::take(&mut self.tried);
+                self.fail(now, Failure::NoStandbyAvailable { tried });
+                false
+            }
+        }
+    }
+
+    /// The current candidate past its start timeout: kept and waited for (overdue) when it may
+    /// still be booting or running unseen, given up when it is not running; true when either
+    /// happened.
+    fn past_start_timeout(&mut self, now: Timestamp) -> bool {
+        let Some(candidate) = self.current.as_mut() else { return false };
+        let seen = &self.seen[&candidate.instance];
+        let state = seen.state();
+        // Once promoted, only a settled answer (not a missing or stale one) can give up on it.
+        let not_running = match candidate.promoted_at {
+            Some(_) => seen.settled_state().is_some_and(|state| state != InstanceState::Running),
+            None => state != Some(InstanceState::Running),
+        };
+        // From its turn: waiting for it to stop, capacity retries and the boot all count.
+        let timed_out = !candidate.late && now.saturating_since(candidate.since) >= self.spec.timeouts.start;
+        if !timed_out {
+            return false;
+        }
+        // Not answered for now (left out of answers, its zone silent) and last seen pending,
+        // whoever started it (a crashed run, say, whose standby this run took over), or
+        // started by this run and never seen since: it may still be pending, as much as one
+        // seen so. Last seen running and now unknown (its zone silent): it may still run.
+        let last_seen = seen.observation.as_ref().map(|observation| observation.state);
+        let started = self.started.contains(&candidate.instance);
+        let may_be_pending = state == Some(InstanceState::Pending)
+            || (state.is_none() && last_seen == Some(InstanceState::Pending))
+            || (state.is_none() && started && last_seen.is_none());
+        let may_be_running =
+            state.is_none() && seen.unobservable.is_some() && last_seen == Some(InstanceState::Running);
+        if may_be_pending || may_be_running {
+            // EC2 refuses to stop a pending instance, and cannot be asked about one whose
+            // zone is silent, so moving on now could leave this one running beside the next:
+            // it stays the candidate, promoted if it is seen running, given up if it falls
+            // back to stopped; only the deadline ends the wait.
+            candidate.late = true;
+            let instance = candidate.instance.clone();
+            let waited_ms = millis(now.saturating_since(candidate.since));
+            self.emit(now, EventKind::StandbyOverdue { instance, waited_ms, last_seen });
+            return true;
+        }
+        if !not_running {
+            return false;
+        }
+        let state_text = state.map_or("not visible".to_owned(), |s| s.to_string());
+        let reason =
+            format!("not running after {}s (last seen: {state_text})", self.spec.timeouts.start.as_secs());
+        let instance = candidate.instance.clone();
+        self.too_slow.insert(instance);
+        self.skip_candidate(now, reason);
+        true
+    }
+
+    /// The current candidate is stopped: start it (unless a start is in flight or backing off),
+    /// or, stopped in a settled answer after its start was accepted, give it up as fallen back
+    /// (true).
+    fn start_or_give_up_stopped(&mut self, now: Timestamp) -> bool {
+        let Some(candidate) = self.current.as_ref() else { return false };
+        // A member fenced at plan time (it was stopping) is a candidate again once stopped: its
+        // part of the fence is done, and starting it must not read as a fenced member coming
+        // back.
+        let instance = candidate.instance.clone();
+        self.fence.retain(|target| target.instance != instance);
+        let seen = &self.seen[&instance];
+        let Some(candidate) = self.current.as_mut() else { return false };
+        if candidate.start_accepted_at.is_some() {
+            // Stopped in an answer that cannot predate the start: it fell back.
+            if seen.settled_state() == Some(InstanceState::Stopped) {
+                let why = seen.observation.as_ref().and_then(|o| o.state_reason.clone());
+                let why = why.unwrap_or_else(|| "no state reason given".to_owned());
+                self.skip_candidate(now, format!("returned to stopped after its start ({why})"));
+                return true;
+            }
+            return false;
+        }
+        let backing_off = candidate.retry_start_at.is_some_and(|at| now < at);
+        if !candidate.start_in_flight && !backing_off {
+            candidate.start_in_flight = true;
+            self.enqueue(now, Call::Start { instance });
+        }
+        false
     }
 
     /// Every standby has been tried, but one this run started is still booting, given up on only

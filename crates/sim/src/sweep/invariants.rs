@@ -134,6 +134,10 @@ impl Checker {
     }
 
     /// Check everything that happened since the last step.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "each invariant judged after a step, in turn; split per invariant when next touched"
+    )]
     pub fn after_step(&mut self, region: &SimRegion, events: &[Event], throttling_injected: bool) {
         for event in &events[self.events_checked.min(events.len())..] {
             match &event.kind {
