@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::data::MetricData;
 use crate::definition::AlarmDefinition;
-use crate::evaluate::AlarmState;
 use crate::evaluator::{evaluation_times, AlarmEvaluator, StateChange};
+use crate::rules::AlarmState;
 use crate::series::{Datapoints, MetricSource, Samples};
 
 /// Why a backtest cannot run: there is no time span to replay.

@@ -7,7 +7,7 @@ use coldstandby_engine::Timestamp;
 use serde::Serialize;
 
 use crate::definition::AlarmDefinition;
-use crate::evaluate::{decide, AlarmState, Decision, Rule};
+use crate::rules::{decide, AlarmState, Decision, Rule};
 use crate::series::MetricSource;
 use crate::timestamp;
 

@@ -7,14 +7,14 @@ pub mod backtest;
 pub mod data;
 pub mod definition;
 pub mod error;
-pub mod evaluate;
 pub mod evaluator;
+pub mod rules;
 pub mod series;
 pub mod statistic;
 pub mod timestamp;
 
 pub use definition::{AlarmDefinition, Comparison, Statistic, TreatMissingData};
 pub use error::{TimestampError, ValueError};
-pub use evaluate::{decide, AlarmState, Decision, Rule};
 pub use evaluator::{AlarmEvaluator, StateChange};
+pub use rules::{decide, AlarmState, Decision, Rule};
 pub use series::{Datapoints, MetricSource, Samples};

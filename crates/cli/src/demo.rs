@@ -7,7 +7,7 @@ use std::time::Duration;
 use coldstandby_alarm::{StateChange, TreatMissingData};
 use coldstandby_engine::driver::Quiet;
 use coldstandby_engine::{Event, Ordering, Outcome, Timestamp};
-use coldstandby_sim::scenario::{
+use coldstandby_sim::article::{
     run_article, ArticleRun, ArticleSetup, Detector, FailureKind, ObservedTransition, Redirect, RtoBreakdown,
     WatchLine, ALARM, PRIMARY, REGION, STANDBY, WATCHERS,
 };

@@ -590,7 +590,7 @@ fn every_invariant_the_sweep_checks_is_named_in_the_help_and_the_readme() {
         "<!-- end of the generated table -->",
         &Invariant::markdown_table(),
     );
-    assert_eq!(coldstandby_sim::sweep::invariants::ALL, Invariant::ALL.map(Invariant::name));
+    assert_eq!(coldstandby_sim::sweep::checker::ALL, Invariant::ALL.map(Invariant::name));
 }
 
 /// Where the documents' generated invariant sections start.

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::phases::{self, PhaseName};
+use crate::rto::{self, PhaseName};
 use crate::{EventKind, Failure, InstanceId, Outcome, Report, Timestamp};
 
 /// What kind of run the message is about.
@@ -75,7 +75,7 @@ impl Notification {
             Outcome::Failed { failure } => Some(failure),
             _ => None,
         };
-        let phases = phases::phases(report, report.started_at, None);
+        let phases = rto::phases(report, report.started_at, None);
         let rto = phases
             .iter()
             .map(|phase| {
@@ -95,7 +95,7 @@ impl Notification {
             started_at: report.started_at,
             finished_at: report.finished_at,
             rto,
-            recovery_ms: recorded.then(|| phases::recovery_ms(&phases)),
+            recovery_ms: recorded.then(|| rto::recovery_ms(&phases)),
             source: source.to_owned(),
         }
     }

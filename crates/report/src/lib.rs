@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use coldstandby_engine::Timestamp;
 
-pub use coldstandby_engine::phases::{self, phases, Phase, PhaseName};
+pub use coldstandby_engine::rto::{self, phases, PhaseName, RecoveryPhase};
 pub use model::{CallRow, Distribution, Document, Lane, LanesSource, Run, StateSpan, Step};
 pub use page::render;
 

@@ -4,7 +4,7 @@
 use coldstandby_engine::{InstanceState, Timestamp};
 use serde::Serialize;
 
-use coldstandby_engine::phases::Phase;
+use coldstandby_engine::rto::RecoveryPhase;
 
 /// One report: a page about one rehearsal (one or more runs of the engine).
 #[derive(Clone, Debug, Serialize)]
@@ -45,7 +45,7 @@ pub struct Run {
     pub lanes: Vec<Lane>,
     /// The controller's lane: every step the engine logged.
     pub steps: Vec<Step>,
-    pub phases: Vec<Phase>,
+    pub phases: Vec<RecoveryPhase>,
     /// Every call the run made, in order, with its result.
     pub calls: Vec<CallRow>,
 }

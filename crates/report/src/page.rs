@@ -62,7 +62,7 @@ pub fn render(document: &Document) -> String {
 }
 
 fn run_section(run: &Run) -> Markup {
-    let total = coldstandby_engine::phases::recovery_ms(&run.phases);
+    let total = coldstandby_engine::rto::recovery_ms(&run.phases);
     let source = match run.lanes_source {
         LanesSource::Region => "Instance states as the simulated region changed them.",
         LanesSource::Observations => {

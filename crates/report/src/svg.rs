@@ -7,7 +7,7 @@ use maud::{html, Markup};
 
 use crate::model::{Distribution, Run};
 use crate::seconds;
-use coldstandby_engine::phases::{Phase, PhaseName};
+use coldstandby_engine::rto::{PhaseName, RecoveryPhase};
 
 /// The drawing's width in SVG units (it scales to the page).
 pub const WIDTH: f64 = 1000.0;
@@ -134,7 +134,7 @@ pub fn timeline(run: &Run) -> Markup {
     }
 }
 
-fn phase_band(scale: &Scale, phase: &Phase, index: usize, plot_bottom: f64) -> Markup {
+fn phase_band(scale: &Scale, phase: &RecoveryPhase, index: usize, plot_bottom: f64) -> Markup {
     let (x, width) = (scale.x(phase.from), scale.width(phase.from, phase.until));
     let label_y = if index.is_multiple_of(2) { 16.0 } else { 34.0 };
     html! {
@@ -160,9 +160,9 @@ fn seconds_ms(millis: u64) -> String {
 
 /// The recovery time as a bar of its phases, each placed at its own time: in order they make one
 /// bar; a phase that overlaps the one before (the parallel ordering's promote) gets a row below.
-pub fn rto_bar(phases: &[Phase]) -> Markup {
+pub fn rto_bar(phases: &[RecoveryPhase]) -> Markup {
     const ROW: f64 = 34.0;
-    let total = coldstandby_engine::phases::recovery_ms(phases);
+    let total = coldstandby_engine::rto::recovery_ms(phases);
     let Some(start) = phases.iter().map(|phase| phase.from).min() else {
         return html! {};
     };
@@ -170,7 +170,7 @@ pub fn rto_bar(phases: &[Phase]) -> Markup {
     let x = |at: Timestamp| 1.0 + plot * at.saturating_since(start).as_millis() as f64 / total.max(1) as f64;
     // Each phase on the first row where it overlaps nothing drawn before it.
     let mut rows_end: Vec<Timestamp> = Vec::new();
-    let placed: Vec<(usize, &Phase)> = phases
+    let placed: Vec<(usize, &RecoveryPhase)> = phases
         .iter()
         .map(|phase| {
             let row = rows_end.iter().position(|end| *end <= phase.from).unwrap_or(rows_end.len());

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use coldstandby_engine::provider::execute;
 use coldstandby_engine::{Action, Clock, Failover, Options, Ordering};
-use coldstandby_sim::scenario::{article_group, article_region};
+use coldstandby_sim::article::{article_group, article_region};
 
 struct Measured {
     engine: Duration,

@@ -4,6 +4,7 @@
 //! account, and the same seed replays the same run byte for byte.
 
 pub mod acls;
+pub mod article;
 pub mod buckets;
 pub mod controller;
 pub mod faults;
@@ -14,7 +15,6 @@ pub mod model;
 pub mod network;
 pub mod outage;
 pub mod region;
-pub mod scenario;
 pub mod services;
 pub mod sweep;
 pub mod watchers;

@@ -9,7 +9,7 @@ use coldstandby_alarm::{AlarmState, TreatMissingData};
 use coldstandby_engine::driver::Quiet;
 use coldstandby_engine::failover::DESCRIBE_STALENESS;
 use coldstandby_engine::{EventKind, InstanceState, Ordering, Outcome};
-use coldstandby_sim::scenario::{run_article, ArticleSetup, FailureKind, EVALUATION_OFFSET};
+use coldstandby_sim::article::{run_article, ArticleSetup, FailureKind, EVALUATION_OFFSET};
 
 const ONE_SECOND: Duration = Duration::from_secs(1);
 

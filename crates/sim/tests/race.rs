@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use coldstandby_sim::sweep::invariants::ONE_CONTROLLER_PER_GROUP;
+use coldstandby_sim::sweep::checker::ONE_CONTROLLER_PER_GROUP;
 use coldstandby_sim::sweep::race::{race_sweep, run_race, RaceMode};
 
 #[test]

@@ -46,7 +46,7 @@ fn watchers_evaluate_the_groups_alarm_themselves_for_what_probes_cannot_see() {
     use coldstandby_engine::clients::Probe;
     use coldstandby_engine::lease::LeaseSettings;
     use coldstandby_engine::{InstanceState, Ordering};
-    use coldstandby_sim::scenario::{article_alarm, article_group, article_region, SCENARIO_START};
+    use coldstandby_sim::article::{article_alarm, article_group, article_region, SCENARIO_START};
     use coldstandby_sim::watchers::{run_watchers, WatcherSetup};
     use coldstandby_watch::{Plan, Settings, Verdict, WatchedGroup};
 
@@ -94,7 +94,7 @@ fn a_zone_that_does_not_answer_hides_only_its_own_instances_from_a_watcher() {
 
     use coldstandby_engine::clients::Probe;
     use coldstandby_engine::{GroupSpec, InstanceId, InstanceState};
-    use coldstandby_sim::scenario::SCENARIO_START;
+    use coldstandby_sim::article::SCENARIO_START;
     use coldstandby_sim::services::Partition;
     use coldstandby_sim::watchers::{run_watchers, WatcherSetup};
     use coldstandby_sim::{ImpairedCalls, SimInstance, SimRegion, Timings};
@@ -200,7 +200,7 @@ fn a_fenced_member_started_again_is_reported_as_needing_attention_and_not_failed
 
     use coldstandby_engine::clients::Probe;
     use coldstandby_engine::{InstanceState, Ordering};
-    use coldstandby_sim::scenario::{article_group, article_region, SCENARIO_START};
+    use coldstandby_sim::article::{article_group, article_region, SCENARIO_START};
     use coldstandby_sim::watchers::{run_watchers, WatcherSetup};
     use coldstandby_watch::{Plan, Settings, WatchedGroup};
 

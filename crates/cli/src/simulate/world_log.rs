@@ -3,7 +3,7 @@
 //! caller and error, and each controller's failover steps.
 
 use coldstandby_engine::{Call, Timestamp};
-use coldstandby_sim::sweep::invariants::Violation;
+use coldstandby_sim::sweep::checker::Violation;
 use coldstandby_sim::sweep::WorldLog;
 
 use crate::output;

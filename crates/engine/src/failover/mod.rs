@@ -10,13 +10,13 @@
 mod calls;
 mod clients;
 mod complete;
-mod driving;
 mod fence;
 mod isolate;
 mod observe;
 mod options;
 mod phase;
 mod plan;
+mod signals;
 use plan::SincePlan;
 use promote::Candidate;
 mod promote;

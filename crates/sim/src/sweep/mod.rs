@@ -1,10 +1,10 @@
 //! Seeded fault-injection sweeps: for each seed a random scenario on the simulated region (see
-//! `scenario`), run trigger by trigger with the invariants of `invariants` checked after every
+//! `scenario`), run trigger by trigger with the invariants `checker` judges after every
 //! engine step, summarised, and replayable from its seed: the same seed gives the same event log,
 //! byte for byte.
 
+pub mod checker;
 pub mod invariant;
-pub mod invariants;
 pub mod operator;
 mod provider;
 pub mod race;
@@ -33,7 +33,7 @@ use coldstandby_engine::{
 use serde::Serialize;
 
 use crate::region::SimRegion;
-use invariants::{Checker, Violation};
+use checker::{Checker, Violation};
 use scenario::{FaultKind, Scenario, RETRY_AFTER};
 
 /// Engine steps one trigger may take before the sweep calls it hung. A failover ends by its
@@ -474,7 +474,7 @@ impl Run<'_> {
         });
         if let Some(stop) = stopped {
             self.checker.violate(
-                invariants::NO_FAILOVER_OF_HEALTHY_PRIMARY,
+                checker::NO_FAILOVER_OF_HEALTHY_PRIMARY,
                 stop.at,
                 format!("an alarm event from before the switchback stopped {healthy}, active and running since it"),
             );

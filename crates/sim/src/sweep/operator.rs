@@ -12,7 +12,7 @@ use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::{Call, Clock, Failover, GroupSpec, InstanceId, Options, Outcome, Timestamp};
 
-use super::invariants::Violation;
+use super::checker::Violation;
 use super::watch::NO_FAILOVER_OF_HEALTHY_PRIMARY;
 use crate::region::SimRegion;
 

@@ -23,7 +23,7 @@ use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::{Call, Clock, Failover, InstanceId, Options, Timestamp};
 use serde::Serialize;
 
-use super::invariants::{Checker, Violation, ONE_CONTROLLER_PER_GROUP};
+use super::checker::{Checker, Violation, ONE_CONTROLLER_PER_GROUP};
 use super::scenario::{self, Scenario, RETRY_AFTER};
 use super::{outcome_name, reach, WorldLog, MAX_STEPS_PER_TRIGGER, SETTLE};
 use crate::controller::{join_all, Controller, Suspension};

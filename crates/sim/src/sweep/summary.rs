@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use coldstandby_engine::Outcome;
 use serde::Serialize;
 
-use super::invariants::Violation;
+use super::checker::Violation;
 use super::{replay_command, run_seed, Fence, SeedResult, TriggerEnd};
 
 /// p50, p99 and max of a set of durations, in milliseconds.

@@ -3,7 +3,7 @@
 
 use coldstandby_engine::{InstanceId, InstanceState, Timestamp};
 
-use super::invariants::Checker;
+use super::checker::Checker;
 use crate::region::SimRegion;
 
 /// Once a failover succeeds, every mechanism sends clients to the member recorded active and to

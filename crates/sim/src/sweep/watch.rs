@@ -16,8 +16,8 @@ use coldstandby_engine::{Call, Clock, GroupSpec, InstanceId, InstanceState, Time
 use coldstandby_watch::{Plan, Settings, WatchedGroup};
 use serde::Serialize;
 
+use super::checker::{Violation, ONE_CONTROLLER_PER_GROUP, SINGLE_LIVE};
 use super::invariant::WatchInvariant;
-use super::invariants::{Violation, ONE_CONTROLLER_PER_GROUP, SINGLE_LIVE};
 use super::operator;
 use super::race::one_controller_per_group;
 use crate::leases::CutOff;

@@ -15,7 +15,7 @@ use coldstandby_engine::clients::{Dns, ElasticIp, Mover, OverlayIp, Probe, Readi
 use coldstandby_engine::driver::{self, Observer};
 use coldstandby_engine::fleet::Zones;
 use coldstandby_engine::lease::LeaseSettings;
-use coldstandby_engine::phases::{self, Phase, PhaseName};
+use coldstandby_engine::rto::{self, PhaseName, RecoveryPhase};
 use coldstandby_engine::{
     EventKind, Failover, Failure, GroupSpec, InstanceId, InstanceState, Options, Ordering, Outcome, Report,
     Timestamp,
@@ -518,8 +518,9 @@ pub fn rto_breakdown(
     // The service's own start and the mechanism's propagation are not the controller's time.
     let waited_on_others = redirected.saturating_since(verified);
     // The phases are cut once, by the engine, for this breakdown, the reports and the notifications.
-    let phases = phases::phases(report, trigger_at, Some(failure_at));
-    let phase_ms = |name| phases.iter().find(|phase| phase.name == name).map_or(0, Phase::duration_ms);
+    let phases = rto::phases(report, trigger_at, Some(failure_at));
+    let phase_ms =
+        |name| phases.iter().find(|phase| phase.name == name).map_or(0, RecoveryPhase::duration_ms);
     Some(RtoBreakdown {
         detection_ms: phase_ms(PhaseName::Detection),
         fence_ms: phase_ms(PhaseName::Fence),

@@ -40,13 +40,13 @@ impl PhaseName {
 
 /// One phase: from `from` until `until`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Phase {
+pub struct RecoveryPhase {
     pub name: PhaseName,
     pub from: Timestamp,
     pub until: Timestamp,
 }
 
-impl Phase {
+impl RecoveryPhase {
     pub fn duration_ms(&self) -> u64 {
         u64::try_from(self.until.saturating_since(self.from).as_millis()).unwrap_or(u64::MAX)
     }
@@ -54,7 +54,7 @@ impl Phase {
 
 /// From the first phase's start to the last one's end. Not the sum of the phases: with
 /// `ordering = "parallel"` the standby is promoted while the primary is fenced.
-pub fn recovery_ms(phases: &[Phase]) -> u64 {
+pub fn recovery_ms(phases: &[RecoveryPhase]) -> u64 {
     match (phases.iter().map(|phase| phase.from).min(), phases.iter().map(|phase| phase.until).max()) {
         (Some(from), Some(until)) => {
             u64::try_from(until.saturating_since(from).as_millis()).unwrap_or(u64::MAX)
@@ -66,12 +66,12 @@ pub fn recovery_ms(phases: &[Phase]) -> u64 {
 /// The phases `report` completed, in order. `trigger_at` is when the failover was asked for and
 /// `failure_at` when the failure began (None for a planned move: no detection phase). A run that
 /// stopped part way has the phases it finished.
-pub fn phases(report: &Report, trigger_at: Timestamp, failure_at: Option<Timestamp>) -> Vec<Phase> {
+pub fn phases(report: &Report, trigger_at: Timestamp, failure_at: Option<Timestamp>) -> Vec<RecoveryPhase> {
     let milestones = report.milestones;
     let mut phases = Vec::new();
     let mut push = |name, from: Timestamp, until: Option<Timestamp>| {
         if let Some(until) = until {
-            phases.push(Phase { name, from, until: until.max(from) });
+            phases.push(RecoveryPhase { name, from, until: until.max(from) });
         }
     };
     if let Some(failure_at) = failure_at {
