@@ -14,7 +14,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use coldstandby_engine::{Clock, Timestamp};
+use coldstandby_engine::{millis, Clock, Timestamp};
 use rustix::time::{clock_gettime, ClockId};
 
 /// Wall-clock time and tokio sleeps.
@@ -42,11 +42,7 @@ fn boot_time() -> Duration {
 #[allow(clippy::disallowed_methods)] // the one real clock
 fn wall_ms() -> u64 {
     let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+    millis(since_epoch)
 }
 
 impl SystemClock {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use coldstandby_alarm::{StateChange, TreatMissingData};
 use coldstandby_engine::driver::Quiet;
-use coldstandby_engine::{Event, Ordering, Outcome, Timestamp};
+use coldstandby_engine::{millis, Event, Ordering, Outcome, Timestamp};
 use coldstandby_sim::article::{
     run_article, ArticleRun, ArticleSetup, Detector, FailureKind, ObservedTransition, Redirect, RtoBreakdown,
     WatchLine, ALARM, PRIMARY, REGION, STANDBY, WATCHERS,
@@ -119,10 +119,7 @@ impl<'a> DemoJson<'a> {
             transitions: run
                 .transitions
                 .iter()
-                .map(|transition| TransitionJson {
-                    transition,
-                    lag_ms: transition.lag().map(|lag| u64::try_from(lag.as_millis()).unwrap_or(u64::MAX)),
-                })
+                .map(|transition| TransitionJson { transition, lag_ms: transition.lag().map(millis) })
                 .collect(),
             rto: run.rto,
             outcome: run.report.as_ref().map(|report| &report.outcome),

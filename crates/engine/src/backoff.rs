@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::time::millis;
+
 /// Backoff parameters: the n-th retry waits a random time in `[d/2, d]` where
 /// `d = min(cap, base * 2^n)` ("equal jitter": never zero, never in lockstep with another caller).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +22,7 @@ impl Backoff {
     pub fn delay(self, attempt: u32, rng: &mut fastrand::Rng) -> Duration {
         let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
         let ceiling = self.base.saturating_mul(factor).min(self.cap);
-        let ceiling_millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+        let ceiling_millis = millis(ceiling);
         let floor_millis = ceiling_millis / 2;
         Duration::from_millis(rng.u64(floor_millis..=ceiling_millis))
     }

@@ -33,4 +33,4 @@ pub use instance::{InstanceId, InstanceState, Observation};
 pub use provider::{ApiError, Call, ErrorKind, Provider, Reply};
 pub use report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report, Retry, Superseded};
 pub use tags::Role;
-pub use time::{Clock, Timestamp};
+pub use time::{millis, Clock, Timestamp};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clients::{Change, Mover, Probe};
 use crate::provider::Call;
-use crate::time::Timestamp;
+use crate::time::{millis, Timestamp};
 
 /// The EC2 request bucket a call draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -117,7 +117,7 @@ impl TokenBucket {
 
     fn refill(&mut self, now: Timestamp) {
         if let Some(updated) = self.updated {
-            let elapsed = u64::try_from(now.saturating_since(updated).as_millis()).unwrap_or(u64::MAX);
+            let elapsed = millis(now.saturating_since(updated));
             let added = elapsed.saturating_mul(self.refill_per_second);
             self.milli_tokens = self.milli_tokens.saturating_add(added).min(self.capacity * 1000);
         }

@@ -1,7 +1,7 @@
 //! The phases of a recovery (detection, fence, promote, verify, readiness, clients, record), cut
 //! from a failover's milestones the way the demo's RTO breakdown cuts them.
 
-use crate::{EventKind, Ordering, Report, Timestamp};
+use crate::{millis, EventKind, Ordering, Report, Timestamp};
 use serde::Serialize;
 
 /// A phase of the recovery.
@@ -48,7 +48,7 @@ pub struct RecoveryPhase {
 
 impl RecoveryPhase {
     pub fn duration_ms(&self) -> u64 {
-        u64::try_from(self.until.saturating_since(self.from).as_millis()).unwrap_or(u64::MAX)
+        millis(self.until.saturating_since(self.from))
     }
 }
 
@@ -56,9 +56,7 @@ impl RecoveryPhase {
 /// `ordering = "parallel"` the standby is promoted while the primary is fenced.
 pub fn recovery_ms(phases: &[RecoveryPhase]) -> u64 {
     match (phases.iter().map(|phase| phase.from).min(), phases.iter().map(|phase| phase.until).max()) {
-        (Some(from), Some(until)) => {
-            u64::try_from(until.saturating_since(from).as_millis()).unwrap_or(u64::MAX)
-        }
+        (Some(from), Some(until)) => millis(until.saturating_since(from)),
         _ => 0,
     }
 }

@@ -17,8 +17,8 @@ use coldstandby_engine::fleet::Zones;
 use coldstandby_engine::lease::LeaseSettings;
 use coldstandby_engine::rto::{self, PhaseName, RecoveryPhase};
 use coldstandby_engine::{
-    EventKind, Failover, Failure, GroupSpec, InstanceId, InstanceState, Options, Ordering, Outcome, Report,
-    Timestamp,
+    millis, EventKind, Failover, Failure, GroupSpec, InstanceId, InstanceState, Options, Ordering, Outcome,
+    Report, Timestamp,
 };
 use coldstandby_watch::{Plan, Settings as WatchSettings, View, WatchedGroup};
 use serde::Serialize;
@@ -482,7 +482,6 @@ pub fn rto_breakdown(
     let verified = milestones.verified_at?;
     let recorded = milestones.recorded_at?;
     let redirected = milestones.redirected_at.or(milestones.ready_at).unwrap_or(verified);
-    let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     let span = |instance: &InstanceId, from_state: InstanceState, to_state: InstanceState| {
         let mut mine = transitions.iter().filter(|t| t.instance == *instance && t.at >= trigger_at);
         let begin = mine.clone().find(|t| t.from == from_state)?.at;

@@ -5,7 +5,7 @@
 //! (StartInstances and StopInstances draw from a resource bucket per instance as well).
 
 use coldstandby_engine::clients::{Change, Mover, Probe};
-use coldstandby_engine::{Call, Timestamp};
+use coldstandby_engine::{millis, Call, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// One bucket: a level in milli-tokens, refilled continuously up to its burst.
@@ -25,7 +25,7 @@ impl Level {
     /// The level at `now` (time never runs backwards here: an earlier `now` adds nothing).
     fn settle(&mut self, now: Timestamp) {
         if let Some(at) = self.at {
-            let elapsed_ms = u64::try_from(now.saturating_since(at).as_millis()).unwrap_or(u64::MAX);
+            let elapsed_ms = millis(now.saturating_since(at));
             self.milli = (self.milli.saturating_add(elapsed_ms.saturating_mul(self.per_second)))
                 .min(self.burst * 1000);
         }

@@ -14,13 +14,9 @@ use serde::Serialize;
 use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, ProbeResult};
 use coldstandby_engine::isolation::SubnetAcl;
 use coldstandby_engine::lease::{LeaseCall, LeaseReply};
-use coldstandby_engine::{ApiError, Clock, InstanceId, Observation, Provider, Timestamp};
+use coldstandby_engine::{millis, ApiError, Clock, InstanceId, Observation, Provider, Timestamp};
 
 use crate::region::SimRegion;
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
 
 /// The region as one named controller reaches it.
 #[derive(Clone, Copy, Debug)]

@@ -12,7 +12,7 @@ use coldstandby_engine::clients::{Change, ClientView, Endpoint, Mover, Probe, Pr
 use coldstandby_engine::isolation::SubnetAcl;
 use coldstandby_engine::lease::{LeaseCall, LeaseReply};
 use coldstandby_engine::{
-    ApiError, Call, Clock, ErrorKind, InstanceId, InstanceState, Observation, Provider, Timestamp,
+    millis, ApiError, Call, Clock, ErrorKind, InstanceId, InstanceState, Observation, Provider, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -638,7 +638,7 @@ impl Inner {
             0 => DEFAULT_MAX_STALENESS,
             ms => Duration::from_millis(ms),
         };
-        let max_lag_ms = u64::try_from(max_lag.as_millis()).unwrap_or(u64::MAX);
+        let max_lag_ms = millis(max_lag);
         let now = self.now;
         let mut answer = Vec::new();
         for id in ids {

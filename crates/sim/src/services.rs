@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use coldstandby_engine::clients::{Probe, ProbeResult};
-use coldstandby_engine::{InstanceId, Timestamp};
+use coldstandby_engine::{millis, InstanceId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// How a service misbehaves.
@@ -174,7 +174,7 @@ impl Services {
 
 /// A flapping service is dead in its first period, up in its second, and so on.
 fn flap_is_up(period_ms: u64, from: Timestamp, at: Timestamp) -> bool {
-    let elapsed = u64::try_from(at.saturating_since(from).as_millis()).unwrap_or(u64::MAX);
+    let elapsed = millis(at.saturating_since(from));
     (elapsed / period_ms.max(1)) % 2 == 1
 }
 

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use coldstandby_alarm::{AlarmDefinition, Datapoints};
-use coldstandby_engine::{ApiError, ErrorKind, Timestamp};
+use coldstandby_engine::{millis, ApiError, ErrorKind, Timestamp};
 
 /// Reads an alarm's metric, aggregated by its statistic and period.
 pub trait MetricReader {
@@ -43,9 +43,7 @@ pub const EVALUATION_OFFSET: Duration = Duration::from_secs(7);
 /// How far back an evaluation at `at` needs data: its whole range, and one more period.
 pub fn history(alarm: &AlarmDefinition, at: Timestamp) -> Timestamp {
     let span = alarm.period() * (alarm.evaluation_range + 1);
-    Timestamp::from_unix_millis(
-        at.unix_millis().saturating_sub(u64::try_from(span.as_millis()).unwrap_or(u64::MAX)),
-    )
+    Timestamp::from_unix_millis(at.unix_millis().saturating_sub(millis(span)))
 }
 
 /// The next evaluation time after `now` for an interval of `every`, at its offset.

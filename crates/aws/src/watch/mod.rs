@@ -18,7 +18,7 @@ use coldstandby_config::Config;
 use coldstandby_engine::call_hooks::Hooked;
 use coldstandby_engine::clients::{Probe, ProbeResult};
 use coldstandby_engine::fleet::Zones;
-use coldstandby_engine::{InstanceId, Timestamp};
+use coldstandby_engine::{millis, InstanceId, Timestamp};
 use coldstandby_watch::{Board, Control, Directive, Env, Plan, Prober, WatchedGroup};
 
 use self::call_counter::CallCounter;
@@ -242,7 +242,7 @@ async fn watch_until_stopped(
         listen = address.as_str(),
         groups = groups.len(),
         peers = config.watch.peers.join(","),
-        interval_ms = u64::try_from(settings.interval.as_millis()).unwrap_or(u64::MAX),
+        interval_ms = millis(settings.interval),
         "watching"
     );
     let mut control = DaemonControl { shared: &shared, observer: &observer, stopping: false };

@@ -36,7 +36,7 @@ use crate::instance::{InstanceId, InstanceState, Observation};
 use crate::provider::{ApiError, Call, ErrorKind, Reply, CALL_TIMEOUT};
 use crate::report::{Event, EventKind, Failure, Milestones, Outcome, Plan, Report};
 use crate::tags::Role;
-use crate::time::Timestamp;
+use crate::time::{millis, Timestamp};
 use clients::ClientsStage;
 use observe::Seen;
 use rollback::Abandoned;
@@ -107,11 +107,6 @@ impl FenceTarget {
             isolation: None,
         }
     }
-}
-
-/// A duration in whole milliseconds, as events carry it.
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// One failover of one group, from the first observation to a recorded active standby or a

@@ -32,7 +32,7 @@ pub use store::{LeaseCall, LeaseEnd, LeaseRecord, LeaseReply, LeaseSettings};
 
 use crate::backoff::Backoff;
 use crate::provider::{ApiError, ErrorKind};
-use crate::time::Timestamp;
+use crate::time::{millis, Timestamp};
 
 /// The lease duration unless configured: a crashed holder's group waits this long (plus a read)
 /// before another process takes it over; a holder renews every third of it.
@@ -461,8 +461,4 @@ impl Lease {
             duration_ms: millis(self.settings.duration),
         }
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use coldstandby_engine::driver::{self, Driven, Quiet};
 use coldstandby_engine::fleet::{Fleet, Zones};
 use coldstandby_engine::rate_limit::Bucket;
-use coldstandby_engine::{Clock, Failover, Failure, GroupSpec, Options, Outcome, Report, Timestamp};
+use coldstandby_engine::{millis, Clock, Failover, Failure, GroupSpec, Options, Outcome, Report, Timestamp};
 use serde::Serialize;
 
 pub use bound::{Bound, Unbatched};
@@ -96,7 +96,7 @@ fn run_options(seed: u64) -> Options {
 }
 
 fn millis_since_outage(at: Timestamp) -> u64 {
-    u64::try_from(at.saturating_since(OUTAGE_START).as_millis()).unwrap_or(u64::MAX)
+    millis(at.saturating_since(OUTAGE_START))
 }
 
 /// Run the scenario both ways.
@@ -233,7 +233,7 @@ fn one_at_a_time(options: &OutageOptions) -> (u64, u64) {
         // Then its turn, after the group before it.
         turn_begins = solo_run(options, group, turn_begins).finished_at;
     }
-    let slowest_ms = u64::try_from((DETECTION + slowest).as_millis()).unwrap_or(u64::MAX);
+    let slowest_ms = millis(DETECTION + slowest);
     (slowest_ms, millis_since_outage(turn_begins))
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use coldstandby_engine::clients::Probe;
 use coldstandby_engine::lease::LeaseSettings;
-use coldstandby_engine::{Call, Clock, GroupSpec, InstanceId, InstanceState, Timestamp};
+use coldstandby_engine::{millis, Call, Clock, GroupSpec, InstanceId, InstanceState, Timestamp};
 use coldstandby_watch::{Plan, Settings, WatchedGroup};
 use serde::Serialize;
 
@@ -271,7 +271,7 @@ pub fn run_seed(seed: u64, mode: WatchMode) -> WatchResult {
     violations.extend(operator::switched_in_left_alone(&region, &switchover_end.borrow(), seed));
     WatchResult {
         seed,
-        interval_ms: u64::try_from(setup.settings.interval.as_millis()).unwrap_or(u64::MAX),
+        interval_ms: millis(setup.settings.interval),
         probe: setup.probe.kind().to_owned(),
         failure: setup.failure.map(|(fault, _, until)| {
             format!("{}{}", fault.name(), if until.is_some() { " for a moment" } else { "" })
@@ -279,9 +279,9 @@ pub fn run_seed(seed: u64, mode: WatchMode) -> WatchResult {
         failure_at,
         watcher_faults: setup.faults.clone(),
         fenced_at,
-        detection_ms: fenced_at.zip(failure_at).map(|(fenced, failed)| {
-            u64::try_from(fenced.saturating_since(failed).as_millis()).unwrap_or(u64::MAX)
-        }),
+        detection_ms: fenced_at
+            .zip(failure_at)
+            .map(|(fenced, failed)| millis(fenced.saturating_since(failed))),
         detection_judged: must_detect(&setup).is_some() && setup.faults.is_empty(),
         violations,
         log: super::WorldLog::of(&region),
@@ -458,9 +458,7 @@ fn final_states(
 }
 
 fn earlier(at: Timestamp, by: Duration) -> Timestamp {
-    Timestamp::from_unix_millis(
-        at.unix_millis().saturating_sub(u64::try_from(by.as_millis()).unwrap_or(u64::MAX)),
-    )
+    Timestamp::from_unix_millis(at.unix_millis().saturating_sub(millis(by)))
 }
 
 fn list(ids: &[InstanceId]) -> String {
