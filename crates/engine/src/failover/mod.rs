@@ -334,7 +334,9 @@ impl Failover {
         }
     }
 
-    /// Move to `next`, which must be a legal transition from the current phase.
+    /// Move to `next`, which must be a legal transition from the current phase, with the data
+    /// that phase works on in place: a plan to fence and promote by; a fence that held and a
+    /// promoted member before clients move or the record is written; an outcome to finish with.
     fn enter(&mut self, next: Phase) {
         assert!(
             self.phase.may_enter(next),
@@ -342,6 +344,15 @@ impl Failover {
             self.spec.name,
             self.phase
         );
+        let has_what_it_needs = match next {
+            Phase::Fencing | Phase::Promoting => self.plan.is_some(),
+            Phase::Readying | Phase::MovingClients | Phase::Recording => {
+                self.fence_confirmed_at.is_some() && self.promoted().is_some()
+            }
+            Phase::Finished => self.outcome.is_some(),
+            Phase::Observing | Phase::Closing => true,
+        };
+        assert!(has_what_it_needs, "group {}: entering {next:?} without the data it needs", self.spec.name);
         self.phase = next;
     }
 
