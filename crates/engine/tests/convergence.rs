@@ -307,3 +307,30 @@ fn a_call_that_never_answers_times_out_and_the_run_still_ends_by_its_deadline() 
     assert!(timeouts > 0, "no call was reported as timed out");
     assert!(region.calls().is_empty(), "nothing reached the region");
 }
+
+/// Seed 30,678,018 of the 1,000,000-seed sweep 30,000,000-30,999,999: a run cut off at its
+/// invocation's end had started FIRST; its retry's first answers left FIRST out, so the plan put
+/// it first in line without taking it over, and the retry failed on a primary that never stops.
+/// Its rollback stopped only what it had taken over: FIRST, seen running all along as the head
+/// of the list, was left running. The head of the list seen live before this run started
+/// anything is taken over, and a failed run stops it.
+#[test]
+fn a_live_standby_first_in_line_is_stopped_by_a_failed_run_that_saw_it_only_after_planning() {
+    let region = region(47);
+    region.with_instance(&id(PRIMARY), |primary, _| {
+        primary.faults.stop_hangs = true;
+        primary.faults.forced_stop_hangs = true;
+    });
+    region.with_instance(&id(FIRST), |first, _| first.state = InstanceState::Running);
+    let answers_from = START + Duration::from_secs(12);
+    let hides_first = DescribesOverridden {
+        region: &region,
+        answer: |_: &[coldstandby_engine::InstanceId], now: coldstandby_engine::Timestamp| {
+            (now < answers_from).then(|| Ok(Vec::new()))
+        },
+    };
+    let report = run_on(&hides_first, &region, group(Ordering::FenceFirst), Options::default());
+    assert!(!report.outcome.is_success(), "{:?}", report.outcome);
+    region.advance(Duration::from_secs(600));
+    assert_eq!(state(&region, FIRST), InstanceState::Stopped, "{:#?}", report.events);
+}

@@ -108,6 +108,15 @@ impl Failover {
     fn take_up_live_queued(&mut self, now: Timestamp) {
         let live =
             |seen: &Seen| matches!(seen.state(), Some(InstanceState::Pending | InstanceState::Running));
+        // The head of the list seen live while nothing is being promoted yet (the plan's answers
+        // left it out), not started by this run: someone started it (a run cut off at its
+        // invocation's end, say). This run takes it over, so a failed run stops it.
+        let live_head = self.candidates.front().filter(|head| {
+            self.current.is_none() && live(&self.seen[*head]) && !self.started.contains(*head)
+        });
+        if let Some(head) = live_head.cloned() {
+            self.adopted.insert(head);
+        }
         // Each pass abandons one standby or moves one to the front, so the list's length bounds it.
         for _ in 0..self.spec.standbys.len() {
             // The head of the list, before promotion begins, is the next to be promoted.
