@@ -334,3 +334,29 @@ fn a_live_standby_first_in_line_is_stopped_by_a_failed_run_that_saw_it_only_afte
     region.advance(Duration::from_secs(600));
     assert_eq!(state(&region, FIRST), InstanceState::Stopped, "{:#?}", report.events);
 }
+
+/// The other side of the rule above: a live member first in line that answers recorded active
+/// (the group had failed over to it; the plan, made on empty answers, could not see its record)
+/// is the member serving, not a standby someone left running. A run that fails on a primary that
+/// never stops leaves it running.
+#[test]
+fn a_live_member_first_in_line_recorded_active_is_not_stopped_by_a_failed_run() {
+    let region = region(48);
+    failed_over_to_first(&region, START);
+    region.with_instance(&id(PRIMARY), |primary, _| {
+        primary.state = InstanceState::Running;
+        primary.faults.stop_hangs = true;
+        primary.faults.forced_stop_hangs = true;
+    });
+    let answers_from = START + Duration::from_secs(12);
+    let empty_at_first = DescribesOverridden {
+        region: &region,
+        answer: |_: &[coldstandby_engine::InstanceId], now: coldstandby_engine::Timestamp| {
+            (now < answers_from).then(|| Ok(Vec::new()))
+        },
+    };
+    let report = run_on(&empty_at_first, &region, group(Ordering::FenceFirst), Options::default());
+    assert!(!report.outcome.is_success(), "{:?}", report.outcome);
+    region.advance(Duration::from_secs(600));
+    assert_eq!(state(&region, FIRST), InstanceState::Running, "{:#?}", report.events);
+}

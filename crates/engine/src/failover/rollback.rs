@@ -110,9 +110,16 @@ impl Failover {
             |seen: &Seen| matches!(seen.state(), Some(InstanceState::Pending | InstanceState::Running));
         // The head of the list seen live while nothing is being promoted yet (the plan's answers
         // left it out), not started by this run: someone started it (a run cut off at its
-        // invocation's end, say). This run takes it over, so a failed run stops it.
+        // invocation's end, say). This run takes it over, so a failed run stops it; never a
+        // member that is, or is recorded as, the active one (the group may have failed over to
+        // it, its record unseen when the run planned): that one serves.
+        let active = self.plan.as_ref().map(|plan| &plan.active);
         let live_head = self.candidates.front().filter(|head| {
-            self.current.is_none() && live(&self.seen[*head]) && !self.started.contains(*head)
+            self.current.is_none()
+                && Some(*head) != active
+                && !self.recorded_active(head)
+                && live(&self.seen[*head])
+                && !self.started.contains(*head)
         });
         if let Some(head) = live_head.cloned() {
             self.adopted.insert(head);
